@@ -1,0 +1,48 @@
+# crab-can — build, demo, test, bench. Run as root on Debian/Ubuntu.
+TARGET   := x86_64-unknown-linux-musl
+BIN      := target/$(TARGET)/release/crab-can
+DEMO     := build/demo-image
+CARGO    ?= cargo
+
+.PHONY: all build deps demo test unit-test it-test vm-test bench vm-demo clean fmt lint
+
+all: build
+
+build: deps-rust
+	$(CARGO) build --release --locked
+	cp $(BIN) ./crab-can
+
+deps-rust:
+	@rustup target list --installed 2>/dev/null | grep -qx $(TARGET) || rustup target add $(TARGET)
+
+# Debian packages the tests need (installed only when missing).
+deps-test:
+	@tests/deps.sh
+
+$(DEMO): | deps-test
+	tests/mkimage.sh $(DEMO)
+
+# Build everything, make a busybox demo image, drop into a shell inside it.
+demo: build $(DEMO)
+	./crab-can run --hostname demo $(DEMO) /bin/sh
+
+# Every test: unit tests, integration tests on this host, and the cgroup v2 / initramfs VM.
+test: build deps-test
+	$(CARGO) test --release --locked --bins
+	CRAB_CAN=$(CURDIR)/crab-can $(CARGO) test --release --locked --test '*' -- --test-threads=2
+	tests/vm/run.sh
+
+vm-test: build deps-test
+	tests/vm/run.sh
+
+bench: build
+	bench/run.sh
+
+fmt:
+	$(CARGO) fmt
+
+lint:
+	$(CARGO) clippy --release --all-targets -- -D warnings
+
+clean:
+	rm -rf target build crab-can
