@@ -1,0 +1,405 @@
+//! Control groups: the container's own cgroup, its limits (`--memory`, `--cpus`,
+//! `--pids`), the OOM count, and its removal.
+//!
+//! Three layouts, told apart at run time by the filesystem magic of `/sys/fs/cgroup`:
+//! - **v2** (`/sys/fs/cgroup` is cgroup2): `<root>/<parent>/<name>` with the controllers
+//!   enabled along the path, limits written before the child exists, and the child born
+//!   inside with `CLONE_INTO_CGROUP`.
+//! - **hybrid** (a tmpfs of v1 hierarchies, usually with a v2 tree at `unified`, as on WSL2
+//!   and older distributions): each limit through its v1 controller, the child moved in
+//!   before it runs any code of its own; the v2 tree (which holds no controllers there) is
+//!   used for tracking and `cgroup.kill`.
+//! - **none** (no cgroupfs, or one we cannot write): without limit options crab-can runs
+//!   anyway; a requested limit is an error naming what is missing.
+
+use crate::error::{Error, Result};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{CWD, Mode, OFlags};
+use rustix::io::Errno;
+
+pub const ROOT: &str = "/sys/fs/cgroup";
+const CGROUP2_MAGIC: i64 = 0x6367_7270;
+const CGROUP1_MAGIC: i64 = 0x0027_e0eb;
+
+/// The smallest `--memory` accepted: below this the init and a shell cannot start.
+pub const MIN_MEMORY: u64 = 6 << 20;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    pub memory: Option<u64>,
+    pub cpu_quota: Option<u64>,
+    pub pids: Option<u64>,
+}
+
+impl Limits {
+    pub fn any(&self) -> bool {
+        self.memory.is_some() || self.cpu_quota.is_some() || self.pids.is_some()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    V2,
+    /// v1 controllers; `unified` tells whether a v2 tree is mounted at `<root>/unified`.
+    Hybrid { unified: bool },
+    None,
+}
+
+fn fs_magic(path: &str) -> Option<i64> {
+    rustix::fs::statfs(path).ok().map(|s| s.f_type as i64)
+}
+
+pub fn detect() -> Layout {
+    match fs_magic(ROOT) {
+        Some(CGROUP2_MAGIC) => Layout::V2,
+        Some(_) if has_v1_controller() => Layout::Hybrid {
+            unified: fs_magic("/sys/fs/cgroup/unified") == Some(CGROUP2_MAGIC),
+        },
+        _ => Layout::None,
+    }
+}
+
+fn has_v1_controller() -> bool {
+    ["memory", "pids", "cpu"]
+        .iter()
+        .any(|c| fs_magic(&format!("{ROOT}/{c}")) == Some(CGROUP1_MAGIC))
+}
+
+/// One cgroup directory that this run created.
+struct Dir {
+    path: String,
+    fd: OwnedFd,
+}
+
+impl Dir {
+    fn write(&self, file: &str, value: &str) -> Result<()> {
+        write_at(self.fd.as_fd(), file, value).map_err(|e| {
+            Error::sys(format!("cannot write '{value}' to {}/{file}", self.path), e)
+        })
+    }
+
+    fn read(&self, file: &str) -> Option<String> {
+        let fd = rustix::fs::openat(&self.fd, file, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
+        let mut buf = [0u8; 1024];
+        let n = rustix::io::read(&fd, &mut buf).ok()?;
+        Some(String::from_utf8_lossy(&buf[..n]).into_owned())
+    }
+}
+
+fn write_at(dir: BorrowedFd<'_>, file: &str, value: &str) -> std::result::Result<(), Errno> {
+    let fd = rustix::fs::openat(dir, file, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())?;
+    rustix::io::write(&fd, value.as_bytes()).map(drop)
+}
+
+/// The container's cgroups, in every hierarchy this run uses.
+pub struct Cgroup {
+    /// The v2 directory (pure v2, or the unified tree of a hybrid host).
+    v2: Option<Dir>,
+    /// v1 directories, one per controller a limit needs (hybrid hosts).
+    v1: Vec<(&'static str, Dir)>,
+    pub limits: Limits,
+    pub layout: Layout,
+}
+
+/// Make `<base>/<parent>` exist (each level), then `<base>/<parent>/<name>` fresh.
+/// A leftover of the same name (from a crab-can that was killed; the caller holds the
+/// name's lock, so it is not running) is emptied and removed first.
+fn make_dir(base: &str, parent: &str, name: &str, enable: &str) -> Result<Dir> {
+    let mut path = base.to_string();
+    for comp in parent.split('/') {
+        if !enable.is_empty() {
+            enable_controllers(&path, enable)?;
+        }
+        path.push('/');
+        path.push_str(comp);
+        match rustix::fs::mkdir(path.as_str(), Mode::from_raw_mode(0o755)) {
+            Ok(()) | Err(Errno::EXIST) => {}
+            Err(e) => return Err(Error::sys(format!("cannot create cgroup {path}"), e)),
+        }
+    }
+    if !enable.is_empty() {
+        enable_controllers(&path, enable)?;
+    }
+    path.push('/');
+    path.push_str(name);
+    match rustix::fs::mkdir(path.as_str(), Mode::from_raw_mode(0o755)) {
+        Ok(()) => {}
+        Err(Errno::EXIST) => {
+            remove_dir(&path);
+            rustix::fs::mkdir(path.as_str(), Mode::from_raw_mode(0o755))
+                .map_err(|e| Error::sys(format!("cannot create cgroup {path} (a leftover could not be removed)"), e))?;
+        }
+        Err(e) => return Err(Error::sys(format!("cannot create cgroup {path}"), e)),
+    }
+    let fd = rustix::fs::open(path.as_str(), OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+        .map_err(|e| Error::sys(format!("cannot open cgroup {path}"), e))?;
+    Ok(Dir { path, fd })
+}
+
+/// v2: make the controllers in `enable` ("+memory +pids") available to `path`'s children.
+fn enable_controllers(path: &str, enable: &str) -> Result<()> {
+    let file = format!("{path}/cgroup.subtree_control");
+    let current = std::fs::read_to_string(&file).unwrap_or_default();
+    let missing: Vec<&str> = enable
+        .split(' ')
+        .filter(|c| !current.split_whitespace().any(|h| h == &c[1..]))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    write_at(CWD, &file, &missing.join(" ")).map_err(|e| match e {
+        Errno::BUSY => Error::new(format!(
+            "cannot enable {} in {file}: the cgroup has processes of its own \
+             (cgroup v2's no-internal-processes rule); choose another --cgroup-parent",
+            missing.join(" ")
+        )),
+        Errno::NOENT => Error::new(format!(
+            "cannot enable {} in {file}: the controller is not available there (cgroup.controllers of {path} lacks it)",
+            missing.join(" ")
+        )),
+        e => Error::sys(format!("cannot enable {} in {file}", missing.join(" ")), e),
+    })
+}
+
+/// Empty a leftover cgroup (kill what is in it) and remove it. Best effort.
+fn remove_dir(path: &str) {
+    let _ = write_at(CWD, &format!("{path}/cgroup.kill"), "1");
+    for i in 0..200 {
+        match rustix::fs::rmdir(path) {
+            Ok(()) | Err(Errno::NOENT) => return,
+            Err(Errno::BUSY) => {
+                if i == 0 {
+                    kill_v1_procs(path);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+/// v1 has no cgroup.kill: SIGKILL each listed process.
+fn kill_v1_procs(path: &str) {
+    if let Ok(s) = std::fs::read_to_string(format!("{path}/cgroup.procs")) {
+        for pid in s.lines().filter_map(|l| l.parse::<i32>().ok()) {
+            if let Some(p) = rustix::process::Pid::from_raw(pid) {
+                let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+            }
+        }
+    }
+}
+
+fn mib(v: u64) -> String {
+    if v % (1 << 20) == 0 {
+        format!("{} MiB", v >> 20)
+    } else if v % 1024 == 0 {
+        format!("{} KiB", v >> 10)
+    } else {
+        format!("{v} bytes")
+    }
+}
+
+impl Cgroup {
+    /// Create the container's cgroup(s) with their limits, before the container exists.
+    /// None when there is no cgroup to use and no limit was asked for.
+    pub fn create(name: &str, parent: &str, limits: Limits) -> Result<Option<Cgroup>> {
+        if let Some(m) = limits.memory {
+            if m < MIN_MEMORY {
+                return Err(Error::new(format!(
+                    "invalid --memory '{}': the smallest limit is {} (the container's init and a shell need that much)",
+                    mib(m),
+                    mib(MIN_MEMORY)
+                )));
+            }
+        }
+        let layout = detect();
+        let r = match layout {
+            Layout::V2 => Self::create_v2(name, parent, limits),
+            Layout::Hybrid { unified } => Self::create_hybrid(name, parent, limits, unified),
+            Layout::None if limits.any() => Err(Error::new(format!(
+                "cannot apply {}: no cgroup filesystem is mounted at {ROOT} (mount cgroup2 there: mount -t cgroup2 none {ROOT})",
+                limits_words(limits)
+            ))),
+            Layout::None => return Ok(None),
+        };
+        match r {
+            Ok(cg) => Ok(Some(cg)),
+            // Without limits a cgroup is only a convenience: run without one where it
+            // cannot be made (a read-only cgroupfs inside another container).
+            Err(_) if !limits.any() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn create_v2(name: &str, parent: &str, limits: Limits) -> Result<Cgroup> {
+        let mut enable = Vec::new();
+        if limits.memory.is_some() {
+            enable.push("+memory");
+        }
+        if limits.cpu_quota.is_some() {
+            enable.push("+cpu");
+        }
+        if limits.pids.is_some() {
+            enable.push("+pids");
+        }
+        let dir = make_dir(ROOT, parent, name, &enable.join(" "))?;
+        let cg = Cgroup {
+            v2: Some(dir),
+            v1: Vec::new(),
+            limits,
+            layout: Layout::V2,
+        };
+        // From here on, a failure drops `cg`, which removes what was made.
+        let Some(dir) = cg.v2.as_ref() else { return Ok(cg) };
+        if let Some(m) = limits.memory {
+            dir.write("memory.max", &m.to_string())?;
+            match write_at(dir.fd.as_fd(), "memory.swap.max", "0") {
+                Ok(()) | Err(Errno::NOENT) => {}
+                Err(e) => return Err(Error::sys(format!("cannot write '0' to {}/memory.swap.max", dir.path), e)),
+            }
+        }
+        if let Some(q) = limits.cpu_quota {
+            dir.write("cpu.max", &format!("{q} {}", crate::cli::CPU_PERIOD_US))?;
+        }
+        if let Some(p) = limits.pids {
+            dir.write("pids.max", &p.to_string())?;
+        }
+        Ok(cg)
+    }
+
+    fn create_hybrid(name: &str, parent: &str, limits: Limits, unified: bool) -> Result<Cgroup> {
+        let mut cg = Cgroup {
+            v2: None,
+            v1: Vec::new(),
+            limits,
+            layout: Layout::Hybrid { unified },
+        };
+        if unified {
+            match make_dir("/sys/fs/cgroup/unified", parent, name, "") {
+                Ok(d) => cg.v2 = Some(d),
+                Err(e) if limits.any() => return Err(e),
+                Err(_) => {}
+            }
+        }
+        let need = |ctrl: &str| -> Result<String> {
+            let base = format!("{ROOT}/{ctrl}");
+            if fs_magic(&base) != Some(CGROUP1_MAGIC) {
+                return Err(Error::new(format!(
+                    "cannot apply {}: the {ctrl} controller is not mounted at {base}",
+                    limits_words(limits)
+                )));
+            }
+            Ok(base)
+        };
+        if let Some(m) = limits.memory {
+            let d = make_dir(&need("memory")?, parent, name, "")?;
+            d.write("memory.limit_in_bytes", &m.to_string())?;
+            // With swap accounting, memory+swap at the same value: no swap beyond it.
+            match write_at(d.fd.as_fd(), "memory.memsw.limit_in_bytes", &m.to_string()) {
+                Ok(()) | Err(Errno::NOENT) => {}
+                Err(e) => return Err(Error::sys(format!("cannot write to {}/memory.memsw.limit_in_bytes", d.path), e)),
+            }
+            cg.v1.push(("memory", d));
+        }
+        if let Some(q) = limits.cpu_quota {
+            let d = make_dir(&need("cpu")?, parent, name, "")?;
+            d.write("cpu.cfs_period_us", &crate::cli::CPU_PERIOD_US.to_string())?;
+            d.write("cpu.cfs_quota_us", &q.to_string())?;
+            cg.v1.push(("cpu", d));
+        }
+        if let Some(p) = limits.pids {
+            let d = make_dir(&need("pids")?, parent, name, "")?;
+            d.write("pids.max", &p.to_string())?;
+            cg.v1.push(("pids", d));
+        }
+        Ok(cg)
+    }
+
+    /// The directory fd for `clone3(CLONE_INTO_CGROUP)`.
+    pub fn clone_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.v2.as_ref().map(|d| d.fd.as_fd())
+    }
+
+    /// Every directory of this container, for the state file.
+    pub fn paths(&self) -> impl Iterator<Item = &str> {
+        self.v2.iter().chain(self.v1.iter().map(|(_, d)| d)).map(|d| d.path.as_str())
+    }
+
+    /// Move the (still waiting) child into the hierarchies it was not born in.
+    pub fn join(&self, pid: i32, born_in_v2: bool) -> Result<()> {
+        let pid = pid.to_string();
+        if !born_in_v2 {
+            if let Some(d) = &self.v2 {
+                d.write("cgroup.procs", &pid)?;
+            }
+        }
+        for (_, d) in &self.v1 {
+            d.write("cgroup.procs", &pid)?;
+        }
+        Ok(())
+    }
+
+    /// How many processes the kernel's OOM killer ended in this cgroup.
+    pub fn oom_kills(&self) -> u64 {
+        let (dir, file) = match (&self.layout, &self.v2, self.v1.iter().find(|(c, _)| *c == "memory")) {
+            (Layout::V2, Some(d), _) => (d, "memory.events"),
+            (_, _, Some((_, d))) => (d, "memory.oom_control"),
+            _ => return 0,
+        };
+        dir.read(file)
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("oom_kill ").and_then(|v| v.trim().parse().ok()))
+            })
+            .unwrap_or(0)
+    }
+
+    pub fn memory_words(&self) -> String {
+        self.limits.memory.map(mib).unwrap_or_default()
+    }
+}
+
+impl Drop for Cgroup {
+    /// Kill whatever is left and remove every directory of this container.
+    fn drop(&mut self) {
+        if let Some(d) = &self.v2 {
+            remove_dir(&d.path);
+        }
+        for (_, d) in &self.v1 {
+            remove_dir(&d.path);
+        }
+    }
+}
+
+/// Remove a leftover cgroup directory named in a stale state file.
+pub fn remove_leftover(path: &str) {
+    if path.starts_with(ROOT) && !path.contains("/../") {
+        remove_dir(path);
+    }
+}
+
+fn limits_words(l: Limits) -> String {
+    let mut w = Vec::new();
+    if l.memory.is_some() {
+        w.push("--memory");
+    }
+    if l.cpu_quota.is_some() {
+        w.push("--cpus");
+    }
+    if l.pids.is_some() {
+        w.push("--pids");
+    }
+    w.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_in_words() {
+        assert_eq!(mib(32 << 20), "32 MiB");
+        assert_eq!(mib(1536 << 10), "1536 KiB");
+        assert_eq!(mib(1000), "1000 bytes");
+    }
+}

@@ -1,0 +1,515 @@
+//! The command line: argv → [`Spec`] (what the user asked for), with every value checked
+//! here, before anything is created. Help and version text live here too.
+
+use crate::error::{Error, Result};
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
+
+pub const USAGE: &str = "\
+Usage: crab-can run [OPTIONS] IMAGE [COMMAND [ARG...]]
+       crab-can --help | --version
+
+Run COMMAND (default /bin/sh) isolated inside IMAGE, a root filesystem directory.
+
+Options (before IMAGE; everything after IMAGE is the command, untouched):
+      --name NAME            container name [A-Za-z0-9][A-Za-z0-9_.-]{0,63} (default: random id)
+      --hostname NAME        hostname inside (default: the container name)
+  -e, --env KEY[=VALUE]      set a variable; KEY alone copies it from the caller (repeatable)
+  -w, --workdir DIR          working directory inside (default /)
+  -u, --user USER[:GROUP]    run as this user (number or name in IMAGE's /etc/passwd)
+  -v, --volume SRC:DST[:ro]  bind-mount host path SRC at DST inside (repeatable)
+      --read-only            mount the container's root read-only
+      --net none|host        private network with lo up (default), or the caller's
+  -m, --memory SIZE          memory limit, e.g. 64m, 1g, 512KiB (binary units; no swap)
+      --cpus N               CPU limit as a number of CPUs, e.g. 0.5
+      --pids N               most tasks alive at once inside
+      --cgroup-parent PATH   cgroup path for the container, under the root (default crab-can)
+      --cap-add CAP          add a capability (NET_ADMIN, CAP_NET_ADMIN, ALL) (repeatable)
+      --cap-drop CAP         drop a capability (repeatable); drops apply before adds
+      --seccomp PROFILE      default | unconfined (default: default)
+      --no-tty               never give the command a pseudo-terminal
+  -h, --help                 print this help
+  -V, --version              print the version
+
+Exit status: the command's own; 128+N if killed by signal N; 125 crab-can failed;
+126 the command cannot be executed; 127 the command was not found.
+";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Net {
+    None,
+    Host,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seccomp {
+    Default,
+    Unconfined,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Volume {
+    pub src: String,
+    pub dst: String,
+    pub read_only: bool,
+}
+
+/// What the user asked for, checked but not yet resolved against IMAGE or the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spec {
+    pub image: OsString,
+    pub command: Vec<OsString>,
+    pub name: Option<String>,
+    pub hostname: Option<String>,
+    /// `-e` entries in order: `(KEY, Some(VALUE))`, or `(KEY, None)` to copy from the caller.
+    pub env: Vec<(OsString, Option<OsString>)>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    pub volumes: Vec<Volume>,
+    pub read_only: bool,
+    pub net: Net,
+    pub memory: Option<u64>,
+    /// CPU quota in microseconds per 100 ms period.
+    pub cpu_quota: Option<u64>,
+    pub pids: Option<u64>,
+    pub cgroup_parent: String,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub seccomp: Seccomp,
+    pub no_tty: bool,
+}
+
+pub enum Command {
+    Help,
+    Version,
+    Run(Box<Spec>),
+}
+
+pub const CPU_PERIOD_US: u64 = 100_000;
+
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command> {
+    use lexopt::prelude::*;
+    let mut p = lexopt::Parser::from_args(args);
+    let first = match p.next().map_err(lexerr)? {
+        None => return Err(Error::new("no command given; try 'crab-can --help'")),
+        Some(a) => a,
+    };
+    match first {
+        Short('h') | Long("help") => return Ok(Command::Help),
+        Short('V') | Long("version") => return Ok(Command::Version),
+        Value(v) if v == "run" => {}
+        Value(v) => {
+            return Err(Error::new(format!(
+                "unknown command '{}'; the only command is 'run' (try 'crab-can --help')",
+                v.to_string_lossy()
+            )));
+        }
+        other => return Err(lexerr(other.unexpected())),
+    }
+
+    let mut s = Spec {
+        image: OsString::new(),
+        command: Vec::new(),
+        name: None,
+        hostname: None,
+        env: Vec::new(),
+        workdir: None,
+        user: None,
+        volumes: Vec::new(),
+        read_only: false,
+        net: Net::None,
+        memory: None,
+        cpu_quota: None,
+        pids: None,
+        cgroup_parent: "crab-can".into(),
+        cap_add: Vec::new(),
+        cap_drop: Vec::new(),
+        seccomp: Seccomp::Default,
+        no_tty: false,
+    };
+    let mut image = None;
+    while let Some(arg) = p.next().map_err(lexerr)? {
+        match arg {
+            Short('h') | Long("help") => return Ok(Command::Help),
+            Short('V') | Long("version") => return Ok(Command::Version),
+            Long("name") => s.name = Some(check_name(&text(&mut p, "--name")?)?),
+            Long("hostname") => s.hostname = Some(check_hostname(&text(&mut p, "--hostname")?)?),
+            Short('e') | Long("env") => s.env.push(parse_env(p.value().map_err(lexerr)?)?),
+            Short('w') | Long("workdir") => s.workdir = Some(check_workdir(&text(&mut p, "--workdir")?)?),
+            Short('u') | Long("user") => s.user = Some(check_user(&text(&mut p, "--user")?)?),
+            Short('v') | Long("volume") => s.volumes.push(parse_volume(&text(&mut p, "--volume")?)?),
+            Long("read-only") => s.read_only = true,
+            Long("net") => {
+                s.net = match text(&mut p, "--net")?.as_str() {
+                    "none" => Net::None,
+                    "host" => Net::Host,
+                    v => return Err(Error::new(format!("invalid --net '{v}': expected 'none' or 'host'"))),
+                }
+            }
+            Short('m') | Long("memory") => s.memory = Some(parse_size(&text(&mut p, "--memory")?)?),
+            Long("cpus") => s.cpu_quota = Some(parse_cpus(&text(&mut p, "--cpus")?, online_cpus())?),
+            Long("pids") => s.pids = Some(parse_pids(&text(&mut p, "--pids")?)?),
+            Long("cgroup-parent") => s.cgroup_parent = check_cgroup_parent(&text(&mut p, "--cgroup-parent")?)?,
+            Long("cap-add") => s.cap_add.push(text(&mut p, "--cap-add")?),
+            Long("cap-drop") => s.cap_drop.push(text(&mut p, "--cap-drop")?),
+            Long("seccomp") => {
+                s.seccomp = match text(&mut p, "--seccomp")?.as_str() {
+                    "default" => Seccomp::Default,
+                    "unconfined" => Seccomp::Unconfined,
+                    v => {
+                        return Err(Error::new(format!(
+                            "invalid --seccomp '{v}': expected 'default' or 'unconfined'"
+                        )));
+                    }
+                }
+            }
+            Long("no-tty") => s.no_tty = true,
+            Value(v) => {
+                image = Some(v);
+                // Options stop at IMAGE: the rest is the command, passed through untouched.
+                s.command.extend(p.raw_args().map_err(lexerr)?);
+                break;
+            }
+            other => return Err(lexerr(other.unexpected())),
+        }
+    }
+    s.image = match image {
+        Some(i) if !i.is_empty() => i,
+        Some(_) => return Err(Error::new("IMAGE is an empty string")),
+        None => return Err(Error::new("missing IMAGE: usage: crab-can run [OPTIONS] IMAGE [COMMAND [ARG...]]")),
+    };
+    if s.command.is_empty() {
+        s.command.push("/bin/sh".into());
+    }
+    if s.command[0].is_empty() {
+        return Err(Error::new("the command is an empty string"));
+    }
+    Ok(Command::Run(Box::new(s)))
+}
+
+fn lexerr(e: lexopt::Error) -> Error {
+    Error::new(match e {
+        lexopt::Error::MissingValue { option: Some(o) } => format!("option '{o}' needs a value"),
+        lexopt::Error::UnexpectedOption(o) => format!("unknown option '{o}' (try 'crab-can --help')"),
+        lexopt::Error::UnexpectedArgument(a) => format!("unexpected argument '{}'", a.to_string_lossy()),
+        e => e.to_string(),
+    })
+}
+
+/// An option's value as UTF-8 text (names, paths of options, numbers).
+fn text(p: &mut lexopt::Parser, opt: &str) -> Result<String> {
+    let v = p.value().map_err(lexerr)?;
+    v.into_string()
+        .map_err(|v| Error::new(format!("invalid {opt} '{}': not valid UTF-8", v.to_string_lossy())))
+}
+
+pub fn check_name(n: &str) -> Result<String> {
+    let b = n.as_bytes();
+    let ok = !b.is_empty()
+        && b.len() <= 64
+        && b[0].is_ascii_alphanumeric()
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(c));
+    if ok {
+        Ok(n.to_string())
+    } else {
+        Err(Error::new(format!(
+            "invalid --name '{n}': use 1 to 64 of A-Z a-z 0-9 _ . - starting with a letter or digit"
+        )))
+    }
+}
+
+pub fn check_hostname(h: &str) -> Result<String> {
+    let b = h.as_bytes();
+    let ok = !b.is_empty()
+        && b.len() <= 64
+        && b[0].is_ascii_alphanumeric()
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(c));
+    if ok {
+        Ok(h.to_string())
+    } else {
+        Err(Error::new(format!(
+            "invalid --hostname '{h}': use 1 to 64 of A-Z a-z 0-9 _ . - starting with a letter or digit"
+        )))
+    }
+}
+
+fn check_workdir(w: &str) -> Result<String> {
+    if !w.starts_with('/') || w.contains('\0') {
+        return Err(Error::new(format!("invalid --workdir '{w}': it must be an absolute path")));
+    }
+    Ok(w.to_string())
+}
+
+fn check_user(u: &str) -> Result<String> {
+    let (user, group) = match u.split_once(':') {
+        Some((a, b)) => (a, Some(b)),
+        None => (u, None),
+    };
+    if user.is_empty() || group == Some("") || u.contains('\0') {
+        return Err(Error::new(format!("invalid --user '{u}': expected USER or USER:GROUP")));
+    }
+    Ok(u.to_string())
+}
+
+fn parse_env(v: OsString) -> Result<(OsString, Option<OsString>)> {
+    let b = v.into_vec();
+    let (key, val) = match b.iter().position(|&c| c == b'=') {
+        Some(i) => (b[..i].to_vec(), Some(OsString::from_vec(b[i + 1..].to_vec()))),
+        None => (b, None),
+    };
+    if key.is_empty() || key.contains(&0) || val.as_ref().is_some_and(|v| v.as_encoded_bytes().contains(&0)) {
+        return Err(Error::new(format!(
+            "invalid --env '{}': expected KEY=VALUE or KEY",
+            String::from_utf8_lossy(&key)
+        )));
+    }
+    Ok((OsString::from_vec(key), val))
+}
+
+fn parse_volume(v: &str) -> Result<Volume> {
+    let bad = |why: &str| Error::new(format!("invalid --volume '{v}': {why}"));
+    let parts: Vec<&str> = v.split(':').collect();
+    let (src, dst, read_only) = match parts.as_slice() {
+        [s, d] => (*s, *d, false),
+        [s, d, "ro"] => (*s, *d, true),
+        [s, d, "rw"] => (*s, *d, false),
+        [_, _, o] => return Err(bad(&format!("unknown mode '{o}' (use 'ro' or 'rw')"))),
+        _ => return Err(bad("expected SRC:DST or SRC:DST:ro")),
+    };
+    if !src.starts_with('/') {
+        return Err(bad("SRC must be an absolute host path"));
+    }
+    if !dst.starts_with('/') {
+        return Err(bad("DST must be an absolute path inside the container"));
+    }
+    if v.contains('\0') {
+        return Err(bad("contains a NUL byte"));
+    }
+    Ok(Volume {
+        src: src.to_string(),
+        dst: dst.to_string(),
+        read_only,
+    })
+}
+
+/// SIZE: a whole positive number with an optional binary unit `b`, `k`, `m`, `g`, the
+/// last three optionally followed by `b` or `ib`, in any case (`64m` = `64MB` = `64MiB`).
+pub fn parse_size(s: &str) -> Result<u64> {
+    let bad = |why: &str| Error::new(format!("invalid --memory '{s}': {why}"));
+    let digits = s.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 {
+        return Err(bad("expected a whole positive number with an optional unit b, k, m or g"));
+    }
+    let n: u64 = s[..digits].parse().map_err(|_| bad("number too large"))?;
+    let unit = s[digits..].to_ascii_lowercase();
+    let shift = match unit.as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        _ => return Err(bad("unknown unit (use b, k, m or g, optionally followed by b or ib)")),
+    };
+    if n == 0 {
+        return Err(bad("must be greater than 0"));
+    }
+    n.checked_mul(1u64 << shift).ok_or_else(|| bad("number too large"))
+}
+
+/// `--cpus N`: a decimal number of CPUs → the quota in µs per 100 ms period.
+pub fn parse_cpus(s: &str, online: u64) -> Result<u64> {
+    let bad = |why: String| Error::new(format!("invalid --cpus '{s}': {why}"));
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    let digits_only = |t: &str| t.bytes().all(|c| c.is_ascii_digit());
+    if (int.is_empty() && frac.is_empty()) || !digits_only(int) || !digits_only(frac) || s.ends_with('.') {
+        return Err(bad("expected a decimal number of CPUs such as 0.5 or 2".into()));
+    }
+    if frac.len() > 5 {
+        return Err(bad("at most 5 decimal places (the quota is counted in microseconds per 100 ms)".into()));
+    }
+    let int: u64 = if int.is_empty() {
+        0
+    } else {
+        int.parse().map_err(|_| bad("number too large".into()))?
+    };
+    let mut frac_us: u64 = 0;
+    for (i, c) in frac.bytes().enumerate() {
+        frac_us += u64::from(c - b'0') * 10u64.pow(4 - i as u32);
+    }
+    let quota = int
+        .checked_mul(CPU_PERIOD_US)
+        .and_then(|q| q.checked_add(frac_us))
+        .ok_or_else(|| bad("number too large".into()))?;
+    if quota == 0 {
+        return Err(bad("must be greater than 0".into()));
+    }
+    if quota < 1000 {
+        return Err(bad("must be at least 0.01 (the kernel's smallest quota is 1 ms per period)".into()));
+    }
+    if quota > online * CPU_PERIOD_US {
+        return Err(bad(format!("this machine has only {online} online CPUs")));
+    }
+    Ok(quota)
+}
+
+fn parse_pids(s: &str) -> Result<u64> {
+    match s.parse::<u64>() {
+        Ok(n) if n >= 1 && s.bytes().all(|c| c.is_ascii_digit()) => Ok(n),
+        _ => Err(Error::new(format!("invalid --pids '{s}': expected a whole number of at least 1"))),
+    }
+}
+
+pub fn check_cgroup_parent(p: &str) -> Result<String> {
+    let bad = |why: &str| Error::new(format!("invalid --cgroup-parent '{p}': {why}"));
+    if p.starts_with('/') {
+        return Err(bad("must be relative to the cgroup root, not absolute"));
+    }
+    let trimmed = p.trim_end_matches('/');
+    if trimmed.is_empty() {
+        return Err(bad("must not be empty"));
+    }
+    for c in trimmed.split('/') {
+        if c.is_empty() || c == "." || c == ".." {
+            return Err(bad("no empty, '.' or '..' components"));
+        }
+        if c.contains('\0') || c.contains('\n') {
+            return Err(bad("contains a NUL or newline"));
+        }
+    }
+    Ok(trimmed.to_string())
+}
+
+/// Online CPUs, from the kernel's own list (`0-3,6`).
+fn online_cpus() -> u64 {
+    let s = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap_or_default();
+    let mut n = 0;
+    for range in s.trim().split(',').filter(|r| !r.is_empty()) {
+        let (a, b) = range.split_once('-').unwrap_or((range, range));
+        if let (Ok(a), Ok(b)) = (a.parse::<u64>(), b.parse::<u64>()) {
+            n += b.saturating_sub(a) + 1;
+        }
+    }
+    if n == 0 {
+        // SAFETY: sysconf has no memory-safety preconditions.
+        let c = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+        n = c.max(1) as u64;
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Result<Spec> {
+        let mut v: Vec<OsString> = vec!["crab-can".into()];
+        v.extend(args.iter().map(OsString::from));
+        match parse(v.into_iter().skip(1))? {
+            Command::Run(s) => Ok(*s),
+            _ => panic!("not a run"),
+        }
+    }
+
+    #[test]
+    fn sizes() {
+        for (s, v) in [
+            ("64", 64),
+            ("64b", 64),
+            ("1k", 1024),
+            ("1KB", 1024),
+            ("1KiB", 1024),
+            ("64m", 64 << 20),
+            ("64M", 64 << 20),
+            ("64MiB", 64 << 20),
+            ("2g", 2 << 30),
+            ("2Gb", 2 << 30),
+        ] {
+            assert_eq!(parse_size(s).unwrap(), v, "{s}");
+        }
+        for s in ["0", "0m", "-1", "1.5m", "1t", "m", "", "1 m", "1mbb", "99999999999999999999", "17179869184g"] {
+            let e = parse_size(s).unwrap_err();
+            assert!(e.msg.contains(&format!("'{s}'")), "{s}: {}", e.msg);
+            assert_eq!(e.code, 125);
+        }
+    }
+
+    #[test]
+    fn cpus() {
+        assert_eq!(parse_cpus("0.5", 2).unwrap(), 50_000);
+        assert_eq!(parse_cpus("2", 2).unwrap(), 200_000);
+        assert_eq!(parse_cpus(".25", 2).unwrap(), 25_000);
+        assert_eq!(parse_cpus("1.00001", 2).unwrap(), 100_001);
+        assert_eq!(parse_cpus("0.01", 2).unwrap(), 1_000);
+        for s in ["0", "0.0", "3", "-1", "1.", "abc", "0.001", "1.000001", "", "1e3"] {
+            assert!(parse_cpus(s, 2).is_err(), "{s}");
+        }
+    }
+
+    #[test]
+    fn names() {
+        assert!(check_name("a").is_ok());
+        assert!(check_name("web_1.prod-2").is_ok());
+        assert!(check_name(&"a".repeat(64)).is_ok());
+        for n in ["", "-a", "_a", ".a", "a/b", "a b", &"a".repeat(65), "é"] {
+            assert!(check_name(n).is_err(), "{n}");
+        }
+    }
+
+    #[test]
+    fn cgroup_parent() {
+        assert_eq!(check_cgroup_parent("a/b/").unwrap(), "a/b");
+        for p in ["/abs", "../x", "a/../b", "a//b", "", ".", "/"] {
+            assert!(check_cgroup_parent(p).is_err(), "{p}");
+        }
+    }
+
+    #[test]
+    fn options_stop_at_image() {
+        let s = run(&["--name", "x", "img", "ls", "-la", "--name", "y"]).unwrap();
+        assert_eq!(s.name.as_deref(), Some("x"));
+        assert_eq!(s.image, "img");
+        assert_eq!(s.command, ["ls", "-la", "--name", "y"]);
+    }
+
+    #[test]
+    fn value_forms() {
+        let s = run(&["--name=x", "-m64M", "--memory=1g", "-eA=1", "-e", "B", "--cpus=1", "img"]).unwrap();
+        assert_eq!(s.name.as_deref(), Some("x"));
+        assert_eq!(s.memory, Some(1 << 30));
+        assert_eq!(s.env, [("A".into(), Some("1".into())), ("B".into(), None)]);
+        assert_eq!(s.command, ["/bin/sh"]);
+    }
+
+    #[test]
+    fn bad_input_is_125_and_names_the_value() {
+        for (args, needle) in [
+            (&["--net", "bridge", "img"][..], "bridge"),
+            (&["--name", "-x", "img"][..], "-x"),
+            (&["--bogus", "img"][..], "--bogus"),
+            (&["--name"][..], "--name"),
+            (&[][..], "IMAGE"),
+            (&["-w", "rel", "img"][..], "rel"),
+            (&["-v", "/a", "img"][..], "/a"),
+            (&["-v", "a:/b", "img"][..], "a:/b"),
+            (&["-v", "/a:/b:xx", "img"][..], "xx"),
+            (&["--pids", "0", "img"][..], "0"),
+            (&["--seccomp", "strict", "img"][..], "strict"),
+            (&["-e", "=x", "img"][..], "--env"),
+            (&["-u", ":g", "img"][..], ":g"),
+        ] {
+            let e = run(args).unwrap_err();
+            assert_eq!(e.code, 125);
+            assert!(e.msg.contains(needle), "{args:?}: {}", e.msg);
+            assert!(!e.msg.contains('\n'));
+        }
+    }
+
+    #[test]
+    fn help_and_version() {
+        let p = |a: &[&str]| parse(a.iter().map(OsString::from));
+        assert!(matches!(p(&["--help"]), Ok(Command::Help)));
+        assert!(matches!(p(&["-h"]), Ok(Command::Help)));
+        assert!(matches!(p(&["-V"]), Ok(Command::Version)));
+        assert!(matches!(p(&["run", "--version"]), Ok(Command::Version)));
+        assert!(p(&["walk"]).is_err());
+    }
+}

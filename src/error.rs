@@ -1,0 +1,169 @@
+//! One error type for the whole program: what went wrong, in words, and the exit code.
+//!
+//! The parent builds an [`Error`] for everything it does itself. The container's child
+//! cannot format text (it must not allocate), so it sends a [`Failure`] (a step code, an
+//! index into the plan and an errno) down a pipe; the parent turns it into words with
+//! [`Failure::describe`].
+
+use rustix::io::Errno;
+use std::fmt;
+
+/// Exit status: crab-can itself failed (bad option, bad IMAGE, setup failure).
+pub const EXIT_RUNTIME: u8 = 125;
+/// Exit status: the command exists but cannot be executed.
+pub const EXIT_CANNOT_EXEC: u8 = 126;
+/// Exit status: the command was not found.
+pub const EXIT_NOT_FOUND: u8 = 127;
+
+#[derive(Debug)]
+pub struct Error {
+    pub code: u8,
+    pub msg: String,
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// A failure of crab-can itself (exit 125).
+    pub fn new(msg: impl Into<String>) -> Error {
+        Error {
+            code: EXIT_RUNTIME,
+            msg: msg.into(),
+        }
+    }
+
+    /// A failed system call: `what` says what was being done, the errno why.
+    pub fn sys(what: impl fmt::Display, errno: Errno) -> Error {
+        Error::new(format!("{what}: {}", strerror(errno)))
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.msg)
+    }
+}
+
+/// The kernel's words for an errno ("No such file or directory").
+pub fn strerror(errno: Errno) -> String {
+    let e = std::io::Error::from_raw_os_error(errno.raw_os_error());
+    let s = e.to_string();
+    // std appends " (os error N)"; the user wants the words only.
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+/// A step of the child's setup, as sent over the error pipe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Step {
+    ParentGone = 1,
+    CgroupNs,
+    Hostname,
+    Loopback,
+    MakePrivate,
+    BindImage,
+    RemountImage,
+    PivotRoot,
+    Mount,
+    Mknod,
+    Symlink,
+    Workdir,
+    Volume,
+    VolumeReadOnly,
+    Mask,
+    Signals,
+    Fork,
+    Session,
+    Terminal,
+    Groups,
+    SetGid,
+    SetUid,
+    Capabilities,
+    NoNewPrivs,
+    Seccomp,
+    Exec,
+    NoExec,
+}
+
+impl Step {
+    fn from_u32(v: u32) -> Option<Step> {
+        use Step::*;
+        const ALL: [Step; 27] = [
+            ParentGone,
+            CgroupNs,
+            Hostname,
+            Loopback,
+            MakePrivate,
+            BindImage,
+            RemountImage,
+            PivotRoot,
+            Mount,
+            Mknod,
+            Symlink,
+            Workdir,
+            Volume,
+            VolumeReadOnly,
+            Mask,
+            Signals,
+            Fork,
+            Session,
+            Terminal,
+            Groups,
+            SetGid,
+            SetUid,
+            Capabilities,
+            NoNewPrivs,
+            Seccomp,
+            Exec,
+            NoExec,
+        ];
+        ALL.into_iter().find(|s| *s as u32 == v)
+    }
+}
+
+/// What the child sends when a step fails: 12 bytes, written with one `write`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub step: Step,
+    /// Which item of the plan the step was about (a mount's index, …).
+    pub arg: u32,
+    pub errno: Errno,
+}
+
+impl Failure {
+    pub const SIZE: usize = 12;
+
+    pub fn encode(&self) -> [u8; Self::SIZE] {
+        let mut b = [0u8; Self::SIZE];
+        b[0..4].copy_from_slice(&(self.step as u32).to_ne_bytes());
+        b[4..8].copy_from_slice(&self.arg.to_ne_bytes());
+        b[8..12].copy_from_slice(&self.errno.raw_os_error().to_ne_bytes());
+        b
+    }
+
+    pub fn decode(b: &[u8]) -> Option<Failure> {
+        if b.len() != Self::SIZE {
+            return None;
+        }
+        let word = |i: usize| [b[i], b[i + 1], b[i + 2], b[i + 3]];
+        Some(Failure {
+            step: Step::from_u32(u32::from_ne_bytes(word(0)))?,
+            arg: u32::from_ne_bytes(word(4)),
+            errno: Errno::from_raw_os_error(i32::from_ne_bytes(word(8))),
+        })
+    }
+
+    /// The exit code this failure gives: 126/127 for the command, 125 for the rest.
+    pub fn exit_code(&self) -> u8 {
+        match self.step {
+            Step::Exec if self.errno == Errno::NOENT || self.errno == Errno::NOTDIR => {
+                EXIT_NOT_FOUND
+            }
+            Step::Exec | Step::NoExec => EXIT_CANNOT_EXEC,
+            _ => EXIT_RUNTIME,
+        }
+    }
+}

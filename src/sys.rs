@@ -1,0 +1,258 @@
+//! The few raw system calls rustix does not wrap: `clone3` (and its `clone` fallback), a
+//! plain fork for the init, `signalfd`, `sigprocmask`, `close_range`, `execve`, `_exit`.
+//! Every `unsafe` block of the runtime that talks to the kernel directly lives here.
+
+use rustix::fd::{BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use rustix::io::Errno;
+use std::ffi::{CStr, c_char};
+
+/// `CLONE_INTO_CGROUP` is bit 33: the libc crate's constant is truncated to 32 bits on
+/// some versions, so spell out the 64-bit value.
+pub const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+fn check(ret: libc::c_long) -> Result<libc::c_long, Errno> {
+    if ret < 0 {
+        Err(Errno::from_raw_os_error(errno()))
+    } else {
+        Ok(ret)
+    }
+}
+
+fn errno() -> i32 {
+    // SAFETY: __errno_location returns a valid pointer to this thread's errno.
+    unsafe { *libc::__errno_location() }
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// Which side of a clone we are on.
+pub enum Forked {
+    Child,
+    Parent {
+        pid: i32,
+        pidfd: OwnedFd,
+        /// True when the kernel put the child into `cgroup` (clone3 with CLONE_INTO_CGROUP).
+        in_cgroup: bool,
+    },
+}
+
+/// Create the container's first process with `flags` (CLONE_NEW*), a pidfd, and, when
+/// `cgroup` is given, born inside that cgroup. When `clone3` is refused (ENOSYS or EPERM,
+/// as under Docker's seccomp profile) fall back to `clone`; the caller must then move the
+/// child into its cgroup itself (`in_cgroup` is false).
+///
+/// The child returns with a copy of the parent's memory, like fork: it must stay
+/// single-threaded, avoid the allocator where it can and leave with [`exit`].
+pub fn clone_container(flags: u64, cgroup: Option<BorrowedFd<'_>>) -> Result<Forked, Errno> {
+    let mut pidfd: RawFd = -1;
+    let mut args = CloneArgs {
+        flags: flags | libc::CLONE_PIDFD as u64,
+        pidfd: &mut pidfd as *mut RawFd as u64,
+        exit_signal: libc::SIGCHLD as u64,
+        ..Default::default()
+    };
+    if let Some(fd) = cgroup {
+        use rustix::fd::AsRawFd;
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = fd.as_raw_fd() as u64;
+    }
+    // SAFETY: args is a valid clone_args of the size we pass; no CLONE_VM, so the child
+    // gets its own copy of the address space and returns here like fork.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    let (ret, in_cgroup) = match check(ret) {
+        Ok(r) => (r, cgroup.is_some()),
+        Err(Errno::NOSYS) | Err(Errno::PERM) => {
+            let cflags = (flags & 0xffff_ffff) | libc::CLONE_PIDFD as u64 | libc::SIGCHLD as u64;
+            // SAFETY: clone without CLONE_VM and with a null stack behaves like fork; with
+            // CLONE_PIDFD the kernel writes the pidfd into the parent_tid pointer we pass.
+            let r = unsafe {
+                libc::syscall(
+                    libc::SYS_clone,
+                    cflags,
+                    0usize,
+                    &mut pidfd as *mut RawFd,
+                    0usize,
+                    0usize,
+                )
+            };
+            (check(r)?, false)
+        }
+        Err(e) => return Err(e),
+    };
+    if ret == 0 {
+        return Ok(Forked::Child);
+    }
+    // SAFETY: the kernel returned a new pidfd that nothing else owns.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+    Ok(Forked::Parent {
+        pid: ret as i32,
+        pidfd,
+        in_cgroup,
+    })
+}
+
+/// A plain fork for the init (a raw clone with SIGCHLD: no libc atfork machinery, which
+/// is not safe after our own raw clone). Returns 0 in the child, the pid in the parent.
+pub fn fork() -> Result<i32, Errno> {
+    // SAFETY: clone(SIGCHLD) without CLONE_VM is fork(); the child gets its own copy.
+    let r = unsafe { libc::syscall(libc::SYS_clone, libc::SIGCHLD as usize, 0usize, 0usize, 0usize, 0usize) };
+    check(r).map(|r| r as i32)
+}
+
+/// A signal set built from signal numbers.
+pub fn sigset(signals: &[i32]) -> libc::sigset_t {
+    // SAFETY: sigset_t is plain data; sigemptyset/sigaddset only write into it.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for &s in signals {
+            libc::sigaddset(&mut set, s);
+        }
+        set
+    }
+}
+
+/// Block `set` (or, with `how = SIG_SETMASK`, make it the whole mask).
+pub fn sigprocmask(how: i32, set: &libc::sigset_t) -> Result<(), Errno> {
+    // SAFETY: set points to a valid sigset_t; the old mask is not requested.
+    let r = unsafe { libc::sigprocmask(how, set, std::ptr::null_mut()) };
+    check(r as libc::c_long).map(drop)
+}
+
+/// Reset a signal's disposition to the default (SIGPIPE is ignored by Rust's runtime, and
+/// an ignored signal would otherwise stay ignored across execve).
+pub fn default_signal(sig: i32) {
+    // SAFETY: SIG_DFL is always a valid disposition.
+    unsafe { libc::signal(sig, libc::SIG_DFL) };
+}
+
+/// A close-on-exec signalfd for `set` (which must already be blocked).
+pub fn signalfd(set: &libc::sigset_t) -> Result<OwnedFd, Errno> {
+    // SAFETY: -1 asks for a new fd; set is valid.
+    let fd = unsafe { libc::signalfd(-1, set, libc::SFD_CLOEXEC) };
+    check(fd as libc::c_long)?;
+    // SAFETY: the kernel returned a fresh fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Read one `signalfd_siginfo` and return the signal number.
+pub fn read_signal(fd: BorrowedFd<'_>) -> Result<i32, Errno> {
+    let mut info = [0u8; 128];
+    let n = rustix::io::read(fd, &mut info)?;
+    if n < 4 {
+        return Err(Errno::IO);
+    }
+    Ok(u32::from_ne_bytes([info[0], info[1], info[2], info[3]]) as i32)
+}
+
+/// Close every fd from `first` to `last` inclusive.
+pub fn close_range(first: u32, last: u32) {
+    if first > last {
+        return;
+    }
+    // SAFETY: close_range only closes descriptors; the caller keeps no OwnedFd in range.
+    unsafe { libc::syscall(libc::SYS_close_range, first, last, 0u32) };
+}
+
+/// Close every fd above 2 except those in `keep`.
+pub fn close_fds_except(keep: &[RawFd]) {
+    let mut keep_sorted = [i32::MAX; 8];
+    let n = keep.len().min(keep_sorted.len());
+    keep_sorted[..n].copy_from_slice(&keep[..n]);
+    keep_sorted[..n].sort_unstable();
+    let mut next = 3u32;
+    for &k in &keep_sorted[..n] {
+        if k >= next as i32 {
+            close_range(next, k as u32 - 1);
+            next = k as u32 + 1;
+        }
+    }
+    close_range(next, u32::MAX);
+}
+
+/// execve. Returns only on failure.
+pub fn execve(path: &CStr, argv: &[*const c_char], envp: &[*const c_char]) -> Errno {
+    // SAFETY: argv and envp are null-terminated arrays of pointers to C strings that the
+    // plan owns and keeps alive; path is a valid C string.
+    unsafe { libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+    Errno::from_raw_os_error(errno())
+}
+
+/// Leave the process at once, without running atexit handlers or flushing stdio.
+pub fn exit(code: i32) -> ! {
+    // SAFETY: _exit never returns and has no preconditions.
+    unsafe { libc::_exit(code) }
+}
+
+/// Write `buf` with one `write` (pipes make writes of ≤ PIPE_BUF bytes atomic).
+pub fn write_all(fd: BorrowedFd<'_>, buf: &[u8]) {
+    let _ = rustix::io::write(fd, buf);
+}
+
+/// `ioctl(fd, TIOCSTI)`-free terminal helpers live in `tty`; this is the one ioctl the
+/// network setup needs: set interface flags.
+pub fn ioctl_set_if_flags(sock: BorrowedFd<'_>, name: &[u8], flags: i16) -> Result<(), Errno> {
+    use rustix::fd::AsRawFd;
+    // SAFETY: ifreq is plain data; zeroed is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, s) in req.ifr_name.iter_mut().zip(name) {
+        *d = *s as c_char;
+    }
+    req.ifr_ifru.ifru_flags = flags;
+    // SAFETY: SIOCSIFFLAGS reads a valid ifreq from the pointer we pass.
+    let r = unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS as _, &req) };
+    check(r as libc::c_long).map(drop)
+}
+
+/// Drop one capability from the bounding set (PR_CAPBSET_DROP).
+pub fn capbset_drop(cap: u32) -> Result<(), Errno> {
+    // SAFETY: PR_CAPBSET_DROP takes a capability number and touches no memory of ours.
+    let r = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) };
+    check(r as libc::c_long).map(drop)
+}
+
+/// Empty the ambient capability set.
+pub fn clear_ambient_caps() -> Result<(), Errno> {
+    // SAFETY: PR_CAP_AMBIENT_CLEAR_ALL touches no memory of ours.
+    let r = unsafe { libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong, 0, 0, 0) };
+    check(r as libc::c_long).map(drop)
+}
+
+/// Open the slave of a pseudo-terminal straight from its master (TIOCGPTPEER): no path
+/// lookup, so nothing can swap the device under us.
+pub fn open_pty_peer(master: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
+    use rustix::fd::AsRawFd;
+    const TIOCGPTPEER: libc::c_ulong = 0x5441;
+    // SAFETY: TIOCGPTPEER takes open flags by value and returns a new fd.
+    let fd = unsafe { libc::ioctl(master.as_raw_fd(), TIOCGPTPEER as _, libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) };
+    check(fd as libc::c_long)?;
+    // SAFETY: the kernel returned a fresh fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// SIGKILL every process this process may signal (from PID 1 of a PID namespace: every
+/// other process of the namespace).
+pub fn kill_all() {
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe { libc::kill(-1, libc::SIGKILL) };
+}

@@ -1,0 +1,148 @@
+//! The pseudo-terminal. When the caller's stdin and stdout are both terminals (and no
+//! `--no-tty`), the command's process opens a new pseudo-terminal from the container's own
+//! devpts, makes its slave its controlling terminal, and hands the master to crab-can over
+//! a socket (SCM_RIGHTS). crab-can puts the caller's terminal in raw mode and relays bytes
+//! both ways with one fixed buffer and `poll`, keeps the window size in step, and restores
+//! the caller's terminal on every way out.
+
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::io::Errno;
+use rustix::termios::{OptionalActions, Termios, Winsize};
+use std::mem::MaybeUninit;
+
+/// Whether crab-can should give the command a pseudo-terminal.
+pub fn wanted(no_tty: bool) -> bool {
+    !no_tty && rustix::termios::isatty(rustix::stdio::stdin()) && rustix::termios::isatty(rustix::stdio::stdout())
+}
+
+/// The caller's window size (from stdout), to start the container's terminal with.
+pub fn caller_size() -> Option<Winsize> {
+    rustix::termios::tcgetwinsize(rustix::stdio::stdout()).ok()
+}
+
+/// Child side, in the command's process after `setsid`: open a pseudo-terminal, make it
+/// the controlling terminal on 0, 1 and 2, and send the master to crab-can.
+pub fn attach(sock: BorrowedFd<'_>, size: Option<Winsize>, uid: u32) -> Result<(), Errno> {
+    use rustix::fs::{Mode, OFlags};
+    let master = rustix::fs::open(c"/dev/ptmx", OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC, Mode::empty())?;
+    rustix::pty::unlockpt(&master)?;
+    let slave = crate::sys::open_pty_peer(master.as_fd())?;
+    // The terminal belongs to the command's user (devpts gave it gid 5, "tty").
+    rustix::fs::fchown(&slave, Some(rustix::process::Uid::from_raw(uid)), None)?;
+    if let Some(ws) = size {
+        rustix::termios::tcsetwinsize(&slave, ws)?;
+    }
+    rustix::process::ioctl_tiocsctty(&slave)?;
+    for fd in 0..3 {
+        // SAFETY: 0, 1 and 2 are this process's standard descriptors; dup2 replaces them
+        // and no OwnedFd of ours refers to them.
+        let mut target = unsafe { <OwnedFd as rustix::fd::FromRawFd>::from_raw_fd(fd) };
+        rustix::io::dup2(&slave, &mut target)?;
+        std::mem::forget(target);
+    }
+    let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = rustix::net::SendAncillaryBuffer::new(&mut space);
+    let fds = [master.as_fd()];
+    control.push(rustix::net::SendAncillaryMessage::ScmRights(&fds));
+    rustix::net::sendmsg(sock, &[std::io::IoSlice::new(b"T")], &mut control, rustix::net::SendFlags::empty())?;
+    Ok(())
+}
+
+/// Parent side: receive the master from the socket (None if the child closed it first).
+pub fn receive_master(sock: BorrowedFd<'_>) -> Result<Option<OwnedFd>, Errno> {
+    let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = rustix::net::RecvAncillaryBuffer::new(&mut space);
+    let mut byte = [0u8; 1];
+    let mut iov = [std::io::IoSliceMut::new(&mut byte)];
+    let msg = rustix::net::recvmsg(sock, &mut iov, &mut control, rustix::net::RecvFlags::CMSG_CLOEXEC)?;
+    if msg.bytes == 0 {
+        return Ok(None);
+    }
+    for m in control.drain() {
+        if let rustix::net::RecvAncillaryMessage::ScmRights(mut fds) = m {
+            if let Some(fd) = fds.next() {
+                return Ok(Some(fd));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The caller's terminal in raw mode; its settings come back when this is dropped.
+pub struct RawMode {
+    saved: Termios,
+}
+
+impl RawMode {
+    pub fn enter() -> Result<RawMode, Errno> {
+        let stdin = rustix::stdio::stdin();
+        let saved = rustix::termios::tcgetattr(stdin)?;
+        let mut raw = saved.clone();
+        raw.make_raw();
+        rustix::termios::tcsetattr(stdin, OptionalActions::Now, &raw)?;
+        Ok(RawMode { saved })
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        let _ = rustix::termios::tcsetattr(rustix::stdio::stdin(), OptionalActions::Now, &self.saved);
+    }
+}
+
+/// Copy the caller's window size to the container's terminal (the kernel then sends
+/// SIGWINCH to the terminal's foreground job).
+pub fn sync_size(master: BorrowedFd<'_>) {
+    if let Some(ws) = caller_size() {
+        let _ = rustix::termios::tcsetwinsize(master, ws);
+    }
+}
+
+/// Move what `from` has to `to`, one buffer's worth. Ok(false) at end of file or when
+/// the other side is gone (EIO is how a master reports that every slave closed).
+pub fn pump(from: BorrowedFd<'_>, to: BorrowedFd<'_>, buf: &mut [u8]) -> Result<bool, Errno> {
+    let n = match rustix::io::read(from, &mut *buf) {
+        Ok(0) | Err(Errno::IO) => return Ok(false),
+        Ok(n) => n,
+        Err(Errno::AGAIN) | Err(Errno::INTR) => return Ok(true),
+        Err(e) => return Err(e),
+    };
+    write_all(to, &buf[..n])?;
+    Ok(true)
+}
+
+/// Write all of `buf`, waiting for room when `to` is non-blocking.
+pub fn write_all(to: BorrowedFd<'_>, mut buf: &[u8]) -> Result<(), Errno> {
+    while !buf.is_empty() {
+        match rustix::io::write(to, buf) {
+            Ok(n) => buf = &buf[n..],
+            Err(Errno::INTR) => {}
+            Err(Errno::AGAIN) => {
+                let mut p = [rustix::event::PollFd::new(&to, rustix::event::PollFlags::OUT)];
+                let _ = rustix::event::poll(&mut p, None);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// After the command ended: read what is left in the master, without waiting.
+pub fn drain(master: BorrowedFd<'_>, buf: &mut [u8]) {
+    let stdout = rustix::stdio::stdout();
+    loop {
+        let mut p = [rustix::event::PollFd::new(&master, rustix::event::PollFlags::IN)];
+        match rustix::event::poll(&mut p, Some(&rustix::time::Timespec { tv_sec: 0, tv_nsec: 0 })) {
+            Ok(1) => {}
+            _ => return,
+        }
+        if !matches!(pump(master, stdout, buf), Ok(true)) {
+            return;
+        }
+    }
+}
+
+/// EOF on the caller's stdin: pass it on as the terminal's EOF character (Ctrl-D).
+pub fn send_eof(master: BorrowedFd<'_>) {
+    let _ = write_all(master, &[4]);
+}

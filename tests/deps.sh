@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Install the Debian packages the tests need, only those that are missing.
+# Loud on failure: a test that cannot run must not pass.
+set -euo pipefail
+need=()
+have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+for p in busybox-static tmux gcc libc6-dev cpio qemu-system-x86 iproute2 procps; do
+  have "$p" || need+=("$p")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "tests/deps.sh: installing ${need[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq || { echo "tests/deps.sh: apt-get update failed" >&2; exit 1; }
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null \
+    || { echo "tests/deps.sh: cannot install ${need[*]}" >&2; exit 1; }
+fi

@@ -1,0 +1,321 @@
+#!/usr/bin/env bash
+# Boot crab-can's test VM (Debian kernel, busybox initramfs, pure cgroup v2) under qemu and run guest
+# test scripts in it. Run as root; see tests/vm/README.md.
+#
+#   tests/vm/run.sh [--mode tmpfs|initramfs|both] [GUEST_SCRIPT...]
+#
+# Environment:
+#   CRAB_CAN               the static crab-can binary to test (default ./crab-can)
+#   VM_KERNEL              a kernel image to boot instead of the Debian package's
+#   VM_MODULES             kernel modules to load in the guest, by name ("veth overlay")
+#   VM_SCRIPT_TIMEOUT      time bound of each guest script, seconds (default 180)
+#   VM_TIMEOUT             time bound of each boot, seconds (default 90 + scripts x script bound)
+#   VM_MEMORY, VM_SMP      guest size (default 1024 MiB, 2 CPUs)
+set -euo pipefail
+
+say() { printf 'vm: %s\n' "$*" >&2; }
+die() {
+	printf 'vm: ERROR: %s\n' "$*" >&2
+	exit 2
+}
+
+usage() {
+	sed -n '2,15s/^# \{0,1\}//p' "$0"
+	exit "${1:-2}"
+}
+
+# Paths given by the caller are resolved before moving to the repository root.
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+crab=$(realpath -m -- "${CRAB_CAN:-$root/crab-can}")
+
+requested=both
+scripts=()
+while (($#)); do
+	case $1 in
+	--mode) (($# >= 2)) || usage; requested=$2; shift 2 ;;
+	--mode=*) requested=${1#*=}; shift ;;
+	-h | --help) usage 0 ;;
+	-*) say "unknown option $1"; usage ;;
+	*) scripts+=("$(realpath -m -- "$1")"); shift ;;
+	esac
+done
+case $requested in
+tmpfs | initramfs) modes=("$requested") ;;
+both) modes=(tmpfs initramfs) ;;
+*) die "--mode must be tmpfs, initramfs or both, not '$requested'" ;;
+esac
+
+cd "$root"
+vm=build/vm
+mkdir -p "$vm"
+script_timeout=${VM_SCRIPT_TIMEOUT:-180}
+[[ $script_timeout =~ ^[1-9][0-9]*$ ]] || die "VM_SCRIPT_TIMEOUT must be a whole number of seconds"
+[[ $(id -u) == 0 ]] || die "run me as root (I install packages and build device nodes)"
+
+# ---- what the harness needs on this host -----------------------------------------------------------
+
+apt_updated=
+apt_update() {
+	[[ -z $apt_updated ]] || return 0
+	apt_updated=1
+	say "apt-get update"
+	apt-get update -q > "$vm/apt.log" 2>&1 || die "apt-get update failed (see $vm/apt.log)"
+}
+
+# need_packages PKG...: install the Debian packages that are not installed yet.
+need_packages() {
+	local missing=() p
+	for p; do
+		dpkg-query -W -f='${Status}' "$p" 2> /dev/null | grep -q 'ok installed' || missing+=("$p")
+	done
+	((${#missing[@]})) || return 0
+	say "installing ${missing[*]}"
+	local install=(env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}")
+	"${install[@]}" >> "$vm/apt.log" 2>&1 || { apt_update && "${install[@]}" >> "$vm/apt.log" 2>&1; } ||
+		die "cannot install ${missing[*]} (see $vm/apt.log)"
+}
+
+# has_interp FILE: FILE is an ELF executable that needs a dynamic loader (a PT_INTERP header).
+has_interp() {
+	local f=$1 phoff phentsize phnum i
+	[[ $(od -An -tx1 -N4 "$f" | tr -d ' \n') == 7f454c46 ]] || return 1
+	phoff=$(od -An -tu8 -j32 -N8 "$f" | tr -d ' ')
+	phentsize=$(od -An -tu2 -j54 -N2 "$f" | tr -d ' ')
+	phnum=$(od -An -tu2 -j56 -N2 "$f" | tr -d ' ')
+	for ((i = 0; i < phnum; i++)); do
+		[[ $(od -An -tu4 -j$((phoff + i * phentsize)) -N4 "$f" | tr -d ' ') == 3 ]] && return 0
+	done
+	return 1
+}
+
+# need_static WHAT FILE: FILE must exist and run without a dynamic loader (the guest has none).
+need_static() {
+	[[ -f $2 && -x $2 ]] || die "$1 not found at $2"
+	if has_interp "$2"; then
+		die "$1 at $2 is dynamically linked; the guest has no libc: build it static (make build)"
+	fi
+}
+
+# The Debian kernel, downloaded once into build/vm/kernel/ (boot/vmlinuz-*, lib/modules/*).
+kernel_dir=$vm/kernel
+find_kernel() { compgen -G "$kernel_dir/boot/vmlinuz-*" | head -n 1; }
+kernel_package() {
+	apt-cache depends linux-image-amd64 2> /dev/null |
+		awk '$1 ~ /Depends:$/ && $2 ~ /^linux-image-[0-9].*-amd64$/ { print $2; exit }'
+}
+# download_kernel DIR: resolve linux-image-amd64 to its kernel package and download that into DIR.
+download_kernel() {
+	local pkg
+	pkg=$(kernel_package)
+	[[ -n $pkg ]] || return 1
+	say "downloading the kernel package $pkg"
+	(cd "$1" && apt-get download "$pkg") >> "$vm/apt.log" 2>&1
+}
+fetch_kernel() {
+	local tmp
+	tmp=$(mktemp -d "$vm/kernel.tmp.XXXXXX")
+	chmod 755 "$tmp"
+	# Stale or missing package lists: update them once and try again.
+	download_kernel "$tmp" || { apt_update && download_kernel "$tmp"; } || {
+		rm -rf "$tmp"
+		die "cannot download the package linux-image-amd64 depends on (see $vm/apt.log)"
+	}
+	dpkg-deb -x "$tmp"/*.deb "$tmp/x" || { rm -rf "$tmp"; die "cannot unpack $(basename "$tmp"/*.deb)"; }
+	rm -rf "$kernel_dir"
+	mv "$tmp/x" "$kernel_dir"
+	rm -rf "$tmp"
+}
+
+need_packages qemu-system-x86 busybox-static cpio gzip
+busybox=/bin/busybox
+need_static "busybox (busybox-static)" "$busybox"
+need_static "crab-can (set CRAB_CAN, or run make build)" "$crab"
+probe=
+if [[ -e build/probe ]]; then
+	need_static "the test helper" build/probe
+	probe=build/probe
+fi
+
+if [[ -n ${VM_KERNEL:-} ]]; then
+	kernel=$(realpath -- "$VM_KERNEL") || die "VM_KERNEL=$VM_KERNEL not found"
+else
+	kernel=$(find_kernel) || true
+	[[ -n $kernel ]] || fetch_kernel
+	kernel=$(find_kernel) || true
+	[[ -n $kernel ]] || die "no vmlinuz in $kernel_dir/boot after unpacking the kernel package"
+fi
+
+# ---- the initramfs -----------------------------------------------------------------------------
+
+# add_busybox DIR: busybox at DIR/bin/busybox and a symlink for each applet.
+add_busybox() {
+	local dir=$1 applet
+	mkdir -p "$dir"/{bin,sbin,usr/bin,usr/sbin}
+	cp "$busybox" "$dir/bin/busybox"
+	for applet in $("$busybox" --list-full); do
+		[[ -e $dir/$applet ]] || ln -s /bin/busybox "$dir/$applet"
+	done
+}
+
+# add_modules DIR: the VM_MODULES and what they depend on, in load order, as DIR/NN-name.ko.
+add_modules() {
+	local dir=$1 m
+	[[ -n ${VM_MODULES:-} ]] || return 0
+	[[ -d $kernel_dir/lib/modules ]] || die "VM_MODULES needs the Debian kernel's modules in $kernel_dir"
+	mkdir -p "$dir"
+	local -A loaded=()
+	local n=0
+	add_module() {
+		local name=${1//-/_} ko dep
+		[[ -z ${loaded[$name]:-} ]] || return 0
+		loaded[$name]=1
+		ko=$(find "$kernel_dir"/lib/modules -name "$name.ko" -o -name "${name//_/-}.ko" | head -n 1)
+		if [[ -z $ko ]]; then
+			grep -qs "/${name//_/[_-]}.ko$" "$kernel_dir"/lib/modules/*/modules.builtin && return 0
+			die "kernel module $name not found in $kernel_dir"
+		fi
+		for dep in $(tr '\0' '\n' < "$ko" | sed -n 's/^depends=//p' | tr ',' ' '); do
+			add_module "$dep"
+		done
+		n=$((n + 1))
+		cp "$ko" "$dir/$(printf %02d "$n")-$name.ko"
+	}
+	for m in $VM_MODULES; do add_module "$m"; done
+}
+
+# build_initramfs MODE SCRIPT...: build/vm/MODE.cpio.gz
+build_initramfs() {
+	local mode=$1 stage=$vm/root-$1 s
+	shift
+	rm -rf "$stage"
+	mkdir -p "$stage"/{dev,proc,sys,tmp,run,root,etc,images,tests/guest}
+	chmod 1777 "$stage/tmp"
+	mknod -m 600 "$stage/dev/console" c 5 1
+	add_busybox "$stage"
+	printf 'root:x:0:0:root:/root:/bin/sh\n' > "$stage/etc/passwd"
+	printf 'root:x:0:\n' > "$stage/etc/group"
+	cp "$here/init" "$stage/init"
+	chmod 755 "$stage/init"
+	cp "$crab" "$stage/bin/crab-can"
+	[[ -z $probe ]] || cp "$probe" "$stage/bin/probe"
+	add_modules "$stage/lib/modules/vmtest"
+
+	# The demo image the guest scripts run: /images/busybox.
+	local img=$stage/images/busybox
+	mkdir -p "$img"/{proc,dev,sys,tmp,etc,root,home/user}
+	chmod 1777 "$img/tmp"
+	add_busybox "$img"
+	[[ -z $probe ]] || cp "$probe" "$img/bin/probe"
+	printf 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n' > "$img/etc/passwd"
+	printf 'root:x:0:\nuser:x:1000:\n' > "$img/etc/group"
+	chown 1000:1000 "$img/home/user"
+
+	cp "$here/lib.sh" "$stage/tests/lib.sh"
+	: > "$stage/tests/list"
+	for s; do
+		cp "$s" "$stage/tests/guest/$(basename "$s")"
+		basename "$s" .sh >> "$stage/tests/list"
+	done
+	(cd "$stage" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc -R 0:0 --quiet) |
+		gzip -1 > "$vm/$mode.cpio.gz"
+	rm -rf "$stage"
+}
+
+# scripts_for MODE: the explicit scripts (with --mode both, those named MODE-* or neither mode),
+# else tests/vm/guest/MODE-*.sh.
+scripts_for() {
+	local s base
+	if ((${#scripts[@]})); then
+		for s in "${scripts[@]}"; do
+			base=$(basename "$s")
+			if [[ $requested == both && ($base == tmpfs-* || $base == initramfs-*) && $base != "$1"-* ]]; then
+				continue
+			fi
+			echo "$s"
+		done
+	else
+		# Sorted, the smoke test first: when it fails, the rest is noise.
+		compgen -G "$here/guest/$1-*.sh" | LC_ALL=C sort | awk '/-smoke\.sh$/ { print; next } { rest = rest $0 "\n" } END { printf "%s", rest }' || true
+	fi
+}
+
+# ---- boot --------------------------------------------------------------------------------------
+
+passed=0
+failed=0
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+
+# boot MODE: boot the VM once, print its results, add them to passed/failed.
+boot() {
+	local mode=$1 list=() s
+	mapfile -t list < <(scripts_for "$mode")
+	if ((${#list[@]} == 0)); then
+		if ((${#scripts[@]})); then
+			say "[$mode] not booted: none of the scripts given is for this mode"
+		else
+			say "[$mode] FAIL: no guest script matches $here/guest/$mode-*.sh"
+			failed=$((failed + 1))
+		fi
+		return
+	fi
+	for s in "${list[@]}"; do
+		[[ -f $s ]] || die "guest script $s not found"
+		"$busybox" sh -n "$s" || die "guest script $s has a syntax error (busybox sh -n)"
+	done
+	build_initramfs "$mode" "${list[@]}"
+
+	local timeout=${VM_TIMEOUT:-$((90 + ${#list[@]} * script_timeout))}
+	local log=$vm/$mode.log raw=$vm/$mode.log.raw
+	say "[$mode] booting $(basename "$kernel") with ${#list[@]} script(s) (bound ${timeout}s, log $log)"
+	local t0 line status
+	t0=$(now)
+	set +e
+	# KVM is deliberately not used (it hangs on these machines): TCG only.
+	timeout -k 10 "$timeout" qemu-system-x86_64 -accel tcg -cpu max -m "${VM_MEMORY:-1024}" \
+		-smp "${VM_SMP:-2}" -nographic -no-reboot -nic none \
+		-kernel "$kernel" -initrd "$vm/$mode.cpio.gz" \
+		-append "console=ttyS0 quiet panic=-1 vmtest.mode=$mode vmtest.script_timeout=$script_timeout" \
+		< /dev/null 2>&1 | tee "$raw" | while IFS= read -r line; do
+		line=${line%$'\r'}
+		case $line in
+		*"VMTEST START"*) say "[$mode] guest up after $(secs "$t0" "$(now)")s: ${line##*VMTEST START }" ;;
+		"VMTEST PASS "* | "VMTEST FAIL "* | VMTEST-LOG*) printf '  [%s] %s\n' "$mode" "${line#VMTEST }" ;;
+		esac
+	done
+	status=${PIPESTATUS[0]}
+	set -e
+	# The serial log without carriage returns and the firmware's terminal escapes.
+	sed 's/\r$//; s/\x1b\[[0-9;?]*[A-Za-z]//g; s/\x1bc//g' "$raw" > "$log"
+	rm -f "$raw"
+	say "[$mode] VM ran $(secs "$t0" "$(now)")s"
+
+	local p f
+	p=$(grep -c '^VMTEST PASS ' "$log" || true)
+	f=$(grep -c '^VMTEST FAIL ' "$log" || true)
+	passed=$((passed + p))
+	failed=$((failed + f))
+	local broken=
+	if ((status == 124 || status == 137)); then
+		broken="the VM did not finish within ${timeout}s (timeout killed qemu)"
+	elif ! grep -q '^VMTEST DONE' "$log"; then
+		broken="VMTEST DONE never appeared (qemu exit status $status)"
+	elif ((p + f == 0)); then
+		broken="no test ran"
+	fi
+	if [[ -n $broken ]]; then
+		failed=$((failed + 1))
+		say "[$mode] FAIL: $broken; the log ends with:"
+		tail -n 25 "$log" | sed 's/^/    | /' >&2
+	fi
+	say "[$mode] $p passed, $f failed"
+}
+
+t_all=$(now)
+for m in "${modes[@]}"; do
+	boot "$m"
+done
+say "all boots took $(secs "$t_all" "$(now)")s"
+echo "vm: $passed passed, $failed failed"
+((failed == 0 && passed > 0))
