@@ -10,7 +10,7 @@ all: build
 
 build: deps-rust
 	$(CARGO) build --release --locked
-	cp $(BIN) ./crab-can
+	cp --remove-destination $(BIN) ./crab-can
 
 deps-rust:
 	@rustup target list --installed 2>/dev/null | grep -qx $(TARGET) || rustup target add $(TARGET)

@@ -1,0 +1,176 @@
+//! Shared helpers of the integration tests: the real static binary, a real busybox root
+//! filesystem, and a runner with a time bound. Every test runs as root; a test that cannot
+//! get what it needs fails loudly instead of passing.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The crab-can binary under test: `$CRAB_CAN` (what `make test` sets: the static
+/// release binary), else the one cargo built for this test run.
+pub fn bin() -> PathBuf {
+    match std::env::var_os("CRAB_CAN") {
+        Some(p) => PathBuf::from(p),
+        None => PathBuf::from(env!("CARGO_BIN_EXE_crab-can")),
+    }
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn require_root() {
+    // SAFETY: geteuid has no preconditions.
+    assert_eq!(unsafe { libc::geteuid() }, 0, "these tests run crab-can for real and need root");
+}
+
+fn scratch() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("crab-can-tests-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A busybox image made by tests/mkimage.sh at `dir`.
+pub fn make_image(dir: &Path) {
+    let st = Command::new(repo().join("tests/mkimage.sh"))
+        .arg(dir)
+        .stdout(Stdio::null())
+        .status()
+        .expect("run tests/mkimage.sh");
+    assert!(st.success(), "tests/mkimage.sh failed: is busybox-static installed? (make deps-test)");
+}
+
+/// The shared read-mostly image (tests must not write into it; use `fresh_image`).
+pub fn image() -> &'static Path {
+    static IMG: OnceLock<PathBuf> = OnceLock::new();
+    IMG.get_or_init(|| {
+        require_root();
+        let d = scratch().join("shared-image");
+        make_image(&d);
+        // The probe helper goes into the shared image too.
+        std::fs::copy(probe(), d.join("bin/probe")).unwrap();
+        d
+    })
+}
+
+/// A private image for a test that writes into it.
+pub fn fresh_image(tag: &str) -> PathBuf {
+    let d = scratch().join(format!("image-{tag}"));
+    make_image(&d);
+    std::fs::copy(probe(), d.join("bin/probe")).unwrap();
+    d
+}
+
+/// The static test helper (tests/helper/probe.c), built once.
+pub fn probe() -> &'static Path {
+    static P: OnceLock<PathBuf> = OnceLock::new();
+    P.get_or_init(|| {
+        let out = repo().join("build/probe");
+        let st = Command::new(repo().join("tests/helper/build.sh")).arg(&out).status().expect("run tests/helper/build.sh");
+        assert!(st.success(), "cannot build the probe helper");
+        out
+    })
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn ok(&self) -> &Self {
+        assert_eq!(self.code, 0, "expected exit 0; stderr: {}\nstdout: {}", self.stderr, self.stdout);
+        self
+    }
+}
+
+fn finish(out: Output) -> Run {
+    use std::os::unix::process::ExitStatusExt;
+    let code = out.status.code().unwrap_or_else(|| 128 + out.status.signal().unwrap_or(0));
+    Run {
+        code,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// `crab-can ARGS...`, stdin from /dev/null, bounded to 60 s.
+pub fn crab(args: &[&str]) -> Run {
+    crab_cmd(args, |_| {})
+}
+
+/// Like `crab`, with a chance to adjust the Command (env, stdin) first.
+pub fn crab_cmd(args: &[&str], adjust: impl FnOnce(&mut Command)) -> Run {
+    let mut c = Command::new(bin());
+    c.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    adjust(&mut c);
+    let child = c.spawn().expect("spawn crab-can");
+    let pid = child.id();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let d2 = done.clone();
+    std::thread::spawn(move || {
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(60) {
+            if d2.load(std::sync::atomic::Ordering::SeqCst) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // SAFETY: kill has no memory-safety preconditions.
+        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    });
+    let out = child.wait_with_output().expect("wait crab-can");
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    finish(out)
+}
+
+/// `crab-can run [OPTS...] <shared image> sh -c SCRIPT`.
+pub fn sh(opts: &[&str], script: &str) -> Run {
+    let img = image().to_str().unwrap().to_string();
+    let mut a: Vec<&str> = vec!["run"];
+    a.extend_from_slice(opts);
+    a.push(&img);
+    a.extend_from_slice(&["/bin/sh", "-c", script]);
+    crab(&a)
+}
+
+/// Assert the one-line error contract: exit `code`, exactly one line on stderr starting
+/// with "crab-can: " and containing `needle`, no panic.
+pub fn assert_error(r: &Run, code: i32, needle: &str) {
+    assert_eq!(r.code, code, "stderr: {}", r.stderr);
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "want one line on stderr, got: {:?}", r.stderr);
+    assert!(lines[0].starts_with("crab-can: "), "{:?}", lines[0]);
+    assert!(lines[0].contains(needle), "{:?} should mention {needle:?}", lines[0]);
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+}
+
+/// Lines of the host's mountinfo that mention `needle`.
+pub fn host_mounts_with(needle: &str) -> Vec<String> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(needle))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Wait until `f` holds, up to `secs`.
+pub fn wait_for(secs: u64, mut f: impl FnMut() -> bool) -> bool {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(secs) {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    f()
+}
+
+/// A unique container name for a test.
+pub fn name(tag: &str) -> String {
+    format!("t-{tag}-{}", std::process::id())
+}
