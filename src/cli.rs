@@ -312,7 +312,14 @@ pub fn parse_size(s: &str) -> Result<u64> {
     if n == 0 {
         return Err(bad("must be greater than 0"));
     }
-    n.checked_mul(1u64 << shift).ok_or_else(|| bad("number too large"))
+    let v = n.checked_mul(1u64 << shift).ok_or_else(|| bad("number too large"))?;
+    if v < crate::cgroup::MIN_MEMORY {
+        return Err(bad(&format!(
+            "the smallest limit is {} (the container's init and a shell need that much)",
+            crate::cgroup::mib(crate::cgroup::MIN_MEMORY)
+        )));
+    }
+    Ok(v)
 }
 
 /// `--cpus N`: a decimal number of CPUs → the quota in µs per 100 ms period.
@@ -401,9 +408,9 @@ mod tests {
     use super::*;
 
     fn run(args: &[&str]) -> Result<Spec> {
-        let mut v: Vec<OsString> = vec!["crab-can".into()];
+        let mut v: Vec<OsString> = vec!["run".into()];
         v.extend(args.iter().map(OsString::from));
-        match parse(v.into_iter().skip(1))? {
+        match parse(v)? {
             Command::Run(s) => Ok(*s),
             _ => panic!("not a run"),
         }
@@ -412,11 +419,11 @@ mod tests {
     #[test]
     fn sizes() {
         for (s, v) in [
-            ("64", 64),
-            ("64b", 64),
-            ("1k", 1024),
-            ("1KB", 1024),
-            ("1KiB", 1024),
+            ("4194304", 4 << 20),
+            ("4194304b", 4 << 20),
+            ("4096k", 4 << 20),
+            ("4096KB", 4 << 20),
+            ("4096KiB", 4 << 20),
             ("64m", 64 << 20),
             ("64M", 64 << 20),
             ("64MiB", 64 << 20),
@@ -425,7 +432,7 @@ mod tests {
         ] {
             assert_eq!(parse_size(s).unwrap(), v, "{s}");
         }
-        for s in ["0", "0m", "-1", "1.5m", "1t", "m", "", "1 m", "1mbb", "99999999999999999999", "17179869184g"] {
+        for s in ["0", "0m", "-1", "1.5m", "1t", "m", "", "1 m", "1mbb", "99999999999999999999", "17179869184g", "1k", "3m"] {
             let e = parse_size(s).unwrap_err();
             assert!(e.msg.contains(&format!("'{s}'")), "{s}: {}", e.msg);
             assert_eq!(e.code, 125);

@@ -44,9 +44,11 @@ expect_status marker-proc-root-runs 0 "$CRAB" run "$IMG" sh -c '
 	for p in /proc/1/root /proc/1/root/.. /proc/self/root/../.. /proc/1/cwd/..; do
 		[ -e "$p/INITRAMFS_MARKER" ] && { echo "ESCAPED via $p"; exit 0; }
 	done
-	cd -P /proc/1/root || exit 1
-	i=0; while [ $i -lt 32 ]; do cd -P ..; i=$((i + 1)); done
-	[ -e INITRAMFS_MARKER ] && { echo "ESCAPED via cd .. from /proc/1/root"; exit 0; }
+	for p in /proc/1/root /proc/self/root; do
+		cd -P "$p" 2> /dev/null || continue # access to the init may be refused: no way out either
+		i=0; while [ $i -lt 32 ]; do cd -P ..; i=$((i + 1)); done
+		[ -e INITRAMFS_MARKER ] && { echo "ESCAPED via cd .. from $p"; exit 0; }
+	done
 	echo CONTAINED'
 expect_eq marker-unreachable-by-proc CONTAINED "$RUN_OUT"
 
