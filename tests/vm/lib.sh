@@ -6,7 +6,7 @@
 # (a failure is preceded by up to 20 "VMTEST-LOG <script>/<name>| ..." lines of the output that
 # explains it), records it in $VMTEST_RESULTS for /init, and returns 0 on a pass, 1 on a failure.
 # A helper called the wrong way (missing arguments, an empty needle) reports a failure: it never
-# passes by accident. Names may not hold spaces or colons; other characters become "-".
+# passes by accident. A NAME keeps A-Z a-z 0-9 and ._+=,/- ; any other character becomes "-".
 
 CRAB=${CRAB:-/bin/crab-can}       # the runtime under test
 IMG=${IMG:-/images/busybox}       # the demo image: busybox, /etc/passwd with root and user 1000
@@ -50,7 +50,7 @@ fail() {
 # killed then, and RUN_STATUS is 124); set RUN_STATUS, RUN_OUT (stdout) and RUN_ERR (stderr);
 # return RUN_STATUS.
 run() {
-	RUN_OUT= RUN_ERR= RUN_STATUS=127
+	RUN_OUT='' RUN_ERR='' RUN_STATUS=127
 	[ $# -gt 0 ] || { RUN_ERR="run: no command given"; return 127; }
 	local t0 t1 bound=
 	case $(type "$1" 2> /dev/null) in
@@ -83,7 +83,7 @@ check() {
 		fail "${1:-unnamed}" "check takes NAME and a command"
 		return 1
 	fi
-	local name=$1
+	local name="$1"
 	shift
 	if run "$@"; then
 		pass "$name"
@@ -99,7 +99,7 @@ expect_status() {
 		fail "${1:-unnamed}" "expect_status takes NAME, a numeric STATUS and a command"
 		return 1
 	fi
-	local name=$1 want=$2
+	local name="$1" want="$2"
 	shift 2
 	run "$@"
 	if [ "$RUN_STATUS" -eq "$want" ]; then
@@ -298,7 +298,7 @@ expect_no_container_cgroups() {
 	if [ -z "$left" ]; then
 		pass "$1"
 	else
-		fail "$1" "cgroups left behind: $(echo $left)" "$left"
+		fail "$1" "cgroups left behind: $(echo "$left" | tr "\n" " ")" "$left"
 	fi
 }
 
@@ -307,7 +307,7 @@ expect_no_container_cgroups() {
 # doubling a string up to 128 MiB (anonymous memory that cannot be reclaimed: there is no swap);
 # without a working limit it ends normally, with status 0.
 check_oom() {
-	local prefix=$1
+	local prefix="$1"
 	shift
 	# Contract: "When the kernel's OOM killer ends the container, crab-can ... exits 137."
 	expect_status "$prefix-exit-137" 137 "$CRAB" run --memory 32M "$@" "$IMG" \
