@@ -4,7 +4,7 @@ BIN      := target/$(TARGET)/release/crab-can
 DEMO     := build/demo-image
 CARGO    ?= cargo
 
-.PHONY: all build deps demo test unit-test it-test vm-test bench vm-demo clean fmt lint
+.PHONY: all build deps-rust deps-test demo test vm-test vm-demo bench clean fmt lint
 
 all: build
 
@@ -34,6 +34,11 @@ test: build deps-test
 
 vm-test: build deps-test
 	tests/vm/run.sh
+
+# Embedding recipe: an initramfs with ./crab-can, busybox and a demo image, booted with the
+# distribution's kernel under qemu; a container runs at boot and shows its isolation.
+vm-demo: build deps-test
+	tests/vm/run.sh --mode initramfs tests/vm/demo/initramfs-demo.sh
 
 bench: build
 	bench/run.sh
