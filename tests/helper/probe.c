@@ -37,6 +37,10 @@
 #include <linux/io_uring.h>
 #include <linux/perf_event.h>
 #include <linux/reboot.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -852,6 +856,25 @@ static int do_af_alg(int argc, char **argv)
 	return do_socket(argc, AF_ALG, SOCK_SEQPACKET);
 }
 
+/* no-clone3 CMD [ARG...]: run CMD under a seccomp filter that answers ENOSYS to clone3, as
+ * Docker's profile does, to test a runtime's fallback to clone. Not an attempt: it execs. */
+static int do_no_clone3(int argc, char **argv)
+{
+	if (argc < 1)
+		return usage_of("CMD [ARG...]");
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 435, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {.len = sizeof(f) / sizeof(f[0]), .filter = f};
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog))
+		return fail_errno(errno);
+	execvp(argv[0], argv);
+	return fail_errno(errno);
+}
+
 static int do_af_vsock(int argc, char **argv)
 {
 	(void)argv;
@@ -864,6 +887,7 @@ static const struct {
 	const char *args;
 } cmds[] = {
 	{"mount", do_mount, ""},
+	{"no-clone3", do_no_clone3, "CMD [ARG...]"},
 	{"umount", do_umount, "PATH"},
 	{"pivot_root", do_pivot_root, "[NEW_ROOT PUT_OLD]"},
 	{"unshare", do_unshare, "user|mnt|pid|net|uts|ipc|cgroup|time"},
