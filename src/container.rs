@@ -17,6 +17,11 @@ use rustix::process::{Signal, WaitId, WaitIdOptions};
 /// Run the container described by `spec`; the result is crab-can's exit status.
 pub fn run(spec: &Spec) -> Result<u8> {
     let plan = plan::build(spec)?;
+    // From here on, signals wait in a queue (read through a signalfd), so SIGTERM or
+    // SIGINT cannot cut the run between creating something and cleaning it up; once the
+    // container runs they are passed on to it.
+    let signals = init::handled_signals();
+    sys::sigprocmask(libc::SIG_BLOCK, &signals).map_err(|e| Error::sys("cannot block signals", e))?;
     let lock = state::lock(&plan.name)?;
     if let Some(l) = &lock {
         l.clean_leftovers();
@@ -30,7 +35,7 @@ pub fn run(spec: &Spec) -> Result<u8> {
     if let (Some(l), Some(cg)) = (&lock, &cg) {
         l.record(&cg.paths().collect::<Vec<_>>());
     }
-    let result = start_and_wait(&plan, cg.as_ref());
+    let result = start_and_wait(&plan, cg.as_ref(), &signals);
     drop(cg);
     drop(lock);
     state::sweep();
@@ -44,10 +49,8 @@ struct Outcome {
     failure: Option<Failure>,
 }
 
-fn start_and_wait(plan: &Plan, cg: Option<&Cgroup>) -> Result<u8> {
-    let signals = init::handled_signals();
-    sys::sigprocmask(libc::SIG_BLOCK, &signals).map_err(|e| Error::sys("cannot block signals", e))?;
-    let sigfd = sys::signalfd(&signals).map_err(|e| Error::sys("cannot create a signalfd", e))?;
+fn start_and_wait(plan: &Plan, cg: Option<&Cgroup>, signals: &libc::sigset_t) -> Result<u8> {
+    let sigfd = sys::signalfd(signals).map_err(|e| Error::sys("cannot create a signalfd", e))?;
     let (sync_r, sync_w) = rustix::pipe::pipe_with(PipeFlags::CLOEXEC).map_err(|e| Error::sys("cannot create a pipe", e))?;
     let (err_r, err_w) = rustix::pipe::pipe_with(PipeFlags::CLOEXEC).map_err(|e| Error::sys("cannot create a pipe", e))?;
     let tty_pair = if plan.tty {
@@ -248,12 +251,12 @@ fn report(plan: &Plan, cg: Option<&Cgroup>, out: Outcome) -> Result<u8> {
                     ),
                 });
             }
-            eprintln!(
-                "crab-can: warning: the OOM killer ended {kills} process{} in container {} (memory limit {})",
+            crate::warn(&format!(
+                "the OOM killer ended {kills} process{} in container {} (memory limit {})",
                 if kills == 1 { "" } else { "es" },
                 plan.name,
                 cg.memory_words()
-            );
+            ));
         }
     }
     Ok(out.status)

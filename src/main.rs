@@ -27,20 +27,26 @@ fn main() {
             0
         }
         Ok(cli::Command::Version) => {
-            println!("crab-can {} ({})", env!("CARGO_PKG_VERSION"), container::layout_words());
+            let v = format!("crab-can {} ({})\n", env!("CARGO_PKG_VERSION"), container::layout_words());
+            let _ = std::io::stdout().write_all(v.as_bytes());
             0
         }
         Ok(cli::Command::Run(spec)) => match container::run(&spec) {
             Ok(code) => code,
-            Err(e) => {
-                eprintln!("crab-can: {e}");
-                e.code
-            }
+            Err(e) => error_line(e),
         },
-        Err(e) => {
-            eprintln!("crab-can: {e}");
-            e.code
-        }
+        Err(e) => error_line(e),
     };
     std::process::exit(i32::from(code));
+}
+
+/// The one line a failure gets. A closed or broken stderr is no reason to panic.
+fn error_line(e: error::Error) -> u8 {
+    let _ = std::io::stderr().write_all(format!("crab-can: {e}\n").as_bytes());
+    e.code
+}
+
+/// A `crab-can: warning: ...` line.
+pub fn warn(msg: &str) {
+    let _ = std::io::stderr().write_all(format!("crab-can: warning: {msg}\n").as_bytes());
 }

@@ -830,10 +830,7 @@ mod tests {
 
     #[test]
     fn real_filter_in_a_child() {
-        if !is_root() {
-            eprintln!("skipped: needs root (as non-root the kernel refuses unshare itself)");
-            return;
-        }
+        assert!(is_root(), "this test loads the filter for real and needs root (make test runs as root)");
         let f = Filter::default_profile(DOCKER_CAPS);
         let status = in_child(&f, || {
             // SAFETY: plain system calls with valid arguments.
@@ -898,10 +895,7 @@ mod tests {
 
     #[test]
     fn real_x32_and_i386_calls_are_killed() {
-        if !is_root() {
-            eprintln!("skipped: needs root");
-            return;
-        }
+        assert!(is_root(), "this test loads the filter for real and needs root (make test runs as root)");
         let f = Filter::default_profile(DOCKER_CAPS);
         let status = in_child(&f, || {
             // SAFETY: a raw system call; the filter kills the process before it runs.
@@ -920,13 +914,10 @@ mod tests {
             }
             0
         });
-        if libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGSEGV {
-            eprintln!("skipped i386: this kernel has no IA-32 emulation");
-            return;
-        }
-        assert!(
-            libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGSYS,
-            "i386: {status:#x}"
-        );
+        // A kernel without IA-32 emulation answers int 0x80 with SIGSEGV before any filter
+        // runs; either way the call did not run. (The interpreter tests check the filter's
+        // own answer for AUDIT_ARCH_I386.)
+        let sig = if libc::WIFSIGNALED(status) { libc::WTERMSIG(status) } else { 0 };
+        assert!(sig == libc::SIGSYS || sig == libc::SIGSEGV, "i386: {status:#x}");
     }
 }
