@@ -42,7 +42,9 @@ impl Limits {
 pub enum Layout {
     V2,
     /// v1 controllers; `unified` tells whether a v2 tree is mounted at `<root>/unified`.
-    Hybrid { unified: bool },
+    Hybrid {
+        unified: bool,
+    },
     None,
 }
 
@@ -74,13 +76,18 @@ struct Dir {
 
 impl Dir {
     fn write(&self, file: &str, value: &str) -> Result<()> {
-        write_at(self.fd.as_fd(), file, value).map_err(|e| {
-            Error::sys(format!("cannot write '{value}' to {}/{file}", self.path), e)
-        })
+        write_at(self.fd.as_fd(), file, value)
+            .map_err(|e| Error::sys(format!("cannot write '{value}' to {}/{file}", self.path), e))
     }
 
     fn read(&self, file: &str) -> Option<String> {
-        let fd = rustix::fs::openat(&self.fd, file, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
+        let fd = rustix::fs::openat(
+            &self.fd,
+            file,
+            OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .ok()?;
         let mut buf = [0u8; 1024];
         let n = rustix::io::read(&fd, &mut buf).ok()?;
         Some(String::from_utf8_lossy(&buf[..n]).into_owned())
@@ -125,16 +132,35 @@ fn make_dir(base: &str, parent: &str, name: &str, enable: &str) -> Result<Dir> {
     path.push_str(name);
     match rustix::fs::mkdir(path.as_str(), Mode::from_raw_mode(0o755)) {
         Ok(()) => {}
+        Err(Errno::EXIST) if !is_dir(&path) => {
+            return Err(Error::new(format!(
+                "cannot create cgroup {path}: the name '{name}' is a control file of the cgroup filesystem there; choose another --name"
+            )));
+        }
         Err(Errno::EXIST) => {
             remove_dir(&path);
-            rustix::fs::mkdir(path.as_str(), Mode::from_raw_mode(0o755))
-                .map_err(|e| Error::sys(format!("cannot create cgroup {path} (a leftover could not be removed)"), e))?;
+            rustix::fs::mkdir(path.as_str(), Mode::from_raw_mode(0o755)).map_err(|e| {
+                Error::sys(
+                    format!("cannot create cgroup {path} (a leftover could not be removed)"),
+                    e,
+                )
+            })?;
         }
         Err(e) => return Err(Error::sys(format!("cannot create cgroup {path}"), e)),
     }
-    let fd = rustix::fs::open(path.as_str(), OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| Error::sys(format!("cannot open cgroup {path}"), e))?;
+    let fd = rustix::fs::open(
+        path.as_str(),
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::sys(format!("cannot open cgroup {path}"), e))?;
     Ok(Dir { path, fd })
+}
+
+fn is_dir(path: &str) -> bool {
+    rustix::fs::lstat(path).is_ok_and(|st| {
+        rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Directory
+    })
 }
 
 /// v2: make the controllers in `enable` ("+memory +pids") available to `path`'s children.
@@ -242,12 +268,19 @@ impl Cgroup {
             layout: Layout::V2,
         };
         // From here on, a failure drops `cg`, which removes what was made.
-        let Some(dir) = cg.v2.as_ref() else { return Ok(cg) };
+        let Some(dir) = cg.v2.as_ref() else {
+            return Ok(cg);
+        };
         if let Some(m) = limits.memory {
             dir.write("memory.max", &m.to_string())?;
             match write_at(dir.fd.as_fd(), "memory.swap.max", "0") {
                 Ok(()) | Err(Errno::NOENT) => {}
-                Err(e) => return Err(Error::sys(format!("cannot write '0' to {}/memory.swap.max", dir.path), e)),
+                Err(e) => {
+                    return Err(Error::sys(
+                        format!("cannot write '0' to {}/memory.swap.max", dir.path),
+                        e,
+                    ));
+                }
             }
         }
         if let Some(q) = limits.cpu_quota {
@@ -289,7 +322,12 @@ impl Cgroup {
             // With swap accounting, memory+swap at the same value: no swap beyond it.
             match write_at(d.fd.as_fd(), "memory.memsw.limit_in_bytes", &m.to_string()) {
                 Ok(()) | Err(Errno::NOENT) => {}
-                Err(e) => return Err(Error::sys(format!("cannot write to {}/memory.memsw.limit_in_bytes", d.path), e)),
+                Err(e) => {
+                    return Err(Error::sys(
+                        format!("cannot write to {}/memory.memsw.limit_in_bytes", d.path),
+                        e,
+                    ));
+                }
             }
             cg.v1.push(("memory", d));
         }
@@ -314,7 +352,10 @@ impl Cgroup {
 
     /// Every directory of this container, for the state file.
     pub fn paths(&self) -> impl Iterator<Item = &str> {
-        self.v2.iter().chain(self.v1.iter().map(|(_, d)| d)).map(|d| d.path.as_str())
+        self.v2
+            .iter()
+            .chain(self.v1.iter().map(|(_, d)| d))
+            .map(|d| d.path.as_str())
     }
 
     /// Move the (still waiting) child into the hierarchies it was not born in.
@@ -333,15 +374,21 @@ impl Cgroup {
 
     /// How many processes the kernel's OOM killer ended in this cgroup.
     pub fn oom_kills(&self) -> u64 {
-        let (dir, file) = match (&self.layout, &self.v2, self.v1.iter().find(|(c, _)| *c == "memory")) {
+        let (dir, file) = match (
+            &self.layout,
+            &self.v2,
+            self.v1.iter().find(|(c, _)| *c == "memory"),
+        ) {
             (Layout::V2, Some(d), _) => (d, "memory.events"),
             (_, _, Some((_, d))) => (d, "memory.oom_control"),
             _ => return 0,
         };
         dir.read(file)
             .and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix("oom_kill ").and_then(|v| v.trim().parse().ok()))
+                s.lines().find_map(|l| {
+                    l.strip_prefix("oom_kill ")
+                        .and_then(|v| v.trim().parse().ok())
+                })
             })
             .unwrap_or(0)
     }

@@ -135,21 +135,33 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command> {
             Long("name") => s.name = Some(check_name(&text(&mut p, "--name")?)?),
             Long("hostname") => s.hostname = Some(check_hostname(&text(&mut p, "--hostname")?)?),
             Short('e') | Long("env") => s.env.push(parse_env(p.value().map_err(lexerr)?)?),
-            Short('w') | Long("workdir") => s.workdir = Some(check_workdir(&text(&mut p, "--workdir")?)?),
+            Short('w') | Long("workdir") => {
+                s.workdir = Some(check_workdir(&text(&mut p, "--workdir")?)?)
+            }
             Short('u') | Long("user") => s.user = Some(check_user(&text(&mut p, "--user")?)?),
-            Short('v') | Long("volume") => s.volumes.push(parse_volume(&text(&mut p, "--volume")?)?),
+            Short('v') | Long("volume") => {
+                s.volumes.push(parse_volume(&text(&mut p, "--volume")?)?)
+            }
             Long("read-only") => s.read_only = true,
             Long("net") => {
                 s.net = match text(&mut p, "--net")?.as_str() {
                     "none" => Net::None,
                     "host" => Net::Host,
-                    v => return Err(Error::new(format!("invalid --net '{v}': expected 'none' or 'host'"))),
+                    v => {
+                        return Err(Error::new(format!(
+                            "invalid --net '{v}': expected 'none' or 'host'"
+                        )));
+                    }
                 }
             }
             Short('m') | Long("memory") => s.memory = Some(parse_size(&text(&mut p, "--memory")?)?),
-            Long("cpus") => s.cpu_quota = Some(parse_cpus(&text(&mut p, "--cpus")?, online_cpus())?),
+            Long("cpus") => {
+                s.cpu_quota = Some(parse_cpus(&text(&mut p, "--cpus")?, online_cpus())?)
+            }
             Long("pids") => s.pids = Some(parse_pids(&text(&mut p, "--pids")?)?),
-            Long("cgroup-parent") => s.cgroup_parent = check_cgroup_parent(&text(&mut p, "--cgroup-parent")?)?,
+            Long("cgroup-parent") => {
+                s.cgroup_parent = check_cgroup_parent(&text(&mut p, "--cgroup-parent")?)?
+            }
             Long("cap-add") => s.cap_add.push(text(&mut p, "--cap-add")?),
             Long("cap-drop") => s.cap_drop.push(text(&mut p, "--cap-drop")?),
             Long("seccomp") => {
@@ -176,7 +188,11 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command> {
     s.image = match image {
         Some(i) if !i.is_empty() => i,
         Some(_) => return Err(Error::new("IMAGE is an empty string")),
-        None => return Err(Error::new("missing IMAGE: usage: crab-can run [OPTIONS] IMAGE [COMMAND [ARG...]]")),
+        None => {
+            return Err(Error::new(
+                "missing IMAGE: usage: crab-can run [OPTIONS] IMAGE [COMMAND [ARG...]]",
+            ));
+        }
     };
     if s.command.is_empty() {
         s.command.push("/bin/sh".into());
@@ -190,8 +206,12 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command> {
 fn lexerr(e: lexopt::Error) -> Error {
     Error::new(match e {
         lexopt::Error::MissingValue { option: Some(o) } => format!("option '{o}' needs a value"),
-        lexopt::Error::UnexpectedOption(o) => format!("unknown option '{o}' (try 'crab-can --help')"),
-        lexopt::Error::UnexpectedArgument(a) => format!("unexpected argument '{}'", a.to_string_lossy()),
+        lexopt::Error::UnexpectedOption(o) => {
+            format!("unknown option '{o}' (try 'crab-can --help')")
+        }
+        lexopt::Error::UnexpectedArgument(a) => {
+            format!("unexpected argument '{}'", a.to_string_lossy())
+        }
         e => e.to_string(),
     })
 }
@@ -199,8 +219,12 @@ fn lexerr(e: lexopt::Error) -> Error {
 /// An option's value as UTF-8 text (names, paths of options, numbers).
 fn text(p: &mut lexopt::Parser, opt: &str) -> Result<String> {
     let v = p.value().map_err(lexerr)?;
-    v.into_string()
-        .map_err(|v| Error::new(format!("invalid {opt} '{}': not valid UTF-8", v.to_string_lossy())))
+    v.into_string().map_err(|v| {
+        Error::new(format!(
+            "invalid {opt} '{}': not valid UTF-8",
+            v.to_string_lossy()
+        ))
+    })
 }
 
 pub fn check_name(n: &str) -> Result<String> {
@@ -208,7 +232,8 @@ pub fn check_name(n: &str) -> Result<String> {
     let ok = !b.is_empty()
         && b.len() <= 64
         && b[0].is_ascii_alphanumeric()
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(c));
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(c));
     if ok {
         Ok(n.to_string())
     } else {
@@ -223,7 +248,8 @@ pub fn check_hostname(h: &str) -> Result<String> {
     let ok = !b.is_empty()
         && b.len() <= 64
         && b[0].is_ascii_alphanumeric()
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(c));
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(c));
     if ok {
         Ok(h.to_string())
     } else {
@@ -235,7 +261,9 @@ pub fn check_hostname(h: &str) -> Result<String> {
 
 fn check_workdir(w: &str) -> Result<String> {
     if !w.starts_with('/') || w.contains('\0') {
-        return Err(Error::new(format!("invalid --workdir '{w}': it must be an absolute path")));
+        return Err(Error::new(format!(
+            "invalid --workdir '{w}': it must be an absolute path"
+        )));
     }
     Ok(w.to_string())
 }
@@ -246,7 +274,9 @@ fn check_user(u: &str) -> Result<String> {
         None => (u, None),
     };
     if user.is_empty() || group == Some("") || u.contains('\0') {
-        return Err(Error::new(format!("invalid --user '{u}': expected USER or USER:GROUP")));
+        return Err(Error::new(format!(
+            "invalid --user '{u}': expected USER or USER:GROUP"
+        )));
     }
     Ok(u.to_string())
 }
@@ -254,10 +284,18 @@ fn check_user(u: &str) -> Result<String> {
 fn parse_env(v: OsString) -> Result<(OsString, Option<OsString>)> {
     let b = v.into_vec();
     let (key, val) = match b.iter().position(|&c| c == b'=') {
-        Some(i) => (b[..i].to_vec(), Some(OsString::from_vec(b[i + 1..].to_vec()))),
+        Some(i) => (
+            b[..i].to_vec(),
+            Some(OsString::from_vec(b[i + 1..].to_vec())),
+        ),
         None => (b, None),
     };
-    if key.is_empty() || key.contains(&0) || val.as_ref().is_some_and(|v| v.as_encoded_bytes().contains(&0)) {
+    if key.is_empty()
+        || key.contains(&0)
+        || val
+            .as_ref()
+            .is_some_and(|v| v.as_encoded_bytes().contains(&0))
+    {
         return Err(Error::new(format!(
             "invalid --env '{}': expected KEY=VALUE or KEY",
             String::from_utf8_lossy(&key)
@@ -298,7 +336,9 @@ pub fn parse_size(s: &str) -> Result<u64> {
     let bad = |why: &str| Error::new(format!("invalid --memory '{s}': {why}"));
     let digits = s.bytes().take_while(u8::is_ascii_digit).count();
     if digits == 0 {
-        return Err(bad("expected a whole positive number with an optional unit b, k, m or g"));
+        return Err(bad(
+            "expected a whole positive number with an optional unit b, k, m or g",
+        ));
     }
     let n: u64 = s[..digits].parse().map_err(|_| bad("number too large"))?;
     let unit = s[digits..].to_ascii_lowercase();
@@ -307,12 +347,18 @@ pub fn parse_size(s: &str) -> Result<u64> {
         "k" | "kb" | "kib" => 10,
         "m" | "mb" | "mib" => 20,
         "g" | "gb" | "gib" => 30,
-        _ => return Err(bad("unknown unit (use b, k, m or g, optionally followed by b or ib)")),
+        _ => {
+            return Err(bad(
+                "unknown unit (use b, k, m or g, optionally followed by b or ib)",
+            ));
+        }
     };
     if n == 0 {
         return Err(bad("must be greater than 0"));
     }
-    let v = n.checked_mul(1u64 << shift).ok_or_else(|| bad("number too large"))?;
+    let v = n
+        .checked_mul(1u64 << shift)
+        .ok_or_else(|| bad("number too large"))?;
     if v < crate::cgroup::MIN_MEMORY {
         return Err(bad(&format!(
             "the smallest limit is {} (the container's init and a shell need that much)",
@@ -327,11 +373,19 @@ pub fn parse_cpus(s: &str, online: u64) -> Result<u64> {
     let bad = |why: String| Error::new(format!("invalid --cpus '{s}': {why}"));
     let (int, frac) = s.split_once('.').unwrap_or((s, ""));
     let digits_only = |t: &str| t.bytes().all(|c| c.is_ascii_digit());
-    if (int.is_empty() && frac.is_empty()) || !digits_only(int) || !digits_only(frac) || s.ends_with('.') {
-        return Err(bad("expected a decimal number of CPUs such as 0.5 or 2".into()));
+    if (int.is_empty() && frac.is_empty())
+        || !digits_only(int)
+        || !digits_only(frac)
+        || s.ends_with('.')
+    {
+        return Err(bad(
+            "expected a decimal number of CPUs such as 0.5 or 2".into()
+        ));
     }
     if frac.len() > 5 {
-        return Err(bad("at most 5 decimal places (the quota is counted in microseconds per 100 ms)".into()));
+        return Err(bad(
+            "at most 5 decimal places (the quota is counted in microseconds per 100 ms)".into(),
+        ));
     }
     let int: u64 = if int.is_empty() {
         0
@@ -350,7 +404,9 @@ pub fn parse_cpus(s: &str, online: u64) -> Result<u64> {
         return Err(bad("must be greater than 0".into()));
     }
     if quota < 1000 {
-        return Err(bad("must be at least 0.01 (the kernel's smallest quota is 1 ms per period)".into()));
+        return Err(bad(
+            "must be at least 0.01 (the kernel's smallest quota is 1 ms per period)".into(),
+        ));
     }
     if quota > online * CPU_PERIOD_US {
         return Err(bad(format!("this machine has only {online} online CPUs")));
@@ -358,10 +414,16 @@ pub fn parse_cpus(s: &str, online: u64) -> Result<u64> {
     Ok(quota)
 }
 
+/// `--pids N`: crab-can's init is one of the N tasks, so 1 could never start the command.
 fn parse_pids(s: &str) -> Result<u64> {
     match s.parse::<u64>() {
-        Ok(n) if n >= 1 && s.bytes().all(|c| c.is_ascii_digit()) => Ok(n),
-        _ => Err(Error::new(format!("invalid --pids '{s}': expected a whole number of at least 1"))),
+        Ok(1) => Err(Error::new(format!(
+            "invalid --pids '{s}': at least 2 (crab-can's init inside the container counts as one task)"
+        ))),
+        Ok(n) if n >= 2 && s.bytes().all(|c| c.is_ascii_digit()) => Ok(n),
+        _ => Err(Error::new(format!(
+            "invalid --pids '{s}': expected a whole number of at least 2"
+        ))),
     }
 }
 
@@ -432,7 +494,21 @@ mod tests {
         ] {
             assert_eq!(parse_size(s).unwrap(), v, "{s}");
         }
-        for s in ["0", "0m", "-1", "1.5m", "1t", "m", "", "1 m", "1mbb", "99999999999999999999", "17179869184g", "1k", "3m"] {
+        for s in [
+            "0",
+            "0m",
+            "-1",
+            "1.5m",
+            "1t",
+            "m",
+            "",
+            "1 m",
+            "1mbb",
+            "99999999999999999999",
+            "17179869184g",
+            "1k",
+            "3m",
+        ] {
             let e = parse_size(s).unwrap_err();
             assert!(e.msg.contains(&format!("'{s}'")), "{s}: {}", e.msg);
             assert_eq!(e.code, 125);
@@ -446,7 +522,9 @@ mod tests {
         assert_eq!(parse_cpus(".25", 2).unwrap(), 25_000);
         assert_eq!(parse_cpus("1.00001", 2).unwrap(), 100_001);
         assert_eq!(parse_cpus("0.01", 2).unwrap(), 1_000);
-        for s in ["0", "0.0", "3", "-1", "1.", "abc", "0.001", "1.000001", "", "1e3"] {
+        for s in [
+            "0", "0.0", "3", "-1", "1.", "abc", "0.001", "1.000001", "", "1e3",
+        ] {
             assert!(parse_cpus(s, 2).is_err(), "{s}");
         }
     }
@@ -479,7 +557,17 @@ mod tests {
 
     #[test]
     fn value_forms() {
-        let s = run(&["--name=x", "-m64M", "--memory=1g", "-eA=1", "-e", "B", "--cpus=1", "img"]).unwrap();
+        let s = run(&[
+            "--name=x",
+            "-m64M",
+            "--memory=1g",
+            "-eA=1",
+            "-e",
+            "B",
+            "--cpus=1",
+            "img",
+        ])
+        .unwrap();
         assert_eq!(s.name.as_deref(), Some("x"));
         assert_eq!(s.memory, Some(1 << 30));
         assert_eq!(s.env, [("A".into(), Some("1".into())), ("B".into(), None)]);
@@ -499,6 +587,7 @@ mod tests {
             (&["-v", "a:/b", "img"][..], "a:/b"),
             (&["-v", "/a:/b:xx", "img"][..], "xx"),
             (&["--pids", "0", "img"][..], "0"),
+            (&["--pids", "1", "img"][..], "init"),
             (&["--seccomp", "strict", "img"][..], "strict"),
             (&["-e", "=x", "img"][..], "--env"),
             (&["-u", ":g", "img"][..], ":g"),

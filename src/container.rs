@@ -21,7 +21,8 @@ pub fn run(spec: &Spec) -> Result<u8> {
     // SIGINT cannot cut the run between creating something and cleaning it up; once the
     // container runs they are passed on to it.
     let signals = init::handled_signals();
-    sys::sigprocmask(libc::SIG_BLOCK, &signals).map_err(|e| Error::sys("cannot block signals", e))?;
+    sys::sigprocmask(libc::SIG_BLOCK, &signals)
+        .map_err(|e| Error::sys("cannot block signals", e))?;
     let lock = state::lock(&plan.name)?;
     if let Some(l) = &lock {
         l.clean_leftovers();
@@ -51,8 +52,10 @@ struct Outcome {
 
 fn start_and_wait(plan: &Plan, cg: Option<&Cgroup>, signals: &libc::sigset_t) -> Result<u8> {
     let sigfd = sys::signalfd(signals).map_err(|e| Error::sys("cannot create a signalfd", e))?;
-    let (sync_r, sync_w) = rustix::pipe::pipe_with(PipeFlags::CLOEXEC).map_err(|e| Error::sys("cannot create a pipe", e))?;
-    let (err_r, err_w) = rustix::pipe::pipe_with(PipeFlags::CLOEXEC).map_err(|e| Error::sys("cannot create a pipe", e))?;
+    let (sync_r, sync_w) = rustix::pipe::pipe_with(PipeFlags::CLOEXEC)
+        .map_err(|e| Error::sys("cannot create a pipe", e))?;
+    let (err_r, err_w) = rustix::pipe::pipe_with(PipeFlags::CLOEXEC)
+        .map_err(|e| Error::sys("cannot create a pipe", e))?;
     let tty_pair = if plan.tty {
         Some(
             rustix::net::socketpair(
@@ -67,7 +70,8 @@ fn start_and_wait(plan: &Plan, cg: Option<&Cgroup>, signals: &libc::sigset_t) ->
         None
     };
 
-    let mut flags = (libc::CLONE_NEWPID | libc::CLONE_NEWNS | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC) as u64;
+    let mut flags =
+        (libc::CLONE_NEWPID | libc::CLONE_NEWNS | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC) as u64;
     if plan.new_net {
         flags |= libc::CLONE_NEWNET as u64;
     }
@@ -80,8 +84,17 @@ fn start_and_wait(plan: &Plan, cg: Option<&Cgroup>, signals: &libc::sigset_t) ->
             };
             init::run(plan, &fds)
         }
-        Ok(sys::Forked::Parent { pid, pidfd, in_cgroup }) => (pid, pidfd, in_cgroup),
-        Err(e) => return Err(Error::sys("cannot create the container's namespaces (clone3)", e)),
+        Ok(sys::Forked::Parent {
+            pid,
+            pidfd,
+            in_cgroup,
+        }) => (pid, pidfd, in_cgroup),
+        Err(e) => {
+            return Err(Error::sys(
+                "cannot create the container's namespaces (clone3)",
+                e,
+            ));
+        }
     };
     drop(sync_r);
     drop(err_w);
@@ -119,6 +132,14 @@ fn wait_init(pidfd: BorrowedFd<'_>) -> Result<u8> {
     }
 }
 
+/// The fd a poll slot watches: its own when on, else the idle one.
+fn pick<'a>(on: bool, fd: Option<BorrowedFd<'a>>, idle: BorrowedFd<'a>) -> BorrowedFd<'a> {
+    match fd {
+        Some(fd) if on => fd,
+        _ => idle,
+    }
+}
+
 /// Wait for the init to exit: forward signals, read setup failures, relay the terminal.
 fn supervise(
     pidfd: BorrowedFd<'_>,
@@ -131,32 +152,47 @@ fn supervise(
     let mut master: Option<OwnedFd> = None;
     let mut raw: Option<tty::RawMode> = None;
     let mut stdin_open = true;
+    // Once every holder of the terminal closed it, the master reports hang-up forever:
+    // stop watching it then (what is left is drained when the init exits).
+    let mut master_open = true;
     let mut buf = [0u8; 16384];
     let stdin = rustix::stdio::stdin();
     let stdout = rustix::stdio::stdout();
     loop {
         // Fixed slots: 0 pidfd, 1 signals, 2 error pipe, 3 terminal socket, 4 master, 5 stdin.
-        // A slot that is off watches the pidfd for no events (it can only report HUP, and
-        // only after the init was reaped, when this loop is over).
+        // A slot that is off watches the signalfd for no events: poll reports hang-up and
+        // errors even for fds asked for nothing, and a signalfd has neither.
         let on = [
             true,
             true,
             err_r.is_some(),
             tty_sock.is_some(),
-            master.is_some(),
+            master.is_some() && master_open,
             master.is_some() && stdin_open,
         ];
-        fn or_pid<'a>(f: &'a Option<OwnedFd>, pidfd: BorrowedFd<'a>) -> BorrowedFd<'a> {
-            f.as_ref().map_or(pidfd, |f| f.as_fd())
-        }
-        let watch = |i: usize| if on[i] { PollFlags::IN } else { PollFlags::empty() };
+        let watch = |i: usize| {
+            if on[i] {
+                PollFlags::IN
+            } else {
+                PollFlags::empty()
+            }
+        };
         let mut fds = [
             PollFd::from_borrowed_fd(pidfd, watch(0)),
             PollFd::from_borrowed_fd(sigfd, watch(1)),
-            PollFd::from_borrowed_fd(or_pid(&err_r, pidfd), watch(2)),
-            PollFd::from_borrowed_fd(or_pid(&tty_sock, pidfd), watch(3)),
-            PollFd::from_borrowed_fd(or_pid(&master, pidfd), watch(4)),
-            PollFd::from_borrowed_fd(stdin, watch(5)),
+            PollFd::from_borrowed_fd(
+                pick(on[2], err_r.as_ref().map(|f| f.as_fd()), sigfd),
+                watch(2),
+            ),
+            PollFd::from_borrowed_fd(
+                pick(on[3], tty_sock.as_ref().map(|f| f.as_fd()), sigfd),
+                watch(3),
+            ),
+            PollFd::from_borrowed_fd(
+                pick(on[4], master.as_ref().map(|f| f.as_fd()), sigfd),
+                watch(4),
+            ),
+            PollFd::from_borrowed_fd(pick(on[5], Some(stdin), sigfd), watch(5)),
         ];
         match rustix::event::poll(&mut fds, None) {
             Ok(_) | Err(Errno::INTR) => {}
@@ -199,8 +235,9 @@ fn supervise(
         }
         if ready[4] {
             if let Some(m) = &master {
-                // At end of file every slave closed; the rest is drained when the init exits.
-                let _ = tty::pump(m.as_fd(), stdout, &mut buf);
+                if !matches!(tty::pump(m.as_fd(), stdout, &mut buf), Ok(true)) {
+                    master_open = false;
+                }
             }
         }
         if ready[5] {
@@ -273,15 +310,24 @@ fn describe_failure(plan: &Plan, f: &Failure) -> String {
                     "cannot run '{cmd}': not found in the container's PATH ({})",
                     plan.path_display
                 ),
-                Errno::NOENT | Errno::NOTDIR => format!("cannot run '{cmd}': {why} in the container"),
-                Errno::NOEXEC => format!("cannot run '{cmd}': not an executable (neither ELF nor a #! script)"),
-                Errno::ACCESS => format!("cannot run '{cmd}': permission denied (not executable, or a directory)"),
+                Errno::NOENT | Errno::NOTDIR => {
+                    format!("cannot run '{cmd}': {why} in the container")
+                }
+                Errno::NOEXEC => {
+                    format!("cannot run '{cmd}': not an executable (neither ELF nor a #! script)")
+                }
+                Errno::ACCESS => format!(
+                    "cannot run '{cmd}': permission denied (not executable, or a directory)"
+                ),
                 _ => format!("cannot run '{cmd}': {why}"),
             };
         }
         Step::ParentGone => "the container's init lost its parent".into(),
         Step::CgroupNs => "cannot create the cgroup namespace".into(),
-        Step::Hostname => format!("cannot set the hostname '{}'", String::from_utf8_lossy(&plan.hostname)),
+        Step::Hostname => format!(
+            "cannot set the hostname '{}'",
+            String::from_utf8_lossy(&plan.hostname)
+        ),
         Step::Loopback => "cannot bring up the loopback interface".into(),
         Step::Signals => "cannot set up the init's signals".into(),
         Step::Fork => "cannot fork the command".into(),

@@ -62,7 +62,14 @@ pub fn run(plan: &Plan, fds: &ChildFds) -> ! {
     let sigfd = match sys::signalfd(&handled_signals()) {
         Ok(fd) => fd,
         Err(e) => {
-            report(err, Failure { step: Step::Signals, arg: 0, errno: e });
+            report(
+                err,
+                Failure {
+                    step: Step::Signals,
+                    arg: 0,
+                    errno: e,
+                },
+            );
             sys::exit(EXIT_RUNTIME as i32);
         }
     };
@@ -74,7 +81,14 @@ pub fn run(plan: &Plan, fds: &ChildFds) -> ! {
         Ok(0) => command(plan, err, tty_sock),
         Ok(pid) => pid,
         Err(e) => {
-            report(err, Failure { step: Step::Fork, arg: 0, errno: e });
+            report(
+                err,
+                Failure {
+                    step: Step::Fork,
+                    arg: 0,
+                    errno: e,
+                },
+            );
             sys::exit(EXIT_RUNTIME as i32);
         }
     };
@@ -88,10 +102,17 @@ pub fn run(plan: &Plan, fds: &ChildFds) -> ! {
 }
 
 fn setup(plan: &Plan, fds: &ChildFds) -> Result<(), Failure> {
-    let fail = |step| move |errno| Failure { step, arg: 0, errno };
+    let fail = |step| {
+        move |errno| Failure {
+            step,
+            arg: 0,
+            errno,
+        }
+    };
     // Die with crab-can. If it already died before this line, the go pipe below reads
     // end-of-file, so that case is caught too.
-    rustix::process::set_parent_process_death_signal(Some(Signal::KILL)).map_err(fail(Step::ParentGone))?;
+    rustix::process::set_parent_process_death_signal(Some(Signal::KILL))
+        .map_err(fail(Step::ParentGone))?;
     // Nothing of the caller's but 0-2 stays open in the init.
     sys::close_fds_except(&[fds.sync, fds.error, fds.tty]);
     let mut go = [0u8; 1];
@@ -101,14 +122,21 @@ fn setup(plan: &Plan, fds: &ChildFds) -> Result<(), Failure> {
         match rustix::io::read(sync, &mut go) {
             Ok(1) => break,
             Err(Errno::INTR) => continue,
-            _ => return Err(Failure { step: Step::ParentGone, arg: 0, errno: Errno::PIPE }),
+            _ => {
+                return Err(Failure {
+                    step: Step::ParentGone,
+                    arg: 0,
+                    errno: Errno::PIPE,
+                });
+            }
         }
     }
     sys::close_range(fds.sync as u32, fds.sync as u32);
     // Now in our cgroups: a cgroup namespace rooted here makes /proc/self/cgroup read "/".
     // SAFETY: a new cgroup namespace changes no memory or file descriptor of ours (the
     // flags that make unshare unsafe are the fd-table and fs ones).
-    unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWCGROUP) }.map_err(fail(Step::CgroupNs))?;
+    unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWCGROUP) }
+        .map_err(fail(Step::CgroupNs))?;
     rustix::system::sethostname(&plan.hostname).map_err(fail(Step::Hostname))?;
     if plan.new_net {
         net::loopback_up()?;
@@ -128,11 +156,19 @@ fn command(plan: &Plan, err: BorrowedFd<'_>, tty_sock: Option<BorrowedFd<'_>>) -
         sys::exit(f.exit_code() as i32)
     };
     if let Err(e) = rustix::process::setsid() {
-        fail(Failure { step: Step::Session, arg: 0, errno: e });
+        fail(Failure {
+            step: Step::Session,
+            arg: 0,
+            errno: e,
+        });
     }
     if let Some(sock) = tty_sock {
         if let Err(e) = tty::attach(sock, plan.tty_size, plan.uid) {
-            fail(Failure { step: Step::Terminal, arg: 0, errno: e });
+            fail(Failure {
+                step: Step::Terminal,
+                arg: 0,
+                errno: e,
+            });
         }
     }
     let _ = sys::sigprocmask(libc::SIG_SETMASK, &sys::sigset(&[]));
@@ -155,9 +191,17 @@ fn command(plan: &Plan, err: BorrowedFd<'_>, tty_sock: Option<BorrowedFd<'_>>) -
     if seen_eacces && (last == Errno::NOENT || last == Errno::NOTDIR) {
         last = Errno::ACCESS;
     }
-    let f = Failure { step: Step::Exec, arg: 0, errno: last };
+    let f = Failure {
+        step: Step::Exec,
+        arg: 0,
+        errno: last,
+    };
     report(err, f);
-    sys::exit(if f.exit_code() == EXIT_NOT_FOUND { 127 } else { 126 })
+    sys::exit(if f.exit_code() == EXIT_NOT_FOUND {
+        127
+    } else {
+        126
+    })
 }
 
 /// The init's loop: forward signals, reap everything, exit with the command's status.

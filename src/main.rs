@@ -27,7 +27,11 @@ fn main() {
             0
         }
         Ok(cli::Command::Version) => {
-            let v = format!("crab-can {} ({})\n", env!("CARGO_PKG_VERSION"), container::layout_words());
+            let v = format!(
+                "crab-can {} ({})\n",
+                env!("CARGO_PKG_VERSION"),
+                container::layout_words()
+            );
             let _ = std::io::stdout().write_all(v.as_bytes());
             0
         }

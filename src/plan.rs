@@ -5,7 +5,7 @@
 
 use crate::cli::{Net, Seccomp, Spec};
 use crate::error::{Error, Result};
-use crate::{security, seccomp, user};
+use crate::{seccomp, security, user};
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{CWD, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
@@ -24,7 +24,10 @@ impl CStrings {
     pub fn new(items: Vec<CString>) -> CStrings {
         let mut ptrs: Vec<*const c_char> = items.iter().map(|s| s.as_ptr()).collect();
         ptrs.push(std::ptr::null());
-        CStrings { _owned: items, ptrs }
+        CStrings {
+            _owned: items,
+            ptrs,
+        }
     }
     pub fn as_ptrs(&self) -> &[*const c_char] {
         &self.ptrs
@@ -75,7 +78,10 @@ pub struct Plan {
 fn parents(path: &str) -> Vec<CString> {
     let mut out = Vec::new();
     let mut acc = String::new();
-    let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
+    let comps: Vec<&str> = path
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
     for c in comps.iter().take(comps.len().saturating_sub(1)) {
         acc.push('/');
         acc.push_str(c);
@@ -192,11 +198,21 @@ fn mount_point(image: &OwnedFd, image_str: &str, name: &str) -> Result<()> {
             rustix::fs::FileType::Symlink => Err(Error::new(format!(
                 "IMAGE '{image_str}': /{name} is a symbolic link; refusing to mount over it"
             ))),
-            _ => Err(Error::new(format!("IMAGE '{image_str}': /{name} is not a directory"))),
+            _ => Err(Error::new(format!(
+                "IMAGE '{image_str}': /{name} is not a directory"
+            ))),
         },
         Err(Errno::NOENT) => rustix::fs::mkdirat(image.as_fd(), name, Mode::from_raw_mode(0o755))
-            .map_err(|e| Error::sys(format!("IMAGE '{image_str}' has no /{name} and it cannot be created"), e)),
-        Err(e) => Err(Error::sys(format!("IMAGE '{image_str}': cannot inspect /{name}"), e)),
+            .map_err(|e| {
+                Error::sys(
+                    format!("IMAGE '{image_str}' has no /{name} and it cannot be created"),
+                    e,
+                )
+            }),
+        Err(e) => Err(Error::sys(
+            format!("IMAGE '{image_str}': cannot inspect /{name}"),
+            e,
+        )),
     }
 }
 
@@ -215,13 +231,18 @@ fn plan_volume(v: &crate::cli::Volume) -> Result<PlannedVolume> {
     let dst = v.dst.trim_end_matches('/');
     let dst = if dst.is_empty() { "/" } else { dst };
     if dst == "/" {
-        return Err(Error::new(format!("invalid --volume '{}:{}': cannot mount over the container's root", v.src, v.dst)));
+        return Err(Error::new(format!(
+            "invalid --volume '{}:{}': cannot mount over the container's root",
+            v.src, v.dst
+        )));
     }
     Ok(PlannedVolume {
         tree,
         src_display: v.src.clone(),
-        src_is_dir: rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Directory,
-        src_flags: mount_flags_of(&svfs) & (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC) as u32,
+        src_is_dir: rustix::fs::FileType::from_raw_mode(st.st_mode)
+            == rustix::fs::FileType::Directory,
+        src_flags: mount_flags_of(&svfs)
+            & (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC) as u32,
         dst: cstring(dst.as_bytes()),
         dst_parents: parents(dst),
         read_only: v.read_only,
@@ -233,20 +254,30 @@ pub fn build(spec: &Spec) -> Result<Plan> {
     let image_str = spec.image.to_string_lossy().into_owned();
     let image_path = std::fs::canonicalize(&spec.image).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => Error::new(format!("IMAGE '{image_str}' does not exist")),
-        _ => Error::new(format!("IMAGE '{image_str}': {}", crate::error::strerror(Errno::from_io_error(&e).unwrap_or(Errno::IO)))),
+        _ => Error::new(format!(
+            "IMAGE '{image_str}': {}",
+            crate::error::strerror(Errno::from_io_error(&e).unwrap_or(Errno::IO))
+        )),
     })?;
-    let image_fd = rustix::fs::open(&image_path, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| match e {
-            Errno::NOTDIR => Error::new(format!("IMAGE '{image_str}' is not a directory")),
-            e => Error::sys(format!("IMAGE '{image_str}'"), e),
-        })?;
+    let image_fd = rustix::fs::open(
+        &image_path,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| match e {
+        Errno::NOTDIR => Error::new(format!("IMAGE '{image_str}' is not a directory")),
+        e => Error::sys(format!("IMAGE '{image_str}'"), e),
+    })?;
     if image_path.as_os_str() == "/" {
-        return Err(Error::new("IMAGE '/' is the host's own root; give a root filesystem directory"));
+        return Err(Error::new(
+            "IMAGE '/' is the host's own root; give a root filesystem directory",
+        ));
     }
     for mp in ["proc", "dev", "sys"] {
         mount_point(&image_fd, &image_str, mp)?;
     }
-    let image_vfs = rustix::fs::fstatvfs(&image_fd).map_err(|e| Error::sys(format!("IMAGE '{image_str}'"), e))?;
+    let image_vfs = rustix::fs::fstatvfs(&image_fd)
+        .map_err(|e| Error::sys(format!("IMAGE '{image_str}'"), e))?;
 
     let name = match &spec.name {
         Some(n) => n.clone(),
@@ -262,8 +293,18 @@ pub fn build(spec: &Spec) -> Result<Plan> {
     };
     let user = user::resolve(spec.user.as_deref(), &passwd, &group)?;
 
-    let env = environment(&hostname, &user.home, std::env::var_os("TERM"), &spec.env, |k| std::env::var_os(k));
-    let path = env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.as_bytes().to_vec()).unwrap_or_default();
+    let env = environment(
+        &hostname,
+        &user.home,
+        std::env::var_os("TERM"),
+        &spec.env,
+        |k| std::env::var_os(k),
+    );
+    let path = env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.as_bytes().to_vec())
+        .unwrap_or_default();
     let envp = CStrings::new(
         env.iter()
             .map(|(k, v)| {
@@ -274,7 +315,12 @@ pub fn build(spec: &Spec) -> Result<Plan> {
             })
             .collect(),
     );
-    let argv = CStrings::new(spec.command.iter().map(|a| cstring(&a.clone().into_vec())).collect());
+    let argv = CStrings::new(
+        spec.command
+            .iter()
+            .map(|a| cstring(&a.clone().into_vec()))
+            .collect(),
+    );
     let exec_candidates = exec_candidates(spec.command[0].as_bytes(), &path);
 
     let workdir = spec.workdir.clone().unwrap_or_else(|| "/".into());
@@ -283,13 +329,26 @@ pub fn build(spec: &Spec) -> Result<Plan> {
 
     let caps = security::capability_set(&spec.cap_add, &spec.cap_drop)?;
     let seccomp = match spec.seccomp {
-        Seccomp::Default => Some(seccomp::Filter::default_profile(if user.uid == 0 { caps } else { 0 })),
+        Seccomp::Default => Some(seccomp::Filter::default_profile(if user.uid == 0 {
+            caps
+        } else {
+            0
+        })),
         Seccomp::Unconfined => None,
     };
-    let volumes = spec.volumes.iter().map(plan_volume).collect::<Result<Vec<_>>>()?;
+    let volumes = spec
+        .volumes
+        .iter()
+        .map(plan_volume)
+        .collect::<Result<Vec<_>>>()?;
 
-    let mut root_flags = (mount_flags_of(&image_vfs) | libc::MS_NODEV as u32) & !(libc::MS_RDONLY as u32);
-    if spec.read_only || image_vfs.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY) {
+    let mut root_flags =
+        (mount_flags_of(&image_vfs) | libc::MS_NODEV as u32) & !(libc::MS_RDONLY as u32);
+    if spec.read_only
+        || image_vfs
+            .f_flag
+            .contains(rustix::fs::StatVfsMountFlags::RDONLY)
+    {
         root_flags |= libc::MS_RDONLY as u32;
     }
 
@@ -339,7 +398,17 @@ mod tests {
             .iter()
             .map(|(k, v)| format!("{}={}", k.to_string_lossy(), v.to_string_lossy()))
             .collect();
-        assert_eq!(got, ["PATH=/x", "HOSTNAME=h", "HOME=/root", "TERM=xterm", "A=2", "FROM_CALLER=c"]);
+        assert_eq!(
+            got,
+            [
+                "PATH=/x",
+                "HOSTNAME=h",
+                "HOME=/root",
+                "TERM=xterm",
+                "A=2",
+                "FROM_CALLER=c"
+            ]
+        );
         let e = environment("h", "/", None, &[], |_| None);
         assert_eq!(e.len(), 3);
         assert_eq!(e[0].1, DEFAULT_PATH);
@@ -361,7 +430,12 @@ mod tests {
 
     #[test]
     fn parent_dirs() {
-        let p = |s: &str| -> Vec<String> { parents(s).iter().map(|c| c.to_string_lossy().into_owned()).collect() };
+        let p = |s: &str| -> Vec<String> {
+            parents(s)
+                .iter()
+                .map(|c| c.to_string_lossy().into_owned())
+                .collect()
+        };
         assert_eq!(p("/a/b/c"), ["/a", "/a/b"]);
         assert_eq!(p("/a"), Vec::<String>::new());
         assert_eq!(p("/a//b/"), ["/a"]);

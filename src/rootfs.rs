@@ -33,17 +33,42 @@ pub struct SysMount {
 /// The kernel filesystems every container gets, in mount order. `/dev` first holds only
 /// the device nodes below; devpts is a new instance of the container's own.
 pub const SYSTEM_MOUNTS: [SysMount; 6] = [
-    SysMount { fstype: c"proc", target: c"/proc", flags: NOSUID | NODEV | NOEXEC, data: None },
-    SysMount { fstype: c"sysfs", target: c"/sys", flags: NOSUID | NODEV | NOEXEC | RDONLY, data: None },
-    SysMount { fstype: c"tmpfs", target: c"/dev", flags: NOSUID, data: Some(c"mode=755,size=65536k") },
+    SysMount {
+        fstype: c"proc",
+        target: c"/proc",
+        flags: NOSUID | NODEV | NOEXEC,
+        data: None,
+    },
+    SysMount {
+        fstype: c"sysfs",
+        target: c"/sys",
+        flags: NOSUID | NODEV | NOEXEC | RDONLY,
+        data: None,
+    },
+    SysMount {
+        fstype: c"tmpfs",
+        target: c"/dev",
+        flags: NOSUID,
+        data: Some(c"mode=755,size=65536k"),
+    },
     SysMount {
         fstype: c"devpts",
         target: c"/dev/pts",
         flags: NOSUID | NOEXEC,
         data: Some(c"newinstance,ptmxmode=0666,mode=0620,gid=5"),
     },
-    SysMount { fstype: c"tmpfs", target: c"/dev/shm", flags: NOSUID | NODEV | NOEXEC, data: Some(c"mode=1777,size=65536k") },
-    SysMount { fstype: c"mqueue", target: c"/dev/mqueue", flags: NOSUID | NODEV | NOEXEC, data: None },
+    SysMount {
+        fstype: c"tmpfs",
+        target: c"/dev/shm",
+        flags: NOSUID | NODEV | NOEXEC,
+        data: Some(c"mode=1777,size=65536k"),
+    },
+    SysMount {
+        fstype: c"mqueue",
+        target: c"/dev/mqueue",
+        flags: NOSUID | NODEV | NOEXEC,
+        data: None,
+    },
 ];
 
 /// Character devices made in `/dev`: (name, major, minor), all mode 0666.
@@ -99,16 +124,24 @@ fn flags(f: u32) -> MountFlags {
 }
 
 fn fail(step: Step, arg: usize) -> impl FnOnce(Errno) -> Failure {
-    move |errno| Failure { step, arg: arg as u32, errno }
+    move |errno| Failure {
+        step,
+        arg: arg as u32,
+        errno,
+    }
 }
 
 /// Build the container's root and enter it. Runs in the child, in its own mount namespace.
 pub fn enter(plan: &Plan) -> Result<(), Failure> {
     rustix::process::umask(Mode::empty());
     // Nothing we mount may propagate back to the host.
-    rustix::mount::mount_change(c"/", MountPropagationFlags::REC | MountPropagationFlags::PRIVATE)
-        .map_err(fail(Step::MakePrivate, 0))?;
-    rustix::mount::mount(&*plan.image, &*plan.image, c"", flags(BIND | REC), None).map_err(fail(Step::BindImage, 0))?;
+    rustix::mount::mount_change(
+        c"/",
+        MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
+    )
+    .map_err(fail(Step::MakePrivate, 0))?;
+    rustix::mount::mount(&*plan.image, &*plan.image, c"", flags(BIND | REC), None)
+        .map_err(fail(Step::BindImage, 0))?;
     rustix::process::chdir(&*plan.image).map_err(fail(Step::BindImage, 0))?;
     match rustix::process::pivot_root(c".", c".") {
         Ok(()) => {
@@ -130,14 +163,22 @@ pub fn enter(plan: &Plan) -> Result<(), Failure> {
     for (i, m) in SYSTEM_MOUNTS.iter().enumerate() {
         if i >= 3 {
             // Mount points under the fresh /dev tmpfs.
-            rustix::fs::mkdir(m.target, Mode::from_raw_mode(0o755)).map_err(fail(Step::Mount, i))?;
+            rustix::fs::mkdir(m.target, Mode::from_raw_mode(0o755))
+                .map_err(fail(Step::Mount, i))?;
         }
-        rustix::mount::mount(m.fstype, m.target, m.fstype, flags(m.flags), m.data).map_err(fail(Step::Mount, i))?;
+        rustix::mount::mount(m.fstype, m.target, m.fstype, flags(m.flags), m.data)
+            .map_err(fail(Step::Mount, i))?;
         if i == 2 {
             for (j, (path, major, minor)) in DEVICES.iter().enumerate() {
                 let dev = rustix::fs::makedev(*major, *minor);
-                rustix::fs::mknodat(CWD, *path, FileType::CharacterDevice, Mode::from_raw_mode(0o666), dev)
-                    .map_err(fail(Step::Mknod, j))?;
+                rustix::fs::mknodat(
+                    CWD,
+                    *path,
+                    FileType::CharacterDevice,
+                    Mode::from_raw_mode(0o666),
+                    dev,
+                )
+                .map_err(fail(Step::Mknod, j))?;
             }
         }
     }
@@ -149,8 +190,14 @@ pub fn enter(plan: &Plan) -> Result<(), Failure> {
     enter_workdir(plan)?;
     // Last, the root's own flags: nodev always (IMAGE's device nodes cannot be opened),
     // read-only with --read-only. Done after everything above was created in it.
-    rustix::mount::mount(c"", c"/", c"", flags(REMOUNT | BIND | plan.root_flags), None)
-        .map_err(fail(Step::RemountImage, 0))?;
+    rustix::mount::mount(
+        c"",
+        c"/",
+        c"",
+        flags(REMOUNT | BIND | plan.root_flags),
+        None,
+    )
+    .map_err(fail(Step::RemountImage, 0))?;
     rustix::process::umask(Mode::from_raw_mode(0o022));
     Ok(())
 }
@@ -175,7 +222,13 @@ fn mask_kernel_paths() -> Result<(), Failure> {
     for (i, p) in MASKED_DIRS.iter().enumerate() {
         let arg = MASKED_FILES.len() + i;
         let r = match empty {
-            None => rustix::mount::mount(c"tmpfs", *p, c"tmpfs", flags(RDONLY | NOSUID | NODEV | NOEXEC), Some(c"size=0,mode=555")),
+            None => rustix::mount::mount(
+                c"tmpfs",
+                *p,
+                c"tmpfs",
+                flags(RDONLY | NOSUID | NODEV | NOEXEC),
+                Some(c"size=0,mode=555"),
+            ),
             Some(first) => rustix::mount::mount(first, *p, c"", flags(BIND), None),
         };
         match r {
@@ -191,8 +244,14 @@ fn mask_kernel_paths() -> Result<(), Failure> {
             Err(Errno::NOENT) => continue,
             Err(e) => return Err(fail(Step::Mask, arg)(e)),
         }
-        rustix::mount::mount(c"", *p, c"", flags(REMOUNT | BIND | RDONLY | NOSUID | NODEV | NOEXEC), None)
-            .map_err(fail(Step::Mask, arg))?;
+        rustix::mount::mount(
+            c"",
+            *p,
+            c"",
+            flags(REMOUNT | BIND | RDONLY | NOSUID | NODEV | NOEXEC),
+            None,
+        )
+        .map_err(fail(Step::Mask, arg))?;
     }
     Ok(())
 }
@@ -211,7 +270,14 @@ fn mount_volumes(plan: &Plan) -> Result<(), Failure> {
         let made = if v.src_is_dir {
             rustix::fs::mkdir(&*v.dst, Mode::from_raw_mode(0o755))
         } else {
-            rustix::fs::open(&*v.dst, rustix::fs::OFlags::CREATE | rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CLOEXEC, Mode::from_raw_mode(0o644)).map(drop)
+            rustix::fs::open(
+                &*v.dst,
+                rustix::fs::OFlags::CREATE
+                    | rustix::fs::OFlags::WRONLY
+                    | rustix::fs::OFlags::CLOEXEC,
+                Mode::from_raw_mode(0o644),
+            )
+            .map(drop)
         };
         match made {
             Ok(()) | Err(Errno::EXIST) | Err(Errno::ISDIR) => {}
@@ -226,8 +292,14 @@ fn mount_volumes(plan: &Plan) -> Result<(), Failure> {
         )
         .map_err(fail(Step::Volume, i))?;
         if v.read_only {
-            rustix::mount::mount(c"", &*v.dst, c"", flags(REMOUNT | BIND | RDONLY | v.src_flags), None)
-                .map_err(fail(Step::VolumeReadOnly, i))?;
+            rustix::mount::mount(
+                c"",
+                &*v.dst,
+                c"",
+                flags(REMOUNT | BIND | RDONLY | v.src_flags),
+                None,
+            )
+            .map_err(fail(Step::VolumeReadOnly, i))?;
             let st = rustix::fs::statvfs(&*v.dst).map_err(fail(Step::VolumeReadOnly, i))?;
             if !st.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY) {
                 return Err(fail(Step::VolumeReadOnly, i)(Errno::ROFS));
@@ -261,31 +333,59 @@ pub fn describe(step: Step, arg: u32, plan: &Plan) -> String {
     match step {
         Step::MakePrivate => "cannot make the mount namespace private".into(),
         Step::BindImage => format!("cannot bind-mount IMAGE '{image}'"),
-        Step::PivotRoot if arg == 1 => format!("cannot move IMAGE '{image}' over the initramfs root and chroot into it"),
+        Step::PivotRoot if arg == 1 => {
+            format!("cannot move IMAGE '{image}' over the initramfs root and chroot into it")
+        }
         Step::PivotRoot => format!("cannot pivot_root into IMAGE '{image}'"),
         Step::Mount => {
             let m = &SYSTEM_MOUNTS[arg.min(SYSTEM_MOUNTS.len() - 1)];
-            format!("cannot mount {} on {} in IMAGE '{image}'", lossy(m.fstype), lossy(m.target))
+            format!(
+                "cannot mount {} on {} in IMAGE '{image}'",
+                lossy(m.fstype),
+                lossy(m.target)
+            )
         }
-        Step::Mknod => format!("cannot create device {}", lossy(DEVICES[arg.min(DEVICES.len() - 1)].0)),
-        Step::Symlink => format!("cannot create link {}", lossy(LINKS[arg.min(LINKS.len() - 1)].0)),
+        Step::Mknod => format!(
+            "cannot create device {}",
+            lossy(DEVICES[arg.min(DEVICES.len() - 1)].0)
+        ),
+        Step::Symlink => format!(
+            "cannot create link {}",
+            lossy(LINKS[arg.min(LINKS.len() - 1)].0)
+        ),
         Step::Mask => {
-            let all: Vec<&CStr> = MASKED_FILES.iter().chain(&MASKED_DIRS).chain(&READONLY_PATHS).copied().collect();
-            format!("cannot mask kernel path {}", lossy(all[arg.min(all.len() - 1)]))
+            let all: Vec<&CStr> = MASKED_FILES
+                .iter()
+                .chain(&MASKED_DIRS)
+                .chain(&READONLY_PATHS)
+                .copied()
+                .collect();
+            format!(
+                "cannot mask kernel path {}",
+                lossy(all[arg.min(all.len() - 1)])
+            )
         }
         Step::Volume | Step::VolumeReadOnly => match plan.volumes.get(arg) {
             Some(v) => format!(
                 "cannot mount volume '{}' at '{}'{}",
                 v.src_display,
                 lossy(&v.dst),
-                if step == Step::VolumeReadOnly { " read-only" } else { "" }
+                if step == Step::VolumeReadOnly {
+                    " read-only"
+                } else {
+                    ""
+                }
             ),
             None => "cannot mount a volume".into(),
         },
         Step::Workdir => format!("cannot enter working directory '{}'", lossy(&plan.workdir)),
         Step::RemountImage => format!(
             "cannot remount the container's root{}",
-            if plan.root_flags & RDONLY != 0 { " read-only" } else { "" }
+            if plan.root_flags & RDONLY != 0 {
+                " read-only"
+            } else {
+                ""
+            }
         ),
         _ => format!("{step:?}"),
     }

@@ -777,9 +777,9 @@ mod tests {
         const REFUSED: &[u32] = &[
             103, 134, 136, 139, 153, 155, 156, 161, 163, 164, 165, 166, 167, 168, 169, 170, 171,
             172, 173, 174, 175, 176, 177, 178, 179, 180, 181, 182, 183, 184, 185, 212, 227, 236,
-            237, 238, 239, 246, 248, 249, 250, 256, 272, 279, 298, 300, 303, 304, 308, 312, 313, 320,
-            321, 323, 425, 426, 427, 428, 429, 430, 431, 432, 433, 438, 440, 442, 443, 450, 459,
-            460, 461,
+            237, 238, 239, 246, 248, 249, 250, 256, 272, 279, 298, 300, 303, 304, 308, 312, 313,
+            320, 321, 323, 425, 426, 427, 428, 429, 430, 431, 432, 433, 438, 440, 442, 443, 450,
+            459, 460, 461,
         ];
         let f = Filter::default_profile(0);
         for n in 0..=MAX_NR {
@@ -830,7 +830,10 @@ mod tests {
 
     #[test]
     fn real_filter_in_a_child() {
-        assert!(is_root(), "this test loads the filter for real and needs root (make test runs as root)");
+        assert!(
+            is_root(),
+            "this test loads the filter for real and needs root (make test runs as root)"
+        );
         let f = Filter::default_profile(DOCKER_CAPS);
         let status = in_child(&f, || {
             // SAFETY: plain system calls with valid arguments.
@@ -895,7 +898,10 @@ mod tests {
 
     #[test]
     fn real_x32_and_i386_calls_are_killed() {
-        assert!(is_root(), "this test loads the filter for real and needs root (make test runs as root)");
+        assert!(
+            is_root(),
+            "this test loads the filter for real and needs root (make test runs as root)"
+        );
         let f = Filter::default_profile(DOCKER_CAPS);
         let status = in_child(&f, || {
             // SAFETY: a raw system call; the filter kills the process before it runs.
@@ -917,7 +923,14 @@ mod tests {
         // A kernel without IA-32 emulation answers int 0x80 with SIGSEGV before any filter
         // runs; either way the call did not run. (The interpreter tests check the filter's
         // own answer for AUDIT_ARCH_I386.)
-        let sig = if libc::WIFSIGNALED(status) { libc::WTERMSIG(status) } else { 0 };
-        assert!(sig == libc::SIGSYS || sig == libc::SIGSEGV, "i386: {status:#x}");
+        let sig = if libc::WIFSIGNALED(status) {
+            libc::WTERMSIG(status)
+        } else {
+            0
+        };
+        assert!(
+            sig == libc::SIGSYS || sig == libc::SIGSEGV,
+            "i386: {status:#x}"
+        );
     }
 }

@@ -102,7 +102,11 @@ pub fn capability_set(add: &[String], drop: &[String]) -> Result<u64> {
 }
 
 fn fail(step: Step) -> impl FnOnce(Errno) -> Failure {
-    move |errno| Failure { step, arg: 0, errno }
+    move |errno| Failure {
+        step,
+        arg: 0,
+        errno,
+    }
 }
 
 /// Reduce the calling process to what the plan allows. The last thing before execve:
@@ -119,8 +123,10 @@ pub fn lock_down(plan: &Plan) -> std::result::Result<(), Failure> {
     }
     rustix::thread::set_thread_groups(&[]).map_err(fail(Step::Groups))?;
     // SAFETY (of from_raw): any u32 is a valid id to hand to the kernel.
-    rustix::thread::set_thread_gid(rustix::process::Gid::from_raw(plan.gid)).map_err(fail(Step::SetGid))?;
-    rustix::thread::set_thread_uid(rustix::process::Uid::from_raw(plan.uid)).map_err(fail(Step::SetUid))?;
+    rustix::thread::set_thread_gid(rustix::process::Gid::from_raw(plan.gid))
+        .map_err(fail(Step::SetGid))?;
+    rustix::thread::set_thread_uid(rustix::process::Uid::from_raw(plan.uid))
+        .map_err(fail(Step::SetUid))?;
     let kept = if plan.uid == 0 { plan.caps } else { 0 };
     let set = CapabilitySet::from_bits_retain(kept);
     rustix::thread::set_capabilities(
@@ -153,9 +159,18 @@ mod tests {
     #[test]
     fn drops_then_adds() {
         let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-        assert_eq!(capability_set(&s(&["NET_RAW"]), &s(&["ALL"])).unwrap(), 1 << 13);
-        assert_eq!(capability_set(&s(&["cap_net_admin"]), &[]).unwrap(), 0xa80425fb | 1 << 12);
-        assert_eq!(capability_set(&[], &s(&["Chown", "CAP_KILL"])).unwrap(), 0xa80425fb & !1 & !(1 << 5));
+        assert_eq!(
+            capability_set(&s(&["NET_RAW"]), &s(&["ALL"])).unwrap(),
+            1 << 13
+        );
+        assert_eq!(
+            capability_set(&s(&["cap_net_admin"]), &[]).unwrap(),
+            0xa80425fb | 1 << 12
+        );
+        assert_eq!(
+            capability_set(&[], &s(&["Chown", "CAP_KILL"])).unwrap(),
+            0xa80425fb & !1 & !(1 << 5)
+        );
         assert_eq!(capability_set(&s(&["ALL"]), &[]).unwrap(), ALL_CAPS);
         let e = capability_set(&s(&["NET_FOO"]), &[]).unwrap_err();
         assert!(e.msg.contains("NET_FOO") && e.msg.contains("--cap-add"));

@@ -23,7 +23,11 @@ fn open_dir() -> std::result::Result<OwnedFd, Errno> {
             Err(e) => return Err(e),
         }
     }
-    rustix::fs::open(DIR, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW, Mode::empty())
+    rustix::fs::open(
+        DIR,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        Mode::empty(),
+    )
 }
 
 /// Take `name` for this run. `Ok(None)` when there is nowhere to keep locks (a read-only
@@ -32,8 +36,16 @@ pub fn lock(name: &str) -> Result<Option<NameLock>> {
     let dir = match open_dir() {
         Ok(d) => d,
         Err(Errno::ROFS) | Err(Errno::ACCESS) | Err(Errno::PERM) => return Ok(None),
-        Err(e) => return Err(Error::sys(format!("cannot create the state directory {DIR}"), e)),
+        Err(e) => {
+            return Err(Error::sys(
+                format!("cannot create the state directory {DIR}"),
+                e,
+            ));
+        }
     };
+    // A run that is ending sweeps stale state files and holds each for a moment; a file
+    // we just created may be one of them. Only a lock held for longer means "running".
+    let mut busy_tries = 0;
     loop {
         let fd = rustix::fs::openat(
             &dir,
@@ -44,13 +56,22 @@ pub fn lock(name: &str) -> Result<Option<NameLock>> {
         .map_err(|e| Error::sys(format!("cannot create {DIR}/{name}"), e))?;
         match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
             Ok(()) => {}
-            Err(Errno::WOULDBLOCK) => return Err(Error::new(format!("container {name} is already running"))),
+            Err(Errno::WOULDBLOCK) if busy_tries < 10 => {
+                busy_tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(5));
+                continue;
+            }
+            Err(Errno::WOULDBLOCK) => {
+                return Err(Error::new(format!("container {name} is already running")));
+            }
             Err(e) => return Err(Error::sys(format!("cannot lock {DIR}/{name}"), e)),
         }
         // The holder before us may have removed the file between our open and our lock:
         // then this lock is on a dead file, and we start over.
         let ours = rustix::fs::fstat(&fd).map(|s| s.st_ino).ok();
-        let there = rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW).map(|s| s.st_ino).ok();
+        let there = rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW)
+            .map(|s| s.st_ino)
+            .ok();
         if ours.is_some() && ours == there {
             return Ok(Some(NameLock {
                 dir,
@@ -97,24 +118,36 @@ impl Drop for NameLock {
 /// Remove what crab-can runs that were killed left behind: every state file nobody holds
 /// names cgroups to remove. Cheap when there is nothing (one directory read).
 pub fn sweep() {
-    let Ok(dir) = rustix::fs::open(DIR, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()) else {
+    let Ok(dir) = rustix::fs::open(
+        DIR,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) else {
         return;
     };
-    let Ok(mut entries) = rustix::fs::Dir::read_from(&dir) else { return };
+    let Ok(mut entries) = rustix::fs::Dir::read_from(&dir) else {
+        return;
+    };
     while let Some(Ok(e)) = entries.next() {
         let name = e.file_name();
         if name.to_bytes().starts_with(b".") {
             continue;
         }
-        let Ok(fd) = rustix::fs::openat(&dir, name, OFlags::RDWR | OFlags::CLOEXEC | OFlags::NOFOLLOW, Mode::empty())
-        else {
+        let Ok(fd) = rustix::fs::openat(
+            &dir,
+            name,
+            OFlags::RDWR | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+            Mode::empty(),
+        ) else {
             continue;
         };
         if rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive).is_err() {
             continue; // running
         }
         let same = rustix::fs::fstat(&fd).map(|s| s.st_ino).ok()
-            == rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW).map(|s| s.st_ino).ok();
+            == rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW)
+                .map(|s| s.st_ino)
+                .ok();
         if !same {
             continue;
         }

@@ -115,7 +115,16 @@ pub fn clone_container(flags: u64, cgroup: Option<BorrowedFd<'_>>) -> Result<For
 /// is not safe after our own raw clone). Returns 0 in the child, the pid in the parent.
 pub fn fork() -> Result<i32, Errno> {
     // SAFETY: clone(SIGCHLD) without CLONE_VM is fork(); the child gets its own copy.
-    let r = unsafe { libc::syscall(libc::SYS_clone, libc::SIGCHLD as usize, 0usize, 0usize, 0usize, 0usize) };
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            libc::SIGCHLD as usize,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
     check(r).map(|r| r as i32)
 }
 
@@ -234,7 +243,15 @@ pub fn capbset_drop(cap: u32) -> Result<(), Errno> {
 /// Empty the ambient capability set.
 pub fn clear_ambient_caps() -> Result<(), Errno> {
     // SAFETY: PR_CAP_AMBIENT_CLEAR_ALL touches no memory of ours.
-    let r = unsafe { libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong, 0, 0, 0) };
+    let r = unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    };
     check(r as libc::c_long).map(drop)
 }
 
@@ -244,7 +261,13 @@ pub fn open_pty_peer(master: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
     use rustix::fd::AsRawFd;
     const TIOCGPTPEER: libc::c_ulong = 0x5441;
     // SAFETY: TIOCGPTPEER takes open flags by value and returns a new fd.
-    let fd = unsafe { libc::ioctl(master.as_raw_fd(), TIOCGPTPEER as _, libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) };
+    let fd = unsafe {
+        libc::ioctl(
+            master.as_raw_fd(),
+            TIOCGPTPEER as _,
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        )
+    };
     check(fd as libc::c_long)?;
     // SAFETY: the kernel returned a fresh fd that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })

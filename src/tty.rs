@@ -12,7 +12,9 @@ use std::mem::MaybeUninit;
 
 /// Whether crab-can should give the command a pseudo-terminal.
 pub fn wanted(no_tty: bool) -> bool {
-    !no_tty && rustix::termios::isatty(rustix::stdio::stdin()) && rustix::termios::isatty(rustix::stdio::stdout())
+    !no_tty
+        && rustix::termios::isatty(rustix::stdio::stdin())
+        && rustix::termios::isatty(rustix::stdio::stdout())
 }
 
 /// The caller's window size (from stdout), to start the container's terminal with.
@@ -24,7 +26,11 @@ pub fn caller_size() -> Option<Winsize> {
 /// the controlling terminal on 0, 1 and 2, and send the master to crab-can.
 pub fn attach(sock: BorrowedFd<'_>, size: Option<Winsize>, uid: u32) -> Result<(), Errno> {
     use rustix::fs::{Mode, OFlags};
-    let master = rustix::fs::open(c"/dev/ptmx", OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC, Mode::empty())?;
+    let master = rustix::fs::open(
+        c"/dev/ptmx",
+        OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
     rustix::pty::unlockpt(&master)?;
     let slave = crate::sys::open_pty_peer(master.as_fd())?;
     // The terminal belongs to the command's user (devpts gave it gid 5, "tty").
@@ -44,7 +50,12 @@ pub fn attach(sock: BorrowedFd<'_>, size: Option<Winsize>, uid: u32) -> Result<(
     let mut control = rustix::net::SendAncillaryBuffer::new(&mut space);
     let fds = [master.as_fd()];
     control.push(rustix::net::SendAncillaryMessage::ScmRights(&fds));
-    rustix::net::sendmsg(sock, &[std::io::IoSlice::new(b"T")], &mut control, rustix::net::SendFlags::empty())?;
+    rustix::net::sendmsg(
+        sock,
+        &[std::io::IoSlice::new(b"T")],
+        &mut control,
+        rustix::net::SendFlags::empty(),
+    )?;
     Ok(())
 }
 
@@ -54,7 +65,12 @@ pub fn receive_master(sock: BorrowedFd<'_>) -> Result<Option<OwnedFd>, Errno> {
     let mut control = rustix::net::RecvAncillaryBuffer::new(&mut space);
     let mut byte = [0u8; 1];
     let mut iov = [std::io::IoSliceMut::new(&mut byte)];
-    let msg = rustix::net::recvmsg(sock, &mut iov, &mut control, rustix::net::RecvFlags::CMSG_CLOEXEC)?;
+    let msg = rustix::net::recvmsg(
+        sock,
+        &mut iov,
+        &mut control,
+        rustix::net::RecvFlags::CMSG_CLOEXEC,
+    )?;
     if msg.bytes == 0 {
         return Ok(None);
     }
@@ -86,7 +102,8 @@ impl RawMode {
 
 impl Drop for RawMode {
     fn drop(&mut self) {
-        let _ = rustix::termios::tcsetattr(rustix::stdio::stdin(), OptionalActions::Now, &self.saved);
+        let _ =
+            rustix::termios::tcsetattr(rustix::stdio::stdin(), OptionalActions::Now, &self.saved);
     }
 }
 
@@ -118,7 +135,10 @@ pub fn write_all(to: BorrowedFd<'_>, mut buf: &[u8]) -> Result<(), Errno> {
             Ok(n) => buf = &buf[n..],
             Err(Errno::INTR) => {}
             Err(Errno::AGAIN) => {
-                let mut p = [rustix::event::PollFd::new(&to, rustix::event::PollFlags::OUT)];
+                let mut p = [rustix::event::PollFd::new(
+                    &to,
+                    rustix::event::PollFlags::OUT,
+                )];
                 let _ = rustix::event::poll(&mut p, None);
             }
             Err(e) => return Err(e),
@@ -131,8 +151,17 @@ pub fn write_all(to: BorrowedFd<'_>, mut buf: &[u8]) -> Result<(), Errno> {
 pub fn drain(master: BorrowedFd<'_>, buf: &mut [u8]) {
     let stdout = rustix::stdio::stdout();
     loop {
-        let mut p = [rustix::event::PollFd::new(&master, rustix::event::PollFlags::IN)];
-        match rustix::event::poll(&mut p, Some(&rustix::time::Timespec { tv_sec: 0, tv_nsec: 0 })) {
+        let mut p = [rustix::event::PollFd::new(
+            &master,
+            rustix::event::PollFlags::IN,
+        )];
+        match rustix::event::poll(
+            &mut p,
+            Some(&rustix::time::Timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            }),
+        ) {
             Ok(1) => {}
             _ => return,
         }

@@ -45,7 +45,11 @@ pub fn resolve(spec: Option<&str>, passwd: &str, group: &str) -> Result<User> {
             .map(|e| e.3.to_string())
             .filter(|h| !h.is_empty())
             .unwrap_or_else(|| default_home(0));
-        return Ok(User { uid: 0, gid: 0, home });
+        return Ok(User {
+            uid: 0,
+            gid: 0,
+            home,
+        });
     };
     let (u, g) = match spec.split_once(':') {
         Some((u, g)) => (u, Some(g)),
@@ -80,7 +84,11 @@ pub fn resolve(spec: Option<&str>, passwd: &str, group: &str) -> Result<User> {
             },
         },
     };
-    let home = if home.is_empty() { default_home(uid) } else { home };
+    let home = if home.is_empty() {
+        default_home(uid)
+    } else {
+        home
+    };
     Ok(User { uid, gid, home })
 }
 
@@ -94,12 +102,33 @@ mod tests {
     #[test]
     fn resolves() {
         let r = |s| resolve(s, PASSWD, GROUP);
-        assert_eq!(r(None).unwrap(), User { uid: 0, gid: 0, home: "/root".into() });
-        assert_eq!(r(Some("user")).unwrap(), User { uid: 1000, gid: 100, home: "/home/user".into() });
+        assert_eq!(
+            r(None).unwrap(),
+            User {
+                uid: 0,
+                gid: 0,
+                home: "/root".into()
+            }
+        );
+        assert_eq!(
+            r(Some("user")).unwrap(),
+            User {
+                uid: 1000,
+                gid: 100,
+                home: "/home/user".into()
+            }
+        );
         assert_eq!(r(Some("1000")).unwrap().gid, 100);
         assert_eq!(r(Some("1000:staff")).unwrap().gid, 50);
         assert_eq!(r(Some("user:7")).unwrap().gid, 7);
-        assert_eq!(r(Some("4242")).unwrap(), User { uid: 4242, gid: 4242, home: "/".into() });
+        assert_eq!(
+            r(Some("4242")).unwrap(),
+            User {
+                uid: 4242,
+                gid: 4242,
+                home: "/".into()
+            }
+        );
         assert_eq!(r(Some("1001")).unwrap().home, "/");
         assert_eq!(r(Some("0")).unwrap().home, "/root");
         assert!(r(Some("ghost")).unwrap_err().msg.contains("ghost"));

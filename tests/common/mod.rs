@@ -23,13 +23,28 @@ pub fn repo() -> PathBuf {
 
 pub fn require_root() {
     // SAFETY: geteuid has no preconditions.
-    assert_eq!(unsafe { libc::geteuid() }, 0, "these tests run crab-can for real and need root");
+    assert_eq!(
+        unsafe { libc::geteuid() },
+        0,
+        "these tests run crab-can for real and need root"
+    );
 }
 
+/// This test process's scratch directory, removed when the process exits.
 fn scratch() -> PathBuf {
-    let d = std::env::temp_dir().join(format!("crab-can-tests-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let d = std::env::temp_dir().join(format!("crab-can-tests-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        extern "C" fn remove_scratch() {
+            let d = std::env::temp_dir().join(format!("crab-can-tests-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(d);
+        }
+        // SAFETY: registering a plain extern "C" function with no arguments.
+        unsafe { libc::atexit(remove_scratch) };
+        d
+    })
+    .clone()
 }
 
 /// A busybox image made by tests/mkimage.sh at `dir`.
@@ -39,7 +54,10 @@ pub fn make_image(dir: &Path) {
         .stdout(Stdio::null())
         .status()
         .expect("run tests/mkimage.sh");
-    assert!(st.success(), "tests/mkimage.sh failed: is busybox-static installed? (make deps-test)");
+    assert!(
+        st.success(),
+        "tests/mkimage.sh failed: is busybox-static installed? (make deps-test)"
+    );
 }
 
 /// The shared read-mostly image (tests must not write into it; use `fresh_image`).
@@ -68,7 +86,10 @@ pub fn probe() -> &'static Path {
     static P: OnceLock<PathBuf> = OnceLock::new();
     P.get_or_init(|| {
         let out = repo().join("build/probe");
-        let st = Command::new(repo().join("tests/helper/build.sh")).arg(&out).status().expect("run tests/helper/build.sh");
+        let st = Command::new(repo().join("tests/helper/build.sh"))
+            .arg(&out)
+            .status()
+            .expect("run tests/helper/build.sh");
         assert!(st.success(), "cannot build the probe helper");
         out
     })
@@ -82,14 +103,21 @@ pub struct Run {
 
 impl Run {
     pub fn ok(&self) -> &Self {
-        assert_eq!(self.code, 0, "expected exit 0; stderr: {}\nstdout: {}", self.stderr, self.stdout);
+        assert_eq!(
+            self.code, 0,
+            "expected exit 0; stderr: {}\nstdout: {}",
+            self.stderr, self.stdout
+        );
         self
     }
 }
 
 fn finish(out: Output) -> Run {
     use std::os::unix::process::ExitStatusExt;
-    let code = out.status.code().unwrap_or_else(|| 128 + out.status.signal().unwrap_or(0));
+    let code = out
+        .status
+        .code()
+        .unwrap_or_else(|| 128 + out.status.signal().unwrap_or(0));
     Run {
         code,
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -105,7 +133,10 @@ pub fn crab(args: &[&str]) -> Run {
 /// Like `crab`, with a chance to adjust the Command (env, stdin) first.
 pub fn crab_cmd(args: &[&str], adjust: impl FnOnce(&mut Command)) -> Run {
     let mut c = Command::new(bin());
-    c.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    c.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     adjust(&mut c);
     let child = c.spawn().expect("spawn crab-can");
     let pid = child.id();
@@ -142,9 +173,18 @@ pub fn sh(opts: &[&str], script: &str) -> Run {
 pub fn assert_error(r: &Run, code: i32, needle: &str) {
     assert_eq!(r.code, code, "stderr: {}", r.stderr);
     let lines: Vec<&str> = r.stderr.lines().collect();
-    assert_eq!(lines.len(), 1, "want one line on stderr, got: {:?}", r.stderr);
+    assert_eq!(
+        lines.len(),
+        1,
+        "want one line on stderr, got: {:?}",
+        r.stderr
+    );
     assert!(lines[0].starts_with("crab-can: "), "{:?}", lines[0]);
-    assert!(lines[0].contains(needle), "{:?} should mention {needle:?}", lines[0]);
+    assert!(
+        lines[0].contains(needle),
+        "{:?} should mention {needle:?}",
+        lines[0]
+    );
     assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
 }
 
