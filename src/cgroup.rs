@@ -49,7 +49,7 @@ pub enum Layout {
 }
 
 fn fs_magic(path: &str) -> Option<i64> {
-    rustix::fs::statfs(path).ok().map(|s| s.f_type as i64)
+    rustix::fs::statfs(path).ok().map(|s| s.f_type)
 }
 
 pub fn detect() -> Layout {
@@ -188,14 +188,16 @@ fn enable_controllers(path: &str, enable: &str) -> Result<()> {
     })
 }
 
-/// Empty a leftover cgroup (kill what is in it) and remove it. Best effort.
+/// Remove a cgroup, killing whatever is still in it first. Best effort. Usually the
+/// container's PID namespace is already gone (so is everything in it) and the first
+/// rmdir succeeds; EBUSY means processes are left: cgroup.kill (v2) or SIGKILL each (v1).
 fn remove_dir(path: &str) {
-    let _ = write_at(CWD, &format!("{path}/cgroup.kill"), "1");
     for i in 0..200 {
         match rustix::fs::rmdir(path) {
             Ok(()) | Err(Errno::NOENT) => return,
             Err(Errno::BUSY) => {
                 if i == 0 {
+                    let _ = write_at(CWD, &format!("{path}/cgroup.kill"), "1");
                     kill_v1_procs(path);
                 }
                 std::thread::sleep(std::time::Duration::from_millis(5));

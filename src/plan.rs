@@ -352,6 +352,7 @@ pub fn build(spec: &Spec) -> Result<Plan> {
         root_flags |= libc::MS_RDONLY as u32;
     }
 
+    let tty = crate::tty::wanted(spec.no_tty);
     Ok(Plan {
         name,
         image: cstring(image_path.as_os_str().as_bytes()),
@@ -370,8 +371,8 @@ pub fn build(spec: &Spec) -> Result<Plan> {
         caps,
         seccomp,
         volumes,
-        tty: crate::tty::wanted(spec.no_tty),
-        tty_size: crate::tty::caller_size(),
+        tty,
+        tty_size: if tty { crate::tty::caller_size() } else { None },
     })
 }
 
