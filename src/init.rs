@@ -171,8 +171,15 @@ fn command(plan: &Plan, err: BorrowedFd<'_>, tty_sock: Option<BorrowedFd<'_>>) -
             });
         }
     }
+    // The command starts as a fresh process would: every signal at its default (the
+    // caller may have ignored SIGINT and SIGQUIT, as a shell does for `cmd &`, and Rust
+    // ignores SIGPIPE), none blocked.
+    for sig in 1..32 {
+        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+            sys::default_signal(sig);
+        }
+    }
     let _ = sys::sigprocmask(libc::SIG_SETMASK, &sys::sigset(&[]));
-    sys::default_signal(libc::SIGPIPE);
     if let Err(f) = security::lock_down(plan) {
         fail(f);
     }
