@@ -70,20 +70,26 @@ fn start_and_wait(plan: &Plan, cg: Option<&Cgroup>, signals: &libc::sigset_t) ->
         None
     };
 
+    // Everything the child keeps open, worked out (and allocated) before the clone.
+    let tty_child = tty_pair.as_ref().map_or(-1, |(_, child)| child.as_raw_fd());
+    let mut keep = vec![sync_r.as_raw_fd(), err_w.as_raw_fd()];
+    keep.extend((tty_child >= 0).then_some(tty_child));
+    keep.extend(plan.volumes.iter().map(|v| v.tree.as_raw_fd()));
+    keep.sort_unstable();
+    let child_fds = ChildFds {
+        sync: sync_r.as_raw_fd(),
+        error: err_w.as_raw_fd(),
+        tty: tty_child,
+        keep,
+    };
+
     let mut flags =
         (libc::CLONE_NEWPID | libc::CLONE_NEWNS | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC) as u64;
     if plan.new_net {
         flags |= libc::CLONE_NEWNET as u64;
     }
     let (pid, pidfd, in_cgroup) = match sys::clone_container(flags, cg.and_then(|c| c.clone_fd())) {
-        Ok(sys::Forked::Child) => {
-            let fds = ChildFds {
-                sync: sync_r.as_raw_fd(),
-                error: err_w.as_raw_fd(),
-                tty: tty_pair.as_ref().map_or(-1, |(_, child)| child.as_raw_fd()),
-            };
-            init::run(plan, &fds)
-        }
+        Ok(sys::Forked::Child) => init::run(plan, &child_fds),
         Ok(sys::Forked::Parent {
             pid,
             pidfd,

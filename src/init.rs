@@ -43,6 +43,8 @@ pub struct ChildFds {
     pub error: RawFd,
     /// The socket that carries the pseudo-terminal's master to the parent, if any.
     pub tty: RawFd,
+    /// Every descriptor above to keep (these, and the volumes' mount trees), sorted.
+    pub keep: Vec<RawFd>,
 }
 
 fn report(err: BorrowedFd<'_>, f: Failure) {
@@ -114,7 +116,7 @@ fn setup(plan: &Plan, fds: &ChildFds) -> Result<(), Failure> {
     rustix::process::set_parent_process_death_signal(Some(Signal::KILL))
         .map_err(fail(Step::ParentGone))?;
     // Nothing of the caller's but 0-2 stays open in the init.
-    sys::close_fds_except(&[fds.sync, fds.error, fds.tty]);
+    sys::close_fds_except(&fds.keep);
     let mut go = [0u8; 1];
     // SAFETY: the parent created this descriptor for us.
     let sync = unsafe { BorrowedFd::borrow_raw(fds.sync) };
@@ -180,6 +182,15 @@ fn command(plan: &Plan, err: BorrowedFd<'_>, tty_sock: Option<BorrowedFd<'_>>) -
         }
     }
     let _ = sys::sigprocmask(libc::SIG_SETMASK, &sys::sigset(&[]));
+    // The init stays in "/"; the command starts in the working directory (made by
+    // rootfs::enter when the image lacked it).
+    if let Err(e) = rustix::process::chdir(&*plan.workdir) {
+        fail(Failure {
+            step: Step::Workdir,
+            arg: 0,
+            errno: e,
+        });
+    }
     if let Err(f) = security::lock_down(plan) {
         fail(f);
     }

@@ -327,7 +327,8 @@ pub fn build(spec: &Spec) -> Result<Plan> {
     let mut workdir_parents = parents(&workdir);
     workdir_parents.push(cstring(workdir.as_bytes()));
 
-    let caps = security::capability_set(&spec.cap_add, &spec.cap_drop)?;
+    let caps =
+        security::capability_set(&spec.cap_add, &spec.cap_drop, security::held_capabilities())?;
     let seccomp = match spec.seccomp {
         Seccomp::Default => Some(seccomp::Filter::default_profile(if user.uid == 0 {
             caps

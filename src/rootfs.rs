@@ -48,7 +48,7 @@ pub const SYSTEM_MOUNTS: [SysMount; 6] = [
     SysMount {
         fstype: c"tmpfs",
         target: c"/dev",
-        flags: NOSUID,
+        flags: NOSUID | NODEV,
         data: Some(c"mode=755,size=65536k"),
     },
     SysMount {
@@ -166,28 +166,19 @@ pub fn enter(plan: &Plan) -> Result<(), Failure> {
             rustix::fs::mkdir(m.target, Mode::from_raw_mode(0o755))
                 .map_err(fail(Step::Mount, i))?;
         }
+        if i == 2 {
+            make_devices()?;
+            continue;
+        }
         rustix::mount::mount(m.fstype, m.target, m.fstype, flags(m.flags), m.data)
             .map_err(fail(Step::Mount, i))?;
-        if i == 2 {
-            for (j, (path, major, minor)) in DEVICES.iter().enumerate() {
-                let dev = rustix::fs::makedev(*major, *minor);
-                rustix::fs::mknodat(
-                    CWD,
-                    *path,
-                    FileType::CharacterDevice,
-                    Mode::from_raw_mode(0o666),
-                    dev,
-                )
-                .map_err(fail(Step::Mknod, j))?;
-            }
-        }
     }
     for (i, (link, target)) in LINKS.iter().enumerate() {
         rustix::fs::symlink(*target, *link).map_err(fail(Step::Symlink, i))?;
     }
     mask_kernel_paths()?;
     mount_volumes(plan)?;
-    enter_workdir(plan)?;
+    make_workdir(plan)?;
     // Last, the root's own flags: nodev always (IMAGE's device nodes cannot be opened),
     // read-only with --read-only. Done after everything above was created in it.
     rustix::mount::mount(
@@ -200,6 +191,60 @@ pub fn enter(plan: &Plan) -> Result<(), Failure> {
     .map_err(fail(Step::RemountImage, 0))?;
     rustix::process::umask(Mode::from_raw_mode(0o022));
     Ok(())
+}
+
+/// The device nodes of /dev. /dev itself is `nodev`, so a node the container makes
+/// there with `mknod` (it holds CAP_MKNOD) cannot be opened. The allowed nodes are made on
+/// a staging tmpfs first mounted at /dev, which the real /dev then covers: each node is
+/// bound from it (a bind mount keeps the staging mount's device access), and the staging
+/// tmpfs itself is reachable by no path.
+fn make_devices() -> Result<(), Failure> {
+    use rustix::fs::OFlags;
+    rustix::mount::mount(
+        c"tmpfs",
+        c"/dev",
+        c"tmpfs",
+        flags(NOSUID | NOEXEC),
+        Some(c"mode=755,size=64k"),
+    )
+    .map_err(fail(Step::Mount, 2))?;
+    for (j, (path, major, minor)) in DEVICES.iter().enumerate() {
+        let dev = rustix::fs::makedev(*major, *minor);
+        rustix::fs::mknodat(
+            CWD,
+            *path,
+            FileType::CharacterDevice,
+            Mode::from_raw_mode(0o666),
+            dev,
+        )
+        .map_err(fail(Step::Mknod, j))?;
+    }
+    let staging = rustix::fs::open(
+        c"/dev",
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(fail(Step::Mount, 2))?;
+    let m = &SYSTEM_MOUNTS[2];
+    rustix::mount::mount(m.fstype, m.target, m.fstype, flags(m.flags), m.data)
+        .map_err(fail(Step::Mount, 2))?;
+    // Bind sources are resolved from the staging directory, now covered.
+    rustix::process::fchdir(&staging).map_err(fail(Step::Mount, 2))?;
+    for (j, (path, _, _)) in DEVICES.iter().enumerate() {
+        // "/dev/null" → "null", relative to the staging directory.
+        let name = CStr::from_bytes_with_nul(&path.to_bytes_with_nul()[5..])
+            .map_err(|_| fail(Step::Mknod, j)(Errno::INVAL))?;
+        rustix::fs::mknodat(
+            CWD,
+            *path,
+            FileType::RegularFile,
+            Mode::from_raw_mode(0o666),
+            0,
+        )
+        .map_err(fail(Step::Mknod, j))?;
+        rustix::mount::mount(name, *path, c"", flags(BIND), None).map_err(fail(Step::Mknod, j))?;
+    }
+    rustix::process::chdir(c"/").map_err(fail(Step::Mount, 2))
 }
 
 /// Docker's masked and read-only kernel paths. A path the kernel does not have is skipped.
@@ -291,15 +336,21 @@ fn mount_volumes(plan: &Plan) -> Result<(), Failure> {
             rustix::mount::MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
         )
         .map_err(fail(Step::Volume, i))?;
+        // nodev always: a volume must not let mknod reach the host's devices either.
+        let (ro, step) = if v.read_only {
+            (RDONLY, Step::VolumeReadOnly)
+        } else {
+            (0, Step::Volume)
+        };
+        rustix::mount::mount(
+            c"",
+            &*v.dst,
+            c"",
+            flags(REMOUNT | BIND | NODEV | ro | v.src_flags),
+            None,
+        )
+        .map_err(fail(step, i))?;
         if v.read_only {
-            rustix::mount::mount(
-                c"",
-                &*v.dst,
-                c"",
-                flags(REMOUNT | BIND | RDONLY | v.src_flags),
-                None,
-            )
-            .map_err(fail(Step::VolumeReadOnly, i))?;
             let st = rustix::fs::statvfs(&*v.dst).map_err(fail(Step::VolumeReadOnly, i))?;
             if !st.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY) {
                 return Err(fail(Step::VolumeReadOnly, i)(Errno::ROFS));
@@ -309,10 +360,11 @@ fn mount_volumes(plan: &Plan) -> Result<(), Failure> {
     Ok(())
 }
 
-/// `-w`: the working directory, created (with its parents) when the image lacks it.
-fn enter_workdir(plan: &Plan) -> Result<(), Failure> {
-    match rustix::process::chdir(&*plan.workdir) {
-        Ok(()) => return Ok(()),
+/// `-w`: the working directory, created (with its parents) when the image lacks it; the
+/// command enters it, the init stays in `/`.
+fn make_workdir(plan: &Plan) -> Result<(), Failure> {
+    match rustix::fs::stat(&*plan.workdir) {
+        Ok(_) => return Ok(()),
         Err(Errno::NOENT) => {}
         Err(e) => return Err(fail(Step::Workdir, 0)(e)),
     }
@@ -322,7 +374,7 @@ fn enter_workdir(plan: &Plan) -> Result<(), Failure> {
             Err(e) => return Err(fail(Step::Workdir, 0)(e)),
         }
     }
-    rustix::process::chdir(&*plan.workdir).map_err(fail(Step::Workdir, 0))
+    Ok(())
 }
 
 /// Words for a failed step of this module, for the parent's error line.

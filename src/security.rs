@@ -86,8 +86,28 @@ pub fn parse_cap(name: &str, opt: &str) -> Result<u64> {
         .ok_or_else(|| Error::new(format!("invalid {opt} '{name}': unknown capability")))
 }
 
-/// The default set, with every drop applied first and then every add.
-pub fn capability_set(add: &[String], drop: &[String]) -> Result<u64> {
+/// The default set, with every drop applied first and then every add, limited to what
+/// crab-can itself holds (`held`): `ALL` means all of those; a named capability crab-can
+/// lacks (inside another container, say) is an error that names it.
+pub fn capability_set(add: &[String], drop: &[String], held: u64) -> Result<u64> {
+    let set = requested_set(add, drop)?;
+    let all_added = add.iter().any(|a| a.eq_ignore_ascii_case("ALL"));
+    let missing = set & !held & if all_added { 0 } else { ALL_CAPS };
+    if let Some(cap) = (0..CAP_NAMES.len()).find(|c| missing & (1 << c) != 0) {
+        return Err(Error::new(format!(
+            "cannot give the container CAP_{}: crab-can itself does not hold it",
+            CAP_NAMES[cap]
+        )));
+    }
+    Ok(set & held)
+}
+
+/// The capabilities crab-can's own process may pass on (its permitted set).
+pub fn held_capabilities() -> u64 {
+    rustix::thread::capabilities(None).map_or(0, |c| c.permitted.bits())
+}
+
+fn requested_set(add: &[String], drop: &[String]) -> Result<u64> {
     let mut set = 0;
     for n in DEFAULT_CAPS {
         set |= parse_cap(n, "")?;
@@ -150,29 +170,41 @@ pub fn lock_down(plan: &Plan) -> std::result::Result<(), Failure> {
 mod tests {
     use super::*;
 
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
     #[test]
     fn default_set_is_dockers() {
         // Docker's default: 0xa80425fb.
-        assert_eq!(capability_set(&[], &[]).unwrap(), 0xa80425fb);
+        assert_eq!(capability_set(&[], &[], ALL_CAPS).unwrap(), 0xa80425fb);
     }
 
     #[test]
     fn drops_then_adds() {
-        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let all = ALL_CAPS;
         assert_eq!(
-            capability_set(&s(&["NET_RAW"]), &s(&["ALL"])).unwrap(),
+            capability_set(&s(&["NET_RAW"]), &s(&["ALL"]), all).unwrap(),
             1 << 13
         );
         assert_eq!(
-            capability_set(&s(&["cap_net_admin"]), &[]).unwrap(),
+            capability_set(&s(&["cap_net_admin"]), &[], all).unwrap(),
             0xa80425fb | 1 << 12
         );
         assert_eq!(
-            capability_set(&[], &s(&["Chown", "CAP_KILL"])).unwrap(),
+            capability_set(&[], &s(&["Chown", "CAP_KILL"]), all).unwrap(),
             0xa80425fb & !1 & !(1 << 5)
         );
-        assert_eq!(capability_set(&s(&["ALL"]), &[]).unwrap(), ALL_CAPS);
-        let e = capability_set(&s(&["NET_FOO"]), &[]).unwrap_err();
+        assert_eq!(capability_set(&s(&["ALL"]), &[], all).unwrap(), ALL_CAPS);
+        let e = capability_set(&s(&["NET_FOO"]), &[], all).unwrap_err();
         assert!(e.msg.contains("NET_FOO") && e.msg.contains("--cap-add"));
+    }
+
+    #[test]
+    fn limited_to_what_crab_can_holds() {
+        let held = ALL_CAPS & !(1 << 24);
+        assert_eq!(capability_set(&s(&["ALL"]), &[], held).unwrap(), held);
+        let e = capability_set(&s(&["SYS_RESOURCE"]), &[], held).unwrap_err();
+        assert!(e.msg.contains("CAP_SYS_RESOURCE"), "{}", e.msg);
     }
 }

@@ -183,14 +183,10 @@ pub fn close_range(first: u32, last: u32) {
     unsafe { libc::syscall(libc::SYS_close_range, first, last, 0u32) };
 }
 
-/// Close every fd above 2 except those in `keep`.
+/// Close every fd above 2 except those in `keep` (sorted ascending).
 pub fn close_fds_except(keep: &[RawFd]) {
-    let mut keep_sorted = [i32::MAX; 8];
-    let n = keep.len().min(keep_sorted.len());
-    keep_sorted[..n].copy_from_slice(&keep[..n]);
-    keep_sorted[..n].sort_unstable();
     let mut next = 3u32;
-    for &k in &keep_sorted[..n] {
+    for &k in keep {
         if k >= next as i32 {
             close_range(next, k as u32 - 1);
             next = k as u32 + 1;
