@@ -1,19 +1,31 @@
 # crab-can — build, demo, test, bench. Run as root on Debian/Ubuntu.
 TARGET   := x86_64-unknown-linux-musl
-BIN      := target/$(TARGET)/release/crab-can
-DEMO     := build/demo-image
 CARGO    ?= cargo
+DEMO     := build/demo-image
+# The release binary: std rebuilt for size with panic=immediate-abort (README, "Size").
+# These are unstable options of the stable compiler, enabled
+# with RUSTC_BOOTSTRAP=1; `make build-stable` builds without them.
+SMALL_DIR   := target/small
+SMALL_FLAGS := -C target-feature=+crt-static -C relocation-model=static -Zunstable-options -Cpanic=immediate-abort
+BIN         := $(SMALL_DIR)/$(TARGET)/release/crab-can
+STABLE_BIN  := target/$(TARGET)/release/crab-can
 
-.PHONY: all build deps-rust deps-test demo test vm-test vm-demo bench clean fmt lint
+.PHONY: all build build-stable deps-rust deps-test demo test vm-test vm-demo bench clean fmt lint
 
 all: build
 
 build: deps-rust
-	$(CARGO) build --release --locked
+	RUSTC_BOOTSTRAP=1 RUSTFLAGS="$(SMALL_FLAGS)" $(CARGO) build --release --locked \
+		-Z build-std=std,panic_abort --target-dir $(SMALL_DIR)
 	cp --remove-destination $(BIN) ./crab-can
+
+build-stable: deps-rust
+	$(CARGO) build --release --locked
+	cp --remove-destination $(STABLE_BIN) ./crab-can
 
 deps-rust:
 	@rustup target list --installed 2>/dev/null | grep -qx $(TARGET) || rustup target add $(TARGET)
+	@rustup component list --installed 2>/dev/null | grep -q '^rust-src' || rustup component add rust-src
 
 # Debian packages the tests need (installed only when missing).
 deps-test:
