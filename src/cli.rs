@@ -227,36 +227,32 @@ fn text(p: &mut lexopt::Parser, opt: &str) -> Result<String> {
     })
 }
 
-pub fn check_name(n: &str) -> Result<String> {
-    let b = n.as_bytes();
-    let ok = !b.is_empty()
+/// `[A-Za-z0-9][A-Za-z0-9_.-]{0,63}`: a container name, and a hostname.
+fn is_label(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
         && b.len() <= 64
         && b[0].is_ascii_alphanumeric()
         && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(c));
-    if ok {
-        Ok(n.to_string())
+            .all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(c))
+}
+
+fn check_label(v: &str, opt: &str) -> Result<String> {
+    if is_label(v) {
+        Ok(v.to_string())
     } else {
         Err(Error::new(format!(
-            "invalid --name '{n}': use 1 to 64 of A-Z a-z 0-9 _ . - starting with a letter or digit"
+            "invalid {opt} '{v}': use 1 to 64 of A-Z a-z 0-9 _ . - starting with a letter or digit"
         )))
     }
 }
 
+pub fn check_name(n: &str) -> Result<String> {
+    check_label(n, "--name")
+}
+
 pub fn check_hostname(h: &str) -> Result<String> {
-    let b = h.as_bytes();
-    let ok = !b.is_empty()
-        && b.len() <= 64
-        && b[0].is_ascii_alphanumeric()
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(c));
-    if ok {
-        Ok(h.to_string())
-    } else {
-        Err(Error::new(format!(
-            "invalid --hostname '{h}': use 1 to 64 of A-Z a-z 0-9 _ . - starting with a letter or digit"
-        )))
-    }
+    check_label(h, "--hostname")
 }
 
 fn check_workdir(w: &str) -> Result<String> {

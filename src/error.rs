@@ -55,73 +55,30 @@ pub fn strerror(errno: Errno) -> String {
     }
 }
 
-/// A step of the child's setup, as sent over the error pipe.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u32)]
-pub enum Step {
-    ParentGone = 1,
-    CgroupNs,
-    Hostname,
-    Loopback,
-    MakePrivate,
-    BindImage,
-    RemountImage,
-    PivotRoot,
-    Mount,
-    Mknod,
-    Symlink,
-    Workdir,
-    Volume,
-    VolumeReadOnly,
-    Mask,
-    Signals,
-    Fork,
-    Session,
-    Terminal,
-    Groups,
-    SetGid,
-    SetUid,
-    Capabilities,
-    NoNewPrivs,
-    Seccomp,
-    Exec,
-    NoExec,
+/// Declares [`Step`] and the list that decodes it, from one list of names.
+macro_rules! steps {
+    ($($name:ident),* $(,)?) => {
+        /// A step of the child's setup, as sent over the error pipe.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[repr(u32)]
+        pub enum Step {
+            $($name),*
+        }
+
+        impl Step {
+            const ALL: &[Step] = &[$(Step::$name),*];
+
+            fn from_u32(v: u32) -> Option<Step> {
+                Step::ALL.get(v as usize).copied()
+            }
+        }
+    };
 }
 
-impl Step {
-    fn from_u32(v: u32) -> Option<Step> {
-        use Step::*;
-        const ALL: [Step; 27] = [
-            ParentGone,
-            CgroupNs,
-            Hostname,
-            Loopback,
-            MakePrivate,
-            BindImage,
-            RemountImage,
-            PivotRoot,
-            Mount,
-            Mknod,
-            Symlink,
-            Workdir,
-            Volume,
-            VolumeReadOnly,
-            Mask,
-            Signals,
-            Fork,
-            Session,
-            Terminal,
-            Groups,
-            SetGid,
-            SetUid,
-            Capabilities,
-            NoNewPrivs,
-            Seccomp,
-            Exec,
-            NoExec,
-        ];
-        ALL.into_iter().find(|s| *s as u32 == v)
-    }
+steps! {
+    ParentGone, CgroupNs, Hostname, Loopback, MakePrivate, BindImage, RemountImage,
+    PivotRoot, Mount, Mknod, Symlink, Workdir, Volume, VolumeReadOnly, Mask, Signals, Fork,
+    Session, Terminal, Groups, SetGid, SetUid, Capabilities, NoNewPrivs, Seccomp, Exec, NoExec,
 }
 
 /// What the child sends when a step fails: 12 bytes, written with one `write`.
@@ -165,5 +122,40 @@ impl Failure {
             Step::Exec | Step::NoExec => EXIT_CANNOT_EXEC,
             _ => EXIT_RUNTIME,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_round_trip() {
+        for &step in Step::ALL {
+            let f = Failure {
+                step,
+                arg: 7,
+                errno: Errno::ACCESS,
+            };
+            assert_eq!(Failure::decode(&f.encode()), Some(f));
+        }
+        assert_eq!(Failure::decode(&[0xff; Failure::SIZE]), None);
+        assert_eq!(Failure::decode(&[0; 3]), None);
+    }
+
+    #[test]
+    fn exit_codes() {
+        let f = |step, errno| {
+            Failure {
+                step,
+                arg: 0,
+                errno,
+            }
+            .exit_code()
+        };
+        assert_eq!(f(Step::Exec, Errno::NOENT), 127);
+        assert_eq!(f(Step::Exec, Errno::ACCESS), 126);
+        assert_eq!(f(Step::Exec, Errno::NOEXEC), 126);
+        assert_eq!(f(Step::Mount, Errno::NOENT), 125);
     }
 }
