@@ -72,7 +72,8 @@ pub struct Spec {
     /// CPU quota in microseconds per 100 ms period.
     pub cpu_quota: Option<u64>,
     pub pids: Option<u64>,
-    pub cgroup_parent: String,
+    /// `--cgroup-parent`, when given (the default parent is [`DEFAULT_CGROUP_PARENT`]).
+    pub cgroup_parent: Option<String>,
     pub cap_add: Vec<String>,
     pub cap_drop: Vec<String>,
     pub seccomp: Seccomp,
@@ -86,6 +87,7 @@ pub enum Command {
 }
 
 pub const CPU_PERIOD_US: u64 = 100_000;
+pub const DEFAULT_CGROUP_PARENT: &str = "crab-can";
 
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command> {
     use lexopt::prelude::*;
@@ -121,7 +123,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command> {
         memory: None,
         cpu_quota: None,
         pids: None,
-        cgroup_parent: "crab-can".into(),
+        cgroup_parent: None,
         cap_add: Vec::new(),
         cap_drop: Vec::new(),
         seccomp: Seccomp::Default,
@@ -160,7 +162,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command> {
             }
             Long("pids") => s.pids = Some(parse_pids(&text(&mut p, "--pids")?)?),
             Long("cgroup-parent") => {
-                s.cgroup_parent = check_cgroup_parent(&text(&mut p, "--cgroup-parent")?)?
+                s.cgroup_parent = Some(check_cgroup_parent(&text(&mut p, "--cgroup-parent")?)?)
             }
             Long("cap-add") => s.cap_add.push(text(&mut p, "--cap-add")?),
             Long("cap-drop") => s.cap_drop.push(text(&mut p, "--cap-drop")?),

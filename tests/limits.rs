@@ -854,3 +854,47 @@ impl Drop for ParentLevels {
         }
     }
 }
+
+/// README "Resource limits": a cgroup is made when one is asked for — a limit or
+/// `--cgroup-parent` — and not for a plain run (the PID namespace holds the container;
+/// the cgroup's cost stays off the plain start path).
+#[test]
+fn a_cgroup_only_when_asked_for() {
+    let host = Host::note();
+    // A plain run: no directory in any hierarchy while it runs.
+    let ct = Ct::new("plain");
+    let mut bg = Bg::run(&["--name", &ct.name], &["sleep", "3"]);
+    assert!(wait_for(5, || std::path::Path::new(&format!(
+        "{}/{}",
+        state_dir(),
+        ct.name
+    ))
+    .exists()));
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(bg.running(), "the plain container should still run");
+    ct.assert_gone("during a run without limits");
+    bg.signal(libc::SIGTERM);
+    assert_eq!(bg.wait().code, 143);
+    // --cgroup-parent alone: the container's v2 tracking cgroup is PARENT/NAME.
+    let parent = format!("t-only-{}", std::process::id());
+    let ct = Ct::under(&parent, "asked");
+    let mut bg = Bg::run(
+        &["--name", &ct.name, "--cgroup-parent", &parent],
+        &["sleep", "3"],
+    );
+    let unified = ct.dir("unified");
+    assert!(
+        wait_for(5, || unified.is_dir()),
+        "no cgroup at {unified:?} with --cgroup-parent"
+    );
+    assert!(bg.running());
+    bg.signal(libc::SIGTERM);
+    assert_eq!(bg.wait().code, 143);
+    assert!(!unified.is_dir(), "{unified:?} left behind");
+    let _ = std::fs::remove_dir(format!("{CG}/unified/{parent}"));
+    host.check();
+}
+
+fn state_dir() -> &'static str {
+    "/run/crab-can"
+}
