@@ -148,3 +148,13 @@ if umount /sys/fs/cgroup; then
 else
 	fail no-cgroupfs "cannot unmount /sys/fs/cgroup" "$(cat /proc/self/mountinfo)"
 fi
+
+# ---- no /proc and no devtmpfs on the host ------------------------------------------------------
+# Issue "Embedding", 2: "Works without cgroupfs, devtmpfs or a mounted /proc on the host". In a
+# mount namespace of its own (so the guest keeps its mounts), /proc and /dev are unmounted
+# before crab-can runs: it makes the container's /proc and /dev itself.
+expect_status no-proc-no-devtmpfs-run 0 unshare -m /bin/sh -c \
+	"umount -l /proc && umount -l /dev && [ ! -e /proc/self ] && [ ! -e /dev/null ] &&
+	 $CRAB run --hostname bare $IMG /bin/sh -c 'hostname; ls /dev/null /proc/self/status'"
+expect_contains no-proc-no-devtmpfs-output "bare" "$RUN_OUT"
+expect_contains no-proc-no-devtmpfs-proc "/proc/self/status" "$RUN_OUT"
