@@ -6,7 +6,8 @@ DEMO     := build/demo-image
 # These are unstable options of the stable compiler, enabled
 # with RUSTC_BOOTSTRAP=1; `make build-stable` builds without them.
 SMALL_DIR   := target/small
-SMALL_FLAGS := -C target-feature=+crt-static -C relocation-model=static -Zunstable-options -Cpanic=immediate-abort
+SMALL_FLAGS := -C target-feature=+crt-static -C relocation-model=static -Zunstable-options -Cpanic=immediate-abort \
+               -C force-unwind-tables=no -C link-arg=-Wl,-z,noseparate-code
 BIN         := $(SMALL_DIR)/$(TARGET)/release/crab-can
 STABLE_BIN  := target/$(TARGET)/release/crab-can
 

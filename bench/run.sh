@@ -1,0 +1,305 @@
+#!/usr/bin/env bash
+# crab-can benchmark: start-to-exit latency, throughput, binary size and peak memory of
+# crab-can next to the kernel floor (unshare, chroot) and its peers (bubblewrap, runc,
+# crun), all on the same busybox image. Public tools only: hyperfine, /usr/bin/time,
+# /proc/<pid>/status, strace. Run as root:  make bench   (or bench/run.sh)
+#
+# Knobs (environment): CRAB_CAN (binary, default ./crab-can), BENCH_RUNS (200),
+# BENCH_WARMUP (20), BENCH_SEQ (100), BENCH_PAR (20), BENCH_TP_REPS (3), BENCH_MEM_REPS (3),
+# BENCH_STRACE_RUNS (5).
+# Output: bench/out/ — results.md (the table, also printed), latency.svg, hyperfine JSON,
+# strace logs. See bench/README.md.
+set -euo pipefail
+export LC_ALL=C
+
+B=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$B")
+OUT=$B/out
+IMG=$OUT/img
+BUNDLE=$OUT/bundle-true
+BUNDLE_SLEEP=$OUT/bundle-sleep
+CRAB=${CRAB_CAN:-$ROOT/crab-can}
+RUNS=${BENCH_RUNS:-200}
+WARMUP=${BENCH_WARMUP:-20}
+SEQ=${BENCH_SEQ:-100}
+PAR=${BENCH_PAR:-20}
+TP_REPS=${BENCH_TP_REPS:-3}
+MEM_REPS=${BENCH_MEM_REPS:-3}
+
+say() { printf '%s\n' "$*" >&2; }
+die() { say "bench: $*"; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "run as root (namespaces, mounts, cgroups)"
+case $ROOT in *[[:space:]]*) die "the repository path must not contain spaces: $ROOT" ;; esac
+[ -x "$CRAB" ] || die "no crab-can binary at $CRAB (make build)"
+
+# ---------------------------------------------------------------- packages
+have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+need=()
+for p in hyperfine bubblewrap runc crun strace time busybox-static file util-linux; do
+  have "$p" || need+=("$p")
+done
+command -v python3 >/dev/null || need+=(python3)
+if [ ${#need[@]} -gt 0 ]; then
+  say "bench: installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq || die "apt-get update failed"
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null || die "cannot install ${need[*]}"
+fi
+for c in hyperfine bwrap runc crun strace unshare chroot python3 /usr/bin/time; do
+  command -v "$c" >/dev/null || die "missing $c"
+done
+
+# ---------------------------------------------------------------- cleanup (always)
+mkdir -p "$OUT"
+rm -f "$OUT"/lat-*.json "$OUT"/*.tsv "$OUT"/mem-*.jsonl "$OUT"/strace-* "$OUT"/errors.log \
+      "$OUT"/probe.md "$OUT"/hyperfine.log "$OUT"/leftovers.txt "$OUT"/results.md "$OUT"/latency.svg "$OUT"/summary.json
+CG_BEFORE=$OUT/.cgroups-before
+crab_cgroups() { find /sys/fs/cgroup -mindepth 2 -maxdepth 6 -type d -path '*/crab-can/*' 2>/dev/null | sort; }
+crab_cgroups >"$CG_BEFORE"
+
+sweep() { # remove (and record) anything the runs left behind
+  local id d rt
+  for rt in runc crun; do
+    for id in $("$rt" list -q 2>/dev/null | grep '^crabbench-'); do
+      "$rt" delete -f "$id" >/dev/null 2>&1 && echo "removed leftover $rt container $id" >>"$OUT/leftovers.txt"
+    done
+  done
+  # runc/crun cgroups are named after the container id
+  for d in $(find /sys/fs/cgroup -mindepth 1 -maxdepth 6 -type d -name 'crabbench-*' 2>/dev/null | sort -r); do
+    [ -s "$d/cgroup.procs" ] || { rmdir "$d" 2>/dev/null && echo "removed leftover cgroup $d" >>"$OUT/leftovers.txt"; }
+  done
+  # crab-can's cgroups that appeared during the run and are still there (empty ones only:
+  # a non-empty one belongs to a container someone else is running right now)
+  for d in $(comm -13 "$CG_BEFORE" <(crab_cgroups) | sort -r); do
+    [ -d "$d" ] && ! [ -s "$d/cgroup.procs" ] && rmdir "$d" 2>/dev/null \
+      && echo "removed leftover crab-can cgroup $d" >>"$OUT/leftovers.txt"
+  done
+  # mounts under the bench's own directory (none are expected: every tool uses a mount namespace)
+  for d in $(findmnt -rn -o TARGET 2>/dev/null | grep -F "$OUT/" | sort -r); do
+    umount -l "$d" && echo "unmounted leftover $d" >>"$OUT/leftovers.txt"
+  done
+  return 0
+}
+# Long steps run through fgrun: in the background, waited for. Bash acts on a Ctrl-C only
+# once a foreground child has *died of it*, and hyperfine survives it; a trapped signal does
+# interrupt `wait` at once. The ( exec ) form keeps SIGINT at its default in the child.
+CHILD=
+fgrun() {
+  local rc=0
+  ( exec "$@" ) &
+  CHILD=$!
+  wait "$CHILD" || rc=$?
+  CHILD=
+  return "$rc"
+}
+cleanup() {
+  local rc=$? n
+  set +e
+  if [ -n "$CHILD" ]; then   # interrupted: stop our step, let in-flight containers finish
+    kill -TERM "$CHILD" 2>/dev/null
+    wait "$CHILD" 2>/dev/null
+    sleep 1.5
+  fi
+  sweep
+  rm -f "$CG_BEFORE" "$OUT/.time" "$OUT/.res" "$OUT/.err"
+  n=$(cat "$OUT/leftovers.txt" 2>/dev/null | wc -l)
+  [ "$n" -gt 0 ] && say "bench: cleaned up $n leftovers (see $OUT/leftovers.txt)"
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---------------------------------------------------------------- machine
+cgroup_layout() {
+  local top uni
+  top=$(stat -fc %T /sys/fs/cgroup 2>/dev/null || echo "?")
+  if [ "$top" = cgroup2fs ]; then echo "unified (cgroup v2 only at /sys/fs/cgroup)"; return; fi
+  uni=$(findmnt -rn -t cgroup2 -o TARGET | head -1)
+  local v1; v1=$(findmnt -rn -t cgroup -o TARGET | xargs -rn1 basename | paste -sd, -)
+  if [ -n "$uni" ]; then echo "hybrid: v1 controllers {$v1}, v2 at $uni"
+  else echo "legacy v1: {$v1}"; fi
+}
+{
+  echo "## Machine"
+  echo
+  echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+  echo "- kernel: $(uname -srm)"
+  echo "- CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores online"
+  echo "- memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+  echo "- cgroups: $(cgroup_layout); this shell's memory cgroup: $(grep -m1 ':memory:' /proc/self/cgroup | cut -d: -f3 || echo -)"
+  echo "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+  b0=$(awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat); sleep 1
+  b1=$(awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat)
+  busy=$(( (b1 - b0) * 100 / $(getconf CLK_TCK) / $(nproc) ))
+  echo "- CPU busy in the second before the run: ${busy}% of the machine"
+  [ "$busy" -le 15 ] || echo "- **warning: the machine is busy: other work skews every number below; rerun on a quiet machine**"
+  echo "- crab-can: $("$CRAB" --version 2>&1 | head -1) ($CRAB)"
+  echo "- hyperfine $(hyperfine --version | awk '{print $2}'), runc $(runc --version | awk 'NR==1{print $3}'), crun $(crun --version | awk 'NR==1{print $3}'), bubblewrap $(bwrap --version | awk '{print $2}'), $(unshare --version | sed 's/unshare from //'), strace $(strace -V | awk 'NR==1{print $4}')"
+  echo "- method: hyperfine -N (no shell) --warmup $WARMUP --runs $RUNS; same image ($IMG, busybox-static) for every row"
+} >"$OUT/machine.md"
+cat "$OUT/machine.md"
+echo
+busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
+read -r cpu_start < <(busy_ticks)
+T0=${EPOCHREALTIME/./}
+
+# ---------------------------------------------------------------- image and bundles
+say "bench: building the image and OCI bundles"
+"$ROOT/tests/mkimage.sh" "$IMG" >/dev/null
+mkbundle() { # DIR ARGS-JSON
+  rm -rf "$1"; mkdir -p "$1"
+  (cd "$1" && runc spec)
+  python3 - "$1/config.json" "$IMG" "$2" <<'PY'
+import json, sys
+path, rootfs, args = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+c = json.load(open(path))
+c["process"]["args"] = args
+c["process"]["terminal"] = False
+c["root"] = {"path": rootfs, "readonly": False}   # the same image directory, in place
+json.dump(c, open(path, "w"), indent=2)
+PY
+}
+mkbundle "$BUNDLE" '["/bin/true"]'
+mkbundle "$BUNDLE_SLEEP" '["/bin/sleep", "1"]'
+
+# ---------------------------------------------------------------- latency
+# key | label | command (hyperfine -N splits it like a shell would; no shell runs)
+ROWS=(
+  "crab-can|crab-can run (default: all namespaces, new net ns)|$CRAB run $IMG /bin/true"
+  "crab-can-host|crab-can run --net host|$CRAB run --net host $IMG /bin/true"
+  "crab-can-cg|crab-can run --memory 64M --pids 64|$CRAB run --memory 64M --pids 64 $IMG /bin/true"
+  "unshare-net|floor: unshare --fork --pid --mount --uts --ipc --net --root|unshare --fork --pid --mount --uts --ipc --net --root $IMG /bin/true"
+  "unshare|floor: unshare ... without --net|unshare --fork --pid --mount --uts --ipc --root $IMG /bin/true"
+  "chroot|floor: chroot IMG /bin/true|chroot $IMG /bin/true"
+  "bwrap|peer: bwrap --unshare-all|bwrap --unshare-all --die-with-parent --bind $IMG / --proc /proc --dev /dev /bin/true"
+  "runc|peer: runc run (via wrapper, +1 sh)|$B/wrap-runc.sh $BUNDLE"
+  "crun|peer: crun run (via wrapper, +1 sh)|$B/wrap-crun.sh $BUNDLE"
+  "wrap-noop|reference: the wrapper alone (sh + exec /bin/true)|$B/wrap-noop.sh $BUNDLE"
+  "true|reference: /bin/true on the host (fork+exec)|/bin/true"
+)
+printf 'key\tlabel\tcommand\tstatus\terror\n' >"$OUT/latency.tsv"
+declare -A OK
+say "bench: latency, $RUNS runs each (+$WARMUP warmup)"
+for row in "${ROWS[@]}"; do
+  IFS='|' read -r key label cmd <<<"$row"
+  status=ok err=""
+  # one plain run first: a peer that cannot run here is a result, not a failure of the bench
+  if ! fgrun timeout 30 $cmd </dev/null >/dev/null 2>"$OUT/.err"; then
+    status=failed
+    err=$(grep -v '^\s*$' "$OUT/.err" | tail -1 || true)
+    [ -n "$err" ] || err="exit status non-zero, no message"
+  elif ! fgrun hyperfine -N --style basic --warmup "$WARMUP" --runs "$RUNS" \
+        --export-json "$OUT/lat-$key.json" --command-name "$label" "$cmd" \
+        >>"$OUT/hyperfine.log" 2>&1; then
+    status=failed
+    err="hyperfine: $(grep -v '^\s*$' "$OUT/hyperfine.log" | tail -1)"
+  fi
+  [ "$status" = ok ] && OK[$key]=1
+  printf '%s\t%s\t%s\t%s\t%s\n' "$key" "$label" "$cmd" "$status" "${err//$'\t'/ }" >>"$OUT/latency.tsv"
+  if [ "$status" = ok ]; then
+    say "  $(printf '%-14s' "$key") median $(python3 -c 'import json,sys; print("%.3f ms" % (json.load(open(sys.argv[1]))["results"][0]["median"]*1e3))' "$OUT/lat-$key.json")"
+  else
+    say "  $(printf '%-14s' "$key") FAILED: $err"
+  fi
+  sleep 1   # let the kernel tear down the namespaces of the last row (netns cleanup is deferred)
+done
+
+# ---------------------------------------------------------------- throughput
+say "bench: throughput, $SEQ one after another and $PAR at once, median of $TP_REPS runs each"
+printf 'key\tmode\tn\trep\telapsed_s\tfails\tcpu_user_s\tcpu_sys_s\n' >"$OUT/throughput.tsv"
+for key in crab-can crab-can-host crab-can-cg unshare-net bwrap runc crun; do
+  [ -n "${OK[$key]:-}" ] || continue
+  tool=$key; [ "$key" = unshare-net ] && tool=unshare
+  for mode in seq par; do
+    n=$SEQ; [ $mode = par ] && n=$PAR
+    for ((rep = 1; rep <= TP_REPS; rep++)); do
+      fgrun env CRAB="$CRAB" IMG="$IMG" BUNDLE="$BUNDLE" ERRLOG="$OUT/errors.log" \
+        /usr/bin/time -f '%U %S' -o "$OUT/.time" bash "$B/loop.sh" "$tool" "$mode" "$n" >"$OUT/.res"
+      read -r el fails <"$OUT/.res"
+      read -r us ss <"$OUT/.time"
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$key" "$mode" "$n" "$rep" "$el" "$fails" "$us" "$ss" >>"$OUT/throughput.tsv"
+      sleep 0.5
+    done
+  done
+  say "  $(printf '%-14s' "$key") done"
+done
+rm -f "$OUT/.time" "$OUT/.res" "$OUT/.err"
+
+# ---------------------------------------------------------------- size
+say "bench: binary sizes"
+printf 'key\tpath\tlinkage\tbin_bytes\tnlibs\tlibs_bytes\tlibs\n' >"$OUT/size.tsv"
+size_row() { # KEY PATH
+  local p=$1 key=$2 link libs=() lb=0 l
+  p=$(readlink -f "$p")
+  if file -L "$p" | grep -q 'statically linked'; then link=static
+  elif file -L "$p" | grep -q 'static-pie linked'; then link=static-pie
+  else
+    link=dynamic
+    while read -r l; do [ -n "$l" ] && libs+=("$(readlink -f "$l")"); done < <(
+      ldd "$p" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}' | sort -u)
+    for l in "${libs[@]}"; do lb=$((lb + $(stat -c %s "$l"))); done
+  fi
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$key" "$p" "$link" "$(stat -c %s "$p")" "${#libs[@]}" "$lb" \
+    "$(printf '%s\n' "${libs[@]}" | xargs -rn1 basename | paste -sd' ' -)" >>"$OUT/size.tsv"
+}
+size_row "$CRAB" crab-can
+size_row "$(command -v runc)" runc
+size_row "$(command -v crun)" crun
+size_row "$(command -v bwrap)" bwrap
+
+# ---------------------------------------------------------------- peak memory
+say "bench: peak memory (VmHWM while 'sleep 1' runs in the container), $MEM_REPS runs each"
+for key in crab-can bwrap runc crun; do
+  for ((rep = 1; rep <= MEM_REPS; rep++)); do
+    case $key in
+      crab-can) cmd=("$CRAB" run "$IMG" /bin/sleep 1) ;;
+      bwrap) cmd=(bwrap --unshare-all --die-with-parent --bind "$IMG" / --proc /proc --dev /dev /bin/sleep 1) ;;
+      runc) cmd=(runc run --bundle "$BUNDLE_SLEEP" "crabbench-mem-$rep-$$") ;;
+      crun) cmd=(crun run --bundle "$BUNDLE_SLEEP" "crabbench-mem-$rep-$$") ;;
+    esac
+    fgrun python3 "$B/peakmem.py" "$key" "${cmd[@]}" >>"$OUT/mem-$key.jsonl"
+  done
+done
+
+# ---------------------------------------------------------------- where crab-can's time goes
+STRACE_RUNS=${BENCH_STRACE_RUNS:-5}
+say "bench: strace of crab-can run IMG /bin/true ($STRACE_RUNS traced runs, one counted)"
+for ((i = 1; i <= STRACE_RUNS; i++)); do
+  fgrun strace -f -T -tt -o "$OUT/strace-T.$i.txt" "$CRAB" run "$IMG" /bin/true </dev/null >/dev/null 2>&1 || true
+done
+fgrun strace -c -f -o "$OUT/strace-c.txt" "$CRAB" run "$IMG" /bin/true </dev/null >/dev/null 2>&1 || true
+# plain -c counts system CPU time, which this kernel accounts in ticks (mostly zeros for a
+# 4 ms run); -w sums each syscall's wall-clock latency instead
+fgrun strace -c -w -f -o "$OUT/strace-cw.txt" "$CRAB" run "$IMG" /bin/true </dev/null >/dev/null 2>&1 || true
+python3 "$B/strace_top.py" 15 "$OUT"/strace-T.*.txt >"$OUT/strace-summary.md"
+# two host costs of every run, without strace: the state file and an empty cgroup
+cgv2=""
+if [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ]; then cgv2=/sys/fs/cgroup
+elif [ "$(stat -fc %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ]; then cgv2=/sys/fs/cgroup/unified; fi
+python3 "$B/probe.py" /run/crab-can "${cgv2:-/nonexistent}" 200 >"$OUT/probe.md" || echo "- probe failed" >"$OUT/probe.md"
+
+# ---------------------------------------------------------------- report
+( set +e; sweep )
+touch "$OUT/leftovers.txt"
+# CPU time the machine spent outside this bench while it ran: all busy CPU time (/proc/stat)
+# minus this script's and its children's (bash `times`). Kernel threads doing the bench's
+# own cleanup (network namespaces) count as "other" too, so a few percent is normal.
+read -r cpu_end < <(busy_ticks)
+times >"$OUT/.times"   # not `times | ...`: a pipeline's subshell has no children of its own
+other=$(awk -v b="$cpu_start" -v e="$cpu_end" -v t0="$T0" -v t1="${EPOCHREALTIME/./}" \
+  -v hz="$(getconf CLK_TCK)" -v n="$(nproc)" '
+  function s(x) { split(x, a, /[ms]/); return a[1] * 60 + a[2] }
+  { self += s($1) + s($2) }
+  END { wall = (t1 - t0) / 1e6; o = (e - b) / hz - self; if (o < 0) o = 0
+        printf "%.0f", 100 * o / (wall * n) }' "$OUT/.times")
+rm -f "$OUT/.times"
+echo "- load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/machine.md"
+echo "- CPU used by other work during the run: ${other}% of the machine (busy CPU time in /proc/stat minus the bench's own)" >>"$OUT/machine.md"
+if [ "$other" -gt 15 ]; then
+  echo "- **warning: other work used ${other}% of the CPUs during the run: the numbers are skewed; rerun on a quiet machine**" >>"$OUT/machine.md"
+fi
+python3 "$B/report.py" "$OUT"
+python3 "$B/chart.py" "$OUT/summary.json" "$OUT/latency.svg"
+echo
+say "bench: wrote $OUT/results.md and $OUT/latency.svg"
