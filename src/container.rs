@@ -23,10 +23,8 @@ pub fn run(spec: &Spec) -> Result<u8> {
     let signals = init::handled_signals();
     sys::sigprocmask(libc::SIG_BLOCK, &signals)
         .map_err(|e| Error::sys("cannot block signals", e))?;
-    let lock = state::lock(&plan.name)?;
-    if let Some(l) = &lock {
-        l.clean_leftovers();
-    }
+    let mut lock = state::lock(&plan.name)?;
+    lock.clean_leftovers();
     let limits = Limits {
         memory: spec.memory,
         cpu_quota: spec.cpu_quota,
@@ -44,8 +42,8 @@ pub fn run(spec: &Spec) -> Result<u8> {
     } else {
         None
     };
-    if let (Some(l), Some(cg)) = (&lock, &cg) {
-        l.record(&cg.paths().collect::<Vec<_>>());
+    if let Some(cg) = &cg {
+        lock.record(&cg.paths().collect::<Vec<_>>());
     }
     let result = start_and_wait(&plan, cg.as_ref(), &signals);
     drop(cg);

@@ -1,122 +1,121 @@
-//! Container names: one lock file per running container in `/run/crab-can`, held with
-//! `flock` for the container's whole life. The kernel drops the lock when crab-can dies,
-//! however it dies, so a name is free again at once; the file also lists the container's
-//! cgroup directories, so the next run can remove what a killed crab-can left behind.
+//! Container names and what a killed run leaves behind.
+//!
+//! A running container's name is an abstract unix socket, `@crab-can/NAME`, bound by its
+//! crab-can for the container's whole life: binding is atomic, needs no file, and the
+//! kernel frees the name the moment crab-can dies, however it dies. (Abstract names
+//! belong to a network namespace: names are unique among the crab-can processes of one.)
+//!
+//! A run that makes cgroups also writes `/run/crab-can/NAME`, the list of its cgroup
+//! directories, and removes it at the end. A file whose name nobody holds is a killed
+//! run's: the next run removes the cgroups it lists.
 
 use crate::error::{Error, Result};
-use rustix::fd::{AsFd, OwnedFd};
-use rustix::fs::{AtFlags, FlockOperation, Mode, OFlags};
+use rustix::fd::OwnedFd;
+use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
+use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
 
 pub const DIR: &str = "/run/crab-can";
 
 pub struct NameLock {
-    dir: OwnedFd,
-    fd: OwnedFd,
+    _socket: OwnedFd,
     name: String,
+    recorded: bool,
 }
 
-fn open_dir() -> std::result::Result<OwnedFd, Errno> {
-    for d in ["/run", DIR] {
-        match rustix::fs::mkdir(d, Mode::from_raw_mode(if d == DIR { 0o700 } else { 0o755 })) {
-            Ok(()) | Err(Errno::EXIST) => {}
-            Err(e) => return Err(e),
+/// Bind `@crab-can/NAME`: Ok(None) when another process holds it.
+fn try_bind(name: &str) -> std::result::Result<Option<OwnedFd>, Errno> {
+    let sock = rustix::net::socket_with(
+        AddressFamily::UNIX,
+        SocketType::DGRAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )?;
+    let addr = SocketAddrUnix::new_abstract_name(format!("crab-can/{name}").as_bytes())?;
+    match rustix::net::bind(&sock, &addr) {
+        Ok(()) => Ok(Some(sock)),
+        Err(Errno::ADDRINUSE) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Take `name` for this run, or say it is running.
+pub fn lock(name: &str) -> Result<NameLock> {
+    // A run that is ending holds a dead run's name for a moment while it sweeps (below):
+    // only a name held for longer means "running".
+    for attempt in 0.. {
+        match try_bind(name) {
+            Ok(Some(socket)) => {
+                return Ok(NameLock {
+                    _socket: socket,
+                    name: name.to_string(),
+                    recorded: false,
+                });
+            }
+            Ok(None) if attempt < 10 => std::thread::sleep(std::time::Duration::from_millis(5)),
+            Ok(None) => break,
+            Err(e) => {
+                return Err(Error::sys(
+                    format!("cannot take the container name '{name}'"),
+                    e,
+                ));
+            }
         }
     }
-    rustix::fs::open(
-        DIR,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-        Mode::empty(),
-    )
+    Err(Error::new(format!("container {name} is already running")))
 }
 
-/// Take `name` for this run. `Ok(None)` when there is nowhere to keep locks (a read-only
-/// root without /run): the run goes on, without the check.
-pub fn lock(name: &str) -> Result<Option<NameLock>> {
-    let dir = match open_dir() {
-        Ok(d) => d,
-        Err(Errno::ROFS) | Err(Errno::ACCESS) | Err(Errno::PERM) => return Ok(None),
-        Err(e) => {
-            return Err(Error::sys(
-                format!("cannot create the state directory {DIR}"),
-                e,
-            ));
+fn state_file(name: &str) -> String {
+    format!("{DIR}/{name}")
+}
+
+/// Remove the cgroups a dead run of `name` recorded, and its file.
+fn remove_leftovers(name: &str) {
+    let path = state_file(name);
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        for dir in text.lines().filter(|l| !l.is_empty()) {
+            crate::cgroup::remove_leftover(dir);
         }
-    };
-    // A run that is ending sweeps stale state files and holds each for a moment; a file
-    // we just created may be one of them. Only a lock held for longer means "running".
-    let mut busy_tries = 0;
-    loop {
-        let fd = rustix::fs::openat(
-            &dir,
-            name,
-            OFlags::RDWR | OFlags::CREATE | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-            Mode::from_raw_mode(0o600),
-        )
-        .map_err(|e| Error::sys(format!("cannot create {DIR}/{name}"), e))?;
-        match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
-            Ok(()) => {}
-            Err(Errno::WOULDBLOCK) if busy_tries < 10 => {
-                busy_tries += 1;
-                std::thread::sleep(std::time::Duration::from_millis(5));
-                continue;
-            }
-            Err(Errno::WOULDBLOCK) => {
-                return Err(Error::new(format!("container {name} is already running")));
-            }
-            Err(e) => return Err(Error::sys(format!("cannot lock {DIR}/{name}"), e)),
-        }
-        // The holder before us may have removed the file between our open and our lock:
-        // then this lock is on a dead file, and we start over.
-        let ours = rustix::fs::fstat(&fd).map(|s| s.st_ino).ok();
-        let there = rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW)
-            .map(|s| s.st_ino)
-            .ok();
-        if ours.is_some() && ours == there {
-            return Ok(Some(NameLock {
-                dir,
-                fd,
-                name: name.to_string(),
-            }));
-        }
+        let _ = rustix::fs::unlink(path.as_str());
     }
 }
 
 impl NameLock {
-    /// Remove whatever a killed crab-can of this name left behind (its cgroups).
+    /// Whatever a killed crab-can of this name left behind: remove it.
     pub fn clean_leftovers(&self) {
-        for path in read_paths(self.fd.as_fd()) {
-            crate::cgroup::remove_leftover(&path);
+        remove_leftovers(&self.name);
+    }
+
+    /// Record this run's cgroup directories, for the run after a crash of this one. Best
+    /// effort: without a writable /run, a crash leaves them for the user to remove.
+    pub fn record(&mut self, cgroups: &[&str]) {
+        for d in ["/run", DIR] {
+            let _ = rustix::fs::mkdir(d, Mode::from_raw_mode(if d == DIR { 0o700 } else { 0o755 }));
+        }
+        let flags =
+            OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+        if let Ok(fd) = rustix::fs::open(
+            state_file(&self.name).as_str(),
+            flags,
+            Mode::from_raw_mode(0o600),
+        ) {
+            let _ = rustix::io::write(&fd, cgroups.join("\n").as_bytes());
+            self.recorded = true;
         }
     }
-
-    /// Record this run's cgroup directories, for the run after a crash of this one.
-    pub fn record(&self, cgroups: &[&str]) {
-        let _ = rustix::fs::ftruncate(&self.fd, 0);
-        let _ = rustix::io::pwrite(&self.fd, cgroups.join("\n").as_bytes(), 0);
-    }
-}
-
-fn read_paths(fd: rustix::fd::BorrowedFd<'_>) -> Vec<String> {
-    let mut buf = [0u8; 4096];
-    let n = rustix::io::pread(fd, &mut buf, 0).unwrap_or(0);
-    String::from_utf8_lossy(&buf[..n])
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(str::to_string)
-        .collect()
 }
 
 impl Drop for NameLock {
     fn drop(&mut self) {
-        // Remove the file while still holding the lock; a waiter that opened it before
-        // sees it gone (inode check) and starts over.
-        let _ = rustix::fs::unlinkat(&self.dir, self.name.as_str(), AtFlags::empty());
+        // Still holding the name, so no other run of it can be reading this file.
+        if self.recorded {
+            let _ = rustix::fs::unlink(state_file(&self.name).as_str());
+        }
     }
 }
 
-/// Remove what crab-can runs that were killed left behind: every state file nobody holds
-/// names cgroups to remove. Cheap when there is nothing (one directory read).
+/// Remove what killed runs left behind: every state file whose name nobody holds.
+/// Cheap when there is nothing (one directory read, or a missing directory).
 pub fn sweep() {
     let Ok(dir) = rustix::fs::open(
         DIR,
@@ -129,31 +128,15 @@ pub fn sweep() {
         return;
     };
     while let Some(Ok(e)) = entries.next() {
-        let name = e.file_name();
-        if name.to_bytes().starts_with(b".") {
-            continue;
-        }
-        let Ok(fd) = rustix::fs::openat(
-            &dir,
-            name,
-            OFlags::RDWR | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-            Mode::empty(),
-        ) else {
+        let Ok(name) = e.file_name().to_str() else {
             continue;
         };
-        if rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive).is_err() {
-            continue; // running
-        }
-        let same = rustix::fs::fstat(&fd).map(|s| s.st_ino).ok()
-            == rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW)
-                .map(|s| s.st_ino)
-                .ok();
-        if !same {
+        if name.starts_with('.') || crate::cli::check_name(name).is_err() {
             continue;
         }
-        for path in read_paths(fd.as_fd()) {
-            crate::cgroup::remove_leftover(&path);
+        // Holding the name while cleaning: a new run of it waits (see `lock`).
+        if let Ok(Some(_held)) = try_bind(name) {
+            remove_leftovers(name);
         }
-        let _ = rustix::fs::unlinkat(&dir, name, AtFlags::empty());
     }
 }

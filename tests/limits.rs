@@ -864,13 +864,8 @@ fn a_cgroup_only_when_asked_for() {
     // A plain run: no directory in any hierarchy while it runs.
     let ct = Ct::new("plain");
     let mut bg = Bg::run(&["--name", &ct.name], &["sleep", "3"]);
-    assert!(wait_for(5, || std::path::Path::new(&format!(
-        "{}/{}",
-        state_dir(),
-        ct.name
-    ))
-    .exists()));
-    std::thread::sleep(std::time::Duration::from_millis(200));
+    // The container runs (its init and sleep are up well within this).
+    std::thread::sleep(std::time::Duration::from_millis(500));
     assert!(bg.running(), "the plain container should still run");
     ct.assert_gone("during a run without limits");
     bg.signal(libc::SIGTERM);
@@ -893,8 +888,4 @@ fn a_cgroup_only_when_asked_for() {
     assert!(!unified.is_dir(), "{unified:?} left behind");
     let _ = std::fs::remove_dir(format!("{CG}/unified/{parent}"));
     host.check();
-}
-
-fn state_dir() -> &'static str {
-    "/run/crab-can"
 }
