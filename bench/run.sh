@@ -205,6 +205,16 @@ for row in "${ROWS[@]}"; do
   sleep 1   # let the kernel tear down the namespaces of the last row (netns cleanup is deferred)
 done
 
+# ---------------------------------------------------------------- the floor, in pairs
+# The rows above run one after another, so drift (other work, the deferred cleanup of the
+# previous row's network namespaces) can favour either side. The same comparison in
+# alternating pairs, ratio per pair:
+if [ -n "${OK[crab-can]:-}" ] && [ -n "${OK[unshare-net]:-}" ]; then
+  say "bench: crab-can against the unshare --net floor in $RUNS alternating pairs"
+  fgrun python3 "$B/pairs.py" "$RUNS" "$OUT/pairs-floor.json" -- $CRAB run $IMG /bin/true \
+    -- unshare --fork --pid --mount --uts --ipc --net --root $IMG /bin/true >&2 || say "  pairs FAILED"
+fi
+
 # ---------------------------------------------------------------- throughput
 say "bench: throughput, $SEQ one after another and $PAR at once, median of $TP_REPS runs each"
 printf 'key\tmode\tn\trep\telapsed_s\tfails\tcpu_user_s\tcpu_sys_s\n' >"$OUT/throughput.tsv"
