@@ -52,6 +52,18 @@ fn fs_magic(path: &str) -> Option<i64> {
     rustix::fs::statfs(path).ok().map(|s| s.f_type)
 }
 
+impl Layout {
+    /// In words, for `crab-can --version`.
+    pub fn words(self) -> &'static str {
+        match self {
+            Layout::V2 => "cgroup v2",
+            Layout::Hybrid { unified: true } => "hybrid (cgroup v1 controllers and a v2 tree)",
+            Layout::Hybrid { unified: false } => "cgroup v1",
+            Layout::None => "no cgroup filesystem",
+        }
+    }
+}
+
 pub fn detect() -> Layout {
     match fs_magic(ROOT) {
         Some(CGROUP2_MAGIC) => Layout::V2,

@@ -7,7 +7,7 @@ use crate::cli::Spec;
 use crate::error::{EXIT_RUNTIME, Error, Failure, Result, Step};
 use crate::init::{self, ChildFds};
 use crate::plan::{self, Plan};
-use crate::{cgroup, rootfs, state, sys, tty};
+use crate::{rootfs, state, sys, tty};
 use rustix::event::{PollFd, PollFlags};
 use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use rustix::io::Errno;
@@ -124,7 +124,7 @@ fn start_and_wait(plan: &Plan, cg: Option<&Cgroup>, signals: &libc::sigset_t) ->
             return Err(e);
         }
     }
-    sys::write_all(sync_w.as_fd(), &[1]);
+    sys::write_once(sync_w.as_fd(), &[1]);
     drop(sync_w);
 
     let outcome = supervise(pidfd.as_fd(), sigfd.as_fd(), err_r, tty_sock)?;
@@ -354,18 +354,8 @@ fn describe_failure(plan: &Plan, f: &Failure) -> String {
         Step::Capabilities => "cannot set the capabilities".into(),
         Step::NoNewPrivs => "cannot set no_new_privs".into(),
         Step::Seccomp => "cannot load the seccomp filter".into(),
-        Step::NoExec => format!("cannot run '{cmd}'"),
+        Step::NotDumpable => "cannot make the init non-dumpable".into(),
         step => rootfs::describe(step, f.arg, plan),
     };
     format!("{what}: {why}")
-}
-
-/// The cgroup module's layout, for `--version`-style diagnostics and tests.
-pub fn layout_words() -> &'static str {
-    match cgroup::detect() {
-        cgroup::Layout::V2 => "cgroup v2",
-        cgroup::Layout::Hybrid { unified: true } => "hybrid (cgroup v1 controllers and a v2 tree)",
-        cgroup::Layout::Hybrid { unified: false } => "cgroup v1",
-        cgroup::Layout::None => "no cgroup filesystem",
-    }
 }

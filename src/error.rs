@@ -78,7 +78,7 @@ macro_rules! steps {
 steps! {
     ParentGone, CgroupNs, Hostname, Loopback, MakePrivate, BindImage, RemountImage,
     PivotRoot, Mount, Mknod, Symlink, Workdir, Volume, VolumeReadOnly, Mask, Signals, Fork,
-    Session, Terminal, Groups, SetGid, SetUid, Capabilities, NoNewPrivs, Seccomp, Exec, NoExec,
+    Session, Terminal, Groups, SetGid, SetUid, Capabilities, NoNewPrivs, Seccomp, Exec, NotDumpable,
 }
 
 /// What the child sends when a step fails: 12 bytes, written with one `write`.
@@ -119,7 +119,7 @@ impl Failure {
             Step::Exec if self.errno == Errno::NOENT || self.errno == Errno::NOTDIR => {
                 EXIT_NOT_FOUND
             }
-            Step::Exec | Step::NoExec => EXIT_CANNOT_EXEC,
+            Step::Exec => EXIT_CANNOT_EXEC,
             _ => EXIT_RUNTIME,
         }
     }

@@ -48,7 +48,7 @@ pub struct ChildFds {
 }
 
 fn report(err: BorrowedFd<'_>, f: Failure) {
-    sys::write_all(err, &f.encode());
+    sys::write_once(err, &f.encode());
 }
 
 /// The child's whole life. Never returns.
@@ -146,7 +146,7 @@ fn setup(plan: &Plan, fds: &ChildFds) -> Result<(), Failure> {
     rootfs::enter(plan)?;
     // Nobody inside may read the init's memory, fds or executable through /proc/1.
     rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
-        .map_err(fail(Step::Signals))?;
+        .map_err(fail(Step::NotDumpable))?;
     Ok(())
 }
 

@@ -30,7 +30,7 @@ fn main() {
             let v = format!(
                 "crab-can {} ({})\n",
                 env!("CARGO_PKG_VERSION"),
-                container::layout_words()
+                cgroup::detect().words()
             );
             let _ = std::io::stdout().write_all(v.as_bytes());
             0

@@ -306,12 +306,7 @@ fn mask_kernel_paths() -> Result<(), Failure> {
 /// lead out of it any more, since the host's root is gone from this namespace.
 fn mount_volumes(plan: &Plan) -> Result<(), Failure> {
     for (i, v) in plan.volumes.iter().enumerate() {
-        for dir in &v.dst_parents {
-            match rustix::fs::mkdir(&**dir, Mode::from_raw_mode(0o755)) {
-                Ok(()) | Err(Errno::EXIST) => {}
-                Err(e) => return Err(fail(Step::Volume, i)(e)),
-            }
-        }
+        make_dirs(&v.dst_parents).map_err(fail(Step::Volume, i))?;
         let made = if v.src_is_dir {
             rustix::fs::mkdir(&*v.dst, Mode::from_raw_mode(0o755))
         } else {
@@ -368,10 +363,15 @@ fn make_workdir(plan: &Plan) -> Result<(), Failure> {
         Err(Errno::NOENT) => {}
         Err(e) => return Err(fail(Step::Workdir, 0)(e)),
     }
-    for dir in &plan.workdir_parents {
+    make_dirs(&plan.workdir_parents).map_err(fail(Step::Workdir, 0))
+}
+
+/// Make each directory in turn (parents first); one that exists is fine.
+fn make_dirs(dirs: &[std::ffi::CString]) -> Result<(), Errno> {
+    for dir in dirs {
         match rustix::fs::mkdir(&**dir, Mode::from_raw_mode(0o755)) {
             Ok(()) | Err(Errno::EXIST) => {}
-            Err(e) => return Err(fail(Step::Workdir, 0)(e)),
+            Err(e) => return Err(e),
         }
     }
     Ok(())

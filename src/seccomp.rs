@@ -823,17 +823,18 @@ mod tests {
     fn errno() -> i32 {
         std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
     }
-    fn is_root() -> bool {
+    fn require_root() {
         // SAFETY: geteuid has no preconditions.
-        unsafe { libc::geteuid() == 0 }
+        let root = unsafe { libc::geteuid() == 0 };
+        assert!(
+            root,
+            "this test loads the filter for real and needs root (make test runs as root)"
+        );
     }
 
     #[test]
     fn real_filter_in_a_child() {
-        assert!(
-            is_root(),
-            "this test loads the filter for real and needs root (make test runs as root)"
-        );
+        require_root();
         let f = Filter::default_profile(DOCKER_CAPS);
         let status = in_child(&f, || {
             // SAFETY: plain system calls with valid arguments.
@@ -898,10 +899,7 @@ mod tests {
 
     #[test]
     fn real_x32_and_i386_calls_are_killed() {
-        assert!(
-            is_root(),
-            "this test loads the filter for real and needs root (make test runs as root)"
-        );
+        require_root();
         let f = Filter::default_profile(DOCKER_CAPS);
         let status = in_child(&f, || {
             // SAFETY: a raw system call; the filter kills the process before it runs.

@@ -209,8 +209,9 @@ pub fn exit(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
-/// Write `buf` with one `write` (pipes make writes of ≤ PIPE_BUF bytes atomic).
-pub fn write_all(fd: BorrowedFd<'_>, buf: &[u8]) {
+/// Write `buf` with one `write`, ignoring failure (pipes make writes of ≤ PIPE_BUF bytes
+/// atomic; a reader that is gone has nothing left to tell).
+pub fn write_once(fd: BorrowedFd<'_>, buf: &[u8]) {
     let _ = rustix::io::write(fd, buf);
 }
 
