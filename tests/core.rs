@@ -9,7 +9,7 @@ use common::*;
 use std::collections::{BTreeSet, HashMap};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -163,11 +163,7 @@ impl Bg {
     }
 
     fn spawn_with(args: &[&str], adjust: impl FnOnce(&mut Command)) -> Bg {
-        let mut c = Command::new(bin());
-        c.args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        let mut c = command(args);
         adjust(&mut c);
         Bg {
             child: Some(c.spawn().expect("spawn crab-can")),

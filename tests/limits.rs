@@ -15,7 +15,7 @@ mod common;
 use common::*;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 const CG: &str = "/sys/fs/cgroup";
@@ -207,13 +207,7 @@ struct Bg {
 
 impl Bg {
     fn spawn(args: &[&str]) -> Bg {
-        let child = Command::new(bin())
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn crab-can");
+        let child = command(args).spawn().expect("spawn crab-can");
         Bg { child: Some(child) }
     }
 

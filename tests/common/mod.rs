@@ -130,13 +130,19 @@ pub fn crab(args: &[&str]) -> Run {
     crab_cmd(args, |_| {})
 }
 
-/// Like `crab`, with a chance to adjust the Command (env, stdin) first.
-pub fn crab_cmd(args: &[&str], adjust: impl FnOnce(&mut Command)) -> Run {
+/// `crab-can ARGS...` with stdin from /dev/null and stdout/stderr piped, not started.
+pub fn command(args: &[&str]) -> Command {
     let mut c = Command::new(bin());
     c.args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    c
+}
+
+/// Like `crab`, with a chance to adjust the Command (env, stdin) first.
+pub fn crab_cmd(args: &[&str], adjust: impl FnOnce(&mut Command)) -> Run {
+    let mut c = command(args);
     adjust(&mut c);
     let child = c.spawn().expect("spawn crab-can");
     let pid = child.id();

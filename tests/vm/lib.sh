@@ -214,6 +214,16 @@ wait_for() {
 	done
 }
 
+# expect_limits_written DIR: the cgroup of `--memory 64M --cpus 0.5 --pids 30` holds exactly
+# those values (contract: "--memory", "--cpus N: quota = N x period, period 100 ms", "--pids N",
+# "No swap beyond the limit").
+expect_limits_written() {
+	expect_file lim-memory.max "$1/memory.max" 67108864
+	expect_file lim-memory.swap.max "$1/memory.swap.max" 0
+	expect_file lim-cpu.max "$1/cpu.max" "50000 100000"
+	expect_file lim-pids.max "$1/pids.max" 30
+}
+
 # ---- crab-can probes -----------------------------------------------------------------------------
 
 # cg_dir NAME [PARENT]: the container's cgroup directory.

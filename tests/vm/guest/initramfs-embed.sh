@@ -125,10 +125,7 @@ check_oom oom --name oom
 lim=$(cg_dir lim)
 container_bg --memory 64M --cpus 0.5 --pids 30 --name lim "$IMG" sleep 300
 if container_started lim-started "$lim"; then
-	expect_file lim-memory.max "$lim/memory.max" 67108864
-	expect_file lim-memory.swap.max "$lim/memory.swap.max" 0
-	expect_file lim-cpu.max "$lim/cpu.max" "50000 100000"
-	expect_file lim-pids.max "$lim/pids.max" 30
+	expect_limits_written "$lim"
 	kill -TERM "$BG_PID"
 	bg_wait "$BG_PID"
 	expect_eq lim-sigterm-exit-143 143 "$BG_STATUS"

@@ -28,10 +28,7 @@ expect_eq pids-sleepers-killed 0 "$(procs_running 'sleep 61')"
 lim=$(cg_dir lim)
 container_bg --memory 64M --cpus 0.5 --pids 30 --name lim "$IMG" sleep 300
 if container_started lim-started "$lim"; then
-	expect_file lim-memory.max "$lim/memory.max" 67108864
-	expect_file lim-memory.swap.max "$lim/memory.swap.max" 0
-	expect_file lim-cpu.max "$lim/cpu.max" "50000 100000"
-	expect_file lim-pids.max "$lim/pids.max" 30
+	expect_limits_written "$lim"
 
 	# Contract: "the container's cgroup is created with its limits written before the first
 	# instruction of the container runs (the child is born inside it)": the container's PID 1 is
