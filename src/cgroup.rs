@@ -25,6 +25,12 @@ const CGROUP1_MAGIC: i64 = 0x0027_e0eb;
 /// shell under its init is OOM-killed at 1 MiB and starts at 2 MiB; the floor doubles that.
 pub const MIN_MEMORY: u64 = 4 << 20;
 
+/// The period of `--cpus`' quota: 100 ms, in microseconds.
+pub const CPU_PERIOD_US: u64 = 100_000;
+
+/// The kernel's largest `pids.max` (PID_MAX_LIMIT on 64-bit kernels).
+pub const MAX_PIDS: u64 = 4 << 20;
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Limits {
     pub memory: Option<u64>,
@@ -84,12 +90,25 @@ fn has_v1_controller() -> bool {
 struct Dir {
     path: String,
     fd: OwnedFd,
+    /// Its inode number: what tells this directory from a later one of the same path.
+    ino: u64,
 }
 
 impl Dir {
     fn write(&self, file: &str, value: &str) -> Result<()> {
         write_at(self.fd.as_fd(), file, value)
             .map_err(|e| Error::sys(format!("cannot write '{value}' to {}/{file}", self.path), e))
+    }
+
+    /// Write `value` to `file` when the kernel has that file (swap accounting is optional).
+    fn write_if_present(&self, file: &str, value: &str) -> Result<()> {
+        match write_at(self.fd.as_fd(), file, value) {
+            Ok(()) | Err(Errno::NOENT) => Ok(()),
+            Err(e) => Err(Error::sys(
+                format!("cannot write '{value}' to {}/{file}", self.path),
+                e,
+            )),
+        }
     }
 
     fn read(&self, file: &str) -> Option<String> {
@@ -121,9 +140,9 @@ pub struct Cgroup {
     pub layout: Layout,
 }
 
-/// Make `<base>/<parent>` exist (each level), then `<base>/<parent>/<name>` fresh.
-/// A leftover of the same name (from a crab-can that was killed; the caller holds the
-/// name's lock, so it is not running) is emptied and removed first.
+/// Make `<base>/<parent>` exist (each level), then create `<base>/<parent>/<name>`. The
+/// leaf must be new: a directory already there is not this run's (a dead run's recorded
+/// leftovers were removed before, by `state`), so it is refused, never emptied or removed.
 fn make_dir(base: &str, parent: &str, name: &str, enable: &str) -> Result<Dir> {
     let mut path = base.to_string();
     for comp in parent.split('/') {
@@ -150,23 +169,26 @@ fn make_dir(base: &str, parent: &str, name: &str, enable: &str) -> Result<Dir> {
             )));
         }
         Err(Errno::EXIST) => {
-            remove_dir(&path);
-            rustix::fs::mkdir(path.as_str(), Mode::from_raw_mode(0o755)).map_err(|e| {
-                Error::sys(
-                    format!("cannot create cgroup {path} (a leftover could not be removed)"),
-                    e,
-                )
-            })?;
+            return Err(Error::new(format!(
+                "cannot create cgroup {path}: it already exists and crab-can did not make it; choose another --name or --cgroup-parent"
+            )));
         }
         Err(e) => return Err(Error::sys(format!("cannot create cgroup {path}"), e)),
     }
-    let fd = rustix::fs::open(
+    let opened = rustix::fs::open(
         path.as_str(),
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     )
-    .map_err(|e| Error::sys(format!("cannot open cgroup {path}"), e))?;
-    Ok(Dir { path, fd })
+    .and_then(|fd| Ok((rustix::fs::fstat(&fd)?.st_ino, fd)));
+    match opened {
+        Ok((ino, fd)) => Ok(Dir { path, fd, ino }),
+        Err(e) => {
+            // Made just now and still empty: nothing of anyone else's can be in it.
+            let _ = rustix::fs::rmdir(path.as_str());
+            Err(Error::sys(format!("cannot open cgroup {path}"), e))
+        }
+    }
 }
 
 fn is_dir(path: &str) -> bool {
@@ -240,123 +262,158 @@ pub fn mib(v: u64) -> String {
     }
 }
 
-impl Cgroup {
-    /// Create the container's cgroup(s) with their limits, before the container exists.
-    /// None when there is no cgroup to use and no limit was asked for.
-    pub fn create(name: &str, parent: &str, limits: Limits) -> Result<Option<Cgroup>> {
-        let layout = detect();
-        let r = match layout {
-            Layout::V2 => Self::create_v2(name, parent, limits),
-            Layout::Hybrid { unified } => Self::create_hybrid(name, parent, limits, unified),
-            Layout::None if limits.any() => Err(Error::new(format!(
-                "cannot apply {}: no cgroup filesystem is mounted at {ROOT} (mount cgroup2 there: mount -t cgroup2 none {ROOT})",
-                limits_words(limits)
-            ))),
-            Layout::None => return Ok(None),
-        };
-        match r {
-            Ok(cg) => Ok(Some(cg)),
-            // Without limits a cgroup is only a convenience: run without one where it
-            // cannot be made (a read-only cgroupfs inside another container).
-            Err(_) if !limits.any() => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
+/// Which hierarchy a cgroup directory of the container is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// The v2 tree: all of a v2 host, or the controller-less tracking tree of a hybrid one.
+    V2,
+    /// A v1 hierarchy of one controller (hybrid hosts).
+    V1(&'static str),
+}
 
-    fn create_v2(name: &str, parent: &str, limits: Limits) -> Result<Cgroup> {
-        let mut enable = Vec::new();
-        if limits.memory.is_some() {
-            enable.push("+memory");
-        }
-        if limits.cpu_quota.is_some() {
-            enable.push("+cpu");
-        }
-        if limits.pids.is_some() {
-            enable.push("+pids");
-        }
-        let dir = make_dir(ROOT, parent, name, &enable.join(" "))?;
-        let cg = Cgroup {
-            v2: Some(dir),
-            v1: Vec::new(),
-            limits,
-            layout: Layout::V2,
-        };
-        // From here on, a failure drops `cg`, which removes what was made.
-        let Some(dir) = cg.v2.as_ref() else {
-            return Ok(cg);
-        };
-        if let Some(m) = limits.memory {
-            dir.write("memory.max", &m.to_string())?;
-            match write_at(dir.fd.as_fd(), "memory.swap.max", "0") {
-                Ok(()) | Err(Errno::NOENT) => {}
-                Err(e) => {
-                    return Err(Error::sys(
-                        format!("cannot write '0' to {}/memory.swap.max", dir.path),
-                        e,
-                    ));
+/// Where the container's cgroup directories go, decided before any is created, so that a
+/// run can record them first (`state`) and a crab-can killed at any moment leaves nothing
+/// that the next run cannot find.
+pub struct Placement {
+    layout: Layout,
+    parent: String,
+    name: String,
+    limits: Limits,
+    /// Each directory's hierarchy (its base directory) and role.
+    dirs: Vec<(String, Role)>,
+}
+
+impl Placement {
+    /// The directories for container `name` under `parent` with `limits`. With no limit
+    /// (an explicit `--cgroup-parent`), there must still be a hierarchy to make it in.
+    pub fn new(name: &str, parent: &str, limits: Limits) -> Result<Placement> {
+        let layout = detect();
+        let mut dirs = Vec::new();
+        match layout {
+            Layout::V2 => dirs.push((ROOT.to_string(), Role::V2)),
+            Layout::Hybrid { unified } => {
+                if unified {
+                    dirs.push((format!("{ROOT}/unified"), Role::V2));
+                }
+                for (ctrl, wanted) in [
+                    ("memory", limits.memory.is_some()),
+                    ("cpu", limits.cpu_quota.is_some()),
+                    ("pids", limits.pids.is_some()),
+                ] {
+                    if !wanted {
+                        continue;
+                    }
+                    let base = format!("{ROOT}/{ctrl}");
+                    if fs_magic(&base) != Some(CGROUP1_MAGIC) {
+                        return Err(Error::new(format!(
+                            "cannot apply {}: the {ctrl} controller is not mounted at {base}",
+                            limits_words(limits)
+                        )));
+                    }
+                    dirs.push((base, Role::V1(ctrl)));
+                }
+                if dirs.is_empty() {
+                    return Err(Error::new(format!(
+                        "cannot create a cgroup under --cgroup-parent '{parent}': this host has cgroup v1 hierarchies but no v2 tree at {ROOT}/unified, and no limit was asked for"
+                    )));
                 }
             }
-        }
-        if let Some(q) = limits.cpu_quota {
-            dir.write("cpu.max", &format!("{q} {}", crate::cli::CPU_PERIOD_US))?;
-        }
-        if let Some(p) = limits.pids {
-            dir.write("pids.max", &p.to_string())?;
-        }
-        Ok(cg)
-    }
-
-    fn create_hybrid(name: &str, parent: &str, limits: Limits, unified: bool) -> Result<Cgroup> {
-        let mut cg = Cgroup {
-            v2: None,
-            v1: Vec::new(),
-            limits,
-            layout: Layout::Hybrid { unified },
-        };
-        if unified {
-            match make_dir("/sys/fs/cgroup/unified", parent, name, "") {
-                Ok(d) => cg.v2 = Some(d),
-                Err(e) if limits.any() => return Err(e),
-                Err(_) => {}
-            }
-        }
-        let need = |ctrl: &str| -> Result<String> {
-            let base = format!("{ROOT}/{ctrl}");
-            if fs_magic(&base) != Some(CGROUP1_MAGIC) {
+            Layout::None if limits.any() => {
                 return Err(Error::new(format!(
-                    "cannot apply {}: the {ctrl} controller is not mounted at {base}",
+                    "cannot apply {}: no cgroup filesystem is mounted at {ROOT} (mount cgroup2 there: mount -t cgroup2 none {ROOT})",
                     limits_words(limits)
                 )));
             }
-            Ok(base)
-        };
-        if let Some(m) = limits.memory {
-            let d = make_dir(&need("memory")?, parent, name, "")?;
-            d.write("memory.limit_in_bytes", &m.to_string())?;
-            // With swap accounting, memory+swap at the same value: no swap beyond it.
-            match write_at(d.fd.as_fd(), "memory.memsw.limit_in_bytes", &m.to_string()) {
-                Ok(()) | Err(Errno::NOENT) => {}
-                Err(e) => {
-                    return Err(Error::sys(
-                        format!("cannot write to {}/memory.memsw.limit_in_bytes", d.path),
-                        e,
-                    ));
-                }
+            Layout::None => {
+                return Err(Error::new(format!(
+                    "cannot create a cgroup under --cgroup-parent '{parent}': no cgroup filesystem is mounted at {ROOT}"
+                )));
             }
-            cg.v1.push(("memory", d));
         }
-        if let Some(q) = limits.cpu_quota {
-            let d = make_dir(&need("cpu")?, parent, name, "")?;
-            d.write("cpu.cfs_period_us", &crate::cli::CPU_PERIOD_US.to_string())?;
-            d.write("cpu.cfs_quota_us", &q.to_string())?;
-            cg.v1.push(("cpu", d));
+        Ok(Placement {
+            layout,
+            parent: parent.to_string(),
+            name: name.to_string(),
+            limits,
+            dirs,
+        })
+    }
+
+    /// Every directory this placement will create, in order.
+    pub fn paths(&self) -> impl Iterator<Item = String> + '_ {
+        self.dirs
+            .iter()
+            .map(|(base, _)| format!("{base}/{}/{}", self.parent, self.name))
+    }
+}
+
+impl Cgroup {
+    /// Create the container's cgroup directories with their limits, before the container
+    /// exists. On a failure, whatever was made is removed (when the `Cgroup` drops).
+    pub fn create(p: &Placement) -> Result<Cgroup> {
+        let mut cg = Cgroup {
+            v2: None,
+            v1: Vec::new(),
+            limits: p.limits,
+            layout: p.layout,
+        };
+        for (base, role) in &p.dirs {
+            match role {
+                Role::V2 => {
+                    // Controllers are enabled along the path on a v2 host only: the tree of
+                    // a hybrid host has none.
+                    let enable = if p.layout == Layout::V2 {
+                        v2_controllers(p.limits)
+                    } else {
+                        String::new()
+                    };
+                    cg.v2 = Some(make_dir(base, &p.parent, &p.name, &enable)?);
+                }
+                Role::V1(ctrl) => cg.v1.push((ctrl, make_dir(base, &p.parent, &p.name, "")?)),
+            }
         }
-        if let Some(p) = limits.pids {
-            let d = make_dir(&need("pids")?, parent, name, "")?;
-            d.write("pids.max", &p.to_string())?;
-            cg.v1.push(("pids", d));
-        }
+        cg.write_limits()?;
         Ok(cg)
+    }
+
+    fn write_limits(&self) -> Result<()> {
+        let l = self.limits;
+        let period = CPU_PERIOD_US.to_string();
+        if self.layout == Layout::V2 {
+            let Some(d) = &self.v2 else {
+                return Ok(());
+            };
+            if let Some(m) = l.memory {
+                d.write("memory.max", &m.to_string())?;
+                d.write_if_present("memory.swap.max", "0")?;
+            }
+            if let Some(q) = l.cpu_quota {
+                d.write("cpu.max", &format!("{q} {period}"))?;
+            }
+            if let Some(p) = l.pids {
+                d.write("pids.max", &p.to_string())?;
+            }
+            return Ok(());
+        }
+        for (ctrl, d) in &self.v1 {
+            match *ctrl {
+                "memory" => {
+                    let m = l.memory.unwrap_or_default().to_string();
+                    d.write("memory.limit_in_bytes", &m)?;
+                    // With swap accounting, memory+swap at the same value: no swap beyond it.
+                    d.write_if_present("memory.memsw.limit_in_bytes", &m)?;
+                }
+                "cpu" => {
+                    d.write("cpu.cfs_period_us", &period)?;
+                    d.write(
+                        "cpu.cfs_quota_us",
+                        &l.cpu_quota.unwrap_or_default().to_string(),
+                    )?;
+                }
+                _ => d.write("pids.max", &l.pids.unwrap_or_default().to_string())?,
+            }
+        }
+        Ok(())
     }
 
     /// The directory fd for `clone3(CLONE_INTO_CGROUP)`.
@@ -364,12 +421,12 @@ impl Cgroup {
         self.v2.as_ref().map(|d| d.fd.as_fd())
     }
 
-    /// Every directory of this container, for the state file.
-    pub fn paths(&self) -> impl Iterator<Item = &str> {
+    /// Every directory of this container with its inode number, for the state file.
+    pub fn dirs(&self) -> impl Iterator<Item = (&str, u64)> {
         self.v2
             .iter()
             .chain(self.v1.iter().map(|(_, d)| d))
-            .map(|d| d.path.as_str())
+            .map(|d| (d.path.as_str(), d.ino))
     }
 
     /// Move the (still waiting) child into the hierarchies it was not born in.
@@ -424,11 +481,46 @@ impl Drop for Cgroup {
     }
 }
 
-/// Remove a leftover cgroup directory named in a stale state file.
-pub fn remove_leftover(path: &str) {
-    if path.starts_with(ROOT) && !path.contains("/../") {
-        remove_dir(path);
+/// Remove a cgroup directory that a dead run of crab-can recorded. With its inode number
+/// (recorded once it was made), only that very directory is emptied (its processes killed)
+/// and removed; without one (the run died between recording and making it, so nothing
+/// ever ran in it) it is only `rmdir`ed, which the kernel refuses for a cgroup in use.
+pub fn remove_leftover(path: &str, ino: Option<u64>) {
+    let inside = path
+        .strip_prefix(ROOT)
+        .is_some_and(|rest| rest.starts_with('/') && !rest.split('/').any(|c| c == ".."));
+    if !inside {
+        return;
     }
+    match ino {
+        Some(ino) => {
+            if rustix::fs::lstat(path).is_ok_and(|st| {
+                st.st_ino == ino
+                    && rustix::fs::FileType::from_raw_mode(st.st_mode)
+                        == rustix::fs::FileType::Directory
+            }) {
+                remove_dir(path);
+            }
+        }
+        None => {
+            let _ = rustix::fs::rmdir(path);
+        }
+    }
+}
+
+/// The v2 controllers `limits` need, as written to `cgroup.subtree_control`.
+fn v2_controllers(limits: Limits) -> String {
+    let mut enable = Vec::new();
+    if limits.memory.is_some() {
+        enable.push("+memory");
+    }
+    if limits.cpu_quota.is_some() {
+        enable.push("+cpu");
+    }
+    if limits.pids.is_some() {
+        enable.push("+pids");
+    }
+    enable.join(" ")
 }
 
 fn limits_words(l: Limits) -> String {

@@ -86,7 +86,7 @@ pub enum Command {
     Run(Box<Spec>),
 }
 
-pub const CPU_PERIOD_US: u64 = 100_000;
+use crate::cgroup::{CPU_PERIOD_US, MAX_PIDS};
 pub const DEFAULT_CGROUP_PARENT: &str = "crab-can";
 
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command> {
@@ -412,11 +412,15 @@ pub fn parse_cpus(s: &str, online: u64) -> Result<u64> {
     Ok(quota)
 }
 
-/// `--pids N`: crab-can's init is one of the N tasks, so 1 could never start the command.
+/// `--pids N`: crab-can's init is one of the N tasks, so 1 could never start the command;
+/// the kernel takes at most [`MAX_PIDS`].
 fn parse_pids(s: &str) -> Result<u64> {
     match s.parse::<u64>() {
         Ok(1) => Err(Error::new(format!(
             "invalid --pids '{s}': at least 2 (crab-can's init inside the container counts as one task)"
+        ))),
+        Ok(n) if n > MAX_PIDS => Err(Error::new(format!(
+            "invalid --pids '{s}': at most {MAX_PIDS} (the kernel's limit)"
         ))),
         Ok(n) if n >= 2 && s.bytes().all(|c| c.is_ascii_digit()) => Ok(n),
         _ => Err(Error::new(format!(
@@ -586,6 +590,7 @@ mod tests {
             (&["-v", "/a:/b:xx", "img"][..], "xx"),
             (&["--pids", "0", "img"][..], "0"),
             (&["--pids", "1", "img"][..], "init"),
+            (&["--pids", "4194305", "img"][..], "4194304"),
             (&["--seccomp", "strict", "img"][..], "strict"),
             (&["-e", "=x", "img"][..], "--env"),
             (&["-u", ":g", "img"][..], ":g"),

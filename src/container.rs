@@ -2,7 +2,7 @@
 //! init straight into its namespaces (and cgroup), then wait: forward signals, relay the
 //! terminal, and when the init exits report its status and clean up.
 
-use crate::cgroup::{Cgroup, Limits};
+use crate::cgroup::{Cgroup, Limits, Placement};
 use crate::cli::Spec;
 use crate::error::{EXIT_RUNTIME, Error, Failure, Result, Step};
 use crate::init::{self, ChildFds};
@@ -17,12 +17,10 @@ use rustix::process::{Signal, WaitId, WaitIdOptions};
 /// Run the container described by `spec`; the result is crab-can's exit status.
 pub fn run(spec: &Spec) -> Result<u8> {
     let plan = plan::build(spec)?;
-    // From here on, signals wait in a queue (read through a signalfd), so SIGTERM or
-    // SIGINT cannot cut the run between creating something and cleaning it up; once the
-    // container runs they are passed on to it.
+    // `main` blocked the handled signals first thing: they wait in a queue (read through a
+    // signalfd), so SIGTERM or SIGINT cannot cut the run between creating something and
+    // cleaning it up; once the container runs they are passed on to it.
     let signals = init::handled_signals();
-    sys::sigprocmask(libc::SIG_BLOCK, &signals)
-        .map_err(|e| Error::sys("cannot block signals", e))?;
     let mut lock = state::lock(&plan.name)?;
     lock.clean_leftovers();
     let limits = Limits {
@@ -38,13 +36,17 @@ pub fn run(spec: &Spec) -> Result<u8> {
             .cgroup_parent
             .as_deref()
             .unwrap_or(crate::cli::DEFAULT_CGROUP_PARENT);
-        Cgroup::create(&plan.name, parent, limits)?
+        let placement = Placement::new(&plan.name, parent, limits)?;
+        // Recorded before anything is made, and again with the inodes once it is: a kill
+        // at any moment leaves nothing the next run cannot find and tell from others'.
+        let paths: Vec<String> = placement.paths().collect();
+        lock.record(paths.iter().map(|p| (p.as_str(), None)))?;
+        let cg = Cgroup::create(&placement)?;
+        lock.record(cg.dirs().map(|(p, i)| (p, Some(i))))?;
+        Some(cg)
     } else {
         None
     };
-    if let Some(cg) = &cg {
-        lock.record(&cg.paths().collect::<Vec<_>>());
-    }
     let result = start_and_wait(&plan, cg.as_ref(), &signals);
     drop(cg);
     drop(lock);
@@ -83,6 +85,10 @@ fn start_and_wait(plan: &Plan, cg: Option<&Cgroup>, signals: &libc::sigset_t) ->
     let tty_child = tty_pair.as_ref().map_or(-1, |(_, child)| child.as_raw_fd());
     let mut keep = vec![sync_r.as_raw_fd(), err_w.as_raw_fd()];
     keep.extend((tty_child >= 0).then_some(tty_child));
+    let mut after_root = keep.clone();
+    after_root.retain(|&fd| fd != sync_r.as_raw_fd());
+    after_root.sort_unstable();
+    keep.push(plan.image.as_raw_fd());
     keep.extend(plan.volumes.iter().map(|v| v.tree.as_raw_fd()));
     keep.sort_unstable();
     let child_fds = ChildFds {
@@ -90,10 +96,12 @@ fn start_and_wait(plan: &Plan, cg: Option<&Cgroup>, signals: &libc::sigset_t) ->
         error: err_w.as_raw_fd(),
         tty: tty_child,
         keep,
+        after_root,
     };
 
-    let mut flags =
-        (libc::CLONE_NEWPID | libc::CLONE_NEWNS | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC) as u64;
+    // The mount namespace is made by the child itself, after it entered IMAGE by its
+    // handle (rootfs::enter).
+    let mut flags = (libc::CLONE_NEWPID | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC) as u64;
     if plan.new_net {
         flags |= libc::CLONE_NEWNET as u64;
     }
@@ -338,6 +346,9 @@ fn describe_failure(plan: &Plan, f: &Failure) -> String {
             };
         }
         Step::ParentGone => "the container's init lost its parent".into(),
+        Step::DeathSignal => {
+            "cannot make the container's init die with crab-can (PR_SET_PDEATHSIG)".into()
+        }
         Step::CgroupNs => "cannot create the cgroup namespace".into(),
         Step::Hostname => format!(
             "cannot set the hostname '{}'",

@@ -44,6 +44,25 @@ impl fmt::Display for Error {
     }
 }
 
+/// `crab-can: PREFIXMSG` and a newline, as exactly one line of plain text: every control
+/// character of the message (a newline, CR or ESC inside a value the user gave) is written
+/// as an escape (`\n`, `\r`, `\u{1b}`), so nothing can split the line or reach the
+/// caller's terminal as a control sequence.
+pub fn one_line(prefix: &str, msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len() + prefix.len() + 11);
+    out.push_str("crab-can: ");
+    out.push_str(prefix);
+    for c in msg.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('\n');
+    out
+}
+
 /// The kernel's words for an errno ("No such file or directory").
 pub fn strerror(errno: Errno) -> String {
     let e = std::io::Error::from_raw_os_error(errno.raw_os_error());
@@ -76,7 +95,7 @@ macro_rules! steps {
 }
 
 steps! {
-    ParentGone, CgroupNs, Hostname, Loopback, MakePrivate, BindImage, RemountImage,
+    ParentGone, DeathSignal, CgroupNs, Hostname, Loopback, MountNs, MakePrivate, BindImage, RemountImage,
     PivotRoot, Mount, Mknod, Symlink, Workdir, Volume, VolumeReadOnly, Mask, Signals, Fork,
     Session, Terminal, Groups, SetGid, SetUid, Capabilities, NoNewPrivs, Seccomp, Exec, NotDumpable,
 }
@@ -141,6 +160,16 @@ mod tests {
         }
         assert_eq!(Failure::decode(&[0xff; Failure::SIZE]), None);
         assert_eq!(Failure::decode(&[0; 3]), None);
+    }
+
+    #[test]
+    fn one_line_escapes_controls() {
+        assert_eq!(one_line("", "plain 'x'"), "crab-can: plain 'x'\n");
+        assert_eq!(
+            one_line("warning: ", "a\nb\rc\u{1b}[2Jd\u{9b}e\tf"),
+            "crab-can: warning: a\\nb\\rc\\u{1b}[2Jd\\u{9b}e\\tf\n"
+        );
+        assert_eq!(one_line("", "\n").lines().count(), 1);
     }
 
     #[test]

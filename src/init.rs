@@ -43,8 +43,11 @@ pub struct ChildFds {
     pub error: RawFd,
     /// The socket that carries the pseudo-terminal's master to the parent, if any.
     pub tty: RawFd,
-    /// Every descriptor above to keep (these, and the volumes' mount trees), sorted.
+    /// Every descriptor above to keep until the root is built (these, IMAGE's handle and
+    /// the volumes' mount trees), sorted.
     pub keep: Vec<RawFd>,
+    /// What the init keeps after the root is built (the error pipe and terminal socket).
+    pub after_root: Vec<RawFd>,
 }
 
 fn report(err: BorrowedFd<'_>, f: Failure) {
@@ -96,9 +99,9 @@ pub fn run(plan: &Plan, fds: &ChildFds) -> ! {
     };
     // The command holds the error pipe until its execve; once we close ours, the parent
     // sees end-of-file exactly when the command is running.
-    sys::close_range(fds.error as u32, fds.error as u32);
+    sys::close(fds.error);
     if fds.tty >= 0 {
-        sys::close_range(fds.tty as u32, fds.tty as u32);
+        sys::close(fds.tty);
     }
     supervise(cmd, sigfd.as_fd())
 }
@@ -114,7 +117,7 @@ fn setup(plan: &Plan, fds: &ChildFds) -> Result<(), Failure> {
     // Die with crab-can. If it already died before this line, the go pipe below reads
     // end-of-file, so that case is caught too.
     rustix::process::set_parent_process_death_signal(Some(Signal::KILL))
-        .map_err(fail(Step::ParentGone))?;
+        .map_err(fail(Step::DeathSignal))?;
     // Nothing of the caller's but 0-2 stays open in the init.
     sys::close_fds_except(&fds.keep);
     let mut go = [0u8; 1];
@@ -133,17 +136,18 @@ fn setup(plan: &Plan, fds: &ChildFds) -> Result<(), Failure> {
             }
         }
     }
-    sys::close_range(fds.sync as u32, fds.sync as u32);
+    sys::close(fds.sync);
     // Now in our cgroups: a cgroup namespace rooted here makes /proc/self/cgroup read "/".
-    // SAFETY: a new cgroup namespace changes no memory or file descriptor of ours (the
-    // flags that make unshare unsafe are the fd-table and fs ones).
-    unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWCGROUP) }
+    sys::unshare_namespaces(rustix::thread::UnshareFlags::NEWCGROUP)
         .map_err(fail(Step::CgroupNs))?;
     rustix::system::sethostname(&plan.hostname).map_err(fail(Step::Hostname))?;
     if plan.new_net {
         net::loopback_up()?;
     }
     rootfs::enter(plan)?;
+    // The handles of the host's side (IMAGE, the volumes' trees) have done their work: the
+    // init keeps only the error pipe and the terminal socket.
+    sys::close_fds_except(&fds.after_root);
     // Nobody inside may read the init's memory, fds or executable through /proc/1.
     rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
         .map_err(fail(Step::NotDumpable))?;

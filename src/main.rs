@@ -21,6 +21,15 @@ mod user;
 use std::io::Write;
 
 fn main() {
+    // First of all: the signals crab-can handles wait in a queue from here on (a run reads
+    // them through a signalfd and passes them on to the command once it runs), so even a
+    // signal in crab-can's first microseconds never kills it halfway through.
+    if let Err(e) = sys::sigprocmask(libc::SIG_BLOCK, &init::handled_signals()) {
+        std::process::exit(i32::from(error_line(error::Error::sys(
+            "cannot block signals",
+            e,
+        ))));
+    }
     let code = match cli::parse(std::env::args_os().skip(1)) {
         Ok(cli::Command::Help) => {
             let _ = std::io::stdout().write_all(cli::USAGE.as_bytes());
@@ -46,11 +55,11 @@ fn main() {
 
 /// The one line a failure gets. A closed or broken stderr is no reason to panic.
 fn error_line(e: error::Error) -> u8 {
-    let _ = std::io::stderr().write_all(format!("crab-can: {e}\n").as_bytes());
+    let _ = std::io::stderr().write_all(error::one_line("", &e.msg).as_bytes());
     e.code
 }
 
 /// A `crab-can: warning: ...` line.
 pub fn warn(msg: &str) {
-    let _ = std::io::stderr().write_all(format!("crab-can: warning: {msg}\n").as_bytes());
+    let _ = std::io::stderr().write_all(error::one_line("warning: ", msg).as_bytes());
 }

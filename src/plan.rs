@@ -48,7 +48,11 @@ pub struct PlannedVolume {
 
 pub struct Plan {
     pub name: String,
-    pub image: CString,
+    /// IMAGE as the user wrote it, for messages only: never looked up again.
+    pub image_display: String,
+    /// The handle IMAGE was checked through (`O_PATH`): the child enters IMAGE by this fd,
+    /// so renaming or swapping IMAGE's path after the check changes nothing.
+    pub image: OwnedFd,
     pub hostname: Vec<u8>,
     pub new_net: bool,
     /// Flags of the final remount of the container's root (nodev, its own nosuid/noexec,
@@ -95,22 +99,70 @@ fn cstring(b: &[u8]) -> CString {
     CString::new(b.iter().copied().filter(|&c| c != 0).collect::<Vec<u8>>()).unwrap_or_default()
 }
 
-/// Read a small file of IMAGE, resolving every symlink inside IMAGE. Missing is empty.
-fn read_in_image(image: &OwnedFd, path: &str) -> String {
+/// The largest `/etc/passwd` or `/etc/group` read from IMAGE. The files are IMAGE's, so
+/// whoever made IMAGE controls them: they are streamed (never held whole), and a file past
+/// this size is refused rather than read at every run.
+pub const MAX_IMAGE_FILE: u64 = 4 << 20;
+
+/// Open a text file of IMAGE for reading, resolving every symlink inside IMAGE. Missing is
+/// `None`. Anything but a regular file (a FIFO that would block, a device node, a
+/// directory) or a file past [`MAX_IMAGE_FILE`] is refused: it is opened without blocking
+/// and without becoming a controlling terminal, and checked before a byte is read.
+fn open_in_image(
+    image: &OwnedFd,
+    display: &str,
+    path: &str,
+) -> Result<Option<std::io::BufReader<std::io::Take<std::fs::File>>>> {
+    let what = || format!("IMAGE '{display}': {path}");
     let fd = match rustix::fs::openat2(
         image.as_fd(),
         path,
-        OFlags::RDONLY | OFlags::CLOEXEC,
+        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY,
         Mode::empty(),
         ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
     ) {
         Ok(fd) => fd,
-        Err(_) => return String::new(),
+        Err(Errno::NOENT) | Err(Errno::NOTDIR) => return Ok(None),
+        Err(e) => return Err(Error::sys(format!("cannot open {}", what()), e)),
     };
-    let mut f = std::fs::File::from(fd);
-    let mut s = String::new();
-    let _ = std::io::Read::read_to_string(&mut f, &mut s);
-    s
+    let st = rustix::fs::fstat(&fd).map_err(|e| Error::sys(what(), e))?;
+    let kind = rustix::fs::FileType::from_raw_mode(st.st_mode);
+    if kind != rustix::fs::FileType::RegularFile {
+        return Err(Error::new(format!(
+            "{} is {}, not a regular file; refusing to read it",
+            what(),
+            file_kind(kind)
+        )));
+    }
+    if st.st_size as u64 > MAX_IMAGE_FILE {
+        return Err(Error::new(format!(
+            "{} is larger than {} ({} bytes); refusing to read it",
+            what(),
+            crate::cgroup::mib(MAX_IMAGE_FILE),
+            st.st_size
+        )));
+    }
+    let file = std::io::Read::take(std::fs::File::from(fd), MAX_IMAGE_FILE);
+    Ok(Some(std::io::BufReader::with_capacity(4096, file)))
+}
+
+fn file_kind(kind: rustix::fs::FileType) -> &'static str {
+    use rustix::fs::FileType as T;
+    match kind {
+        T::Directory => "a directory",
+        T::Fifo => "a FIFO",
+        T::CharacterDevice => "a character device",
+        T::BlockDevice => "a block device",
+        T::Socket => "a socket",
+        T::Symlink => "a symbolic link",
+        _ => "not a regular file",
+    }
+}
+
+/// Whether the environment's HOME comes from `-e` (so IMAGE's passwd is not needed for it).
+fn home_from_env(env: &[(OsString, Option<OsString>)]) -> bool {
+    env.iter()
+        .any(|(k, v)| k == "HOME" && (v.is_some() || std::env::var_os("HOME").is_some()))
 }
 
 /// The environment block: the contract's base set, then every `-e` replacing by name.
@@ -249,49 +301,50 @@ fn plan_volume(v: &crate::cli::Volume) -> Result<PlannedVolume> {
     })
 }
 
-/// Turn what the user asked for into what the kernel will be told.
-pub fn build(spec: &Spec) -> Result<Plan> {
-    let image_str = spec.image.to_string_lossy().into_owned();
-    let image_path = std::fs::canonicalize(&spec.image).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => Error::new(format!("IMAGE '{image_str}' does not exist")),
-        _ => Error::new(format!(
-            "IMAGE '{image_str}': {}",
-            crate::error::strerror(Errno::from_io_error(&e).unwrap_or(Errno::IO))
-        )),
-    })?;
-    let image_fd = rustix::fs::open(
-        &image_path,
+/// Open IMAGE once, as a handle that every later use goes through, and check it: a
+/// directory, not the host's own root (by device and inode, whatever path led there), with
+/// its mount points. Returns the handle and IMAGE's mount flags.
+fn open_image(image: &OsStr, display: &str) -> Result<(OwnedFd, rustix::fs::StatVfs)> {
+    let fd = rustix::fs::open(
+        image,
         OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     )
     .map_err(|e| match e {
-        Errno::NOTDIR => Error::new(format!("IMAGE '{image_str}' is not a directory")),
-        e => Error::sys(format!("IMAGE '{image_str}'"), e),
+        Errno::NOENT => Error::new(format!("IMAGE '{display}' does not exist")),
+        Errno::NOTDIR => Error::new(format!("IMAGE '{display}' is not a directory")),
+        e => Error::sys(format!("IMAGE '{display}'"), e),
     })?;
-    if image_path.as_os_str() == "/" {
-        return Err(Error::new(
-            "IMAGE '/' is the host's own root; give a root filesystem directory",
-        ));
+    let st = rustix::fs::fstat(&fd).map_err(|e| Error::sys(format!("IMAGE '{display}'"), e))?;
+    let root = rustix::fs::stat("/").map_err(|e| Error::sys("cannot inspect '/'", e))?;
+    if (st.st_dev, st.st_ino) == (root.st_dev, root.st_ino) {
+        return Err(Error::new(format!(
+            "IMAGE '{display}' is the host's own root directory; give a root filesystem directory"
+        )));
     }
     for mp in ["proc", "dev", "sys"] {
-        mount_point(&image_fd, &image_str, mp)?;
+        mount_point(&fd, display, mp)?;
     }
-    let image_vfs = rustix::fs::fstatvfs(&image_fd)
-        .map_err(|e| Error::sys(format!("IMAGE '{image_str}'"), e))?;
+    let vfs = rustix::fs::fstatvfs(&fd).map_err(|e| Error::sys(format!("IMAGE '{display}'"), e))?;
+    Ok((fd, vfs))
+}
 
+/// Turn what the user asked for into what the kernel will be told.
+pub fn build(spec: &Spec) -> Result<Plan> {
+    let image_str = spec.image.to_string_lossy().into_owned();
+    let (image_fd, image_vfs) = open_image(&spec.image, &image_str)?;
     let name = match &spec.name {
         Some(n) => n.clone(),
         None => random_name()?,
     };
     let hostname = spec.hostname.clone().unwrap_or_else(|| name.clone());
 
-    let passwd = read_in_image(&image_fd, "/etc/passwd");
-    let group = if spec.user.as_deref().is_some_and(|u| u.contains(':')) {
-        read_in_image(&image_fd, "/etc/group")
-    } else {
-        String::new()
-    };
-    let user = user::resolve(spec.user.as_deref(), &passwd, &group)?;
+    let user = user::resolve(
+        spec.user.as_deref(),
+        !home_from_env(&spec.env),
+        || open_in_image(&image_fd, &image_str, "/etc/passwd"),
+        || open_in_image(&image_fd, &image_str, "/etc/group"),
+    )?;
 
     let env = environment(
         &hostname,
@@ -356,7 +409,8 @@ pub fn build(spec: &Spec) -> Result<Plan> {
     let tty = crate::tty::wanted(spec.no_tty);
     Ok(Plan {
         name,
-        image: cstring(image_path.as_os_str().as_bytes()),
+        image_display: image_str,
+        image: image_fd,
         hostname: hostname.into_bytes(),
         new_net: spec.net == Net::None,
         root_flags,

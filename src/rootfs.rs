@@ -1,5 +1,5 @@
-//! The container's root filesystem, run by the child inside its new mount namespace:
-//! IMAGE bound onto itself, `pivot_root` into it (or, from an initramfs, the move-and-chroot
+//! The container's root filesystem, run by the child as it makes its own mount namespace:
+//! IMAGE (entered by the handle the parent checked) copied over itself, `pivot_root` into it (or, from an initramfs, the move-and-chroot
 //! way), then a fresh `/proc`, a read-only `/sys`, a small `/dev`, the masked and read-only
 //! kernel paths, the volumes, and last the root's own flags (`nodev`, `--read-only`).
 //!
@@ -131,8 +131,20 @@ fn fail(step: Step, arg: usize) -> impl FnOnce(Errno) -> Failure {
     }
 }
 
-/// Build the container's root and enter it. Runs in the child, in its own mount namespace.
+/// Build the container's root and enter it. Runs in the child, before its own mount
+/// namespace exists.
+///
+/// IMAGE is entered through the handle the parent checked, never by its path: the child
+/// `fchdir`s to it and then unshares the mount namespace, which moves its working directory
+/// to this namespace's copy of the same mount. A copy of that directory (`open_tree`, with
+/// everything mounted below it) is attached over it and entered by its fd, and that is
+/// what `pivot_root` makes the root. Swapping IMAGE's path for a symlink to `/` at any
+/// moment after the check changes nothing.
 pub fn enter(plan: &Plan) -> Result<(), Failure> {
+    use rustix::mount::{MoveMountFlags, OpenTreeFlags};
+    rustix::process::fchdir(&plan.image).map_err(fail(Step::BindImage, 0))?;
+    crate::sys::unshare_namespaces(rustix::thread::UnshareFlags::NEWNS)
+        .map_err(fail(Step::MountNs, 0))?;
     rustix::process::umask(Mode::empty());
     // Nothing we mount may propagate back to the host.
     rustix::mount::mount_change(
@@ -140,9 +152,24 @@ pub fn enter(plan: &Plan) -> Result<(), Failure> {
         MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
     )
     .map_err(fail(Step::MakePrivate, 0))?;
-    rustix::mount::mount(&*plan.image, &*plan.image, c"", flags(BIND | REC), None)
-        .map_err(fail(Step::BindImage, 0))?;
-    rustix::process::chdir(&*plan.image).map_err(fail(Step::BindImage, 0))?;
+    let tree = rustix::mount::open_tree(
+        CWD,
+        c".",
+        OpenTreeFlags::OPEN_TREE_CLONE
+            | OpenTreeFlags::OPEN_TREE_CLOEXEC
+            | OpenTreeFlags::AT_RECURSIVE,
+    )
+    .map_err(fail(Step::BindImage, 0))?;
+    rustix::mount::move_mount(
+        tree.as_fd(),
+        c"",
+        CWD,
+        c".",
+        MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
+    )
+    .map_err(fail(Step::BindImage, 0))?;
+    rustix::process::fchdir(&tree).map_err(fail(Step::BindImage, 0))?;
+    drop(tree);
     match rustix::process::pivot_root(c".", c".") {
         Ok(()) => {
             // The old root now sits on top of the new one: detach it and everything under
@@ -380,9 +407,10 @@ fn make_dirs(dirs: &[std::ffi::CString]) -> Result<(), Errno> {
 /// Words for a failed step of this module, for the parent's error line.
 pub fn describe(step: Step, arg: u32, plan: &Plan) -> String {
     let arg = arg as usize;
-    let image = plan.image.to_string_lossy();
+    let image = &plan.image_display;
     let lossy = |c: &CStr| c.to_string_lossy().into_owned();
     match step {
+        Step::MountNs => "cannot create the mount namespace".into(),
         Step::MakePrivate => "cannot make the mount namespace private".into(),
         Step::BindImage => format!("cannot bind-mount IMAGE '{image}'"),
         Step::PivotRoot if arg == 1 => {

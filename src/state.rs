@@ -2,35 +2,93 @@
 //!
 //! A running container's name is an abstract unix socket, `@crab-can/NAME`, bound by its
 //! crab-can for the container's whole life: binding is atomic, needs no file, and the
-//! kernel frees the name the moment crab-can dies, however it dies. (Abstract names
-//! belong to a network namespace: names are unique among the crab-can processes of one.)
+//! kernel frees the name the moment crab-can dies, however it dies. Abstract names belong
+//! to a network namespace, so the socket is always made in the host's (see `host_net_ns`): a name is
+//! unique on the host whichever network namespace crab-can is started in (`ip netns exec`,
+//! systemd's `PrivateNetwork=`, a CI runner's). Only without `/proc`, or where PID 1's
+//! namespace cannot be reached, does crab-can fall back to its own.
 //!
-//! A run that makes cgroups also writes `/run/crab-can/NAME`, the list of its cgroup
-//! directories, and removes it at the end. A file whose name nobody holds is a killed
-//! run's: the next run removes the cgroups it lists.
+//! A run that makes cgroups also writes `/run/crab-can/NAME` *before* it makes any: first
+//! the directories it is about to make, then, once they exist, each with its inode number.
+//! It removes the file at the end. A file whose name nobody holds is a killed run's: the
+//! next run removes the cgroups it lists, and only those (see `cgroup::remove_leftover`).
 
 use crate::error::{Error, Result};
-use rustix::fd::OwnedFd;
+use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+use rustix::thread::LinkNameSpaceType;
 
 pub const DIR: &str = "/run/crab-can";
 
 pub struct NameLock {
     _socket: OwnedFd,
     name: String,
-    recorded: bool,
+    /// The state file, once this run has written one.
+    record: Option<OwnedFd>,
 }
 
-/// Bind `@crab-can/NAME`: Ok(None) when another process holds it.
-fn try_bind(name: &str) -> std::result::Result<Option<OwnedFd>, Errno> {
-    let sock = rustix::net::socket_with(
+fn unix_socket() -> std::result::Result<OwnedFd, Errno> {
+    rustix::net::socket_with(
         AddressFamily::UNIX,
         SocketType::DGRAM,
         SocketFlags::CLOEXEC,
         None,
-    )?;
+    )
+}
+
+/// The host's network namespace: PID 1's; where PID 1 may not be inspected (a sandbox
+/// whose PID 1 holds capabilities that root here lacks), that of PID 2 when it is the
+/// kernel's `kthreadd` (a kernel thread, always in the initial namespaces). None without
+/// /proc, or when neither can be seen (then crab-can's own namespace is all it can use).
+fn host_net_ns() -> Option<(&'static str, rustix::fs::Stat)> {
+    if let Ok(st) = rustix::fs::stat("/proc/1/ns/net") {
+        return Some(("/proc/1/ns/net", st));
+    }
+    // "2 (kthreadd) S 0 ...": a parent pid of 0 is a kernel thread of the initial PID
+    // namespace (in a container's PID namespace, PID 2 has a parent).
+    let fd = rustix::fs::open(
+        "/proc/2/stat",
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()?;
+    let mut buf = [0u8; 128];
+    let n = rustix::io::read(&fd, &mut buf).ok()?;
+    let text = std::str::from_utf8(&buf[..n]).ok()?;
+    let after_comm = &text[text.rfind(')')? + 1..];
+    if after_comm.split_whitespace().nth(1) != Some("0") {
+        return None;
+    }
+    rustix::fs::stat("/proc/2/ns/net")
+        .ok()
+        .map(|st| ("/proc/2/ns/net", st))
+}
+
+/// A unix socket of the host's network namespace, where names live.
+fn host_socket() -> std::result::Result<OwnedFd, Errno> {
+    let Some((host_path, host)) = host_net_ns() else {
+        return unix_socket();
+    };
+    let own = rustix::fs::stat("/proc/self/ns/net")?;
+    if (host.st_dev, host.st_ino) == (own.st_dev, own.st_ino) {
+        return unix_socket();
+    }
+    let open = |p: &str| rustix::fs::open(p, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty());
+    let back = open("/proc/self/ns/net")?;
+    let host_ns = open(host_path)?;
+    rustix::thread::move_into_link_name_space(host_ns.as_fd(), Some(LinkNameSpaceType::Network))?;
+    let sock = unix_socket();
+    // Back to the caller's namespace before anything else: `--net host` means the caller's.
+    // If that fails this process stops here (the caller turns the error into exit 125).
+    rustix::thread::move_into_link_name_space(back.as_fd(), Some(LinkNameSpaceType::Network))?;
+    sock
+}
+
+/// Bind `@crab-can/NAME`: Ok(None) when another process holds it.
+fn try_bind(name: &str) -> std::result::Result<Option<OwnedFd>, Errno> {
+    let sock = host_socket()?;
     let addr = SocketAddrUnix::new_abstract_name(format!("crab-can/{name}").as_bytes())?;
     match rustix::net::bind(&sock, &addr) {
         Ok(()) => Ok(Some(sock)),
@@ -49,7 +107,7 @@ pub fn lock(name: &str) -> Result<NameLock> {
                 return Ok(NameLock {
                     _socket: socket,
                     name: name.to_string(),
-                    recorded: false,
+                    record: None,
                 });
             }
             Ok(None) if attempt < 10 => std::thread::sleep(std::time::Duration::from_millis(5)),
@@ -69,15 +127,34 @@ fn state_file(name: &str) -> String {
     format!("{DIR}/{name}")
 }
 
+/// One line of a state file: `INO PATH`, with `-` for an inode not known yet.
+fn record_line(path: &str, ino: Option<u64>) -> String {
+    match ino {
+        Some(i) => format!("{i} {path}\n"),
+        None => format!("- {path}\n"),
+    }
+}
+
 /// Remove the cgroups a dead run of `name` recorded, and its file.
 fn remove_leftovers(name: &str) {
     let path = state_file(name);
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        for dir in text.lines().filter(|l| !l.is_empty()) {
-            crate::cgroup::remove_leftover(dir);
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return;
+    };
+    for line in text.lines() {
+        let Some((ino, dir)) = line.split_once(' ') else {
+            continue;
+        };
+        match ino {
+            "-" => crate::cgroup::remove_leftover(dir, None),
+            i => {
+                if let Ok(i) = i.parse() {
+                    crate::cgroup::remove_leftover(dir, Some(i));
+                }
+            }
         }
-        let _ = rustix::fs::unlink(path.as_str());
     }
+    let _ = rustix::fs::unlink(path.as_str());
 }
 
 impl NameLock {
@@ -86,29 +163,62 @@ impl NameLock {
         remove_leftovers(&self.name);
     }
 
-    /// Record this run's cgroup directories, for the run after a crash of this one. Best
-    /// effort: without a writable /run, a crash leaves them for the user to remove.
-    pub fn record(&mut self, cgroups: &[&str]) {
-        for d in ["/run", DIR] {
-            let _ = rustix::fs::mkdir(d, Mode::from_raw_mode(if d == DIR { 0o700 } else { 0o755 }));
+    /// Record this run's cgroup directories, for the run after a crash of this one: first
+    /// before any of them exists (no inode yet), then again once each exists. The file is
+    /// complete before anything it lists is made: each version is written whole with one
+    /// `pwrite` (a later version only grows), so a kill leaves the old version or the new.
+    pub fn record<'a>(
+        &mut self,
+        dirs: impl IntoIterator<Item = (&'a str, Option<u64>)>,
+    ) -> Result<()> {
+        let text: String = dirs.into_iter().map(|(p, i)| record_line(p, i)).collect();
+        let file = state_file(&self.name);
+        let cannot = |e| {
+            Error::sys(
+                format!(
+                    "cannot record the container's cgroups in {file} (needed to remove them after a crash)"
+                ),
+                e,
+            )
+        };
+        if self.record.is_none() {
+            for d in ["/run", DIR] {
+                match rustix::fs::mkdir(
+                    d,
+                    Mode::from_raw_mode(if d == DIR { 0o700 } else { 0o755 }),
+                ) {
+                    Ok(()) | Err(Errno::EXIST) => {}
+                    Err(e) => return Err(cannot(e)),
+                }
+            }
+            let fd = rustix::fs::open(
+                file.as_str(),
+                OFlags::WRONLY
+                    | OFlags::CREATE
+                    | OFlags::TRUNC
+                    | OFlags::CLOEXEC
+                    | OFlags::NOFOLLOW,
+                Mode::from_raw_mode(0o600),
+            )
+            .map_err(cannot)?;
+            self.record = Some(fd);
         }
-        let flags =
-            OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC | OFlags::NOFOLLOW;
-        if let Ok(fd) = rustix::fs::open(
-            state_file(&self.name).as_str(),
-            flags,
-            Mode::from_raw_mode(0o600),
-        ) {
-            let _ = rustix::io::write(&fd, cgroups.join("\n").as_bytes());
-            self.recorded = true;
+        let Some(fd) = &self.record else {
+            return Ok(());
+        };
+        match rustix::io::pwrite(fd, text.as_bytes(), 0) {
+            Ok(n) if n == text.len() => {}
+            Ok(_) => return Err(cannot(Errno::NOSPC)),
+            Err(e) => return Err(cannot(e)),
         }
+        rustix::fs::ftruncate(fd, text.len() as u64).map_err(cannot)
     }
 }
 
 impl Drop for NameLock {
     fn drop(&mut self) {
         // Still holding the name, so no other run of it can be reading this file.
-        if self.recorded {
+        if self.record.is_some() {
             let _ = rustix::fs::unlink(state_file(&self.name).as_str());
         }
     }

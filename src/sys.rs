@@ -175,24 +175,94 @@ pub fn read_signal(fd: BorrowedFd<'_>) -> Result<i32, Errno> {
 }
 
 /// Close every fd from `first` to `last` inclusive.
-pub fn close_range(first: u32, last: u32) {
+fn close_range(first: u32, last: u32) -> Result<(), Errno> {
     if first > last {
-        return;
+        return Ok(());
     }
     // SAFETY: close_range only closes descriptors; the caller keeps no OwnedFd in range.
-    unsafe { libc::syscall(libc::SYS_close_range, first, last, 0u32) };
+    let r = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0u32) };
+    check(r).map(drop)
+}
+
+/// Close one descriptor that no `OwnedFd` of ours holds (a raw fd handed to the child).
+pub fn close(fd: RawFd) {
+    // SAFETY: the caller owns `fd` as a raw number and never uses it again.
+    unsafe { libc::close(fd) };
 }
 
 /// Close every fd above 2 except those in `keep` (sorted ascending).
+///
+/// With `close_range` (Linux 5.9); where it is missing or refused (a seccomp profile of an
+/// outer container), each open fd is found in `/proc/self/fd` and closed, and without
+/// `/proc` every number up to the fd limit is closed. Nothing of the caller's can leak.
 pub fn close_fds_except(keep: &[RawFd]) {
+    if close_ranges_except(keep).is_ok() {
+        return;
+    }
+    let keep_or_low = |fd: RawFd| fd <= 2 || keep.binary_search(&fd).is_ok();
+    if close_listed_fds(&keep_or_low).is_err() {
+        let max = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+            .maximum
+            .unwrap_or(1 << 20)
+            .min(1 << 20);
+        for fd in 3..max as RawFd {
+            if !keep_or_low(fd) {
+                close(fd);
+            }
+        }
+    }
+}
+
+fn close_ranges_except(keep: &[RawFd]) -> Result<(), Errno> {
     let mut next = 3u32;
     for &k in keep {
         if k >= next as i32 {
-            close_range(next, k as u32 - 1);
+            close_range(next, k as u32 - 1)?;
             next = k as u32 + 1;
         }
     }
-    close_range(next, u32::MAX);
+    close_range(next, u32::MAX)
+}
+
+/// Close every fd listed in `/proc/self/fd` that `keep` does not want, until none is left
+/// (a stack buffer for the directory: no allocation after the clone).
+fn close_listed_fds(keep: &dyn Fn(RawFd) -> bool) -> Result<(), Errno> {
+    use rustix::fs::{Mode, OFlags, RawDir};
+    use std::os::fd::AsRawFd;
+    loop {
+        let dir = rustix::fs::open(
+            "/proc/self/fd",
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
+        let mut entries = RawDir::new(&dir, &mut buf);
+        let mut closed = false;
+        while let Some(entry) = entries.next() {
+            let entry = entry?;
+            let Some(fd) = std::str::from_utf8(entry.file_name().to_bytes())
+                .ok()
+                .and_then(|n| n.parse::<RawFd>().ok())
+            else {
+                continue;
+            };
+            if fd != dir.as_raw_fd() && !keep(fd) {
+                close(fd);
+                closed = true;
+            }
+        }
+        if !closed {
+            return Ok(());
+        }
+    }
+}
+
+/// `unshare` of namespaces only (CLONE_NEW* flags): the calling process gets new ones.
+pub fn unshare_namespaces(flags: rustix::thread::UnshareFlags) -> Result<(), Errno> {
+    // SAFETY: new namespaces change no memory or file descriptor of ours (the flags that
+    // make unshare unsafe are the fd-table and fs-sharing ones; NEWNS copies `fs`, which
+    // this single-threaded process does not share).
+    unsafe { rustix::thread::unshare_unsafe(flags) }
 }
 
 /// execve. Returns only on failure.

@@ -1,8 +1,11 @@
 //! Users and groups as IMAGE defines them: `--user USER[:GROUP]` resolved against IMAGE's
-//! `/etc/passwd` and `/etc/group` (read with every symlink resolved inside IMAGE), and the
-//! user's home directory for `HOME`.
+//! `/etc/passwd` and `/etc/group`, and the user's home directory for `HOME`.
+//!
+//! The files are IMAGE's, so they are input from whoever made IMAGE: each is read only
+//! when an answer needs it, streamed a line at a time, and left at the first match.
 
 use crate::error::{Error, Result};
+use std::io::BufRead;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
@@ -11,24 +14,52 @@ pub struct User {
     pub home: String,
 }
 
-/// One `/etc/passwd` entry: name, uid, gid, home.
-fn passwd_entries(passwd: &str) -> impl Iterator<Item = (&str, u32, u32, &str)> {
-    passwd.lines().filter_map(|l| {
-        let f: Vec<&str> = l.split(':').collect();
-        if f.len() < 7 {
-            return None;
-        }
-        Some((f[0], f[2].parse().ok()?, f[3].parse().ok()?, f[5]))
-    })
+/// One `/etc/passwd` entry.
+struct Passwd {
+    name: String,
+    uid: u32,
+    gid: u32,
+    home: String,
 }
 
-fn group_entries(group: &str) -> impl Iterator<Item = (&str, u32)> {
-    group.lines().filter_map(|l| {
-        let f: Vec<&str> = l.split(':').collect();
-        if f.len() < 3 {
-            return None;
+/// The first line of `file` whose `:`-separated fields (at least `min` of them) `pick`
+/// turns into a value. A line that is not UTF-8 is skipped.
+fn find<T>(
+    file: Option<impl BufRead>,
+    which: &str,
+    min: usize,
+    mut pick: impl FnMut(&[&str]) -> Option<T>,
+) -> Result<Option<T>> {
+    let Some(mut file) = file else {
+        return Ok(None);
+    };
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = file
+            .read_until(b'\n', &mut line)
+            .map_err(|e| Error::new(format!("cannot read IMAGE's {which}: {e}")))?;
+        if n == 0 {
+            return Ok(None);
         }
-        Some((f[0], f[2].parse().ok()?))
+        let Ok(text) = std::str::from_utf8(&line) else {
+            continue;
+        };
+        let fields: Vec<&str> = text.trim_end_matches('\n').split(':').collect();
+        if fields.len() >= min {
+            if let Some(v) = pick(&fields) {
+                return Ok(Some(v));
+            }
+        }
+    }
+}
+
+fn passwd_entry(f: &[&str]) -> Option<Passwd> {
+    Some(Passwd {
+        name: f[0].to_string(),
+        uid: f[2].parse().ok()?,
+        gid: f[3].parse().ok()?,
+        home: f[5].to_string(),
     })
 }
 
@@ -36,59 +67,80 @@ fn default_home(uid: u32) -> String {
     if uid == 0 { "/root".into() } else { "/".into() }
 }
 
-/// Resolve `spec` (`USER[:GROUP]`, or none for root) against the image's passwd and group
-/// files (their text; empty when the image has none).
-pub fn resolve(spec: Option<&str>, passwd: &str, group: &str) -> Result<User> {
+/// A uid or gid as a number: any u32 but `u32::MAX`, which the kernel reads as "no change"
+/// (-1) and never is an id.
+fn id(s: &str) -> Option<u32> {
+    s.parse::<u32>().ok().filter(|&v| v != u32::MAX)
+}
+
+/// Resolve `spec` (`USER[:GROUP]`, or none for root) against IMAGE's files. `need_home`:
+/// whether HOME must come from passwd (not when `-e HOME` sets it). `passwd` and `group`
+/// open the files (None when IMAGE has none); each is called only when needed.
+pub fn resolve<P: BufRead, G: BufRead>(
+    spec: Option<&str>,
+    need_home: bool,
+    passwd: impl FnOnce() -> Result<Option<P>>,
+    group: impl FnOnce() -> Result<Option<G>>,
+) -> Result<User> {
     let Some(spec) = spec else {
-        let home = passwd_entries(passwd)
-            .find(|e| e.1 == 0)
-            .map(|e| e.3.to_string())
+        let home = if need_home {
+            find(passwd()?, "/etc/passwd", 7, |f| {
+                passwd_entry(f).filter(|e| e.uid == 0)
+            })?
+            .map(|e| e.home)
             .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| default_home(0));
+        } else {
+            None
+        };
         return Ok(User {
             uid: 0,
             gid: 0,
-            home,
+            home: home.unwrap_or_else(|| default_home(0)),
         });
     };
     let (u, g) = match spec.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (spec, None),
     };
-    let (uid, primary, home) = if let Ok(uid) = u.parse::<u32>() {
-        match passwd_entries(passwd).find(|e| e.1 == uid) {
-            Some(e) => (uid, Some(e.2), e.3.to_string()),
-            None => (uid, None, String::new()),
-        }
+    let bad = |why: String| Error::new(format!("invalid --user '{spec}': {why}"));
+    let numeric_uid = u.bytes().all(|c| c.is_ascii_digit());
+    let (uid, entry) = if numeric_uid {
+        let uid = id(u).ok_or_else(|| bad(format!("'{u}' is not a valid uid")))?;
+        // The entry gives the primary group and the home: read passwd only for those.
+        let entry = if need_home || g.is_none() {
+            find(passwd()?, "/etc/passwd", 7, |f| {
+                passwd_entry(f).filter(|e| e.uid == uid)
+            })?
+        } else {
+            None
+        };
+        (uid, entry)
     } else {
-        match passwd_entries(passwd).find(|e| e.0 == u) {
-            Some(e) => (e.1, Some(e.2), e.3.to_string()),
-            None => {
-                return Err(Error::new(format!(
-                    "invalid --user '{spec}': no user '{u}' in the image's /etc/passwd"
-                )));
-            }
+        let e = find(passwd()?, "/etc/passwd", 7, |f| {
+            passwd_entry(f).filter(|e| e.name == u)
+        })?
+        .ok_or_else(|| bad(format!("no user '{u}' in the image's /etc/passwd")))?;
+        if e.uid == u32::MAX {
+            return Err(bad(format!(
+                "user '{u}' has uid 4294967295, which is not an id"
+            )));
         }
+        (e.uid, Some(e))
     };
     let gid = match g {
-        None => primary.unwrap_or(uid),
-        Some(g) => match g.parse::<u32>() {
-            Ok(gid) => gid,
-            Err(_) => match group_entries(group).find(|e| e.0 == g) {
-                Some(e) => e.1,
-                None => {
-                    return Err(Error::new(format!(
-                        "invalid --user '{spec}': no group '{g}' in the image's /etc/group"
-                    )));
-                }
-            },
-        },
+        None => entry.as_ref().map_or(uid, |e| e.gid),
+        Some(g) if g.bytes().all(|c| c.is_ascii_digit()) => {
+            id(g).ok_or_else(|| bad(format!("'{g}' is not a valid gid")))?
+        }
+        Some(g) => find(group()?, "/etc/group", 3, |f| {
+            (f[0] == g).then(|| id(f[2])).flatten()
+        })?
+        .ok_or_else(|| bad(format!("no group '{g}' in the image's /etc/group")))?,
     };
-    let home = if home.is_empty() {
-        default_home(uid)
-    } else {
-        home
-    };
+    let home = entry
+        .map(|e| e.home)
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| default_home(uid));
     Ok(User { uid, gid, home })
 }
 
@@ -101,7 +153,14 @@ mod tests {
 
     #[test]
     fn resolves() {
-        let r = |s| resolve(s, PASSWD, GROUP);
+        let r = |s| {
+            resolve(
+                s,
+                true,
+                || Ok(Some(PASSWD.as_bytes())),
+                || Ok(Some(GROUP.as_bytes())),
+            )
+        };
         assert_eq!(
             r(None).unwrap(),
             User {
@@ -133,7 +192,42 @@ mod tests {
         assert_eq!(r(Some("0")).unwrap().home, "/root");
         assert!(r(Some("ghost")).unwrap_err().msg.contains("ghost"));
         assert!(r(Some("user:ghosts")).unwrap_err().msg.contains("ghosts"));
+        assert!(r(Some("4294967295")).unwrap_err().msg.contains("uid"));
+        assert!(r(Some("0:4294967295")).unwrap_err().msg.contains("gid"));
         // No passwd at all: root's home is /root.
-        assert_eq!(resolve(None, "", "").unwrap().home, "/root");
+        let none = || Ok(None::<&[u8]>);
+        assert_eq!(resolve(None, true, none, none).unwrap().home, "/root");
+    }
+
+    /// Each file is opened only when an answer needs it.
+    #[test]
+    fn reads_only_what_is_needed() {
+        let refuse = || -> Result<Option<&[u8]>> { Err(Error::new("opened")) };
+        let passwd = || Ok(Some(PASSWD.as_bytes()));
+        // HOME set by -e: root needs neither file; a numeric user:group neither.
+        assert_eq!(resolve(None, false, refuse, refuse).unwrap().uid, 0);
+        let u = resolve(Some("7:8"), false, refuse, refuse).unwrap();
+        assert_eq!((u.uid, u.gid, u.home.as_str()), (7, 8, "/"));
+        // A numeric group never opens /etc/group.
+        assert_eq!(
+            resolve(Some("user:9"), true, passwd, refuse).unwrap().gid,
+            9
+        );
+        // A failure to open is the caller's error, passed on.
+        assert!(resolve(None, true, refuse, refuse).is_err());
+    }
+
+    /// The first match wins and the rest is never read: a line after it may be anything.
+    #[test]
+    fn stops_at_the_first_match() {
+        let mut text = PASSWD.as_bytes().to_vec();
+        text.extend_from_slice(&[0xff; 64]);
+        let u = resolve(
+            Some("user"),
+            true,
+            || Ok(Some(&text[..])),
+            || Ok(None::<&[u8]>),
+        );
+        assert_eq!(u.unwrap().uid, 1000);
     }
 }

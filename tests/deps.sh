@@ -4,7 +4,7 @@
 set -euo pipefail
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
-for p in busybox-static file tmux gcc libc6-dev cpio qemu-system-x86 iproute2 procps bsdutils; do
+for p in busybox-static file tmux gcc libc6-dev cpio qemu-system-x86 iproute2 procps bsdutils strace; do
   have "$p" || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

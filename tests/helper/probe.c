@@ -856,23 +856,89 @@ static int do_af_alg(int argc, char **argv)
 	return do_socket(argc, AF_ALG, SOCK_SEQPACKET);
 }
 
-/* no-clone3 CMD [ARG...]: run CMD under a seccomp filter that answers ENOSYS to clone3, as
- * Docker's profile does, to test a runtime's fallback to clone. Not an attempt: it execs. */
+/* deny WHAT[,WHAT...] CMD [ARG...]: run CMD under a seccomp filter that refuses some
+ * calls, as an outer container's profile may: "clone3" (ENOSYS, as Docker's profile),
+ * "close_range" (ENOSYS, as on an old kernel), "pdeathsig" (prctl(PR_SET_PDEATHSIG) gets
+ * EPERM). Not an attempt: it execs. */
+static int do_deny(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage_of("clone3|close_range|pdeathsig[,...] CMD [ARG...]");
+	struct sock_filter f[32];
+	int n = 0;
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+	char *list = strdup(argv[0]);
+	for (char *w = strtok(list, ","); w && n < 24; w = strtok(NULL, ",")) {
+		if (strcmp(w, "clone3") == 0 || strcmp(w, "close_range") == 0) {
+			unsigned nr = strcmp(w, "clone3") == 0 ? 435 : 436;
+			f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, 0, 1);
+			f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS);
+		} else if (strcmp(w, "pdeathsig") == 0) {
+			f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_prctl, 0, 4);
+			f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0]));
+			f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PR_SET_PDEATHSIG, 0, 1);
+			f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
+			f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+		} else {
+			fprintf(stderr, "probe deny: unknown call '%s'\n", w);
+			return 2;
+		}
+	}
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	struct sock_fprog prog = {.len = (unsigned short)n, .filter = f};
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog))
+		return fail_errno(errno);
+	execvp(argv[1], argv + 1);
+	return fail_errno(errno);
+}
+
+/* no-clone3 CMD [ARG...]: deny clone3 (kept for the fallback tests). */
 static int do_no_clone3(int argc, char **argv)
 {
 	if (argc < 1)
 		return usage_of("CMD [ARG...]");
-	struct sock_filter f[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 435, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	};
-	struct sock_fprog prog = {.len = sizeof(f) / sizeof(f[0]), .filter = f};
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog))
+	char *args[argc + 2];
+	args[0] = "clone3";
+	for (int i = 0; i < argc; i++)
+		args[i + 1] = argv[i];
+	args[argc + 1] = NULL;
+	return do_deny(argc + 1, args);
+}
+
+/* drop-cap N CMD [ARG...]: drop capability N from the bounding set and exec CMD, which
+ * (as root, with a plain binary) then holds every capability but N. */
+static int do_drop_cap(int argc, char **argv)
+{
+	unsigned long cap;
+	if (argc < 2 || parse_ulong(argv[0], &cap))
+		return usage_of("CAP_NUMBER CMD [ARG...]");
+	if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0))
 		return fail_errno(errno);
-	execvp(argv[0], argv);
+	execvp(argv[1], argv + 1);
 	return fail_errno(errno);
+}
+
+/* swap-loop A B SECONDS: exchange the directory entries A and B (renameat2
+ * RENAME_EXCHANGE) over and over for SECONDS, then print "swap-loop: ok" and the count.
+ * The IMAGE swap race of crab-can's attack tests. */
+static int do_swap_loop(int argc, char **argv)
+{
+	unsigned long secs;
+	if (argc != 3 || parse_ulong(argv[2], &secs))
+		return usage_of("A B SECONDS");
+	time_t end = time(NULL) + (time_t)secs;
+	unsigned long n = 0;
+	while (time(NULL) < end) {
+		if (syscall(SYS_renameat2, AT_FDCWD, argv[0], AT_FDCWD, argv[1], 2 /* RENAME_EXCHANGE */))
+			return fail_errno(errno);
+		n++;
+	}
+	/* Leave A as it was at the start. */
+	if (n % 2 && syscall(SYS_renameat2, AT_FDCWD, argv[0], AT_FDCWD, argv[1], 2))
+		return fail_errno(errno);
+	ok();
+	printf("%lu\n", n);
+	return 0;
 }
 
 static int do_af_vsock(int argc, char **argv)
@@ -888,6 +954,9 @@ static const struct {
 } cmds[] = {
 	{"mount", do_mount, ""},
 	{"no-clone3", do_no_clone3, "CMD [ARG...]"},
+	{"deny", do_deny, "clone3|close_range|pdeathsig[,...] CMD [ARG...]"},
+	{"drop-cap", do_drop_cap, "CAP_NUMBER CMD [ARG...]"},
+	{"swap-loop", do_swap_loop, "A B SECONDS"},
 	{"umount", do_umount, "PATH"},
 	{"pivot_root", do_pivot_root, "[NEW_ROOT PUT_OLD]"},
 	{"unshare", do_unshare, "user|mnt|pid|net|uts|ipc|cgroup|time"},
