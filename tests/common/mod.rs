@@ -1,6 +1,11 @@
 //! Shared helpers of the integration tests: the real static binary, a real busybox root
 //! filesystem, and a runner with a time bound. Every test runs as root; a test that cannot
-//! get what it needs fails loudly instead of passing.
+//! get what it needs fails loudly instead of passing, except where the host itself lacks
+//! something (no cgroup filesystem, say): then the test says `SKIP: ` on stderr and returns
+//! (see `skip`), and with `CRAB_CAN_STRICT=1` (what CI sets) even that is a failure.
+//!
+//! Environment: `CRAB_CAN` (the binary under test), `CRAB_CAN_TEST_IMAGE` (a prebuilt image
+//! instead of one made by tests/mkimage.sh), `CRAB_CAN_STRICT` (no skips).
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -47,8 +52,98 @@ fn scratch() -> PathBuf {
     .clone()
 }
 
-/// A busybox image made by tests/mkimage.sh at `dir`.
+/// `CRAB_CAN_STRICT=1`: a test that this host cannot run is a failure, not a skip.
+pub fn strict() -> bool {
+    std::env::var_os("CRAB_CAN_STRICT").is_some_and(|v| v == "1")
+}
+
+/// A test that this host cannot run (no cgroup filesystem, a v1 host without a controller
+/// the test needs, ...): one visible line `SKIP: <test>: <why>` on stderr (written past the
+/// test harness's output capture, so it shows for a passing test too), and the caller
+/// returns. With `CRAB_CAN_STRICT=1` (CI) it panics with the reason instead.
+pub fn skip(test: &str, why: &str) {
+    if strict() {
+        panic!("{test} cannot run on this host and CRAB_CAN_STRICT=1 forbids skipping: {why}");
+    }
+    use std::io::Write;
+    // Not eprintln!: the harness captures that for a passing test.
+    let _ = writeln!(std::io::stderr().lock(), "SKIP: {test}: {why}");
+}
+
+/// The cgroup layout of this host, told apart as crab-can does (src/cgroup.rs `detect`):
+/// by the filesystem magic of `/sys/fs/cgroup` and its v1 controller mounts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CgroupLayout {
+    /// `/sys/fs/cgroup` is cgroup2: one directory per container, `PARENT/NAME`.
+    V2,
+    /// v1 controllers at `/sys/fs/cgroup/<controller>`; `unified`: a v2 tree (without
+    /// controllers) is mounted at `/sys/fs/cgroup/unified`.
+    Hybrid { unified: bool },
+    /// No cgroup filesystem crab-can can use.
+    None,
+}
+
+pub const CGROUP2_MAGIC: i64 = 0x6367_7270;
+pub const CGROUP1_MAGIC: i64 = 0x0027_e0eb;
+
+/// The filesystem magic of `path` (after symlinks), None if it cannot be read.
+pub fn fs_magic(path: &str) -> Option<i64> {
+    let c = std::ffi::CString::new(path).ok()?;
+    // SAFETY: statfs fills a zeroed (valid) buffer; c is a NUL-terminated path.
+    let (r, st) = unsafe {
+        let mut st: libc::statfs = std::mem::zeroed();
+        (libc::statfs(c.as_ptr(), &mut st), st)
+    };
+    (r == 0).then_some(st.f_type as i64)
+}
+
+pub fn cgroup_layout() -> CgroupLayout {
+    match fs_magic("/sys/fs/cgroup") {
+        Some(CGROUP2_MAGIC) => CgroupLayout::V2,
+        Some(_)
+            if ["memory", "pids", "cpu"]
+                .iter()
+                .any(|c| fs_magic(&format!("/sys/fs/cgroup/{c}")) == Some(CGROUP1_MAGIC)) =>
+        {
+            CgroupLayout::Hybrid {
+                unified: fs_magic("/sys/fs/cgroup/unified") == Some(CGROUP2_MAGIC),
+            }
+        }
+        _ => CgroupLayout::None,
+    }
+}
+
+/// A prebuilt image to use instead of running tests/mkimage.sh (`CRAB_CAN_TEST_IMAGE`, as in
+/// the test VM, which has no bash and no repository): it must hold busybox with its applets,
+/// and `/bin/probe` for the tests that use the probe helper.
+fn prebuilt_image() -> Option<PathBuf> {
+    let p = PathBuf::from(std::env::var_os("CRAB_CAN_TEST_IMAGE")?);
+    assert!(
+        p.join("bin/busybox").exists(),
+        "CRAB_CAN_TEST_IMAGE={} holds no bin/busybox",
+        p.display()
+    );
+    Some(p)
+}
+
+/// A busybox image made by tests/mkimage.sh at `dir` (or a copy of `CRAB_CAN_TEST_IMAGE`).
 pub fn make_image(dir: &Path) {
+    if let Some(src) = prebuilt_image() {
+        let _ = std::fs::remove_dir_all(dir);
+        let st = Command::new("cp")
+            .arg("-a")
+            .arg(&src)
+            .arg(dir)
+            .status()
+            .expect("run cp");
+        assert!(
+            st.success(),
+            "cannot copy {} to {}",
+            src.display(),
+            dir.display()
+        );
+        return;
+    }
     let st = Command::new(repo().join("tests/mkimage.sh"))
         .arg(dir)
         .stdout(Stdio::null())
@@ -60,11 +155,15 @@ pub fn make_image(dir: &Path) {
     );
 }
 
-/// The shared read-mostly image (tests must not write into it; use `fresh_image`).
+/// The shared read-mostly image (tests must not write into it; use `fresh_image`):
+/// `CRAB_CAN_TEST_IMAGE` itself when that is set.
 pub fn image() -> &'static Path {
     static IMG: OnceLock<PathBuf> = OnceLock::new();
     IMG.get_or_init(|| {
         require_root();
+        if let Some(p) = prebuilt_image() {
+            return p;
+        }
         let d = scratch().join("shared-image");
         make_image(&d);
         // The probe helper goes into the shared image too.
@@ -77,7 +176,9 @@ pub fn image() -> &'static Path {
 pub fn fresh_image(tag: &str) -> PathBuf {
     let d = scratch().join(format!("image-{tag}"));
     make_image(&d);
-    std::fs::copy(probe(), d.join("bin/probe")).unwrap();
+    if prebuilt_image().is_none() {
+        std::fs::copy(probe(), d.join("bin/probe")).unwrap();
+    }
     d
 }
 

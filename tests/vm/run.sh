@@ -11,6 +11,7 @@
 #   VM_SCRIPT_TIMEOUT      time bound of each guest script, seconds (default 180)
 #   VM_TIMEOUT             time bound of each boot, seconds (default 90 + scripts x script bound)
 #   VM_MEMORY, VM_SMP      guest size (default 1024 MiB, 2 CPUs)
+#   CARGO                  cargo, to build the Rust test binaries a guest script asks for (default cargo)
 set -euo pipefail
 
 say() { printf 'vm: %s\n' "$*" >&2; }
@@ -146,6 +147,31 @@ else
 	[[ -n $kernel ]] || die "no vmlinuz in $kernel_dir/boot after unpacking the kernel package"
 fi
 
+# rust_tests SCRIPT...: the Rust integration tests (tests/NAME.rs) that the scripts ask for with a
+# line "# rust-test: NAME", one name a line.
+rust_tests() {
+	sed -n 's/^# rust-test: *\([A-Za-z0-9_-]*\) *$/\1/p' "$@" | LC_ALL=C sort -u
+}
+
+# rust_test_binary NAME: the path of tests/NAME.rs compiled as `cargo test --release` compiles it (a
+# static musl executable, the target of .cargo/config.toml). Built with cargo when cargo is here (a
+# no-op when `make test` just built it); without cargo, the newest one already built.
+rust_test_binary() {
+	local name=$1 exe=
+	if command -v "${CARGO:-cargo}" > /dev/null 2>&1; then
+		say "building the Rust test binary $name (cargo test --release --no-run)"
+		exe=$("${CARGO:-cargo}" test --release --locked --test "$name" --no-run --message-format=json-render-diagnostics 2>> "$vm/cargo.log" |
+			grep -o "\"executable\":\"[^\"]*/deps/$name-[0-9a-f]*\"" | tail -n 1 | cut -d '"' -f 4) ||
+			die "cannot build the Rust test $name (see $vm/cargo.log)"
+	else
+		exe=$(find target -path "*/release/deps/$name-*" -type f -perm -u+x ! -name '*.d' -printf '%T@ %p\n' 2> /dev/null |
+			sort -n | tail -n 1 | cut -d ' ' -f 2-)
+	fi
+	[[ -n $exe ]] || die "no compiled Rust test $name (cargo test --release --test $name --no-run)"
+	need_static "the Rust test binary $name" "$exe"
+	echo "$exe"
+}
+
 # ---- the initramfs -----------------------------------------------------------------------------
 
 # add_busybox DIR: busybox at DIR/bin/busybox and a symlink for each applet.
@@ -210,6 +236,14 @@ build_initramfs() {
 	printf 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n' > "$img/etc/passwd"
 	printf 'root:x:0:\nuser:x:1000:\n' > "$img/etc/group"
 	chown 1000:1000 "$img/home/user"
+
+	# The Rust test binaries the scripts ask for, as /tests/bin/NAME.
+	local t exe
+	for t in $(rust_tests "$@"); do
+		exe=$(rust_test_binary "$t") || exit 2
+		mkdir -p "$stage/tests/bin"
+		cp "$exe" "$stage/tests/bin/$t"
+	done
 
 	cp "$here/lib.sh" "$stage/tests/lib.sh"
 	: > "$stage/tests/list"
