@@ -25,6 +25,9 @@ const CGROUP1_MAGIC: i64 = 0x0027_e0eb;
 /// shell under its init is OOM-killed at 1 MiB and starts at 2 MiB; the floor doubles that.
 pub const MIN_MEMORY: u64 = 4 << 20;
 
+/// Where a container's cgroup goes when no `--cgroup-parent` is given.
+pub const DEFAULT_PARENT: &str = "crab-can";
+
 /// The period of `--cpus`' quota: 100 ms, in microseconds.
 pub const CPU_PERIOD_US: u64 = 100_000;
 
@@ -464,8 +467,28 @@ impl Cgroup {
             .unwrap_or(0)
     }
 
-    pub fn memory_words(&self) -> String {
-        self.limits.memory.map(mib).unwrap_or_default()
+    /// What the OOM killer did, in words: an error (exit 137) when it ended the
+    /// container, a warning when it killed a process but the command survived.
+    pub fn report_oom(&self, name: &str, status: u8) -> Result<()> {
+        let kills = self.oom_kills();
+        if kills == 0 {
+            return Ok(());
+        }
+        let limit = self.limits.memory.map(mib).unwrap_or_default();
+        if status == 128 + libc::SIGKILL as u8 {
+            return Err(Error {
+                code: status,
+                msg: format!(
+                    "container {name} was killed by the OOM killer (memory limit {limit})"
+                ),
+                errno: None,
+            });
+        }
+        crate::error::warn(&format!(
+            "the OOM killer ended {kills} process{} in container {name} (memory limit {limit})",
+            if kills == 1 { "" } else { "es" }
+        ));
+        Ok(())
     }
 }
 
@@ -506,6 +529,23 @@ pub fn remove_leftover(path: &str, ino: Option<u64>) {
             let _ = rustix::fs::rmdir(path);
         }
     }
+}
+
+/// Online CPUs, from the kernel's own list (`0-3,6`): the bound of `--cpus`.
+pub fn online_cpus() -> u64 {
+    let s = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap_or_default();
+    let mut n: u64 = 0;
+    for range in s.trim().split(',').filter(|r| !r.is_empty()) {
+        let (a, b) = range.split_once('-').unwrap_or((range, range));
+        if let (Ok(a), Ok(b)) = (a.parse::<u64>(), b.parse::<u64>()) {
+            n += b.saturating_sub(a) + 1;
+        }
+    }
+    if n == 0 {
+        // Without sysfs: as many as this process may run on.
+        n = rustix::thread::sched_getaffinity(None).map_or(1, |s| u64::from(s.count()));
+    }
+    n.max(1)
 }
 
 /// The v2 controllers `limits` need, as written to `cgroup.subtree_control`.

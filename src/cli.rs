@@ -87,7 +87,6 @@ pub enum Command {
 }
 
 use crate::cgroup::{CPU_PERIOD_US, MAX_PIDS};
-pub const DEFAULT_CGROUP_PARENT: &str = "crab-can";
 
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command> {
     use lexopt::prelude::*;
@@ -158,7 +157,10 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command> {
             }
             Short('m') | Long("memory") => s.memory = Some(parse_size(&text(&mut p, "--memory")?)?),
             Long("cpus") => {
-                s.cpu_quota = Some(parse_cpus(&text(&mut p, "--cpus")?, online_cpus())?)
+                s.cpu_quota = Some(parse_cpus(
+                    &text(&mut p, "--cpus")?,
+                    crate::cgroup::online_cpus(),
+                )?)
             }
             Long("pids") => s.pids = Some(parse_pids(&text(&mut p, "--pids")?)?),
             Long("cgroup-parent") => {
@@ -229,32 +231,27 @@ fn text(p: &mut lexopt::Parser, opt: &str) -> Result<String> {
     })
 }
 
-/// `[A-Za-z0-9][A-Za-z0-9_.-]{0,63}`: a container name, and a hostname.
-fn is_label(s: &str) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && b.len() <= 64
-        && b[0].is_ascii_alphanumeric()
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(c))
-}
-
-fn check_label(v: &str, opt: &str) -> Result<String> {
-    if is_label(v) {
-        Ok(v.to_string())
+fn check_name(n: &str) -> Result<String> {
+    if crate::state::is_name(n) {
+        Ok(n.to_string())
     } else {
-        Err(Error::new(format!(
-            "invalid {opt} '{v}': use 1 to 64 of A-Z a-z 0-9 _ . - starting with a letter or digit"
-        )))
+        Err(invalid_label(n, "--name"))
     }
 }
 
-pub fn check_name(n: &str) -> Result<String> {
-    check_label(n, "--name")
+/// A hostname takes the same characters as a container name.
+fn check_hostname(h: &str) -> Result<String> {
+    if crate::state::is_name(h) {
+        Ok(h.to_string())
+    } else {
+        Err(invalid_label(h, "--hostname"))
+    }
 }
 
-pub fn check_hostname(h: &str) -> Result<String> {
-    check_label(h, "--hostname")
+fn invalid_label(v: &str, opt: &str) -> Error {
+    Error::new(format!(
+        "invalid {opt} '{v}': use 1 to 64 of A-Z a-z 0-9 _ . - starting with a letter or digit"
+    ))
 }
 
 fn check_workdir(w: &str) -> Result<String> {
@@ -317,6 +314,9 @@ fn parse_volume(v: &str) -> Result<Volume> {
     }
     if !dst.starts_with('/') {
         return Err(bad("DST must be an absolute path inside the container"));
+    }
+    if dst.trim_end_matches('/').is_empty() {
+        return Err(bad("cannot mount over the container's root"));
     }
     if v.contains('\0') {
         return Err(bad("contains a NUL byte"));
@@ -447,24 +447,6 @@ pub fn check_cgroup_parent(p: &str) -> Result<String> {
         }
     }
     Ok(trimmed.to_string())
-}
-
-/// Online CPUs, from the kernel's own list (`0-3,6`).
-fn online_cpus() -> u64 {
-    let s = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap_or_default();
-    let mut n = 0;
-    for range in s.trim().split(',').filter(|r| !r.is_empty()) {
-        let (a, b) = range.split_once('-').unwrap_or((range, range));
-        if let (Ok(a), Ok(b)) = (a.parse::<u64>(), b.parse::<u64>()) {
-            n += b.saturating_sub(a) + 1;
-        }
-    }
-    if n == 0 {
-        // SAFETY: sysconf has no memory-safety preconditions.
-        let c = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
-        n = c.max(1) as u64;
-    }
-    n
 }
 
 #[cfg(test)]

@@ -1,9 +1,11 @@
-//! One error type for the whole program: what went wrong, in words, and the exit code.
+//! One error type for the whole program: what went wrong (the step, and the path or value
+//! it was about), the errno when a system call failed, and the exit code. The words are
+//! made only when it is printed, so a caller can still branch on the errno.
 //!
 //! The parent builds an [`Error`] for everything it does itself. The container's child
-//! cannot format text (it must not allocate), so it sends a [`Failure`] (a step code, an
-//! index into the plan and an errno) down a pipe; the parent turns it into words with
-//! [`Failure::describe`].
+//! cannot format text (it must not allocate), so it sends a [`Failure`] (a step code, the
+//! index of the plan item it was about, and an errno) down a pipe; the parent turns it into
+//! words with `plan::describe_failure`.
 
 use rustix::io::Errno;
 use std::fmt;
@@ -18,7 +20,10 @@ pub const EXIT_NOT_FOUND: u8 = 127;
 #[derive(Debug)]
 pub struct Error {
     pub code: u8,
+    /// What went wrong: the step and the path or value it was about.
     pub msg: String,
+    /// Why, when a system call said so.
+    pub errno: Option<Errno>,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -29,19 +34,42 @@ impl Error {
         Error {
             code: EXIT_RUNTIME,
             msg: msg.into(),
+            errno: None,
         }
     }
 
     /// A failed system call: `what` says what was being done, the errno why.
     pub fn sys(what: impl fmt::Display, errno: Errno) -> Error {
-        Error::new(format!("{what}: {}", strerror(errno)))
+        Error {
+            code: EXIT_RUNTIME,
+            msg: what.to_string(),
+            errno: Some(errno),
+        }
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.msg)
+        f.write_str(&self.msg)?;
+        match self.errno {
+            Some(e) => write!(f, ": {}", strerror(e)),
+            None => Ok(()),
+        }
     }
+}
+
+/// Print the one line a failure gets and return its exit code. A closed or broken stderr
+/// is no reason to panic.
+pub fn print(e: &Error) -> u8 {
+    use std::io::Write;
+    let _ = std::io::stderr().write_all(one_line("", &e.to_string()).as_bytes());
+    e.code
+}
+
+/// A `crab-can: warning: ...` line.
+pub fn warn(msg: &str) {
+    use std::io::Write;
+    let _ = std::io::stderr().write_all(one_line("warning: ", msg).as_bytes());
 }
 
 /// `crab-can: PREFIXMSG` and a newline, as exactly one line of plain text: every control
@@ -79,15 +107,15 @@ macro_rules! steps {
     ($($name:ident),* $(,)?) => {
         /// A step of the child's setup, as sent over the error pipe.
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-        #[repr(u32)]
+        #[repr(u16)]
         pub enum Step {
             $($name),*
         }
 
         impl Step {
-            const ALL: &[Step] = &[$(Step::$name),*];
+            pub const ALL: &[Step] = &[$(Step::$name),*];
 
-            fn from_u32(v: u32) -> Option<Step> {
+            fn from_u16(v: u16) -> Option<Step> {
                 Step::ALL.get(v as usize).copied()
             }
         }
@@ -95,16 +123,26 @@ macro_rules! steps {
 }
 
 steps! {
-    ParentGone, DeathSignal, CgroupNs, Hostname, Loopback, MountNs, MakePrivate, BindImage, RemountImage,
-    PivotRoot, Mount, Mknod, Symlink, Workdir, Volume, VolumeReadOnly, Mask, Signals, Fork,
-    Session, Terminal, Groups, SetGid, SetUid, Capabilities, NoNewPrivs, Seccomp, Exec, NotDumpable,
+    // The container's init, in order: its parent, its namespaces, its root.
+    ParentGone, DeathSignal, CgroupNs, Hostname, Loopback, EnterImage, MountNs, MakePrivate,
+    CopyImage, PivotRoot, DetachOldRoot, InitramfsRoot, EnterRoot,
+    // One per kind of mount operation; `arg` is the operation's index in the plan's list.
+    Mount, Dev, DevNode, Symlink, MaskFile, MaskDir, ReadOnly, Volume, VolumeReadOnly,
+    Workdir, RemountRoot,
+    // The init proper.
+    NotDumpable, StartGate, Signals, Fork,
+    // The command's process, in order.
+    Session, Terminal, Chdir, Rlimit, Bounding, Groups, SetGid, SetUid, Capabilities, Ambient,
+    NoNewPrivs, Seccomp, Exec,
 }
 
 /// What the child sends when a step fails: 12 bytes, written with one `write`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Failure {
     pub step: Step,
-    /// Which item of the plan the step was about (a mount's index, …).
+    /// Which part of the item (a device node of `/dev`, a capability's number, …).
+    pub item: u16,
+    /// Which item of the plan the step was about (a mount operation's index, …).
     pub arg: u32,
     pub errno: Errno,
 }
@@ -112,9 +150,25 @@ pub struct Failure {
 impl Failure {
     pub const SIZE: usize = 12;
 
+    /// A failure of `step` about nothing in particular.
+    pub fn of(step: Step) -> impl FnOnce(Errno) -> Failure {
+        Failure::at(step, 0)
+    }
+
+    /// A failure of `step` about item `arg` of the plan.
+    pub fn at(step: Step, arg: usize) -> impl FnOnce(Errno) -> Failure {
+        move |errno| Failure {
+            step,
+            item: 0,
+            arg: arg as u32,
+            errno,
+        }
+    }
+
     pub fn encode(&self) -> [u8; Self::SIZE] {
         let mut b = [0u8; Self::SIZE];
-        b[0..4].copy_from_slice(&(self.step as u32).to_ne_bytes());
+        b[0..2].copy_from_slice(&(self.step as u16).to_ne_bytes());
+        b[2..4].copy_from_slice(&self.item.to_ne_bytes());
         b[4..8].copy_from_slice(&self.arg.to_ne_bytes());
         b[8..12].copy_from_slice(&self.errno.raw_os_error().to_ne_bytes());
         b
@@ -126,7 +180,8 @@ impl Failure {
         }
         let word = |i: usize| [b[i], b[i + 1], b[i + 2], b[i + 3]];
         Some(Failure {
-            step: Step::from_u32(u32::from_ne_bytes(word(0)))?,
+            step: Step::from_u16(u16::from_ne_bytes([b[0], b[1]]))?,
+            item: u16::from_ne_bytes([b[2], b[3]]),
             arg: u32::from_ne_bytes(word(4)),
             errno: Errno::from_raw_os_error(i32::from_ne_bytes(word(8))),
         })
@@ -153,6 +208,7 @@ mod tests {
         for &step in Step::ALL {
             let f = Failure {
                 step,
+                item: 3,
                 arg: 7,
                 errno: Errno::ACCESS,
             };
@@ -174,17 +230,18 @@ mod tests {
 
     #[test]
     fn exit_codes() {
-        let f = |step, errno| {
-            Failure {
-                step,
-                arg: 0,
-                errno,
-            }
-            .exit_code()
-        };
+        let f = |step, errno| Failure::of(step)(errno).exit_code();
         assert_eq!(f(Step::Exec, Errno::NOENT), 127);
         assert_eq!(f(Step::Exec, Errno::ACCESS), 126);
         assert_eq!(f(Step::Exec, Errno::NOEXEC), 126);
         assert_eq!(f(Step::Mount, Errno::NOENT), 125);
+    }
+
+    #[test]
+    fn words_only_when_printed() {
+        let e = Error::sys("cannot open '/x'", Errno::NOENT);
+        assert_eq!(e.errno, Some(Errno::NOENT));
+        assert_eq!(e.to_string(), "cannot open '/x': No such file or directory");
+        assert_eq!(Error::new("plain").to_string(), "plain");
     }
 }

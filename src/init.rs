@@ -1,7 +1,8 @@
 //! The container's first process, PID 1 of its PID namespace, from birth to exit.
 //!
 //! Setup (it waits for the parent's go, then enters its cgroup namespace, sets the
-//! hostname, brings up `lo`, builds the root filesystem), then the init proper: it forks
+//! hostname, brings up `lo`, builds the root filesystem, and waits at the start gate),
+//! then the init proper: it forks
 //! the command into its own session, forwards the parent's signals to the command's
 //! process group, reaps every orphan, and when the command ends kills what is left and
 //! exits with the command's status (128+N for signal N).
@@ -10,43 +11,26 @@
 //! leaves only through `sys::exit`. A failure is sent to the parent as a [`Failure`].
 
 use crate::error::{EXIT_NOT_FOUND, EXIT_RUNTIME, Failure, Step};
-use crate::plan::Plan;
-use crate::{net, rootfs, security, sys, tty};
-use rustix::fd::{AsFd, BorrowedFd, RawFd};
+use crate::plan::{ContainerPlan, Plan, ProcessPlan};
+use crate::{net, rootfs, security, signal, sys, tty};
+use rustix::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use rustix::io::Errno;
 use rustix::process::{Pid, Signal, WaitOptions};
 
-/// The signals crab-can passes on to the command.
-pub const FORWARDED: [i32; 7] = [
-    libc::SIGINT,
-    libc::SIGTERM,
-    libc::SIGHUP,
-    libc::SIGQUIT,
-    libc::SIGUSR1,
-    libc::SIGUSR2,
-    libc::SIGWINCH,
-];
-
-/// The signals blocked in crab-can and its init and read from a signalfd instead.
-pub fn handled_signals() -> libc::sigset_t {
-    let mut all = [0; FORWARDED.len() + 1];
-    all[..FORWARDED.len()].copy_from_slice(&FORWARDED);
-    all[FORWARDED.len()] = libc::SIGCHLD;
-    sys::sigset(&all)
-}
-
-/// The descriptors the child keeps from the parent.
-pub struct ChildFds {
-    /// Read end of the go pipe: one byte once the parent has put us in our cgroups.
-    pub sync: RawFd,
+/// The descriptors the child keeps from the parent, borrowed from the parent's frame: the
+/// child is a copy of that frame and never returns from it.
+pub struct ChildFds<'a> {
+    /// Read end of the sync pipe: one byte once the parent has put us in our cgroups
+    /// ("go"), then one more to start the command (the start gate).
+    pub sync: BorrowedFd<'a>,
     /// Write end of the error pipe (close-on-exec): a [`Failure`] if anything fails.
-    pub error: RawFd,
+    pub error: BorrowedFd<'a>,
     /// The socket that carries the pseudo-terminal's master to the parent, if any.
-    pub tty: RawFd,
-    /// Every descriptor above to keep until the root is built (these, IMAGE's handle and
-    /// the volumes' mount trees), sorted.
+    pub tty: Option<BorrowedFd<'a>>,
+    /// Every descriptor to keep until the root is built (these, IMAGE's handle and the
+    /// volumes' mount trees), sorted.
     pub keep: Vec<RawFd>,
-    /// What the init keeps after the root is built (the error pipe and terminal socket).
+    /// What the init keeps after the root is built (sync, error, terminal), sorted.
     pub after_root: Vec<RawFd>,
 }
 
@@ -55,155 +39,130 @@ fn report(err: BorrowedFd<'_>, f: Failure) {
 }
 
 /// The child's whole life. Never returns.
-pub fn run(plan: &Plan, fds: &ChildFds) -> ! {
-    // SAFETY: these descriptors were created by the parent and are open in this process.
-    let err = unsafe { BorrowedFd::borrow_raw(fds.error) };
-    if let Err(f) = setup(plan, fds) {
+pub fn run(plan: &Plan, fds: &ChildFds<'_>) -> ! {
+    if let Err(f) = setup(&plan.container, fds) {
+        // Without a parent there is nobody to tell.
         if f.step != Step::ParentGone {
-            report(err, f);
+            report(fds.error, f);
         }
         sys::exit(EXIT_RUNTIME as i32);
     }
-    let sigfd = match sys::signalfd(&handled_signals()) {
+    let sigfd = match sys::signalfd(&signal::handled()) {
         Ok(fd) => fd,
         Err(e) => {
-            report(
-                err,
-                Failure {
-                    step: Step::Signals,
-                    arg: 0,
-                    errno: e,
-                },
-            );
+            report(fds.error, Failure::of(Step::Signals)(e));
             sys::exit(EXIT_RUNTIME as i32);
         }
     };
-    let tty_sock = (fds.tty >= 0).then(|| {
-        // SAFETY: as above.
-        unsafe { BorrowedFd::borrow_raw(fds.tty) }
-    });
     let cmd = match sys::fork() {
-        Ok(0) => command(plan, err, tty_sock),
+        Ok(0) => command(&plan.process, fds.error, fds.tty),
         Ok(pid) => pid,
         Err(e) => {
-            report(
-                err,
-                Failure {
-                    step: Step::Fork,
-                    arg: 0,
-                    errno: e,
-                },
-            );
+            report(fds.error, Failure::of(Step::Fork)(e));
             sys::exit(EXIT_RUNTIME as i32);
         }
     };
     // The command holds the error pipe until its execve; once we close ours, the parent
     // sees end-of-file exactly when the command is running.
-    sys::close(fds.error);
-    if fds.tty >= 0 {
-        sys::close(fds.tty);
+    sys::close(fds.error.as_raw_fd());
+    if let Some(t) = fds.tty {
+        sys::close(t.as_raw_fd());
     }
-    supervise(cmd, sigfd.as_fd())
+    reap_and_forward(cmd, sigfd.as_fd())
 }
 
-fn setup(plan: &Plan, fds: &ChildFds) -> Result<(), Failure> {
-    let fail = |step| {
-        move |errno| Failure {
-            step,
-            arg: 0,
-            errno,
+/// Read one byte of the sync pipe; end-of-file means the parent is gone (or gave up).
+fn read_sync(sync: BorrowedFd<'_>) -> Result<(), Failure> {
+    let mut b = [0u8; 1];
+    loop {
+        match rustix::io::read(sync, &mut b) {
+            Ok(1) => return Ok(()),
+            Err(Errno::INTR) => continue,
+            _ => return Err(Failure::of(Step::ParentGone)(Errno::PIPE)),
         }
-    };
-    // Die with crab-can. If it already died before this line, the go pipe below reads
+    }
+}
+
+/// The container half: from birth to the start gate.
+fn setup(c: &ContainerPlan, fds: &ChildFds<'_>) -> Result<(), Failure> {
+    // Die with crab-can. If it already died before this line, the sync pipe below reads
     // end-of-file, so that case is caught too.
     rustix::process::set_parent_process_death_signal(Some(Signal::KILL))
-        .map_err(fail(Step::DeathSignal))?;
+        .map_err(Failure::of(Step::DeathSignal))?;
     // Nothing of the caller's but 0-2 stays open in the init.
     sys::close_fds_except(&fds.keep);
-    let mut go = [0u8; 1];
-    // SAFETY: the parent created this descriptor for us.
-    let sync = unsafe { BorrowedFd::borrow_raw(fds.sync) };
-    loop {
-        match rustix::io::read(sync, &mut go) {
-            Ok(1) => break,
-            Err(Errno::INTR) => continue,
-            _ => {
-                return Err(Failure {
-                    step: Step::ParentGone,
-                    arg: 0,
-                    errno: Errno::PIPE,
-                });
-            }
-        }
-    }
-    sys::close(fds.sync);
+    read_sync(fds.sync)?;
     // Now in our cgroups: a cgroup namespace rooted here makes /proc/self/cgroup read "/".
-    sys::unshare_namespaces(rustix::thread::UnshareFlags::NEWCGROUP)
-        .map_err(fail(Step::CgroupNs))?;
-    rustix::system::sethostname(&plan.hostname).map_err(fail(Step::Hostname))?;
-    if plan.new_net {
+    if c.namespaces & libc::CLONE_NEWCGROUP as u64 != 0 {
+        sys::unshare_namespaces(rustix::thread::UnshareFlags::NEWCGROUP)
+            .map_err(Failure::of(Step::CgroupNs))?;
+    }
+    if c.namespaces & libc::CLONE_NEWUTS as u64 != 0 {
+        rustix::system::sethostname(&c.hostname).map_err(Failure::of(Step::Hostname))?;
+    }
+    if c.namespaces & libc::CLONE_NEWNET as u64 != 0 {
         net::loopback_up()?;
     }
-    rootfs::enter(plan)?;
-    // The handles of the host's side (IMAGE, the volumes' trees) have done their work: the
-    // init keeps only the error pipe and the terminal socket.
+    rootfs::enter(&c.root, &c.mounts)?;
+    // The handles of the host's side (IMAGE, the volumes' trees) have done their work.
     sys::close_fds_except(&fds.after_root);
     // Nobody inside may read the init's memory, fds or executable through /proc/1.
     rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
-        .map_err(fail(Step::NotDumpable))?;
+        .map_err(Failure::of(Step::NotDumpable))?;
+    // Everything is set up: wait at the start gate.
+    read_sync(fds.sync).map_err(|f| Failure {
+        step: Step::StartGate,
+        ..f
+    })?;
+    sys::close(fds.sync.as_raw_fd());
     Ok(())
 }
 
-/// The command's process: its own session, default signals, the plan's user and
-/// privileges, then execve. Never returns.
-fn command(plan: &Plan, err: BorrowedFd<'_>, tty_sock: Option<BorrowedFd<'_>>) -> ! {
+/// The process half: its own session, default signals, the plan's working directory,
+/// limits, user and privileges, then execve. Never returns.
+fn command(p: &ProcessPlan, err: BorrowedFd<'_>, tty_sock: Option<BorrowedFd<'_>>) -> ! {
     let fail = |f: Failure| -> ! {
         report(err, f);
         sys::exit(f.exit_code() as i32)
     };
     if let Err(e) = rustix::process::setsid() {
-        fail(Failure {
-            step: Step::Session,
-            arg: 0,
-            errno: e,
-        });
+        fail(Failure::of(Step::Session)(e));
     }
-    if let Some(sock) = tty_sock {
-        if let Err(e) = tty::attach(sock, plan.tty_size, plan.uid) {
-            fail(Failure {
-                step: Step::Terminal,
-                arg: 0,
-                errno: e,
-            });
+    if let (Some(sock), Some(t)) = (tty_sock, &p.terminal) {
+        if let Err(e) = tty::attach(sock, t.size, p.privileges.uid) {
+            fail(Failure::of(Step::Terminal)(e));
         }
     }
-    // The command starts as a fresh process would: every signal at its default (the
-    // caller may have ignored SIGINT and SIGQUIT, as a shell does for `cmd &`, and Rust
-    // ignores SIGPIPE), none blocked.
-    for sig in 1..32 {
-        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-            sys::default_signal(sig);
+    signal::reset_for_exec();
+    // The init stays in "/"; the command starts in its working directory.
+    if let Err(e) = rustix::process::chdir(&*p.cwd) {
+        fail(Failure::of(Step::Chdir)(e));
+    }
+    for (i, r) in p.rlimits.iter().enumerate() {
+        if let Err(e) = rustix::process::setrlimit(r.resource, r.limit) {
+            fail(Failure::at(Step::Rlimit, i)(e));
         }
     }
-    let _ = sys::sigprocmask(libc::SIG_SETMASK, &sys::sigset(&[]));
-    // The init stays in "/"; the command starts in the working directory (made by
-    // rootfs::enter when the image lacked it).
-    if let Err(e) = rustix::process::chdir(&*plan.workdir) {
-        fail(Failure {
-            step: Step::Workdir,
-            arg: 0,
-            errno: e,
-        });
-    }
-    if let Err(f) = security::lock_down(plan) {
+    if let Err(f) = security::lock_down(&p.privileges, p.seccomp.as_ref()) {
         fail(f);
     }
-    // execvp's search: skip what does not exist, remember a permission problem, stop at
-    // any other error (ENOEXEC: neither ELF nor #!, and no fallback to a shell).
+    let f = Failure::of(Step::Exec)(exec_first(p));
+    report(err, f);
+    sys::exit(if f.exit_code() == EXIT_NOT_FOUND {
+        127
+    } else {
+        126
+    })
+}
+
+/// execvp's search over the plan's candidates: skip what does not exist, remember a
+/// permission problem, stop at any other error (ENOEXEC: neither ELF nor #!, and no
+/// fallback to a shell). Returns only on failure, with the errno to report.
+fn exec_first(p: &ProcessPlan) -> Errno {
     let mut seen_eacces = false;
     let mut last = Errno::NOENT;
-    for path in &plan.exec_candidates {
-        last = sys::execve(path, plan.argv.as_ptrs(), plan.envp.as_ptrs());
+    for path in &p.exec_candidates {
+        last = sys::execve(path, p.argv.as_ptrs(), p.envp.as_ptrs());
         match last {
             Errno::NOENT | Errno::NOTDIR => continue,
             Errno::ACCESS => seen_eacces = true,
@@ -213,21 +172,20 @@ fn command(plan: &Plan, err: BorrowedFd<'_>, tty_sock: Option<BorrowedFd<'_>>) -
     if seen_eacces && (last == Errno::NOENT || last == Errno::NOTDIR) {
         last = Errno::ACCESS;
     }
-    let f = Failure {
-        step: Step::Exec,
-        arg: 0,
-        errno: last,
-    };
-    report(err, f);
-    sys::exit(if f.exit_code() == EXIT_NOT_FOUND {
-        127
-    } else {
-        126
-    })
+    last
+}
+
+/// A wait status as an exit status: the code, or 128+N for a death by signal N.
+pub fn status_code(exit: Option<i32>, signal: Option<i32>) -> i32 {
+    match (exit, signal) {
+        (Some(c), _) => c,
+        (None, Some(s)) => 128 + s,
+        _ => EXIT_RUNTIME as i32,
+    }
 }
 
 /// The init's loop: forward signals, reap everything, exit with the command's status.
-fn supervise(cmd: i32, sigfd: BorrowedFd<'_>) -> ! {
+fn reap_and_forward(cmd: i32, sigfd: BorrowedFd<'_>) -> ! {
     let cmd_pid = Pid::from_raw(cmd);
     loop {
         let sig = match sys::read_signal(sigfd) {
@@ -246,11 +204,7 @@ fn supervise(cmd: i32, sigfd: BorrowedFd<'_>) -> ! {
         loop {
             match rustix::process::wait(WaitOptions::NOHANG) {
                 Ok(Some((pid, st))) if pid.as_raw_nonzero().get() == cmd => {
-                    let code = match (st.exit_status(), st.terminating_signal()) {
-                        (Some(c), _) => c,
-                        (None, Some(s)) => 128 + s,
-                        _ => 128,
-                    };
+                    let code = status_code(st.exit_status(), st.terminating_signal());
                     // Everything else in the container goes with the command.
                     sys::kill_all();
                     while rustix::process::wait(WaitOptions::empty()).is_ok() {}

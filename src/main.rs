@@ -1,7 +1,9 @@
 //! crab-can: a container runtime in one static binary.
 //!
-//! `main` turns the result of a run into an exit status and at most one line on stderr.
-//! The modules are named after the kernel concepts they drive; see README.md.
+//! `main` blocks the signals crab-can handles, reads the command line, and turns the
+//! result of a run into an exit status and at most one line on stderr. The modules are
+//! named after the kernel concepts they drive; see README.md.
+#![deny(unsafe_code)]
 
 mod cgroup;
 mod cli;
@@ -13,7 +15,9 @@ mod plan;
 mod rootfs;
 mod seccomp;
 mod security;
+mod signal;
 mod state;
+#[allow(unsafe_code)]
 mod sys;
 mod tty;
 mod user;
@@ -24,11 +28,9 @@ fn main() {
     // First of all: the signals crab-can handles wait in a queue from here on (a run reads
     // them through a signalfd and passes them on to the command once it runs), so even a
     // signal in crab-can's first microseconds never kills it halfway through.
-    if let Err(e) = sys::sigprocmask(libc::SIG_BLOCK, &init::handled_signals()) {
-        std::process::exit(i32::from(error_line(error::Error::sys(
-            "cannot block signals",
-            e,
-        ))));
+    if let Err(e) = signal::block() {
+        let code = error::print(&error::Error::sys("cannot block signals", e));
+        std::process::exit(i32::from(code));
     }
     let code = match cli::parse(std::env::args_os().skip(1)) {
         Ok(cli::Command::Help) => {
@@ -44,22 +46,13 @@ fn main() {
             let _ = std::io::stdout().write_all(v.as_bytes());
             0
         }
-        Ok(cli::Command::Run(spec)) => match container::run(&spec) {
-            Ok(code) => code,
-            Err(e) => error_line(e),
-        },
-        Err(e) => error_line(e),
+        Ok(cli::Command::Run(spec)) => {
+            match plan::from_cli(&spec).and_then(|plan| container::run(&plan)) {
+                Ok(code) => code,
+                Err(e) => error::print(&e),
+            }
+        }
+        Err(e) => error::print(&e),
     };
     std::process::exit(i32::from(code));
-}
-
-/// The one line a failure gets. A closed or broken stderr is no reason to panic.
-fn error_line(e: error::Error) -> u8 {
-    let _ = std::io::stderr().write_all(error::one_line("", &e.msg).as_bytes());
-    e.code
-}
-
-/// A `crab-can: warning: ...` line.
-pub fn warn(msg: &str) {
-    let _ = std::io::stderr().write_all(error::one_line("warning: ", msg).as_bytes());
 }

@@ -6,11 +6,7 @@ use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
 /// Bring `lo` up. Runs in the child, inside its new network namespace.
 pub fn loopback_up() -> Result<(), Failure> {
-    let fail = |errno| Failure {
-        step: Step::Loopback,
-        arg: 0,
-        errno,
-    };
+    let fail = |errno| Failure::of(Step::Loopback)(errno);
     let sock = rustix::net::socket_with(
         AddressFamily::INET,
         SocketType::DGRAM,

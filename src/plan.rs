@@ -1,14 +1,24 @@
-//! [`Spec`] → [`Plan`]: everything the kernel will be told, prepared in the parent before
-//! `clone3` — IMAGE checked, paths as C strings, the environment block, the candidates for
-//! the command's PATH lookup, the user, capabilities, the seccomp program, the volumes as
-//! detached mount trees. The child only walks it: no parsing, no allocation after clone.
+//! The plan: everything the kernel will be told about one container, in two halves —
+//! the container (namespaces, hostname, root, the ordered mount operations, the cgroup
+//! and its limits) and the process (argv and its PATH candidates, environment, working
+//! directory, user, capability sets, rlimits, no_new_privs, seccomp program, terminal).
+//!
+//! Every front end builds the same plan; the docker-like command line does it here
+//! ([`from_cli`]), putting Docker's defaults in as data (its capabilities, masked paths,
+//! `/dev` list and seccomp profile). The parent prepares what needs the host (IMAGE's
+//! handle, volumes as detached mount trees) and the child only walks the plan: no parsing,
+//! no allocation after the clone.
 
+use crate::cgroup::Limits;
 use crate::cli::{Net, Seccomp, Spec};
-use crate::error::{Error, Result};
+use crate::error::{Error, Failure, Result, Step};
+use crate::rootfs::{self, DevNode, MountOp, NODEV, NOEXEC, NOSUID, RDONLY, Root};
+use crate::security::{Capabilities, Privileges};
 use crate::{seccomp, security, user};
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{CWD, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
+use rustix::termios::Winsize;
 use std::ffi::{CString, OsStr, OsString, c_char};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
@@ -34,48 +44,57 @@ impl CStrings {
     }
 }
 
-/// A volume, ready to attach: the host path as a detached copy of its mount tree.
-pub struct PlannedVolume {
-    pub tree: OwnedFd,
-    pub src_display: String,
-    pub src_is_dir: bool,
-    /// The source mount's own flags (nosuid, nodev, noexec), kept on a read-only remount.
-    pub src_flags: u32,
-    pub dst: CString,
-    pub dst_parents: Vec<CString>,
-    pub read_only: bool,
+pub struct Plan {
+    pub container: ContainerPlan,
+    pub process: ProcessPlan,
 }
 
-pub struct Plan {
+/// What makes the container: made once, by `container::create`.
+pub struct ContainerPlan {
     pub name: String,
-    /// IMAGE as the user wrote it, for messages only: never looked up again.
-    pub image_display: String,
-    /// The handle IMAGE was checked through (`O_PATH`): the child enters IMAGE by this fd,
-    /// so renaming or swapping IMAGE's path after the check changes nothing.
-    pub image: OwnedFd,
+    /// The namespaces to create (CLONE_NEW* flags). The child makes its mount namespace
+    /// itself (after entering IMAGE by its handle) and its cgroup namespace once it is in
+    /// its cgroups; the rest come with the clone.
+    pub namespaces: u64,
     pub hostname: Vec<u8>,
-    pub new_net: bool,
-    /// Flags of the final remount of the container's root (nodev, its own nosuid/noexec,
-    /// and read-only with --read-only).
-    pub root_flags: u32,
+    pub root: Root,
+    /// Replayed in order after IMAGE became the root.
+    pub mounts: Vec<MountOp>,
+    /// The container's own cgroup, when one is asked for.
+    pub cgroup: Option<CgroupPlan>,
+}
+
+pub struct CgroupPlan {
+    /// Where the container's cgroup goes, relative to the cgroup root.
+    pub parent: String,
+    pub limits: Limits,
+}
+
+/// What runs in the container: the container's command, or (later) a process exec'd into it.
+pub struct ProcessPlan {
     pub argv: CStrings,
-    /// The command and the container's PATH as words, for error lines.
-    pub command_display: String,
-    pub path_display: String,
     pub envp: CStrings,
     /// Full paths to try in order (the command itself when it holds a '/').
     pub exec_candidates: Vec<CString>,
-    pub workdir: CString,
-    pub workdir_parents: Vec<CString>,
-    pub uid: u32,
-    pub gid: u32,
-    /// Capabilities the command keeps (bounding set; also effective/permitted for root).
-    pub caps: u64,
+    /// The command and the container's PATH as words, for error lines.
+    pub command_display: String,
+    pub path_display: String,
+    /// The working directory (made by a `Workdir` mount operation when missing).
+    pub cwd: CString,
+    pub privileges: Privileges,
+    pub rlimits: Vec<Rlimit>,
     pub seccomp: Option<seccomp::Filter>,
-    pub volumes: Vec<PlannedVolume>,
-    /// Give the command a pseudo-terminal of its own, started at this window size.
-    pub tty: bool,
-    pub tty_size: Option<rustix::termios::Winsize>,
+    /// A pseudo-terminal of the container's own, started at the caller's window size.
+    pub terminal: Option<Terminal>,
+}
+
+pub struct Rlimit {
+    pub resource: rustix::process::Resource,
+    pub limit: rustix::process::Rlimit,
+}
+
+pub struct Terminal {
+    pub size: Option<Winsize>,
 }
 
 /// `a/b/c` → ["/a", "/a/b"] (the parents to create), for an absolute path.
@@ -222,53 +241,8 @@ fn random_name() -> Result<String> {
     Ok(b.iter().map(|x| format!("{x:02x}")).collect())
 }
 
-/// Per-mount flags of a statvfs result, as MS_* bits for a bind remount.
-fn mount_flags_of(st: &rustix::fs::StatVfs) -> u32 {
-    use rustix::fs::StatVfsMountFlags as F;
-    let mut f = 0;
-    for (sv, ms) in [
-        (F::NOSUID, libc::MS_NOSUID),
-        (F::NODEV, libc::MS_NODEV),
-        (F::NOEXEC, libc::MS_NOEXEC),
-        (F::NOATIME, libc::MS_NOATIME),
-        (F::NODIRATIME, libc::MS_NODIRATIME),
-        (F::RELATIME, libc::MS_RELATIME),
-        (F::RDONLY, libc::MS_RDONLY),
-    ] {
-        if st.f_flag.contains(sv) {
-            f |= ms as u32;
-        }
-    }
-    f
-}
-
-/// Check IMAGE's mount point `name`: create it when missing, refuse a symlink or a file.
-fn mount_point(image: &OwnedFd, image_str: &str, name: &str) -> Result<()> {
-    match rustix::fs::statat(image.as_fd(), name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW) {
-        Ok(st) => match rustix::fs::FileType::from_raw_mode(st.st_mode) {
-            rustix::fs::FileType::Directory => Ok(()),
-            rustix::fs::FileType::Symlink => Err(Error::new(format!(
-                "IMAGE '{image_str}': /{name} is a symbolic link; refusing to mount over it"
-            ))),
-            _ => Err(Error::new(format!(
-                "IMAGE '{image_str}': /{name} is not a directory"
-            ))),
-        },
-        Err(Errno::NOENT) => rustix::fs::mkdirat(image.as_fd(), name, Mode::from_raw_mode(0o755))
-            .map_err(|e| {
-                Error::sys(
-                    format!("IMAGE '{image_str}' has no /{name} and it cannot be created"),
-                    e,
-                )
-            }),
-        Err(e) => Err(Error::sys(
-            format!("IMAGE '{image_str}': cannot inspect /{name}"),
-            e,
-        )),
-    }
-}
-
-fn plan_volume(v: &crate::cli::Volume) -> Result<PlannedVolume> {
+/// A volume, ready to attach: the host path as a detached copy of its mount tree.
+fn plan_volume(v: &crate::cli::Volume) -> Result<rootfs::Volume> {
     let what = || format!("volume source '{}'", v.src);
     let st = rustix::fs::stat(v.src.as_str()).map_err(|e| Error::sys(what(), e))?;
     let tree = rustix::mount::open_tree(
@@ -281,20 +255,12 @@ fn plan_volume(v: &crate::cli::Volume) -> Result<PlannedVolume> {
     .map_err(|e| Error::sys(format!("cannot copy the mount tree of {}", what()), e))?;
     let svfs = rustix::fs::fstatvfs(&tree).map_err(|e| Error::sys(what(), e))?;
     let dst = v.dst.trim_end_matches('/');
-    let dst = if dst.is_empty() { "/" } else { dst };
-    if dst == "/" {
-        return Err(Error::new(format!(
-            "invalid --volume '{}:{}': cannot mount over the container's root",
-            v.src, v.dst
-        )));
-    }
-    Ok(PlannedVolume {
+    Ok(rootfs::Volume {
         tree,
         src_display: v.src.clone(),
         src_is_dir: rustix::fs::FileType::from_raw_mode(st.st_mode)
             == rustix::fs::FileType::Directory,
-        src_flags: mount_flags_of(&svfs)
-            & (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC) as u32,
+        src_flags: rootfs::mount_flags_of(&svfs) & (NOSUID | NODEV | NOEXEC),
         dst: cstring(dst.as_bytes()),
         dst_parents: parents(dst),
         read_only: v.read_only,
@@ -303,8 +269,8 @@ fn plan_volume(v: &crate::cli::Volume) -> Result<PlannedVolume> {
 
 /// Open IMAGE once, as a handle that every later use goes through, and check it: a
 /// directory, not the host's own root (by device and inode, whatever path led there), with
-/// its mount points. Returns the handle and IMAGE's mount flags.
-fn open_image(image: &OsStr, display: &str) -> Result<(OwnedFd, rustix::fs::StatVfs)> {
+/// its mount points. Returns the root and IMAGE's mount flags.
+fn open_image(image: &OsStr, display: &str) -> Result<(Root, rustix::fs::StatVfs)> {
     let fd = rustix::fs::open(
         image,
         OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -323,29 +289,216 @@ fn open_image(image: &OsStr, display: &str) -> Result<(OwnedFd, rustix::fs::Stat
         )));
     }
     for mp in ["proc", "dev", "sys"] {
-        mount_point(&fd, display, mp)?;
+        rootfs::mount_point(&fd, display, mp)?;
     }
     let vfs = rustix::fs::fstatvfs(&fd).map_err(|e| Error::sys(format!("IMAGE '{display}'"), e))?;
-    Ok((fd, vfs))
+    Ok((
+        Root {
+            image: fd,
+            display: display.to_string(),
+        },
+        vfs,
+    ))
 }
 
-/// Turn what the user asked for into what the kernel will be told.
-pub fn build(spec: &Spec) -> Result<Plan> {
+// ---- Docker's defaults, as data the docker-like front end puts into the plan -------------
+
+/// Docker's default capabilities for root inside.
+pub const DOCKER_CAPS: [&str; 14] = [
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FSETID",
+    "FOWNER",
+    "MKNOD",
+    "NET_RAW",
+    "SETGID",
+    "SETUID",
+    "SETFCAP",
+    "SETPCAP",
+    "NET_BIND_SERVICE",
+    "SYS_CHROOT",
+    "KILL",
+    "AUDIT_WRITE",
+];
+
+/// Character devices of `/dev`: (name, major, minor), all mode 0666.
+const DEVICES: [(&str, u32, u32); 6] = [
+    ("null", 1, 3),
+    ("zero", 1, 5),
+    ("full", 1, 7),
+    ("random", 1, 8),
+    ("urandom", 1, 9),
+    ("tty", 5, 0),
+];
+
+/// Symbolic links of `/dev`: (link, target).
+const DEV_LINKS: [(&str, &str); 5] = [
+    ("/dev/ptmx", "pts/ptmx"),
+    ("/dev/fd", "/proc/self/fd"),
+    ("/dev/stdin", "/proc/self/fd/0"),
+    ("/dev/stdout", "/proc/self/fd/1"),
+    ("/dev/stderr", "/proc/self/fd/2"),
+];
+
+/// Kernel files that leak host information or control the host: hidden behind /dev/null.
+const MASKED_FILES: [&str; 6] = [
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+];
+
+/// Kernel directories hidden behind an empty read-only tmpfs.
+const MASKED_DIRS: [&str; 5] = [
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+/// Kernel paths that stay visible but read-only.
+const READONLY_PATHS: [&str; 5] = [
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+fn fs(fstype: &str, target: &str, flags: u32, data: Option<&str>, make_target: bool) -> MountOp {
+    MountOp::Fs {
+        fstype: cstring(fstype.as_bytes()),
+        target: cstring(target.as_bytes()),
+        flags,
+        data: data.map(|d| cstring(d.as_bytes())),
+        make_target,
+    }
+}
+
+/// The docker-like mount list: a fresh `/proc`, a read-only `/sys`, the small `/dev` with
+/// its own devpts, shm and mqueue, the masks and read-only kernel paths, the volumes, the
+/// working directory, and last the root's own flags.
+pub fn docker_mounts(volumes: Vec<rootfs::Volume>, workdir: &str, root_flags: u32) -> Vec<MountOp> {
+    let mut ops = vec![
+        fs("proc", "/proc", NOSUID | NODEV | NOEXEC, None, false),
+        fs(
+            "sysfs",
+            "/sys",
+            NOSUID | NODEV | NOEXEC | RDONLY,
+            None,
+            false,
+        ),
+        MountOp::Dev {
+            data: cstring(b"mode=755,size=65536k"),
+            nodes: DEVICES
+                .iter()
+                .map(|(name, major, minor)| DevNode {
+                    path: cstring(format!("/dev/{name}").as_bytes()),
+                    name: cstring(name.as_bytes()),
+                    major: *major,
+                    minor: *minor,
+                })
+                .collect(),
+        },
+        fs(
+            "devpts",
+            "/dev/pts",
+            NOSUID | NOEXEC,
+            Some("newinstance,ptmxmode=0666,mode=0620,gid=5"),
+            true,
+        ),
+        fs(
+            "tmpfs",
+            "/dev/shm",
+            NOSUID | NODEV | NOEXEC,
+            Some("mode=1777,size=65536k"),
+            true,
+        ),
+        fs("mqueue", "/dev/mqueue", NOSUID | NODEV | NOEXEC, None, true),
+    ];
+    ops.extend(DEV_LINKS.iter().map(|(link, target)| MountOp::Symlink {
+        target: cstring(target.as_bytes()),
+        link: cstring(link.as_bytes()),
+    }));
+    let path = |p: &str| cstring(p.as_bytes());
+    ops.extend(
+        MASKED_FILES
+            .iter()
+            .map(|p| MountOp::MaskFile { path: path(p) }),
+    );
+    ops.extend(
+        MASKED_DIRS
+            .iter()
+            .map(|p| MountOp::MaskDir { path: path(p) }),
+    );
+    ops.extend(
+        READONLY_PATHS
+            .iter()
+            .map(|p| MountOp::ReadOnly { path: path(p) }),
+    );
+    ops.extend(volumes.into_iter().map(MountOp::Volume));
+    ops.push(MountOp::Workdir {
+        path: cstring(workdir.as_bytes()),
+        parents: parents(workdir),
+    });
+    ops.push(MountOp::RemountRoot { flags: root_flags });
+    ops
+}
+
+/// The docker-like capability sets: `set` bounds the command; root holds it, a non-root
+/// user holds nothing (no ambient capabilities).
+pub fn docker_capabilities(set: u64, uid: u32) -> Capabilities {
+    let held = if uid == 0 { set } else { 0 };
+    Capabilities {
+        bounding: set,
+        effective: held,
+        permitted: held,
+        inheritable: 0,
+        ambient: 0,
+    }
+}
+
+/// Every namespace a container gets; the network one unless `--net host`.
+pub fn docker_namespaces(net: Net) -> u64 {
+    let mut ns = (libc::CLONE_NEWPID
+        | libc::CLONE_NEWNS
+        | libc::CLONE_NEWUTS
+        | libc::CLONE_NEWIPC
+        | libc::CLONE_NEWCGROUP) as u64;
+    if net == Net::None {
+        ns |= libc::CLONE_NEWNET as u64;
+    }
+    ns
+}
+
+/// A cgroup only when one is asked for: a limit, or `--cgroup-parent`. Without them the
+/// PID namespace already holds (and at the end kills) every process of the container, and
+/// a cgroup would cost the start path about 0.9 ms (README, Performance).
+pub fn cgroup_plan(limits: Limits, parent: Option<&str>) -> Option<CgroupPlan> {
+    (limits.any() || parent.is_some()).then(|| CgroupPlan {
+        parent: parent.unwrap_or(crate::cgroup::DEFAULT_PARENT).to_string(),
+        limits,
+    })
+}
+
+/// The docker-like front end: turn what the user asked for into the plan.
+pub fn from_cli(spec: &Spec) -> Result<Plan> {
     let image_str = spec.image.to_string_lossy().into_owned();
-    let (image_fd, image_vfs) = open_image(&spec.image, &image_str)?;
+    let (root, image_vfs) = open_image(&spec.image, &image_str)?;
     let name = match &spec.name {
         Some(n) => n.clone(),
         None => random_name()?,
     };
     let hostname = spec.hostname.clone().unwrap_or_else(|| name.clone());
-
     let user = user::resolve(
         spec.user.as_deref(),
         !home_from_env(&spec.env),
-        || open_in_image(&image_fd, &image_str, "/etc/passwd"),
-        || open_in_image(&image_fd, &image_str, "/etc/group"),
+        || open_in_image(&root.image, &image_str, "/etc/passwd"),
+        || open_in_image(&root.image, &image_str, "/etc/group"),
     )?;
-
     let env = environment(
         &hostname,
         &user.home,
@@ -374,14 +527,18 @@ pub fn build(spec: &Spec) -> Result<Plan> {
             .map(|a| cstring(&a.clone().into_vec()))
             .collect(),
     );
-    let exec_candidates = exec_candidates(spec.command[0].as_bytes(), &path);
-
     let workdir = spec.workdir.clone().unwrap_or_else(|| "/".into());
-    let mut workdir_parents = parents(&workdir);
-    workdir_parents.push(cstring(workdir.as_bytes()));
 
-    let caps =
-        security::capability_set(&spec.cap_add, &spec.cap_drop, security::held_capabilities())?;
+    let mut default_caps = 0;
+    for n in DOCKER_CAPS {
+        default_caps |= security::parse_cap(n, "")?;
+    }
+    let caps = security::capability_set(
+        default_caps,
+        &spec.cap_add,
+        &spec.cap_drop,
+        security::held_capabilities(),
+    )?;
     let seccomp = match spec.seccomp {
         Seccomp::Default => Some(seccomp::Filter::default_profile(if user.uid == 0 {
             caps
@@ -396,39 +553,151 @@ pub fn build(spec: &Spec) -> Result<Plan> {
         .map(plan_volume)
         .collect::<Result<Vec<_>>>()?;
 
-    let mut root_flags =
-        (mount_flags_of(&image_vfs) | libc::MS_NODEV as u32) & !(libc::MS_RDONLY as u32);
+    let mut root_flags = (rootfs::mount_flags_of(&image_vfs) | NODEV) & !RDONLY;
     if spec.read_only
         || image_vfs
             .f_flag
             .contains(rustix::fs::StatVfsMountFlags::RDONLY)
     {
-        root_flags |= libc::MS_RDONLY as u32;
+        root_flags |= RDONLY;
     }
-
-    let tty = crate::tty::wanted(spec.no_tty);
+    let limits = Limits {
+        memory: spec.memory,
+        cpu_quota: spec.cpu_quota,
+        pids: spec.pids,
+    };
+    let terminal = crate::tty::wanted(spec.no_tty).then(|| Terminal {
+        size: crate::tty::caller_size(),
+    });
     Ok(Plan {
-        name,
-        image_display: image_str,
-        image: image_fd,
-        hostname: hostname.into_bytes(),
-        new_net: spec.net == Net::None,
-        root_flags,
-        argv,
-        command_display: spec.command[0].to_string_lossy().into_owned(),
-        path_display: String::from_utf8_lossy(&path).into_owned(),
-        envp,
-        exec_candidates,
-        workdir: cstring(workdir.as_bytes()),
-        workdir_parents,
-        uid: user.uid,
-        gid: user.gid,
-        caps,
-        seccomp,
-        volumes,
-        tty,
-        tty_size: if tty { crate::tty::caller_size() } else { None },
+        container: ContainerPlan {
+            name,
+            namespaces: docker_namespaces(spec.net),
+            hostname: hostname.into_bytes(),
+            root,
+            mounts: docker_mounts(volumes, &workdir, root_flags),
+            cgroup: cgroup_plan(limits, spec.cgroup_parent.as_deref()),
+        },
+        process: ProcessPlan {
+            exec_candidates: exec_candidates(spec.command[0].as_bytes(), &path),
+            argv,
+            envp,
+            command_display: spec.command[0].to_string_lossy().into_owned(),
+            path_display: String::from_utf8_lossy(&path).into_owned(),
+            cwd: cstring(workdir.as_bytes()),
+            privileges: Privileges {
+                uid: user.uid,
+                gid: user.gid,
+                groups: Vec::new(),
+                caps: docker_capabilities(caps, user.uid),
+                no_new_privs: true,
+            },
+            rlimits: Vec::new(),
+            seccomp,
+            terminal,
+        },
     })
+}
+
+/// A failure of the child as an error, in the terms of the plan it walked: the step and
+/// the item of the plan it was about, the errno, and the exit code (126/127 for the
+/// command, whose words already say why).
+pub fn failure_error(plan: &Plan, f: &Failure) -> Error {
+    let why = crate::error::strerror(f.errno);
+    let p = &plan.process;
+    let c = &plan.container;
+    let image = &c.root.display;
+    let cmd = &p.command_display;
+    let what = match f.step {
+        Step::Exec => {
+            let in_path = !cmd.contains('/');
+            let msg = match f.errno {
+                Errno::NOENT | Errno::NOTDIR if in_path => format!(
+                    "cannot run '{cmd}': not found in the container's PATH ({})",
+                    p.path_display
+                ),
+                Errno::NOENT | Errno::NOTDIR => {
+                    format!("cannot run '{cmd}': {why} in the container")
+                }
+                Errno::NOEXEC => {
+                    format!("cannot run '{cmd}': not an executable (neither ELF nor a #! script)")
+                }
+                Errno::ACCESS => format!(
+                    "cannot run '{cmd}': permission denied (not executable, or a directory)"
+                ),
+                _ => format!("cannot run '{cmd}': {why}"),
+            };
+            return Error {
+                code: f.exit_code(),
+                msg,
+                errno: None,
+            };
+        }
+        Step::Mount
+        | Step::Dev
+        | Step::DevNode
+        | Step::Symlink
+        | Step::MaskFile
+        | Step::MaskDir
+        | Step::ReadOnly
+        | Step::Volume
+        | Step::VolumeReadOnly
+        | Step::Workdir
+        | Step::RemountRoot => match c.mounts.get(f.arg as usize) {
+            Some(op) => op.describe(f.step, f.item),
+            None => format!("cannot build the container's root ({:?})", f.step),
+        },
+        Step::ParentGone => "the container's init lost its parent".into(),
+        Step::DeathSignal => {
+            "cannot make the container's init die with crab-can (PR_SET_PDEATHSIG)".into()
+        }
+        Step::CgroupNs => "cannot create the cgroup namespace".into(),
+        Step::Hostname => format!(
+            "cannot set the hostname '{}'",
+            String::from_utf8_lossy(&c.hostname)
+        ),
+        Step::Loopback => "cannot bring up the loopback interface".into(),
+        Step::EnterImage => format!("cannot enter IMAGE '{image}'"),
+        Step::MountNs => "cannot create the mount namespace".into(),
+        Step::MakePrivate => "cannot make the mount namespace private".into(),
+        Step::CopyImage => format!("cannot bind-mount IMAGE '{image}'"),
+        Step::PivotRoot => format!("cannot pivot_root into IMAGE '{image}'"),
+        Step::DetachOldRoot => "cannot detach the host's root after pivot_root".into(),
+        Step::InitramfsRoot => {
+            format!("cannot move IMAGE '{image}' over the initramfs root and chroot into it")
+        }
+        Step::EnterRoot => format!("cannot enter the root of IMAGE '{image}'"),
+        Step::NotDumpable => "cannot make the init non-dumpable".into(),
+        Step::StartGate => "the container's init lost its start signal".into(),
+        Step::Signals => "cannot set up the init's signals".into(),
+        Step::Fork => "cannot fork the command".into(),
+        Step::Session => "cannot give the command a session of its own".into(),
+        Step::Terminal => "cannot give the command a pseudo-terminal".into(),
+        Step::Chdir => format!(
+            "cannot enter working directory '{}'",
+            p.cwd.to_string_lossy()
+        ),
+        Step::Rlimit => "cannot set a resource limit".into(),
+        Step::Bounding => format!("cannot drop CAP_{} from the bounding set", cap_name(f.item)),
+        Step::Groups => "cannot set the supplementary groups".into(),
+        Step::SetGid => format!("cannot switch to group {}", p.privileges.gid),
+        Step::SetUid => format!("cannot switch to user {}", p.privileges.uid),
+        Step::Capabilities => "cannot set the capabilities".into(),
+        Step::Ambient => "cannot set the ambient capabilities".into(),
+        Step::NoNewPrivs => "cannot set no_new_privs".into(),
+        Step::Seccomp => "cannot load the seccomp filter".into(),
+    };
+    Error {
+        code: f.exit_code(),
+        msg: what,
+        errno: Some(f.errno),
+    }
+}
+
+fn cap_name(cap: u16) -> String {
+    security::CAP_NAMES
+        .get(cap as usize)
+        .map_or_else(|| cap.to_string(), |n| n.to_string())
 }
 
 #[cfg(test)]
@@ -482,6 +751,243 @@ mod tests {
         assert_eq!(c("ls", "/bin::"), ["/bin/ls", "./ls", "./ls"]);
         assert_eq!(c("/bin/ls", "/x"), ["/bin/ls"]);
         assert_eq!(c("./run", "/x"), ["./run"]);
+    }
+
+    fn lossy(c: &CString) -> String {
+        c.to_string_lossy().into_owned()
+    }
+
+    /// What each operation is, in words short enough to compare with a list.
+    fn kind(op: &MountOp) -> String {
+        match op {
+            MountOp::Fs { fstype, target, .. } => format!("{} {}", lossy(fstype), lossy(target)),
+            MountOp::Dev { nodes, .. } => format!("dev {}", nodes.len()),
+            MountOp::Symlink { link, .. } => format!("link {}", lossy(link)),
+            MountOp::MaskFile { path } => format!("maskfile {}", lossy(path)),
+            MountOp::MaskDir { path } => format!("maskdir {}", lossy(path)),
+            MountOp::ReadOnly { path } => format!("ro {}", lossy(path)),
+            MountOp::Volume(v) => format!("volume {}", lossy(&v.dst)),
+            MountOp::Workdir { path, .. } => format!("workdir {}", lossy(path)),
+            MountOp::RemountRoot { flags } => format!("remount {flags:#x}"),
+        }
+    }
+
+    /// The container half: Docker's mount list, in the order the child replays it.
+    #[test]
+    fn docker_mount_list() {
+        let ops = docker_mounts(Vec::new(), "/work/dir", NODEV | RDONLY);
+        let got: Vec<String> = ops.iter().map(kind).collect();
+        let want = [
+            "proc /proc",
+            "sysfs /sys",
+            "dev 6",
+            "devpts /dev/pts",
+            "tmpfs /dev/shm",
+            "mqueue /dev/mqueue",
+            "link /dev/ptmx",
+            "link /dev/fd",
+            "link /dev/stdin",
+            "link /dev/stdout",
+            "link /dev/stderr",
+            "maskfile /proc/kcore",
+            "maskfile /proc/keys",
+            "maskfile /proc/latency_stats",
+            "maskfile /proc/timer_list",
+            "maskfile /proc/timer_stats",
+            "maskfile /proc/sched_debug",
+            "maskdir /proc/acpi",
+            "maskdir /proc/asound",
+            "maskdir /proc/scsi",
+            "maskdir /sys/firmware",
+            "maskdir /sys/devices/virtual/powercap",
+            "ro /proc/bus",
+            "ro /proc/fs",
+            "ro /proc/irq",
+            "ro /proc/sys",
+            "ro /proc/sysrq-trigger",
+            "workdir /work/dir",
+        ];
+        assert_eq!(&got[..want.len()], want);
+        assert_eq!(got.len(), want.len() + 1);
+        let MountOp::RemountRoot { flags } = ops[ops.len() - 1] else {
+            panic!("the root's remount is not last: {got:?}");
+        };
+        assert_eq!(flags, NODEV | RDONLY);
+        // Mount points on crab-can's own /dev tmpfs are made first; /proc and /sys are IMAGE's.
+        for op in &ops {
+            if let MountOp::Fs {
+                target,
+                make_target,
+                flags,
+                ..
+            } = op
+            {
+                assert_eq!(
+                    *make_target,
+                    lossy(target).starts_with("/dev/"),
+                    "{}",
+                    kind(op)
+                );
+                assert_ne!(flags & NOSUID, 0, "{} must be nosuid", kind(op));
+            }
+        }
+        let MountOp::Dev { nodes, data } = &ops[2] else {
+            panic!("no /dev")
+        };
+        assert_eq!(data.to_bytes(), b"mode=755,size=65536k");
+        let devs: Vec<(String, String, u32, u32)> = nodes
+            .iter()
+            .map(|n| (lossy(&n.path), lossy(&n.name), n.major, n.minor))
+            .collect();
+        assert_eq!(devs[0], ("/dev/null".into(), "null".into(), 1, 3));
+        assert_eq!(devs[5], ("/dev/tty".into(), "tty".into(), 5, 0));
+        let MountOp::Workdir { parents, .. } = &ops[ops.len() - 2] else {
+            panic!("no workdir")
+        };
+        assert_eq!(parents.iter().map(lossy).collect::<Vec<_>>(), ["/work"]);
+    }
+
+    /// The process half: Docker's capability sets for root and for another user.
+    #[test]
+    fn docker_capability_sets() {
+        let mut set = 0;
+        for n in DOCKER_CAPS {
+            set |= security::parse_cap(n, "").unwrap();
+        }
+        assert_eq!(set, 0xa80425fb);
+        let root = docker_capabilities(set, 0);
+        assert_eq!(
+            (
+                root.bounding,
+                root.effective,
+                root.permitted,
+                root.inheritable,
+                root.ambient
+            ),
+            (set, set, set, 0, 0)
+        );
+        let user = docker_capabilities(set, 1000);
+        assert_eq!(
+            (user.bounding, user.effective, user.permitted, user.ambient),
+            (set, 0, 0, 0)
+        );
+    }
+
+    #[test]
+    fn namespaces_and_cgroup() {
+        let all = docker_namespaces(Net::None);
+        for f in [
+            libc::CLONE_NEWPID,
+            libc::CLONE_NEWNS,
+            libc::CLONE_NEWUTS,
+            libc::CLONE_NEWIPC,
+            libc::CLONE_NEWCGROUP,
+            libc::CLONE_NEWNET,
+        ] {
+            assert_ne!(all & f as u64, 0, "{f:#x}");
+        }
+        assert_eq!(docker_namespaces(Net::Host) & libc::CLONE_NEWNET as u64, 0);
+        let none = Limits::default();
+        assert!(cgroup_plan(none, None).is_none());
+        let p = cgroup_plan(none, Some("a/b")).unwrap();
+        assert_eq!((p.parent.as_str(), p.limits), ("a/b", none));
+        let mem = Limits {
+            memory: Some(64 << 20),
+            ..none
+        };
+        let p = cgroup_plan(mem, None).unwrap();
+        assert_eq!((p.parent.as_str(), p.limits), ("crab-can", mem));
+    }
+
+    /// A small plan over a directory of the test's own (no root needed: no volumes).
+    fn test_plan() -> Plan {
+        let root = Root {
+            image: rustix::fs::open("/", OFlags::PATH | OFlags::CLOEXEC, Mode::empty()).unwrap(),
+            display: "img".into(),
+        };
+        Plan {
+            container: ContainerPlan {
+                name: "n".into(),
+                namespaces: docker_namespaces(Net::None),
+                hostname: b"h".to_vec(),
+                root,
+                mounts: docker_mounts(Vec::new(), "/w", NODEV),
+                cgroup: None,
+            },
+            process: ProcessPlan {
+                argv: CStrings::new(vec![cstring(b"ls")]),
+                envp: CStrings::new(Vec::new()),
+                exec_candidates: exec_candidates(b"ls", b"/bin"),
+                command_display: "ls".into(),
+                path_display: "/bin".into(),
+                cwd: cstring(b"/w"),
+                privileges: Privileges {
+                    uid: 7,
+                    gid: 8,
+                    groups: Vec::new(),
+                    caps: docker_capabilities(0, 7),
+                    no_new_privs: true,
+                },
+                rlimits: Vec::new(),
+                seccomp: None,
+                terminal: None,
+            },
+        }
+    }
+
+    /// Every step of the child has words of its own, naming the plan's item where there
+    /// is one, and the errno is kept for the printed line.
+    #[test]
+    fn every_failure_has_words() {
+        let plan = test_plan();
+        for &step in Step::ALL {
+            let f = Failure {
+                step,
+                item: 0,
+                arg: 0,
+                errno: Errno::ACCESS,
+            };
+            let e = failure_error(&plan, &f);
+            assert!(
+                !e.msg.is_empty() && !e.msg.contains(&format!("{step:?}")),
+                "{step:?}: {}",
+                e.msg
+            );
+            assert_eq!(e.code, f.exit_code());
+            let line = e.to_string();
+            assert!(line.contains("ermission denied"), "{step:?}: {line}");
+        }
+        // A mount step names its operation.
+        let at = |step, arg: usize, item| {
+            failure_error(
+                &plan,
+                &Failure {
+                    step,
+                    item,
+                    arg: arg as u32,
+                    errno: Errno::NOENT,
+                },
+            )
+            .msg
+        };
+        assert_eq!(at(Step::Mount, 0, 0), "cannot mount proc on /proc");
+        assert_eq!(at(Step::DevNode, 2, 1), "cannot create device /dev/zero");
+        assert_eq!(
+            at(Step::MaskDir, 20, 0),
+            "cannot mask kernel path /sys/firmware"
+        );
+        assert_eq!(
+            at(Step::Bounding, 0, 21),
+            "cannot drop CAP_SYS_ADMIN from the bounding set"
+        );
+        assert_eq!(at(Step::SetUid, 0, 0), "cannot switch to user 7");
+        // The command's own words say why; no errno text is added.
+        let e = failure_error(&plan, &Failure::of(Step::Exec)(Errno::NOENT));
+        assert_eq!((e.code, e.errno), (127, None));
+        assert!(
+            e.to_string()
+                .contains("not found in the container's PATH (/bin)")
+        );
     }
 
     #[test]

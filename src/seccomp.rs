@@ -382,7 +382,7 @@ impl Filter {
     }
 
     /// Number of BPF instructions (at most 256).
-    #[allow(dead_code)] // part of the interface; the runtime may not call it
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.prog.len()
     }
@@ -390,34 +390,12 @@ impl Filter {
     /// Load it into the calling thread (no_new_privs must already be set). Only the raw
     /// syscall, no allocation: this runs in the container's child after fork.
     pub fn install(&self) -> Result<(), Errno> {
-        let len = u16::try_from(self.prog.len()).map_err(|_| Errno::INVAL)?;
-        let fprog = libc::sock_fprog {
-            len,
-            filter: self.prog.as_ptr().cast_mut(),
-        };
-        // SAFETY: `fprog` points at `len` initialised instructions owned by `self`, which
-        // outlives the call; the kernel copies the program and keeps no pointer to it.
-        let rc = unsafe {
-            libc::syscall(
-                libc::SYS_seccomp,
-                libc::SECCOMP_SET_MODE_FILTER,
-                0 as libc::c_uint,
-                &fprog as *const libc::sock_fprog,
-            )
-        };
-        if rc == 0 {
-            Ok(())
-        } else {
-            Err(Errno::from_raw_os_error(
-                std::io::Error::last_os_error()
-                    .raw_os_error()
-                    .unwrap_or(libc::EINVAL),
-            ))
-        }
+        crate::sys::seccomp_set_mode_filter(&self.prog)
     }
 }
 
 #[cfg(test)]
+#[allow(unsafe_code)] // the tests fork and make raw calls to watch the filter work
 mod tests {
     use super::*;
 

@@ -1,11 +1,32 @@
-//! What the command may do: capabilities (Docker's default 14, `--cap-add`/`--cap-drop`),
-//! the user and groups it runs as, `no_new_privs`, and the seccomp filter, applied in that
-//! order by the command's process just before `execve`.
+//! What the command may do: its capability sets (`--cap-add`/`--cap-drop` against a
+//! default set), the user and groups it runs as, `no_new_privs`, and the seccomp filter,
+//! applied in that order by the command's process just before `execve`.
 
 use crate::error::{Error, Failure, Result, Step};
-use crate::plan::Plan;
+use crate::seccomp::Filter;
 use rustix::io::Errno;
 use rustix::thread::{CapabilitySet, CapabilitySets};
+
+/// The five capability sets of a process, as bit masks (bit N = capability N).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    pub bounding: u64,
+    pub effective: u64,
+    pub permitted: u64,
+    pub inheritable: u64,
+    pub ambient: u64,
+}
+
+/// Who the command runs as and what it may do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Privileges {
+    pub uid: u32,
+    pub gid: u32,
+    /// Supplementary groups (empty: cleared).
+    pub groups: Vec<rustix::process::Gid>,
+    pub caps: Capabilities,
+    pub no_new_privs: bool,
+}
 
 /// Capability names, indexed by number (as in linux/capability.h).
 pub const CAP_NAMES: [&str; 41] = [
@@ -52,24 +73,6 @@ pub const CAP_NAMES: [&str; 41] = [
     "CHECKPOINT_RESTORE",
 ];
 
-/// Docker's default set for root inside.
-pub const DEFAULT_CAPS: [&str; 14] = [
-    "CHOWN",
-    "DAC_OVERRIDE",
-    "FSETID",
-    "FOWNER",
-    "MKNOD",
-    "NET_RAW",
-    "SETGID",
-    "SETUID",
-    "SETFCAP",
-    "SETPCAP",
-    "NET_BIND_SERVICE",
-    "SYS_CHROOT",
-    "KILL",
-    "AUDIT_WRITE",
-];
-
 pub const ALL_CAPS: u64 = (1 << CAP_NAMES.len()) - 1;
 
 /// `NET_ADMIN`, `CAP_NET_ADMIN`, `net_admin` → its bit; `ALL` → every bit.
@@ -86,11 +89,17 @@ pub fn parse_cap(name: &str, opt: &str) -> Result<u64> {
         .ok_or_else(|| Error::new(format!("invalid {opt} '{name}': unknown capability")))
 }
 
-/// The default set, with every drop applied first and then every add, limited to what
-/// crab-can itself holds (`held`): `ALL` means all of those; a named capability crab-can
-/// lacks (inside another container, say) is an error that names it.
-pub fn capability_set(add: &[String], drop: &[String], held: u64) -> Result<u64> {
-    let set = requested_set(add, drop)?;
+/// `default`, with every drop applied first and then every add, limited to what crab-can
+/// itself holds (`held`): `ALL` means all of those; a named capability crab-can lacks
+/// (inside another container, say) is an error that names it.
+pub fn capability_set(default: u64, add: &[String], drop: &[String], held: u64) -> Result<u64> {
+    let mut set = default;
+    for d in drop {
+        set &= !parse_cap(d, "--cap-drop")?;
+    }
+    for a in add {
+        set |= parse_cap(a, "--cap-add")?;
+    }
     let all_added = add.iter().any(|a| a.eq_ignore_ascii_case("ALL"));
     let missing = set & !held & if all_added { 0 } else { ALL_CAPS };
     if let Some(cap) = (0..CAP_NAMES.len()).find(|c| missing & (1 << c) != 0) {
@@ -107,61 +116,56 @@ pub fn held_capabilities() -> u64 {
     rustix::thread::capabilities(None).map_or(0, |c| c.permitted.bits())
 }
 
-fn requested_set(add: &[String], drop: &[String]) -> Result<u64> {
-    let mut set = 0;
-    for n in DEFAULT_CAPS {
-        set |= parse_cap(n, "")?;
-    }
-    for d in drop {
-        set &= !parse_cap(d, "--cap-drop")?;
-    }
-    for a in add {
-        set |= parse_cap(a, "--cap-add")?;
-    }
-    Ok(set)
-}
-
-fn fail(step: Step) -> impl FnOnce(Errno) -> Failure {
-    move |errno| Failure {
-        step,
-        arg: 0,
-        errno,
-    }
-}
-
-/// Reduce the calling process to what the plan allows. The last thing before execve:
-/// bounding set, groups, gid, uid, the other capability sets, no_new_privs, seccomp.
-pub fn lock_down(plan: &Plan) -> std::result::Result<(), Failure> {
+/// Reduce the calling process to `p`, then load `seccomp`. The last thing before execve:
+/// bounding set, groups, gid, uid, the other capability sets, ambient, no_new_privs,
+/// seccomp. A failure's `item` is the capability's number where one is involved.
+pub fn lock_down(p: &Privileges, seccomp: Option<&Filter>) -> std::result::Result<(), Failure> {
+    let cap_fail = |step, cap: u32| {
+        move |errno| Failure {
+            step,
+            item: cap as u16,
+            arg: 0,
+            errno,
+        }
+    };
     for cap in 0..64u32 {
-        if plan.caps & (1 << cap) == 0 {
-            match crate::sys::capbset_drop(cap) {
+        if p.caps.bounding & (1 << cap) == 0 {
+            match rustix::thread::remove_capability_from_bounding_set(
+                CapabilitySet::from_bits_retain(1 << cap),
+            ) {
                 Ok(()) => {}
                 Err(Errno::INVAL) => break, // past the kernel's last capability
-                Err(e) => return Err(fail(Step::Capabilities)(e)),
+                Err(e) => return Err(cap_fail(Step::Bounding, cap)(e)),
             }
         }
     }
-    rustix::thread::set_thread_groups(&[]).map_err(fail(Step::Groups))?;
-    // SAFETY (of from_raw): any u32 is a valid id to hand to the kernel.
-    rustix::thread::set_thread_gid(rustix::process::Gid::from_raw(plan.gid))
-        .map_err(fail(Step::SetGid))?;
-    rustix::thread::set_thread_uid(rustix::process::Uid::from_raw(plan.uid))
-        .map_err(fail(Step::SetUid))?;
-    let kept = if plan.uid == 0 { plan.caps } else { 0 };
-    let set = CapabilitySet::from_bits_retain(kept);
+    rustix::thread::set_thread_groups(&p.groups).map_err(Failure::of(Step::Groups))?;
+    rustix::thread::set_thread_gid(rustix::process::Gid::from_raw(p.gid))
+        .map_err(Failure::of(Step::SetGid))?;
+    rustix::thread::set_thread_uid(rustix::process::Uid::from_raw(p.uid))
+        .map_err(Failure::of(Step::SetUid))?;
     rustix::thread::set_capabilities(
         None,
         CapabilitySets {
-            effective: set,
-            permitted: set,
-            inheritable: CapabilitySet::empty(),
+            effective: CapabilitySet::from_bits_retain(p.caps.effective),
+            permitted: CapabilitySet::from_bits_retain(p.caps.permitted),
+            inheritable: CapabilitySet::from_bits_retain(p.caps.inheritable),
         },
     )
-    .map_err(fail(Step::Capabilities))?;
-    crate::sys::clear_ambient_caps().map_err(fail(Step::Capabilities))?;
-    rustix::thread::set_no_new_privs(true).map_err(fail(Step::NoNewPrivs))?;
-    if let Some(f) = &plan.seccomp {
-        f.install().map_err(fail(Step::Seccomp))?;
+    .map_err(Failure::of(Step::Capabilities))?;
+    rustix::thread::clear_ambient_capability_set().map_err(Failure::of(Step::Ambient))?;
+    for cap in (0..64u32).filter(|c| p.caps.ambient & (1 << c) != 0) {
+        rustix::thread::configure_capability_in_ambient_set(
+            CapabilitySet::from_bits_retain(1 << cap),
+            true,
+        )
+        .map_err(cap_fail(Step::Ambient, cap))?;
+    }
+    if p.no_new_privs {
+        rustix::thread::set_no_new_privs(true).map_err(Failure::of(Step::NoNewPrivs))?;
+    }
+    if let Some(f) = seccomp {
+        f.install().map_err(Failure::of(Step::Seccomp))?;
     }
     Ok(())
 }
@@ -174,10 +178,10 @@ mod tests {
         v.iter().map(|x| x.to_string()).collect()
     }
 
-    #[test]
-    fn default_set_is_dockers() {
-        // Docker's default: 0xa80425fb.
-        assert_eq!(capability_set(&[], &[], ALL_CAPS).unwrap(), 0xa80425fb);
+    const DOCKER: u64 = 0xa80425fb;
+
+    fn capability_set(add: &[String], drop: &[String], held: u64) -> Result<u64> {
+        super::capability_set(DOCKER, add, drop, held)
     }
 
     #[test]

@@ -97,6 +97,17 @@ fn try_bind(name: &str) -> std::result::Result<Option<OwnedFd>, Errno> {
     }
 }
 
+/// `[A-Za-z0-9][A-Za-z0-9_.-]{0,63}`: what a container name may be (it names a socket, a
+/// state file and a cgroup directory).
+pub fn is_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 64
+        && b[0].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(c))
+}
+
 /// Take `name` for this run, or say it is running.
 pub fn lock(name: &str) -> Result<NameLock> {
     // A run that is ending holds a dead run's name for a moment while it sweeps (below):
@@ -241,7 +252,7 @@ pub fn sweep() {
         let Ok(name) = e.file_name().to_str() else {
             continue;
         };
-        if name.starts_with('.') || crate::cli::check_name(name).is_err() {
+        if !is_name(name) {
             continue;
         }
         // Holding the name while cleaning: a new run of it waits (see `lock`).

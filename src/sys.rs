@@ -1,6 +1,11 @@
-//! The few raw system calls rustix does not wrap: `clone3` (and its `clone` fallback), a
-//! plain fork for the init, `signalfd`, `sigprocmask`, `close_range`, `execve`, `_exit`.
-//! Every `unsafe` block of the runtime that talks to the kernel directly lives here.
+//! The raw system calls rustix does not wrap, or wraps only as `unsafe`: `clone3` (and its
+//! `clone` fallback), a plain fork for the init, `signalfd`, `sigprocmask` and signal
+//! dispositions, `close_range` (and its fallback), `unshare`, `seccomp`, SIOCSIFFLAGS,
+//! `execve`, `kill(-1)`, `_exit`.
+//!
+//! # Safety
+//! This is the only module allowed `unsafe` (the crate root denies it everywhere else).
+//! Each block says why it is sound; the functions it exports are safe to call.
 
 use rustix::fd::{BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use rustix::io::Errno;
@@ -265,6 +270,27 @@ pub fn unshare_namespaces(flags: rustix::thread::UnshareFlags) -> Result<(), Err
     unsafe { rustix::thread::unshare_unsafe(flags) }
 }
 
+/// Load a seccomp filter (`SECCOMP_SET_MODE_FILTER`) into the calling thread;
+/// no_new_privs must already be set. No allocation: this runs after fork.
+pub fn seccomp_set_mode_filter(prog: &[libc::sock_filter]) -> Result<(), Errno> {
+    let len = u16::try_from(prog.len()).map_err(|_| Errno::INVAL)?;
+    let fprog = libc::sock_fprog {
+        len,
+        filter: prog.as_ptr().cast_mut(),
+    };
+    // SAFETY: `fprog` points at `len` initialised instructions that outlive the call; the
+    // kernel copies the program and keeps no pointer to it.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            0 as libc::c_uint,
+            &fprog as *const libc::sock_fprog,
+        )
+    };
+    check(rc).map(drop)
+}
+
 /// execve. Returns only on failure.
 pub fn execve(path: &CStr, argv: &[*const c_char], envp: &[*const c_char]) -> Errno {
     // SAFETY: argv and envp are null-terminated arrays of pointers to C strings that the
@@ -285,8 +311,7 @@ pub fn write_once(fd: BorrowedFd<'_>, buf: &[u8]) {
     let _ = rustix::io::write(fd, buf);
 }
 
-/// `ioctl(fd, TIOCSTI)`-free terminal helpers live in `tty`; this is the one ioctl the
-/// network setup needs: set interface flags.
+/// Set a network interface's flags (SIOCSIFFLAGS), as `ip link set lo up` does.
 pub fn ioctl_set_if_flags(sock: BorrowedFd<'_>, name: &[u8], flags: i16) -> Result<(), Errno> {
     use rustix::fd::AsRawFd;
     // SAFETY: ifreq is plain data; zeroed is a valid value.
@@ -298,46 +323,6 @@ pub fn ioctl_set_if_flags(sock: BorrowedFd<'_>, name: &[u8], flags: i16) -> Resu
     // SAFETY: SIOCSIFFLAGS reads a valid ifreq from the pointer we pass.
     let r = unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS as _, &req) };
     check(r as libc::c_long).map(drop)
-}
-
-/// Drop one capability from the bounding set (PR_CAPBSET_DROP).
-pub fn capbset_drop(cap: u32) -> Result<(), Errno> {
-    // SAFETY: PR_CAPBSET_DROP takes a capability number and touches no memory of ours.
-    let r = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) };
-    check(r as libc::c_long).map(drop)
-}
-
-/// Empty the ambient capability set.
-pub fn clear_ambient_caps() -> Result<(), Errno> {
-    // SAFETY: PR_CAP_AMBIENT_CLEAR_ALL touches no memory of ours.
-    let r = unsafe {
-        libc::prctl(
-            libc::PR_CAP_AMBIENT,
-            libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
-            0,
-            0,
-            0,
-        )
-    };
-    check(r as libc::c_long).map(drop)
-}
-
-/// Open the slave of a pseudo-terminal straight from its master (TIOCGPTPEER): no path
-/// lookup, so nothing can swap the device under us.
-pub fn open_pty_peer(master: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
-    use rustix::fd::AsRawFd;
-    const TIOCGPTPEER: libc::c_ulong = 0x5441;
-    // SAFETY: TIOCGPTPEER takes open flags by value and returns a new fd.
-    let fd = unsafe {
-        libc::ioctl(
-            master.as_raw_fd(),
-            TIOCGPTPEER as _,
-            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
-        )
-    };
-    check(fd as libc::c_long)?;
-    // SAFETY: the kernel returned a fresh fd that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// SIGKILL every process this process may signal (from PID 1 of a PID namespace: every

@@ -32,20 +32,23 @@ pub fn attach(sock: BorrowedFd<'_>, size: Option<Winsize>, uid: u32) -> Result<(
         Mode::empty(),
     )?;
     rustix::pty::unlockpt(&master)?;
-    let slave = crate::sys::open_pty_peer(master.as_fd())?;
+    // The slave straight from its master (TIOCGPTPEER): no path lookup, so nothing can
+    // swap the device under us.
+    let slave = rustix::pty::ioctl_tiocgptpeer(
+        &master,
+        rustix::pty::OpenptFlags::RDWR
+            | rustix::pty::OpenptFlags::NOCTTY
+            | rustix::pty::OpenptFlags::CLOEXEC,
+    )?;
     // The terminal belongs to the command's user (devpts gave it gid 5, "tty").
     rustix::fs::fchown(&slave, Some(rustix::process::Uid::from_raw(uid)), None)?;
     if let Some(ws) = size {
         rustix::termios::tcsetwinsize(&slave, ws)?;
     }
     rustix::process::ioctl_tiocsctty(&slave)?;
-    for fd in 0..3 {
-        // SAFETY: 0, 1 and 2 are this process's standard descriptors; dup2 replaces them
-        // and no OwnedFd of ours refers to them.
-        let mut target = unsafe { <OwnedFd as rustix::fd::FromRawFd>::from_raw_fd(fd) };
-        rustix::io::dup2(&slave, &mut target)?;
-        std::mem::forget(target);
-    }
+    rustix::stdio::dup2_stdin(&slave)?;
+    rustix::stdio::dup2_stdout(&slave)?;
+    rustix::stdio::dup2_stderr(&slave)?;
     let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
     let mut control = rustix::net::SendAncillaryBuffer::new(&mut space);
     let fds = [master.as_fd()];
