@@ -16,48 +16,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const CG: &str = "/sys/fs/cgroup";
-
-fn show(r: &Run) -> String {
-    format!(
-        "exit {}\nstdout: {:?}\nstderr: {:?}",
-        r.code, r.stdout, r.stderr
-    )
-}
-
-fn img() -> &'static str {
-    image().to_str().unwrap()
-}
-
 /// Every cgroup hierarchy crab-can may make a container's directory in on this host: the
 /// one v2 tree of a v2 host; the v2 tracking tree and the v1 memory, cpu and pids
 /// hierarchies of a hybrid one.
 fn hierarchies() -> Vec<PathBuf> {
-    let magic = |p: &str| {
-        // SAFETY: statfs writes into the zeroed struct we pass.
-        let mut st: libc::statfs = unsafe { std::mem::zeroed() };
-        let c = std::ffi::CString::new(p).unwrap();
-        // SAFETY: c is a valid C string and st a valid out-pointer.
-        if unsafe { libc::statfs(c.as_ptr(), &mut st) } == 0 {
-            st.f_type as i64
-        } else {
-            0
-        }
-    };
-    const CGROUP2: i64 = 0x6367_7270;
-    const CGROUP1: i64 = 0x0027_e0eb;
-    if magic(CG) == CGROUP2 {
-        return vec![PathBuf::from(CG)];
-    }
-    let mut v = Vec::new();
-    if magic(&format!("{CG}/unified")) == CGROUP2 {
-        v.push(PathBuf::from(format!("{CG}/unified")));
-    }
-    for c in ["memory", "cpu", "pids"] {
-        if magic(&format!("{CG}/{c}")) == CGROUP1 {
-            v.push(PathBuf::from(format!("{CG}/{c}")));
-        }
-    }
+    let v = cgroup_hierarchies();
     assert!(
         !v.is_empty(),
         "this host has no cgroup filesystem crab-can could use for limits"
@@ -114,27 +77,6 @@ impl Drop for Parent {
 
 fn state_file(name: &str) -> PathBuf {
     PathBuf::from(format!("/run/crab-can/{name}"))
-}
-
-/// A crab-can started in the background.
-fn spawn(args: &[&str]) -> std::process::Child {
-    command(args).spawn().expect("spawn crab-can")
-}
-
-/// The exit status, or minus the signal that killed the process (so that a process
-/// killed by SIGTERM, -15, is told from one that exited 143).
-fn wait_code(child: &mut std::process::Child, secs: u64) -> i32 {
-    use std::os::unix::process::ExitStatusExt;
-    let t = Instant::now();
-    loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            return st.code().unwrap_or_else(|| -st.signal().unwrap_or(0));
-        }
-        if t.elapsed() > Duration::from_secs(secs) {
-            let _ = child.kill();
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 // ---- 1. IMAGE swapped for a symlink to / ------------------------------------------------
@@ -260,9 +202,16 @@ fn names_are_unique_across_network_namespaces() {
     require_root();
     let parent = Parent::new("netns");
     let a = name("netns-a");
-    let mut bg = Command::new("unshare")
-        .args(["-n", bin().to_str().unwrap(), "run", "--name", &a])
-        .args([
+    let bin = bin();
+    let bin = bin.to_str().unwrap();
+    let bg = Bg::start(command_for(
+        "unshare",
+        &[
+            "-n",
+            bin,
+            "run",
+            "--name",
+            &a,
             "--cgroup-parent",
             &parent.0,
             "--pids",
@@ -270,12 +219,8 @@ fn names_are_unique_across_network_namespaces() {
             img(),
             "sleep",
             "4",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        ],
+    ));
     assert!(
         wait_for(10, || state_file(&a).exists()
             && !parent.children().is_empty()),
@@ -286,21 +231,13 @@ fn names_are_unique_across_network_namespaces() {
     // The name is taken, from the host's namespace and from another new one.
     let r = crab(&["run", "--name", &a, "--pids", "10", img(), "true"]);
     assert_error(&r, 125, "already running");
-    let r = crab_cmd(&["run", "--name", &a, img(), "true"], |c| {
-        let mut u = Command::new("unshare");
-        u.arg("-n").arg(bin());
-        *c = u;
-        c.args(["run", "--name", &a, img(), "true"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-    });
+    let r = run_command(command_for(
+        "unshare",
+        &["-n", bin, "run", "--name", &a, img(), "true"],
+    ));
     assert_error(&r, 125, "already running");
-    assert_eq!(
-        wait_code(&mut bg, 30),
-        0,
-        "the first container was disturbed"
-    );
+    let first = bg.wait_bounded(30);
+    assert_eq!(first.code, 0, "the first container was disturbed");
     assert!(parent.children().is_empty(), "{:?}", parent.children());
     assert!(!state_file(&a).exists());
 }
@@ -476,7 +413,7 @@ fn sigkill_at_random_moments_leaves_nothing() {
     let names: Vec<String> = (0..300).map(|i| name(&format!("k{i}"))).collect();
     let t = Instant::now();
     for n in &names {
-        let mut c = spawn(&[
+        let bg = Bg::spawn(&[
             "run",
             "--name",
             n,
@@ -490,8 +427,7 @@ fn sigkill_at_random_moments_leaves_nothing() {
             "true",
         ]);
         std::thread::sleep(Duration::from_micros(rnd(12_000)));
-        let _ = c.kill();
-        let _ = c.wait();
+        drop(bg); // SIGKILL (if it still runs) and reaped
     }
     // The next run sweeps what the killed ones recorded.
     sh(&["--name", &name("kill9-sweeper")], "true").ok();
@@ -608,20 +544,17 @@ fn an_explicit_cgroup_parent_that_cannot_be_made_is_an_error() {
 #[test]
 fn a_refused_death_signal_is_one_line() {
     require_root();
-    let r = crab_cmd(&[], |c| {
-        *c = Command::new(probe());
-        c.args([
+    let r = run_command(command_for(
+        probe(),
+        &[
             "deny",
             "pdeathsig",
             bin().to_str().unwrap(),
             "run",
             img(),
             "true",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    });
+        ],
+    ));
     assert_error(&r, 125, "PR_SET_PDEATHSIG");
 }
 
@@ -655,21 +588,21 @@ fn the_init_is_non_dumpable() {
     require_root();
     let script = "readlink /proc/1/exe && echo LEAK exe; ls /proc/1/root/ >/dev/null 2>&1 && echo LEAK root; \
                   probe read /proc/1/mem | head -1; echo done";
-    let r = crab_cmd(&[], |c| {
-        *c = Command::new(probe());
-        c.args([
+    let r = run_command(command_for(
+        probe(),
+        &[
             "drop-cap",
             "19",
             bin().to_str().unwrap(),
             "run",
             "--cap-add",
             "ALL",
-        ])
-        .args([img(), "sh", "-c", script])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    });
+            img(),
+            "sh",
+            "-c",
+            script,
+        ],
+    ));
     assert!(r.stdout.contains("done"), "{}", show(&r));
     assert!(
         !r.stdout.contains("LEAK"),
@@ -747,10 +680,9 @@ fn an_early_sigterm_reaches_the_command() {
     require_root();
     let mut statuses = std::collections::BTreeMap::new();
     for i in 0..200u64 {
-        let mut c = spawn(&["run", img(), "sleep", "10"]);
-        let pid = c.id();
+        let bg = Bg::run(&[], &["sleep", "10"]);
         let t = Instant::now();
-        while !term_blocked(pid) {
+        while !term_blocked(bg.pid()) {
             assert!(
                 t.elapsed() < Duration::from_secs(5),
                 "crab-can never blocked SIGTERM"
@@ -759,9 +691,11 @@ fn an_early_sigterm_reaches_the_command() {
         // Then at once, or within the first 2 ms of its work.
         let spin = Instant::now();
         while spin.elapsed() < Duration::from_micros(i * 97 % 2000) {}
-        // SAFETY: kill has no memory-safety preconditions.
-        unsafe { libc::kill(pid as i32, libc::SIGTERM) };
-        let code = wait_code(&mut c, 30);
+        bg.signal(libc::SIGTERM);
+        // The exit status, or minus the signal that killed crab-can itself (so that a
+        // crab-can killed by SIGTERM, -15, is told from one that exited 143).
+        let r = bg.wait_bounded(30);
+        let code = r.signal.map_or(r.code, |n| -n);
         *statuses.entry(code).or_insert(0) += 1;
     }
     assert_eq!(
@@ -772,7 +706,7 @@ fn an_early_sigterm_reaches_the_command() {
 }
 
 /// Whether /proc/PID/status shows SIGTERM (15) blocked.
-fn term_blocked(pid: u32) -> bool {
+fn term_blocked(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {

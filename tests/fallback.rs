@@ -6,27 +6,18 @@
 mod common;
 use common::*;
 
+/// `crab-can ARGS...` under the probe's filter that answers ENOSYS to `clone3`.
 fn under_no_clone3(args: &[&str]) -> Run {
-    let probe = probe().to_str().unwrap().to_string();
     let bin = bin().to_str().unwrap().to_string();
     let mut a: Vec<&str> = vec!["no-clone3", &bin];
     a.extend_from_slice(args);
-    let out = std::process::Command::new(&probe)
-        .args(&a)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("run probe no-clone3");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    run_command(command_for(probe(), &a))
 }
 
 #[test]
 fn clone3_filtered_falls_back_to_clone() {
     require_root();
-    let img = image().to_str().unwrap();
+    let img = img();
     // The filter is really there: clone3 gives ENOSYS to the helper itself.
     let p = probe().to_str().unwrap().to_string();
     let r = std::process::Command::new(&p)
@@ -54,7 +45,7 @@ fn clone3_filtered_falls_back_to_clone() {
 #[test]
 fn clone3_filtered_still_applies_limits() {
     require_root();
-    let img = image().to_str().unwrap();
+    let img = img();
     let n = name("fallback");
     // Joined to the memory cgroup before running: an allocation past the limit is OOM-killed.
     let r = under_no_clone3(&[

@@ -1,5 +1,6 @@
-//! Resource limits on this host (CONTRACT.md "Resource limits", the `--memory`, `--cpus`,
-//! `--pids` and `--cgroup-parent` rows, "Exit status", "Signals and lifetime").
+//! Resource limits on this host (../shared/design/CONTRACT.md "Resource limits", the
+//! `--memory`, `--cpus`, `--pids` and `--cgroup-parent` rows, "Exit status", "Signals and
+//! lifetime").
 //!
 //! The tests follow the host's cgroup layout, told apart as crab-can tells it
 //! (`common::cgroup_layout`, the filesystem magic of `/sys/fs/cgroup`):
@@ -27,22 +28,8 @@
 mod common;
 
 use common::*;
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Child;
 use std::time::{Duration, Instant};
-
-const CG: &str = "/sys/fs/cgroup";
-
-/// The name of the test function this is used in (for `skip`).
-macro_rules! test_name {
-    () => {{
-        fn f() {}
-        let n = std::any::type_name_of_val(&f);
-        let n = n.strip_suffix("::f").unwrap_or(n);
-        n.rsplit("::").next().unwrap_or(n)
-    }};
-}
 
 /// The controllers crab-can uses for `--memory`, `--cpus` and `--pids`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,11 +61,6 @@ fn v2() -> bool {
     layout() == CgroupLayout::V2
 }
 
-/// A v1 hierarchy of `ctl` is mounted at `/sys/fs/cgroup/<ctl>`.
-fn v1_mounted(ctl: Ctl) -> bool {
-    fs_magic(&format!("{CG}/{}", ctl.name())) == Some(CGROUP1_MAGIC)
-}
-
 /// The root of the hierarchy whose files control `ctl`: the v2 root, or the v1 controller's.
 fn tree(ctl: Ctl) -> PathBuf {
     match layout() {
@@ -94,18 +76,6 @@ fn tracking_tree() -> Option<PathBuf> {
         CgroupLayout::V2 => Some(PathBuf::from(CG)),
         CgroupLayout::Hybrid { unified: true } => Some(PathBuf::from(format!("{CG}/unified"))),
         _ => None,
-    }
-}
-
-/// Every hierarchy a container with all three limits has a directory in.
-fn trees() -> Vec<PathBuf> {
-    match layout() {
-        CgroupLayout::V2 => vec![PathBuf::from(CG)],
-        CgroupLayout::Hybrid { .. } => tracking_tree()
-            .into_iter()
-            .chain(ALL.iter().filter(|c| v1_mounted(**c)).map(|c| tree(*c)))
-            .collect(),
-        CgroupLayout::None => Vec::new(),
     }
 }
 
@@ -129,7 +99,7 @@ fn missing(needs: &[Ctl]) -> Option<String> {
                     )
                 })
         }
-        CgroupLayout::Hybrid { .. } => needs.iter().find(|c| !v1_mounted(**c)).map(|c| {
+        CgroupLayout::Hybrid { .. } => needs.iter().find(|c| !v1_mounted(c.name())).map(|c| {
             format!(
                 "a v1 host without the {0} controller (nothing mounted at {CG}/{0})",
                 c.name()
@@ -146,24 +116,12 @@ fn read(p: &Path) -> String {
 }
 
 /// The pids listed in a cgroup directory's `cgroup.procs` (none if it is gone).
-fn procs(dir: &Path) -> Vec<i32> {
+fn cgroup_procs(dir: &Path) -> Vec<i32> {
     std::fs::read_to_string(dir.join("cgroup.procs"))
         .unwrap_or_default()
         .lines()
         .filter_map(|l| l.trim().parse().ok())
         .collect()
-}
-
-fn comm(pid: i32) -> String {
-    std::fs::read_to_string(format!("/proc/{pid}/comm"))
-        .unwrap_or_default()
-        .trim()
-        .to_string()
-}
-
-fn kill(pid: i32, sig: i32) {
-    // SAFETY: kill has no memory-safety preconditions.
-    unsafe { libc::kill(pid, sig) };
 }
 
 fn proc_cgroup(pid: &str) -> String {
@@ -217,7 +175,7 @@ impl Host {
             CgroupLayout::V2 => vec![(PathBuf::from(CG), None)],
             CgroupLayout::Hybrid { .. } => ALL
                 .iter()
-                .filter(|c| v1_mounted(**c))
+                .filter(|c| v1_mounted(c.name()))
                 .map(|c| (tree(*c), Some(*c)))
                 .collect(),
         };
@@ -258,7 +216,7 @@ impl Host {
         let me = std::process::id() as i32;
         for (dir, files) in &self.dirs {
             assert!(
-                procs(dir).contains(&me),
+                cgroup_procs(dir).contains(&me),
                 "the test process {me} is no longer in its own cgroup {}",
                 dir.display()
             );
@@ -311,7 +269,7 @@ impl Ct {
 
     fn left(&self) -> Vec<PathBuf> {
         // Directories only: a name such as `tasks` is also a file of every v1 cgroup.
-        trees()
+        cgroup_hierarchies()
             .iter()
             .map(|t| self.dir_in(t))
             .filter(|d| d.is_dir())
@@ -331,9 +289,9 @@ impl Ct {
     /// a v2 tree, its controllers' directories).
     fn pids(&self) -> Vec<i32> {
         match self.tracking() {
-            Some(d) => procs(&d),
+            Some(d) => cgroup_procs(&d),
             None => {
-                let mut all: Vec<i32> = self.left().iter().flat_map(|d| procs(d)).collect();
+                let mut all: Vec<i32> = self.left().iter().flat_map(|d| cgroup_procs(d)).collect();
                 all.sort_unstable();
                 all.dedup();
                 all
@@ -370,7 +328,7 @@ impl Ct {
     fn remove_leftovers(&self) {
         for d in self.left() {
             for _ in 0..200 {
-                for p in procs(&d) {
+                for p in cgroup_procs(&d) {
                     kill(p, libc::SIGKILL);
                 }
                 match std::fs::remove_dir(&d) {
@@ -387,105 +345,6 @@ impl Drop for Ct {
     fn drop(&mut self) {
         self.remove_leftovers();
     }
-}
-
-/// A crab-can running in the background. Dropping it kills it (SIGKILL) if still running.
-struct Bg {
-    child: Option<Child>,
-}
-
-impl Bg {
-    fn spawn(args: &[&str]) -> Bg {
-        let child = command(args).spawn().expect("spawn crab-can");
-        Bg { child: Some(child) }
-    }
-
-    /// `crab-can run OPTS... <shared image> ARGV...` in the background.
-    fn run(opts: &[&str], argv: &[&str]) -> Bg {
-        let img = image().to_str().unwrap();
-        let mut a = vec!["run"];
-        a.extend_from_slice(opts);
-        a.push(img);
-        a.extend_from_slice(argv);
-        Bg::spawn(&a)
-    }
-
-    fn pid(&self) -> i32 {
-        self.child.as_ref().unwrap().id() as i32
-    }
-
-    fn signal(&self, sig: i32) {
-        kill(self.pid(), sig);
-    }
-
-    fn running(&mut self) -> bool {
-        matches!(self.child.as_mut().unwrap().try_wait(), Ok(None))
-    }
-
-    /// The container's init: crab-can's child, seen from the host.
-    fn init_pid(&self) -> i32 {
-        let p = self.pid();
-        let mut init = None;
-        wait_for(10, || {
-            init = std::fs::read_to_string(format!("/proc/{p}/task/{p}/children"))
-                .unwrap_or_default()
-                .split_whitespace()
-                .next()
-                .and_then(|s| s.parse().ok());
-            init.is_some()
-        });
-        init.unwrap_or_else(|| panic!("crab-can {p} has no child"))
-    }
-
-    /// Wait for the end (at most 60 s, then SIGKILL) and collect the outcome.
-    fn wait(mut self) -> Run {
-        use std::os::unix::process::ExitStatusExt;
-        let mut child = self.child.take().unwrap();
-        let t = Instant::now();
-        let status = loop {
-            if let Some(st) = child.try_wait().unwrap() {
-                break st;
-            }
-            if t.elapsed() > Duration::from_secs(60) {
-                let _ = child.kill();
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        let mut stdout = String::new();
-        let mut stderr = String::new();
-        child
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut stdout)
-            .unwrap();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut stderr)
-            .unwrap();
-        Run {
-            code: status
-                .code()
-                .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)),
-            stdout,
-            stderr,
-        }
-    }
-}
-
-impl Drop for Bg {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn img() -> &'static str {
-    image().to_str().unwrap()
 }
 
 fn awk_alloc() -> [&'static str; 2] {
@@ -687,9 +546,13 @@ fn limit_files_hold_the_values_during_the_run() {
         assert_eq!(read(&ct.dir(Ctl::Pids).join("pids.max")), "30");
     }
     let dirs = ct.left();
-    assert_eq!(dirs.len(), trees().len(), "directories: {dirs:?}");
+    assert_eq!(
+        dirs.len(),
+        cgroup_hierarchies().len(),
+        "directories: {dirs:?}"
+    );
     for d in &dirs {
-        let p = procs(d);
+        let p = cgroup_procs(d);
         assert!(
             p.contains(&init),
             "init {init} not in {}/cgroup.procs {p:?}",
@@ -771,9 +634,9 @@ fn no_cgroup_left_after_exit_sigterm_or_oom() {
     ct.wait_for_comm("sleep");
     assert_eq!(
         ct.left().len(),
-        trees().len(),
+        cgroup_hierarchies().len(),
         "not in every hierarchy of {:?}: {:?}",
-        trees(),
+        cgroup_hierarchies(),
         ct.left()
     );
     bg.signal(libc::SIGTERM);
@@ -883,7 +746,7 @@ fn a_cgroup_crab_can_did_not_make_is_refused() {
         vec![mine.clone()],
         "the refused run removed the directory it did not make, or left one of its own"
     );
-    assert!(procs(&mine).is_empty());
+    assert!(cgroup_procs(&mine).is_empty());
     drop(ct);
     host.check();
 }
@@ -940,7 +803,7 @@ fn twenty_containers_each_with_its_own_limit() {
     }
     let all_there = wait_for(10, || {
         cts.iter().all(|ct| {
-            procs(&ct.dir(Ctl::Memory))
+            cgroup_procs(&ct.dir(Ctl::Memory))
                 .iter()
                 .any(|&p| comm(p) == "sleep")
         })
@@ -951,7 +814,7 @@ fn twenty_containers_each_with_its_own_limit() {
         assert_eq!(ct.memory_limit(), want, "{}", ct.name);
         let init = bg.init_pid();
         assert!(
-            procs(&ct.dir(Ctl::Memory)).contains(&init),
+            cgroup_procs(&ct.dir(Ctl::Memory)).contains(&init),
             "{}: its init is not in its cgroup",
             ct.name
         );
@@ -968,7 +831,7 @@ fn twenty_containers_each_with_its_own_limit() {
 
 /// Contract: "Errors: every failure prints one line ... the value that was wrong" and
 /// exit 125 for a bad option; `--memory` "`0`, negatives, fractions and other units are
-/// errors", `--cpus`, `--pids N` "a whole number ≥ 1", `--cgroup-parent` "relative to the
+/// errors", `--cpus`, `--pids N` "a whole number ≥ 2", `--cgroup-parent` "relative to the
 /// cgroup root". Refused while parsing, so this runs on any host, with a cgroup
 /// filesystem or without.
 #[test]
@@ -1003,7 +866,7 @@ fn bad_limit_values_are_refused() {
         }
         ct.assert_gone(&format!("after {opts:?}"));
     }
-    for t in trees() {
+    for t in cgroup_hierarchies() {
         let abs = t.join("abs");
         assert!(!abs.exists(), "--cgroup-parent /abs made {}", abs.display());
     }
@@ -1074,8 +937,8 @@ fn memory_floor_is_4_mib() {
 }
 
 /// Contract: "`--cgroup-parent PATH`: where the container's cgroup goes, relative to the
-/// cgroup root ... The container's cgroup is `PARENT/NAME` (in each v1 hierarchy on hybrid
-/// hosts)".
+/// cgroup root ... The container's cgroup is `PARENT/NAME` (on hybrid hosts, in each v1
+/// hierarchy whose limit was asked for)": with all three limits, in every hierarchy.
 #[test]
 fn cgroup_parent_nests_the_cgroup() {
     let Some(host) = Host::note(test_name!(), &ALL) else {
@@ -1102,10 +965,10 @@ fn cgroup_parent_nests_the_cgroup() {
         &["sleep", "30"],
     );
     let cmd = ct.wait_for_comm("sleep");
-    for t in trees() {
+    for t in cgroup_hierarchies() {
         let d = ct.dir_in(&t);
         assert!(
-            procs(&d).contains(&cmd),
+            cgroup_procs(&d).contains(&cmd),
             "the command is not in {}",
             d.display()
         );
@@ -1119,7 +982,7 @@ fn cgroup_parent_nests_the_cgroup() {
     ct.assert_gone("after the run under a/b");
     drop(ct);
     drop(levels);
-    for t in trees() {
+    for t in cgroup_hierarchies() {
         let d = t.join(&top);
         assert!(
             !d.exists(),
@@ -1137,7 +1000,7 @@ struct ParentLevels(Vec<String>);
 impl Drop for ParentLevels {
     fn drop(&mut self) {
         for level in &self.0 {
-            for t in trees() {
+            for t in cgroup_hierarchies() {
                 let d = t.join(level);
                 let has_children = std::fs::read_dir(&d)
                     .map(|rd| {

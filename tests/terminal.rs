@@ -9,9 +9,8 @@
 //! The same works inside the container's busybox shell.
 mod common;
 
-use common::{bin, image, require_root};
+use common::{DEFAULT_PATH, Proc, bin, descendants, image, kill, read_proc, require_root};
 use std::cell::Cell;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -46,29 +45,16 @@ impl Out {
     }
 }
 
-/// One process as the host's /proc shows it.
-#[derive(Debug, Clone)]
-struct Proc {
-    pid: i32,
-    ppid: i32,
-    pgrp: i32,
-    tpgid: i32,
-    state: char,
-    comm: String,
-    /// utime + stime, in clock ticks.
-    ticks: u64,
-}
-
 fn q(p: &Path) -> String {
     format!("'{}'", p.display())
 }
 
 /// `crab-can` and the shared image, quoted for the pane's shell.
-fn crab() -> String {
+fn crab_q() -> String {
     q(&bin())
 }
 
-fn img() -> String {
+fn img_q() -> String {
     q(image())
 }
 
@@ -83,17 +69,18 @@ impl Tmux {
         // Where tmux puts the socket; asked of tmux itself below once the server runs.
         let tmpdir = std::env::var_os("TMUX_TMPDIR").map_or(PathBuf::from("/tmp"), PathBuf::from);
         // SAFETY: geteuid has no preconditions.
-        let guess = tmpdir
-            .join(format!("tmux-{}", unsafe { libc::geteuid() }))
-            .join(&id);
+        let euid = unsafe { libc::geteuid() };
+        let guess = tmpdir.join(format!("tmux-{euid}")).join(&id);
         let mut t = Tmux {
             sock: id,
             sock_path: guess,
             dir,
             marker: Cell::new(0),
         };
-        let shell = "env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-                     TERM=xterm-256color HOME=/root HISTFILE= PS1='H$ ' bash --norc --noprofile";
+        let shell = format!(
+            "env -i PATH={DEFAULT_PATH} TERM=xterm-256color HOME=/root HISTFILE= PS1='H$ ' \
+             bash --norc --noprofile"
+        );
         let repo = common::repo();
         t.tmux(&[
             "-f",
@@ -125,7 +112,7 @@ impl Tmux {
             "main",
             "-c",
             repo.to_str().unwrap(),
-            shell,
+            &shell,
         ]);
         let path = t.tmux(&["display-message", "-p", "-t", "main", "#{socket_path}"]);
         t.sock_path = PathBuf::from(path.trim());
@@ -245,7 +232,7 @@ impl Tmux {
     fn start_shell(&self, opts: &str) -> u32 {
         let prompts = |s: &str| s.lines().filter(|l| l.starts_with("/ #")).count();
         let before = prompts(&self.screen());
-        let n = self.start_cmd(&format!("{} run {opts} {} /bin/sh", crab(), img()));
+        let n = self.start_cmd(&format!("{} run {opts} {} /bin/sh", crab_q(), img_q()));
         self.wait_screen("the container's prompt", STEP, |s| prompts(s) > before);
         n
     }
@@ -332,43 +319,6 @@ impl Drop for Tmux {
 fn tail(s: &str) -> String {
     let lines: Vec<&str> = s.lines().collect();
     lines[lines.len().saturating_sub(60)..].join("\n")
-}
-
-fn read_proc(pid: i32) -> Option<Proc> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let (open, close) = (s.find('(')?, s.rfind(')')?);
-    let f: Vec<&str> = s.get(close + 2..)?.split(' ').collect();
-    let num = |i: usize| f.get(i).and_then(|v| v.parse::<i64>().ok());
-    Some(Proc {
-        pid,
-        comm: s[open + 1..close].to_string(),
-        state: f.first()?.chars().next()?,
-        ppid: num(1)? as i32,
-        pgrp: num(2)? as i32,
-        tpgid: num(5)? as i32,
-        ticks: (num(11)? + num(12)?) as u64,
-    })
-}
-
-fn descendants(root: i32) -> Vec<Proc> {
-    let all: Vec<Proc> = std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter_map(read_proc)
-        .collect();
-    let mut children: HashMap<i32, Vec<&Proc>> = HashMap::new();
-    for p in &all {
-        children.entry(p.ppid).or_default().push(p);
-    }
-    let mut out = Vec::new();
-    let mut todo = vec![root];
-    while let Some(pid) = todo.pop() {
-        for c in children.get(&pid).into_iter().flatten() {
-            out.push((*c).clone());
-            todo.push(c.pid);
-        }
-    }
-    out
 }
 
 // ---- with a pseudo-terminal -------------------------------------------------------------
@@ -538,7 +488,11 @@ fn pty_terminal_restored_after_signal_death_error_and_sigterm() {
     let t = Tmux::start("ways");
     let before = t.stty_g();
 
-    let o = t.run(&format!("{} run {} sh -c 'kill -KILL $$'", crab(), img()));
+    let o = t.run(&format!(
+        "{} run {} sh -c 'kill -KILL $$'",
+        crab_q(),
+        img_q()
+    ));
     assert_eq!(o.code, 137, "{o:?}");
     assert_eq!(
         t.stty_g(),
@@ -546,7 +500,7 @@ fn pty_terminal_restored_after_signal_death_error_and_sigterm() {
         "after the command was killed by SIGKILL"
     );
 
-    let o = t.run(&format!("{} run {} nosuchcmd", crab(), img()));
+    let o = t.run(&format!("{} run {} nosuchcmd", crab_q(), img_q()));
     assert_eq!(o.code, 127, "{o:?}");
     // One line, starting at the left margin (written after the terminal left raw mode).
     assert_eq!(o.lines.len(), 1, "{o:?}");
@@ -556,11 +510,11 @@ fn pty_terminal_restored_after_signal_death_error_and_sigterm() {
     );
     assert_eq!(t.stty_g(), before, "after a command that was not found");
 
-    let n = t.start_cmd(&format!("{} run {} sleep 100", crab(), img()));
+    let n = t.start_cmd(&format!("{} run {} sleep 100", crab_q(), img_q()));
     t.wait_proc("sleep", "running", |_| true);
     let cc = t.crab_can();
-    // SAFETY: kill has no memory-safety preconditions; cc.pid is the crab-can this test started.
-    assert_eq!(unsafe { libc::kill(cc.pid, libc::SIGTERM) }, 0);
+    // cc.pid is the crab-can this test started.
+    assert!(kill(cc.pid, libc::SIGTERM));
     let o = t.finish(n, STEP);
     assert_eq!(o.code, 143, "{o:?}");
     assert_eq!(t.stty_g(), before, "after SIGTERM to crab-can");
@@ -600,8 +554,8 @@ fn pty_large_output_arrives_complete() {
         let ts = t.dir.join(format!("typescript{round}"));
         let o = t.run(&format!(
             "script -q -e -c \"{} run {} sh -c 'seq 1 100000; exit 5'\" {} >/dev/null",
-            crab(),
-            img(),
+            crab_q(),
+            img_q(),
             q(&ts)
         ));
         assert_eq!(
@@ -633,7 +587,7 @@ fn pty_large_output_arrives_complete() {
 #[test]
 fn pty_ctrl_d_ends_cat_and_the_shell() {
     let t = Tmux::start("eof");
-    let n = t.start_cmd(&format!("{} run {} cat", crab(), img()));
+    let n = t.start_cmd(&format!("{} run {} cat", crab_q(), img_q()));
     t.wait_proc("cat", "running", |_| true);
     t.send("ping-pong");
     // The terminal's echo and cat's copy.
@@ -660,8 +614,8 @@ fn pty_relay_does_not_spin_when_the_command_closes_its_terminal() {
     let t = Tmux::start("spin");
     let n = t.start_cmd(&format!(
         "{} run {} sh -c 'echo closing; exec </dev/null >/dev/null 2>&1; sleep 3'",
-        crab(),
-        img()
+        crab_q(),
+        img_q()
     ));
     t.wait_line("closing", STEP);
     t.wait_proc("sleep", "running", |_| true);
@@ -690,8 +644,8 @@ fn no_pty_when_stdout_is_not_a_terminal() {
     let out = t.dir.join("out");
     let o = t.run(&format!(
         "{} run {} sh -c 'printf \"a\\nb\\n\"' > {}",
-        crab(),
-        img(),
+        crab_q(),
+        img_q(),
         q(&out)
     ));
     assert_eq!(o.code, 0, "{o:?}");
@@ -704,8 +658,8 @@ fn no_pty_when_stdout_is_not_a_terminal() {
     let out2 = t.dir.join("out2");
     let o = t.run(&format!(
         "{} run {} sh -c '( : </dev/tty ) 2>/dev/null && echo ctty || echo no-ctty; [ -t 0 ] && echo stdin-tty' > {}",
-        crab(),
-        img(),
+        crab_q(),
+        img_q(),
         q(&out2)
     ));
     assert_eq!(o.code, 0, "{o:?}");
@@ -714,7 +668,11 @@ fn no_pty_when_stdout_is_not_a_terminal() {
         "no-ctty\nstdin-tty\n"
     );
 
-    let o = t.run(&format!("{} run {} seq 1 200000 | tail -1", crab(), img()));
+    let o = t.run(&format!(
+        "{} run {} seq 1 200000 | tail -1",
+        crab_q(),
+        img_q()
+    ));
     o.expect(0, &["200000"], "through a pipe");
     assert_eq!(
         t.stty_g(),
@@ -733,8 +691,8 @@ fn no_tty_option_passes_the_terminal_as_is_without_a_controlling_terminal() {
     let o = t.run(&format!(
         "{} run --no-tty {} sh -c '[ -t 0 ] && echo stdin-tty; [ -t 1 ] && echo stdout-tty; \
          ( : </dev/tty ) 2>/dev/null && echo ctty || echo no-ctty'",
-        crab(),
-        img()
+        crab_q(),
+        img_q()
     ));
     assert_eq!(o.code, 0, "{o:?}");
     assert_eq!(o.lines, ["stdin-tty", "stdout-tty", "no-ctty"], "{o:?}");
@@ -760,8 +718,8 @@ fn tiocsti_cannot_reach_the_callers_terminal() {
     };
     let o = t.run(&format!(
         "{} run --no-tty {} /bin/probe tiocsti",
-        crab(),
-        img()
+        crab_q(),
+        img_q()
     ));
     assert_eq!(o.code, 1, "{o:?}");
     assert!(
@@ -773,7 +731,7 @@ fn tiocsti_cannot_reach_the_callers_terminal() {
     o.expect(0, &["clean-2"], "the host shell got typed input");
 
     // With a pseudo-terminal, TIOCSTI only reaches the container's own terminal.
-    let o = t.run(&format!("{} run {} /bin/probe tiocsti", crab(), img()));
+    let o = t.run(&format!("{} run {} /bin/probe tiocsti", crab_q(), img_q()));
     assert!(o.code == 0 || o.code == 1, "{o:?}");
     let o = t.run("echo clean-$((2+2))");
     o.expect(0, &["clean-4"], "the host shell got typed input");

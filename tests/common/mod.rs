@@ -1,17 +1,38 @@
 //! Shared helpers of the integration tests: the real static binary, a real busybox root
-//! filesystem, and a runner with a time bound. Every test runs as root; a test that cannot
-//! get what it needs fails loudly instead of passing, except where the host itself lacks
-//! something (no cgroup filesystem, say): then the test says `SKIP: ` on stderr and returns
-//! (see `skip`), and with `CRAB_CAN_STRICT=1` (what CI sets) even that is a failure.
+//! filesystem, one runner for crab-can in the foreground (`crab`, `run_in`, `sh`) and in
+//! the background (`Bg`), one decoder of exit statuses (`Run`), the host's /proc and its
+//! cgroup layout. Every test runs as root; a test that cannot get what it needs fails
+//! loudly instead of passing, except where the host itself lacks something (no cgroup
+//! filesystem, say): then the test says `SKIP: ` on stderr and returns (see `skip`), and
+//! with `CRAB_CAN_STRICT=1` (what CI sets) even that is a failure.
 //!
 //! Environment: `CRAB_CAN` (the binary under test), `CRAB_CAN_TEST_IMAGE` (a prebuilt image
 //! instead of one made by tests/mkimage.sh), `CRAB_CAN_STRICT` (no skips).
 #![allow(dead_code)]
 
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::io::Read;
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
+
+/// The PATH a container's command gets by default (../shared/design/CONTRACT.md,
+/// "Environment").
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Docker's default capability set, the one root inside holds: CHOWN DAC_OVERRIDE FOWNER
+/// FSETID KILL SETGID SETUID SETPCAP NET_BIND_SERVICE NET_RAW SYS_CHROOT MKNOD AUDIT_WRITE
+/// SETFCAP (bits 0 1 3 4 5 6 7 8 10 13 18 27 29 31).
+pub const DEFAULT_CAPS: u64 = 0xa804_25fb;
+
+/// A capability mask as `/proc/PID/status` prints it (`CapEff:\t00000000a80425fb`).
+pub fn cap_hex(mask: u64) -> String {
+    format!("{mask:016x}")
+}
 
 /// The crab-can binary under test: `$CRAB_CAN` (what `make test` sets: the static
 /// release binary), else the one cargo built for this test run.
@@ -28,11 +49,8 @@ pub fn repo() -> PathBuf {
 
 pub fn require_root() {
     // SAFETY: geteuid has no preconditions.
-    assert_eq!(
-        unsafe { libc::geteuid() },
-        0,
-        "these tests run crab-can for real and need root"
-    );
+    let euid = unsafe { libc::geteuid() };
+    assert_eq!(euid, 0, "these tests run crab-can for real and need root");
 }
 
 /// This test process's scratch directory, removed when the process exits.
@@ -60,7 +78,8 @@ pub fn strict() -> bool {
 /// A test that this host cannot run (no cgroup filesystem, a v1 host without a controller
 /// the test needs, ...): one visible line `SKIP: <test>: <why>` on stderr (written past the
 /// test harness's output capture, so it shows for a passing test too), and the caller
-/// returns. With `CRAB_CAN_STRICT=1` (CI) it panics with the reason instead.
+/// returns (or, where only one of several cases needs what the host lacks, goes on with
+/// the others). With `CRAB_CAN_STRICT=1` (CI) it panics with the reason instead.
 pub fn skip(test: &str, why: &str) {
     if strict() {
         panic!("{test} cannot run on this host and CRAB_CAN_STRICT=1 forbids skipping: {why}");
@@ -69,6 +88,19 @@ pub fn skip(test: &str, why: &str) {
     // Not eprintln!: the harness captures that for a passing test.
     let _ = writeln!(std::io::stderr().lock(), "SKIP: {test}: {why}");
 }
+
+/// The name of the test function this is used in (for `skip`).
+#[allow(unused_macros)]
+macro_rules! test_name {
+    () => {{
+        fn f() {}
+        let n = std::any::type_name_of_val(&f);
+        let n = n.strip_suffix("::f").unwrap_or(n);
+        n.rsplit("::").next().unwrap_or(n)
+    }};
+}
+#[allow(unused_imports)]
+pub(crate) use test_name;
 
 /// The cgroup layout of this host, told apart as crab-can does (src/cgroup.rs `detect`):
 /// by the filesystem magic of `/sys/fs/cgroup` and its v1 controller mounts.
@@ -82,6 +114,9 @@ pub enum CgroupLayout {
     /// No cgroup filesystem crab-can can use.
     None,
 }
+
+/// Where the cgroup filesystems are mounted.
+pub const CG: &str = "/sys/fs/cgroup";
 
 pub const CGROUP2_MAGIC: i64 = 0x6367_7270;
 pub const CGROUP1_MAGIC: i64 = 0x0027_e0eb;
@@ -98,18 +133,41 @@ pub fn fs_magic(path: &str) -> Option<i64> {
 }
 
 pub fn cgroup_layout() -> CgroupLayout {
-    match fs_magic("/sys/fs/cgroup") {
+    match fs_magic(CG) {
         Some(CGROUP2_MAGIC) => CgroupLayout::V2,
-        Some(_)
-            if ["memory", "pids", "cpu"]
-                .iter()
-                .any(|c| fs_magic(&format!("/sys/fs/cgroup/{c}")) == Some(CGROUP1_MAGIC)) =>
-        {
-            CgroupLayout::Hybrid {
-                unified: fs_magic("/sys/fs/cgroup/unified") == Some(CGROUP2_MAGIC),
-            }
-        }
+        Some(_) if V1_CONTROLLERS.iter().any(|c| v1_mounted(c)) => CgroupLayout::Hybrid {
+            unified: fs_magic(&format!("{CG}/unified")) == Some(CGROUP2_MAGIC),
+        },
         _ => CgroupLayout::None,
+    }
+}
+
+/// The v1 controllers crab-can uses (for `--memory`, `--cpus` and `--pids`).
+pub const V1_CONTROLLERS: [&str; 3] = ["memory", "cpu", "pids"];
+
+/// A v1 hierarchy of `controller` is mounted at `/sys/fs/cgroup/<controller>`.
+pub fn v1_mounted(controller: &str) -> bool {
+    fs_magic(&format!("{CG}/{controller}")) == Some(CGROUP1_MAGIC)
+}
+
+/// Every cgroup hierarchy crab-can may make a container's directory in on this host: the
+/// one v2 tree of a v2 host; on a hybrid one the v2 tracking tree at `unified` (when it is
+/// mounted) and the mounted v1 memory, cpu and pids hierarchies; none without a cgroup
+/// filesystem.
+pub fn cgroup_hierarchies() -> Vec<PathBuf> {
+    match cgroup_layout() {
+        CgroupLayout::V2 => vec![PathBuf::from(CG)],
+        CgroupLayout::Hybrid { unified } => unified
+            .then(|| PathBuf::from(format!("{CG}/unified")))
+            .into_iter()
+            .chain(
+                V1_CONTROLLERS
+                    .iter()
+                    .filter(|c| v1_mounted(c))
+                    .map(|c| PathBuf::from(format!("{CG}/{c}"))),
+            )
+            .collect(),
+        CgroupLayout::None => Vec::new(),
     }
 }
 
@@ -196,13 +254,33 @@ pub fn probe() -> &'static Path {
     })
 }
 
+// ---- what a run did ---------------------------------------------------------------------
+
+/// What a finished crab-can (or any command run through `Bg`) did.
 pub struct Run {
+    /// The exit status as a shell reports it: the code the process exited with, or 128 + N
+    /// when the process itself was killed by signal N.
     pub code: i32,
+    /// `Some(N)` when the process itself was killed by signal N (and `code` is 128 + N):
+    /// what tells "crab-can died of SIGTERM" from "crab-can exited 143".
+    pub signal: Option<i32>,
     pub stdout: String,
     pub stderr: String,
 }
 
 impl Run {
+    /// The one decoder of an exit status.
+    pub fn new(status: ExitStatus, stdout: &[u8], stderr: &[u8]) -> Run {
+        let signal = status.signal();
+        Run {
+            code: status.code().unwrap_or_else(|| 128 + signal.unwrap_or(0)),
+            signal,
+            stdout: String::from_utf8_lossy(stdout).into_owned(),
+            stderr: String::from_utf8_lossy(stderr).into_owned(),
+        }
+    }
+
+    #[track_caller]
     pub fn ok(&self) -> &Self {
         assert_eq!(
             self.code, 0,
@@ -211,29 +289,39 @@ impl Run {
         );
         self
     }
-}
 
-fn finish(out: Output) -> Run {
-    use std::os::unix::process::ExitStatusExt;
-    let code = out
-        .status
-        .code()
-        .unwrap_or_else(|| 128 + out.status.signal().unwrap_or(0));
-    Run {
-        code,
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    /// The code crab-can exited with; fails if it was killed by a signal instead.
+    #[track_caller]
+    pub fn exit_code(&self) -> i32 {
+        assert_eq!(
+            self.signal,
+            None,
+            "crab-can itself was killed by a signal; {}",
+            show(self)
+        );
+        self.code
     }
 }
 
-/// `crab-can ARGS...`, stdin from /dev/null, bounded to 60 s.
-pub fn crab(args: &[&str]) -> Run {
-    crab_cmd(args, |_| {})
+/// A run's status and output, for failure messages.
+pub fn show(r: &Run) -> String {
+    match r.signal {
+        Some(n) => format!(
+            "killed by signal {n}\nstdout: {:?}\nstderr: {:?}",
+            r.stdout, r.stderr
+        ),
+        None => format!(
+            "exit {}\nstdout: {:?}\nstderr: {:?}",
+            r.code, r.stdout, r.stderr
+        ),
+    }
 }
 
-/// `crab-can ARGS...` with stdin from /dev/null and stdout/stderr piped, not started.
-pub fn command(args: &[&str]) -> Command {
-    let mut c = Command::new(bin());
+// ---- running crab-can --------------------------------------------------------------------
+
+/// `program ARGS...` with stdin from /dev/null and stdout/stderr piped, not started.
+pub fn command_for(program: impl AsRef<OsStr>, args: &[&str]) -> Command {
+    let mut c = Command::new(program);
     c.args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -241,38 +329,367 @@ pub fn command(args: &[&str]) -> Command {
     c
 }
 
+/// `crab-can ARGS...` with stdin from /dev/null and stdout/stderr piped, not started.
+pub fn command(args: &[&str]) -> Command {
+    command_for(bin(), args)
+}
+
+/// Run a prepared command to its end (bounded to 60 s, then SIGKILL) and collect it.
+pub fn run_command(c: Command) -> Run {
+    Bg::start(c).wait()
+}
+
+/// `crab-can ARGS...`, stdin from /dev/null, bounded to 60 s.
+pub fn crab(args: &[&str]) -> Run {
+    crab_cmd(args, |_| {})
+}
+
 /// Like `crab`, with a chance to adjust the Command (env, stdin) first.
 pub fn crab_cmd(args: &[&str], adjust: impl FnOnce(&mut Command)) -> Run {
     let mut c = command(args);
     adjust(&mut c);
-    let child = c.spawn().expect("spawn crab-can");
-    let pid = child.id();
-    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let d2 = done.clone();
-    std::thread::spawn(move || {
-        let t = Instant::now();
-        while t.elapsed() < Duration::from_secs(60) {
-            if d2.load(std::sync::atomic::Ordering::SeqCst) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        // SAFETY: kill has no memory-safety preconditions.
-        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-    });
-    let out = child.wait_with_output().expect("wait crab-can");
-    done.store(true, std::sync::atomic::Ordering::SeqCst);
-    finish(out)
+    run_command(c)
 }
 
-/// `crab-can run [OPTS...] <shared image> sh -c SCRIPT`.
-pub fn sh(opts: &[&str], script: &str) -> Run {
-    let img = image().to_str().unwrap().to_string();
-    let mut a: Vec<&str> = vec!["run"];
+/// The shared image's path as a string.
+pub fn img() -> &'static str {
+    image().to_str().unwrap()
+}
+
+/// `run OPTS... IMG CMD...`: crab-can's arguments for a run.
+pub fn run_args<'a>(img: &'a Path, opts: &[&'a str], cmd: &[&'a str]) -> Vec<&'a str> {
+    let mut a = vec!["run"];
     a.extend_from_slice(opts);
-    a.push(&img);
-    a.extend_from_slice(&["/bin/sh", "-c", script]);
-    crab(&a)
+    a.push(img.to_str().unwrap());
+    a.extend_from_slice(cmd);
+    a
+}
+
+/// `crab-can run OPTS... IMG CMD...`.
+pub fn run_in(img: &Path, opts: &[&str], cmd: &[&str]) -> Run {
+    crab(&run_args(img, opts, cmd))
+}
+
+/// `crab-can run OPTS... IMG /bin/sh -c SCRIPT`.
+pub fn sh_in(img: &Path, opts: &[&str], script: &str) -> Run {
+    run_in(img, opts, &["/bin/sh", "-c", script])
+}
+
+/// `crab-can run [OPTS...] <shared image> /bin/sh -c SCRIPT`.
+pub fn sh(opts: &[&str], script: &str) -> Run {
+    sh_in(image(), opts, script)
+}
+
+/// Wait up to `limit` for `child` to end and reap it; None if it still runs. Sleeps on a
+/// pidfd (no polling delay), or polls where pidfd_open is not available.
+fn wait_timeout(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let deadline = Instant::now() + limit;
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1; no memory is
+    // involved. (Were the child already reaped, try_wait below returns its status before
+    // the fd is ever polled.)
+    let r = unsafe { libc::syscall(libc::SYS_pidfd_open, child.id() as libc::pid_t, 0) };
+    // SAFETY: a non-negative result is a new fd that nothing else owns.
+    let pidfd = (r >= 0).then(|| unsafe { OwnedFd::from_raw_fd(r as i32) });
+    loop {
+        if let Some(st) = child.try_wait().expect("wait for a child") {
+            return Some(st);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return None;
+        }
+        match &pidfd {
+            Some(fd) => {
+                let mut p = libc::pollfd {
+                    fd: fd.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
+                let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+                // SAFETY: one valid pollfd.
+                unsafe { libc::poll(&mut p, 1, ms) };
+            }
+            None => std::thread::sleep(left.min(Duration::from_millis(5))),
+        }
+    }
+}
+
+/// A process in the background whose output is collected as it comes: crab-can (`spawn`,
+/// `run`) or any prepared command (`start`). Dropping it kills it (SIGKILL) and reaps it
+/// if it still runs.
+pub struct Bg {
+    child: Option<Child>,
+    stdout: Option<Receiver<Vec<u8>>>,
+    stderr: Option<Receiver<Vec<u8>>>,
+}
+
+/// Read a pipe to its end on a thread of its own (so that a full pipe never blocks the
+/// process), the bytes sent when it ends.
+fn drain(pipe: Option<impl Read + Send + 'static>) -> Option<Receiver<Vec<u8>>> {
+    let mut pipe = pipe?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = pipe.read_to_end(&mut b);
+        let _ = tx.send(b);
+    });
+    Some(rx)
+}
+
+impl Bg {
+    /// Start a prepared command as it is (`command` and `command_for` give stdin from
+    /// /dev/null and piped stdout/stderr, which are collected).
+    pub fn start(mut c: Command) -> Bg {
+        let mut child = c
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot spawn {c:?}: {e}"));
+        Bg {
+            stdout: drain(child.stdout.take()),
+            stderr: drain(child.stderr.take()),
+            child: Some(child),
+        }
+    }
+
+    /// `crab-can ARGS...` in the background.
+    pub fn spawn(args: &[&str]) -> Bg {
+        Bg::start(command(args))
+    }
+
+    /// Like `spawn`, with a chance to adjust the Command (env, pre_exec) first.
+    pub fn spawn_with(args: &[&str], adjust: impl FnOnce(&mut Command)) -> Bg {
+        let mut c = command(args);
+        adjust(&mut c);
+        Bg::start(c)
+    }
+
+    /// `crab-can run OPTS... <shared image> ARGV...` in the background.
+    pub fn run(opts: &[&str], argv: &[&str]) -> Bg {
+        Bg::spawn(&run_args(image(), opts, argv))
+    }
+
+    fn child(&mut self) -> &mut Child {
+        self.child
+            .as_mut()
+            .expect("the process was already collected")
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child
+            .as_ref()
+            .expect("the process was already collected")
+            .id() as i32
+    }
+
+    /// Send `sig` to the process (still ours: not reaped before `wait`).
+    #[track_caller]
+    pub fn signal(&self, sig: i32) {
+        assert!(kill(self.pid(), sig), "kill({}, {sig}) failed", self.pid());
+    }
+
+    /// Whether it still runs.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child().try_wait(), Ok(None))
+    }
+
+    /// The container's init: crab-can's child, seen from the host (from
+    /// `/proc/PID/task/*/children`), waited for up to 10 s.
+    #[track_caller]
+    pub fn init_pid(&self) -> i32 {
+        let p = self.pid();
+        let mut init = None;
+        wait_for(10, || {
+            init = children(p).first().copied();
+            init.is_some()
+        });
+        init.unwrap_or_else(|| panic!("crab-can {p} has no child"))
+    }
+
+    /// Wait (up to 10 s) for a descendant of this crab-can whose command line is `argv`:
+    /// its host pid. Fails if crab-can ends first.
+    #[track_caller]
+    pub fn wait_desc(&mut self, argv: &[&str]) -> i32 {
+        let want = argv_bytes(argv);
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(10) {
+            if let Some(p) = descendants(self.pid())
+                .into_iter()
+                .map(|p| p.pid)
+                .find(|p| cmdline(*p) == want)
+            {
+                return p;
+            }
+            if let Ok(Some(st)) = self.child().try_wait() {
+                let r = self.collect(st);
+                panic!("crab-can ended before {argv:?} started; {}", show(&r));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("{argv:?} did not start inside the container within 10 s");
+    }
+
+    /// The outcome of the reaped process: its status and all it wrote.
+    fn collect(&mut self, st: ExitStatus) -> Run {
+        self.child = None;
+        // Its output ends when the last process holding the pipes is gone: at once, as a
+        // container's processes die with it. Bounded, so that a leak fails instead of hanging.
+        let take = |rx: Option<Receiver<Vec<u8>>>| match rx {
+            None => Vec::new(),
+            Some(rx) => rx
+                .recv_timeout(Duration::from_secs(30))
+                .unwrap_or_else(|_| {
+                    panic!("its output was still open 30 s after the process ended ({st:?})")
+                }),
+        };
+        let (out, err) = (take(self.stdout.take()), take(self.stderr.take()));
+        Run::new(st, &out, &err)
+    }
+
+    /// Wait up to `secs` for the end: the outcome, or None if it still runs.
+    pub fn try_wait_within(&mut self, secs: u64) -> Option<Run> {
+        let st = wait_timeout(self.child(), Duration::from_secs(secs))?;
+        Some(self.collect(st))
+    }
+
+    /// Wait up to `secs` for the end; fails if it still runs then (and kills it).
+    #[track_caller]
+    pub fn wait_within(mut self, secs: u64) -> Run {
+        match self.try_wait_within(secs) {
+            Some(r) => r,
+            None => panic!("crab-can still running after {secs} s"),
+        }
+    }
+
+    /// Wait up to `secs` for the end, then SIGKILL it; the outcome either way.
+    pub fn wait_bounded(mut self, secs: u64) -> Run {
+        if let Some(r) = self.try_wait_within(secs) {
+            return r;
+        }
+        let _ = self.child().kill();
+        let st = self.child().wait().expect("wait for a child");
+        self.collect(st)
+    }
+
+    /// Wait for the end (at most 60 s, then SIGKILL) and collect the outcome.
+    pub fn wait(self) -> Run {
+        self.wait_bounded(60)
+    }
+}
+
+impl Drop for Bg {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            if let Ok(None) = c.try_wait() {
+                let _ = c.kill();
+            }
+            let _ = c.wait();
+        }
+    }
+}
+
+// ---- the host's /proc --------------------------------------------------------------------
+
+/// One process as the host's `/proc/PID/stat` shows it.
+#[derive(Debug, Clone)]
+pub struct Proc {
+    pub pid: i32,
+    pub ppid: i32,
+    pub pgrp: i32,
+    pub tpgid: i32,
+    pub state: char,
+    pub comm: String,
+    /// utime + stime, in clock ticks.
+    pub ticks: u64,
+}
+
+pub fn read_proc(pid: i32) -> Option<Proc> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (open, close) = (s.find('(')?, s.rfind(')')?);
+    let f: Vec<&str> = s.get(close + 2..)?.split(' ').collect();
+    let num = |i: usize| f.get(i).and_then(|v| v.parse::<i64>().ok());
+    Some(Proc {
+        pid,
+        comm: s[open + 1..close].to_string(),
+        state: f.first()?.chars().next()?,
+        ppid: num(1)? as i32,
+        pgrp: num(2)? as i32,
+        tpgid: num(5)? as i32,
+        ticks: (num(11)? + num(12)?) as u64,
+    })
+}
+
+/// Every process on the host.
+pub fn procs() -> Vec<Proc> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(read_proc)
+        .collect()
+}
+
+/// Every descendant of `root` (not `root` itself), zombies included.
+pub fn descendants(root: i32) -> Vec<Proc> {
+    let all = procs();
+    let mut kids: HashMap<i32, Vec<&Proc>> = HashMap::new();
+    for p in &all {
+        kids.entry(p.ppid).or_default().push(p);
+    }
+    let mut out = Vec::new();
+    let mut todo = vec![root];
+    while let Some(pid) = todo.pop() {
+        for c in kids.get(&pid).into_iter().flatten() {
+            out.push((*c).clone());
+            todo.push(c.pid);
+        }
+    }
+    out
+}
+
+/// The children of a host process (over all its threads: `/proc/PID/task/*/children`).
+pub fn children(pid: i32) -> Vec<i32> {
+    let mut v = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for t in rd.flatten() {
+            if let Ok(s) = std::fs::read_to_string(t.path().join("children")) {
+                v.extend(s.split_whitespace().filter_map(|x| x.parse::<i32>().ok()));
+            }
+        }
+    }
+    v
+}
+
+/// `/proc/PID/comm` (empty once the process is gone).
+pub fn comm(pid: i32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+/// `/proc/PID/cmdline` (empty once the process is gone).
+pub fn cmdline(pid: i32) -> Vec<u8> {
+    std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default()
+}
+
+/// `argv` as `/proc/PID/cmdline` holds it.
+pub fn argv_bytes(argv: &[&str]) -> Vec<u8> {
+    let mut b = Vec::new();
+    for a in argv {
+        b.extend_from_slice(a.as_bytes());
+        b.push(0);
+    }
+    b
+}
+
+/// A process that still runs code: present in /proc and not a zombie.
+pub fn alive(pid: i32) -> bool {
+    read_proc(pid).is_some_and(|p| p.state != 'Z' && p.state != 'X')
+}
+
+/// kill(2); whether the signal was sent.
+pub fn kill(pid: i32, sig: i32) -> bool {
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe { libc::kill(pid, sig) == 0 }
 }
 
 /// Assert the one-line error contract: exit `code`, exactly one line on stderr starting
