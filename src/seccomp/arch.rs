@@ -1,0 +1,248 @@
+//! The facts of each architecture the filter is built for, one [`Arch`] value each: what
+//! `seccomp_data.arch` says for its native calls, how calls of its other ABIs are told
+//! apart, and its number of every system call the profile names. Both tables are compiled
+//! on every host (the unit tests check the aarch64 program on x86_64); [`NATIVE`] is the
+//! one place that looks at the build target.
+
+use super::profile::Sys::{self, *};
+
+/// An architecture, as the filter sees it.
+pub struct Arch {
+    /// Rust's name for it (`std::env::consts::ARCH`).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub name: &'static str,
+    /// `seccomp_data.arch` for its native calls (AUDIT_ARCH_*). Any other value is a call
+    /// through another ABI of the same CPU and kills the process.
+    pub audit: u32,
+    /// Those other ABIs, by name and AUDIT_ARCH_* (what the tests feed the program).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub compat: &'static [(&'static str, u32)],
+    /// Where another ABI hides under the same `audit` in the number itself: numbers from
+    /// this on kill the process, but -1 ("no call", set by tracers), which gets ENOSYS.
+    pub abi_from: Option<u32>,
+    /// The highest number the filter knows: anything above gets ENOSYS.
+    pub max_nr: u32,
+    /// Ranges at or below `max_nr` that are no call here: they get ENOSYS too.
+    pub holes: &'static [(u32, u32)],
+    /// Its number of each call the profile names; None where it has no such call.
+    pub nr: fn(Sys) -> Option<u32>,
+    /// The kernel headers (Debian's paths) the tests check `nr`, `holes` and `max_nr`
+    /// against: alternatives, each the files to read in order.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub headers: &'static [&'static [&'static str]],
+}
+
+// linux/audit.h: AUDIT_ARCH_* is the ELF machine (linux/elf-em.h) with these two bits.
+const AUDIT_64BIT: u32 = 0x8000_0000;
+const AUDIT_LE: u32 = 0x4000_0000;
+
+/// The architecture crab-can is built for.
+pub const NATIVE: &Arch = if cfg!(target_arch = "x86_64") {
+    &X86_64
+} else if cfg!(target_arch = "aarch64") {
+    &AARCH64
+} else {
+    panic!("the seccomp filter knows the x86_64 and aarch64 system-call tables only")
+};
+
+/// x86_64: i386 calls (`int 0x80`) come as AUDIT_ARCH_I386; x32 calls as x86_64 with bit
+/// 30 of the number set. Numbers from `arch/x86/entry/syscalls/syscall_64.tbl`.
+pub const X86_64: Arch = Arch {
+    name: "x86_64",
+    audit: 62 | AUDIT_64BIT | AUDIT_LE, // AUDIT_ARCH_X86_64 (EM_X86_64)
+    compat: &[("i386", 3 | AUDIT_LE)],  // AUDIT_ARCH_I386 (EM_386)
+    abi_from: Some(0x4000_0000),        // __X32_SYSCALL_BIT
+    // removexattrat (Linux 6.13), the newest call Docker's profile names.
+    max_nr: 466,
+    // Between uretprobe (335) and pidfd_send_signal (424).
+    holes: &[(336, 423)],
+    nr: x86_64,
+    headers: &[
+        &["/usr/include/x86_64-linux-gnu/asm/unistd_64.h"],
+        &["/usr/x86_64-linux-gnu/include/asm/unistd_64.h"],
+    ],
+};
+
+#[rustfmt::skip]
+fn x86_64(s: Sys) -> Option<u32> {
+    Some(match s {
+        socket => 41,
+        clone => 56,
+        syslog => 103,
+        uselib => 134,
+        personality => 135,
+        ustat => 136,
+        sysfs => 139,
+        vhangup => 153,
+        pivot_root => 155,
+        _sysctl => 156,
+        chroot => 161,
+        acct => 163,
+        settimeofday => 164,
+        mount => 165,
+        umount2 => 166,
+        swapon => 167,
+        swapoff => 168,
+        reboot => 169,
+        sethostname => 170,
+        setdomainname => 171,
+        iopl => 172,
+        ioperm => 173,
+        create_module => 174,
+        init_module => 175,
+        delete_module => 176,
+        get_kernel_syms => 177,
+        query_module => 178,
+        quotactl => 179,
+        nfsservctl => 180,
+        getpmsg => 181,
+        putpmsg => 182,
+        afs_syscall => 183,
+        tuxcall => 184,
+        security => 185,
+        lookup_dcookie => 212,
+        clock_settime => 227,
+        vserver => 236,
+        mbind => 237,
+        set_mempolicy => 238,
+        get_mempolicy => 239,
+        kexec_load => 246,
+        add_key => 248,
+        request_key => 249,
+        keyctl => 250,
+        migrate_pages => 256,
+        unshare => 272,
+        move_pages => 279,
+        perf_event_open => 298,
+        fanotify_init => 300,
+        name_to_handle_at => 303,
+        open_by_handle_at => 304,
+        setns => 308,
+        kcmp => 312,
+        finit_module => 313,
+        kexec_file_load => 320,
+        bpf => 321,
+        userfaultfd => 323,
+        io_uring_setup => 425,
+        io_uring_enter => 426,
+        io_uring_register => 427,
+        open_tree => 428,
+        move_mount => 429,
+        fsopen => 430,
+        fsconfig => 431,
+        fsmount => 432,
+        fspick => 433,
+        clone3 => 435,
+        pidfd_getfd => 438,
+        process_madvise => 440,
+        mount_setattr => 442,
+        quotactl_fd => 443,
+        set_mempolicy_home_node => 450,
+        lsm_get_self_attr => 459,
+        lsm_set_self_attr => 460,
+        lsm_list_modules => 461,
+    })
+}
+
+/// aarch64 (64-bit Arm): calls of 32-bit Arm programs (the compat ABI) come as
+/// AUDIT_ARCH_ARM. Its numbers are asm-generic's (`include/uapi/asm-generic/unistd.h`,
+/// `scripts/syscall.tbl` since Linux 6.11), which has none of the legacy calls (open, fork,
+/// stat, ...) and none of the x86 ones.
+pub const AARCH64: Arch = Arch {
+    name: "aarch64",
+    audit: 183 | AUDIT_64BIT | AUDIT_LE, // AUDIT_ARCH_AARCH64 (EM_AARCH64)
+    compat: &[("arm", 40 | AUDIT_LE)],   // AUDIT_ARCH_ARM (EM_ARM)
+    abi_from: None,
+    // removexattrat (Linux 6.13), as on x86_64.
+    max_nr: 466,
+    // 244-259 are other architectures' own calls; 295-402 are unassigned and 403-423 are
+    // the time64 calls of 32-bit architectures.
+    holes: &[(244, 259), (295, 423)],
+    nr: aarch64,
+    headers: &[
+        // Linux 6.11 on: generated from scripts/syscall.tbl.
+        &["/usr/aarch64-linux-gnu/include/asm/unistd_64.h"],
+        // Before: asm-generic's, with arm64's choices.
+        &[
+            "/usr/aarch64-linux-gnu/include/asm/unistd.h",
+            "/usr/aarch64-linux-gnu/include/asm-generic/unistd.h",
+        ],
+        // The same on an aarch64 host.
+        &["/usr/include/aarch64-linux-gnu/asm/unistd_64.h"],
+        &[
+            "/usr/include/aarch64-linux-gnu/asm/unistd.h",
+            "/usr/include/asm-generic/unistd.h",
+        ],
+    ],
+};
+
+#[rustfmt::skip]
+fn aarch64(s: Sys) -> Option<u32> {
+    Some(match s {
+        lookup_dcookie => 18,
+        umount2 => 39,
+        mount => 40,
+        pivot_root => 41,
+        nfsservctl => 42,
+        chroot => 51,
+        vhangup => 58,
+        quotactl => 60,
+        acct => 89,
+        personality => 92,
+        unshare => 97,
+        kexec_load => 104,
+        init_module => 105,
+        delete_module => 106,
+        clock_settime => 112,
+        syslog => 116,
+        reboot => 142,
+        sethostname => 161,
+        setdomainname => 162,
+        settimeofday => 170,
+        socket => 198,
+        add_key => 217,
+        request_key => 218,
+        keyctl => 219,
+        clone => 220,
+        swapon => 224,
+        swapoff => 225,
+        mbind => 235,
+        get_mempolicy => 236,
+        set_mempolicy => 237,
+        migrate_pages => 238,
+        move_pages => 239,
+        perf_event_open => 241,
+        fanotify_init => 262,
+        name_to_handle_at => 264,
+        open_by_handle_at => 265,
+        setns => 268,
+        kcmp => 272,
+        finit_module => 273,
+        bpf => 280,
+        userfaultfd => 282,
+        kexec_file_load => 294,
+        io_uring_setup => 425,
+        io_uring_enter => 426,
+        io_uring_register => 427,
+        open_tree => 428,
+        move_mount => 429,
+        fsopen => 430,
+        fsconfig => 431,
+        fsmount => 432,
+        fspick => 433,
+        clone3 => 435,
+        pidfd_getfd => 438,
+        process_madvise => 440,
+        mount_setattr => 442,
+        quotactl_fd => 443,
+        set_mempolicy_home_node => 450,
+        lsm_get_self_attr => 459,
+        lsm_set_self_attr => 460,
+        lsm_list_modules => 461,
+        // x86 only, or gone before asm-generic was made.
+        iopl | ioperm | uselib | ustat | sysfs | _sysctl | create_module | get_kernel_syms
+        | query_module | getpmsg | putpmsg | afs_syscall | tuxcall | security | vserver => {
+            return None;
+        }
+    })
+}
