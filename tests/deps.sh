@@ -4,7 +4,11 @@
 set -euo pipefail
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
-for p in busybox-static file tmux gcc libc6-dev cpio qemu-system-x86 iproute2 procps bsdutils strace; do
+# linux-libc-dev-arm64-cross: the aarch64 system-call numbers the seccomp unit tests check
+# their aarch64 table against. podman, runc, python3: crab-can inside another engine's
+# container (tests/portability.rs).
+for p in busybox-static file tmux gcc libc6-dev cpio qemu-system-x86 iproute2 procps bsdutils strace \
+  linux-libc-dev-arm64-cross podman runc python3; do
   have "$p" || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
