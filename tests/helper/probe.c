@@ -445,15 +445,20 @@ static int do_settime(int argc, char **argv)
 	return ok();
 }
 
+/* iopl exists on x86 only: elsewhere the answer is ENOSYS. */
 static int do_iopl(int argc, char **argv)
 {
 	(void)argv;
 	if (argc != 0)
 		return usage_of("");
+#if defined(__x86_64__)
 	if (syscall(SYS_iopl, 3) != 0)
 		return fail_errno(errno);
 	syscall(SYS_iopl, 0);
 	return ok();
+#else
+	return fail_errno(ENOSYS);
+#endif
 }
 
 static int do_quotactl(int argc, char **argv)
@@ -702,6 +707,7 @@ static int do_socket(int argc, int family, int type)
 }
 
 /* ---- other system-call ABIs ----------------------------------------------- */
+/* These are x86_64's other ABIs: built for another architecture, x32 and i386 report ENOSYS. */
 
 /* getpid through the x32 ABI (syscall number | 0x40000000); line 2 is the pid. */
 static int do_x32(int argc, char **argv)
@@ -709,6 +715,9 @@ static int do_x32(int argc, char **argv)
 	(void)argv;
 	if (argc != 0)
 		return usage_of("");
+#if !defined(__x86_64__)
+	return fail_errno(ENOSYS);
+#else
 	long ret;
 	__asm__ volatile("syscall"
 			 : "=a"(ret)
@@ -719,8 +728,10 @@ static int do_x32(int argc, char **argv)
 	ok();
 	printf("pid: %ld\n", ret);
 	return 0;
+#endif
 }
 
+#if defined(__x86_64__)
 /* getpid through the i386 ABI (int $0x80, eax = 20); line 2 is the pid.  A
  * kernel without 32-bit emulation answers int $0x80 with SIGSEGV: that is
  * reported as ENOSYS, since the ABI is simply absent. */
@@ -731,11 +742,16 @@ static void i386_segv(int sig)
 	siglongjmp(i386_jmp, 1);
 }
 
+#endif
+
 static int do_i386(int argc, char **argv)
 {
 	(void)argv;
 	if (argc != 0)
 		return usage_of("");
+#if !defined(__x86_64__)
+	return fail_errno(ENOSYS);
+#else
 	struct sigaction sa, old;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = i386_segv;
@@ -758,6 +774,7 @@ static int do_i386(int argc, char **argv)
 	ok();
 	printf("pid: %d\n", iret);
 	return 0;
+#endif
 }
 
 /* syscall NR: the raw system call with six zero arguments; line 2 is its
