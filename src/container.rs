@@ -50,6 +50,17 @@ pub fn run(plan: &Plan) -> Result<u8> {
 /// it set itself up; it then waits at the start gate. Whatever fails, what was made goes.
 pub fn create(plan: &Plan) -> Result<Container<'_>> {
     let c = &plan.container;
+    if let Some(h) = c.hooks.first() {
+        let words: Vec<String> = h
+            .argv
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        return Err(Error::new(format!(
+            "lifecycle hooks are not supported yet (hook '{}')",
+            words.join(" ")
+        )));
+    }
     // `main` blocked the handled signals first thing: they wait in a queue (read through a
     // signalfd), so SIGTERM or SIGINT cannot cut the run between creating something and
     // cleaning it up; once the container runs they are passed on to it.

@@ -62,6 +62,14 @@ pub struct ContainerPlan {
     pub mounts: Vec<MountOp>,
     /// The container's own cgroup, when one is asked for.
     pub cgroup: Option<CgroupPlan>,
+    /// Programs the runtime runs at points of the lifecycle (OCI's hooks). The docker-like
+    /// front end has none; `container::create` refuses any until the OCI front end runs them.
+    pub hooks: Vec<Hook>,
+}
+
+/// A lifecycle hook: a program on the host and its arguments (`argv[0]` is its path).
+pub struct Hook {
+    pub argv: Vec<CString>,
 }
 
 pub struct CgroupPlan {
@@ -577,6 +585,7 @@ pub fn from_cli(spec: &Spec) -> Result<Plan> {
             root,
             mounts: docker_mounts(volumes, &workdir, root_flags),
             cgroup: cgroup_plan(limits, spec.cgroup_parent.as_deref()),
+            hooks: Vec::new(),
         },
         process: ProcessPlan {
             exec_candidates: exec_candidates(spec.command[0].as_bytes(), &path),
@@ -913,6 +922,7 @@ mod tests {
                 root,
                 mounts: docker_mounts(Vec::new(), "/w", NODEV),
                 cgroup: None,
+                hooks: Vec::new(),
             },
             process: ProcessPlan {
                 argv: CStrings::new(vec![cstring(b"ls")]),

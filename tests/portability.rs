@@ -111,7 +111,12 @@ json.dump(p, open(sys.argv[1], 'w'))
         let out = self
             .cmd()
             .args(["run", "--rm", "--privileged", "--network", "none"])
-            .args(["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"])
+            .args([
+                "--ulimit",
+                "nofile=1024:1024",
+                "--ulimit",
+                "nproc=1024:1024",
+            ])
             .arg(format!("--cgroup-parent=/{}", self.cgroup_parent))
             .arg("--security-opt")
             .arg(format!("seccomp={}", profile.display()))
@@ -186,9 +191,17 @@ fn inside_podman_with_clone3_filtered() {
     assert_eq!(
         lines.first().copied(),
         Some("clone3: ENOSYS (Function not implemented)"),
-        "the engine's profile does not filter clone3: {}", show(&r)
+        "the engine's profile does not filter clone3: {}",
+        show(&r)
     );
-    for want in ["pid 2 host inner", "plain=0", "oom=137", "limited", "pids=0", "no cgroup left"] {
+    for want in [
+        "pid 2 host inner",
+        "plain=0",
+        "oom=137",
+        "limited",
+        "pids=0",
+        "no cgroup left",
+    ] {
         assert!(lines.contains(&want), "missing {want:?}: {}", show(&r));
     }
     assert!(
