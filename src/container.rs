@@ -116,6 +116,7 @@ pub fn create(plan: &Plan) -> Result<Container<'_>> {
         tty: tty_child,
         keep,
         after_root,
+        host_traces: init::host_traces(),
     };
 
     // The mount and cgroup namespaces are made by the child itself (init::setup).

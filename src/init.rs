@@ -32,6 +32,25 @@ pub struct ChildFds<'a> {
     pub keep: Vec<RawFd>,
     /// What the init keeps after the root is built (sync, error, terminal), sorted.
     pub after_root: Vec<RawFd>,
+    /// The caller's command line and environment in this memory ([`host_traces`]).
+    pub host_traces: Option<[(usize, usize); 2]>,
+}
+
+/// Where the caller's traces are in crab-can's memory: its command line (host paths, `-e`
+/// values) and its environment, as the kernel shows them in /proc/PID/cmdline and
+/// /proc/PID/environ (fields 48 to 51 of /proc/self/stat). The init, a copy of crab-can,
+/// overwrites them before the container can look at PID 1. None without /proc.
+pub fn host_traces() -> Option<[(usize, usize); 2]> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let after_comm = &stat[stat.rfind(')')? + 1..];
+    // Field 3 (state) is the first after the command name; fields 48-51 follow.
+    let f: Vec<usize> = after_comm
+        .split_whitespace()
+        .skip(45)
+        .take(4)
+        .map(|v| v.parse().ok())
+        .collect::<Option<_>>()?;
+    (f.len() == 4 && f[0] <= f[1] && f[2] <= f[3]).then(|| [(f[0], f[1]), (f[2], f[3])])
 }
 
 fn report(err: BorrowedFd<'_>, f: Failure) {
@@ -89,8 +108,12 @@ fn setup(c: &ContainerPlan, fds: &ChildFds<'_>) -> Result<(), Failure> {
     // end-of-file, so that case is caught too.
     rustix::process::set_parent_process_death_signal(Some(Signal::KILL))
         .map_err(Failure::of(Step::DeathSignal))?;
-    // Nothing of the caller's but 0-2 stays open in the init.
+    // Nothing of the caller's but 0-2 stays open in the init, and nothing of its command
+    // line or environment stays readable at /proc/1/cmdline and /proc/1/environ.
     sys::close_fds_except(&fds.keep);
+    if let Some(r) = &fds.host_traces {
+        sys::scrub_ranges(r, b"crab-can-init");
+    }
     read_sync(fds.sync)?;
     // Now in our cgroups: a cgroup namespace rooted here makes /proc/self/cgroup read "/".
     if c.namespaces & libc::CLONE_NEWCGROUP as u64 != 0 {

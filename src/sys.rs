@@ -291,6 +291,29 @@ pub fn seccomp_set_mode_filter(prog: &[libc::sock_filter]) -> Result<(), Errno> 
     check(rc).map(drop)
 }
 
+/// Overwrite bytes `[start, end)` of this process's own memory: the argument and
+/// environment strings the kernel shows in /proc/PID/cmdline and /proc/PID/environ,
+/// `ranges` as that kernel reported them for this process (see `init::host_traces`).
+/// `name` goes at the start of the first range (it must be shorter than that range).
+pub fn scrub_ranges(ranges: &[(usize, usize)], name: &[u8]) {
+    for (i, &(start, end)) in ranges.iter().enumerate() {
+        if end <= start {
+            continue;
+        }
+        let len = end - start;
+        // SAFETY: the kernel reported [start, end) as this process's argument or environment
+        // area, which stays mapped and writable (it is on the initial stack) for the
+        // process's life; the copies of argv and the environment that Rust's std and the
+        // plan hold live elsewhere, and nothing reads these bytes again.
+        unsafe {
+            std::ptr::write_bytes(start as *mut u8, 0, len);
+            if i == 0 && name.len() < len {
+                std::ptr::copy_nonoverlapping(name.as_ptr(), start as *mut u8, name.len());
+            }
+        }
+    }
+}
+
 /// execve. Returns only on failure.
 pub fn execve(path: &CStr, argv: &[*const c_char], envp: &[*const c_char]) -> Errno {
     // SAFETY: argv and envp are null-terminated arrays of pointers to C strings that the

@@ -616,6 +616,56 @@ fn the_init_is_non_dumpable() {
     );
 }
 
+/// The init is a copy of crab-can, so it carried the caller's command line (host paths,
+/// `-e` values) and environment into the container's /proc/1/cmdline and /proc/1/environ:
+/// anyone inside could read the first, and a container holding all of crab-can's
+/// capabilities the second. The init overwrites both before the command starts.
+#[test]
+fn the_init_carries_no_host_traces() {
+    let secret = format!("host-secret-{}", std::process::id());
+    let script =
+        "tr '\\0' ' ' < /proc/1/cmdline; echo; tr '\\0' ' ' < /proc/1/environ; echo; echo done";
+    let r = crab_cmd(
+        &[
+            "run",
+            "--cap-add",
+            "ALL",
+            "-e",
+            "ONLY_INSIDE=visible",
+            img(),
+            "sh",
+            "-c",
+            script,
+        ],
+        |c| {
+            c.env("CRAB_CAN_TEST_SECRET", &secret);
+        },
+    );
+    assert!(r.stdout.contains("done"), "{}", show(&r));
+    let first = r.stdout.lines().next().unwrap_or("");
+    assert_eq!(
+        first.trim(),
+        "crab-can-init",
+        "PID 1's command line: {}",
+        show(&r)
+    );
+    assert!(
+        !r.stdout.contains(&secret),
+        "the caller's environment leaked: {}",
+        show(&r)
+    );
+    assert!(
+        !r.stdout.contains(img()),
+        "a host path leaked: {}",
+        show(&r)
+    );
+    assert!(
+        !r.stdout.contains("ONLY_INSIDE"),
+        "the command line leaked: {}",
+        show(&r)
+    );
+}
+
 // ---- 9. signals in crab-can's first moments -------------------------------------------------
 
 /// The signals crab-can passes on are blocked before it does anything else: in the system
