@@ -2,10 +2,10 @@
 //!
 //! Setup (it waits for the parent's go, then enters its cgroup namespace, sets the
 //! hostname, brings up `lo`, builds the root filesystem, and waits at the start gate),
-//! then the init proper: it forks
-//! the command into its own session, forwards the parent's signals to the command's
-//! process group, reaps every orphan, and when the command ends kills what is left and
-//! exits with the command's status (128+N for signal N).
+//! then the init proper: it forks the command into its own session, forwards the
+//! parent's signals to the command's process group, reaps every orphan, and when the
+//! command ends kills what is left and exits with the command's status (128+N for
+//! signal N).
 //!
 //! This code runs after a raw clone: single-threaded, no allocation, no panics, and it
 //! leaves only through `sys::exit`. A failure is sent to the parent as a [`Failure`].
