@@ -123,24 +123,11 @@ fn x86_64(s: Sys) -> Option<u32> {
         kexec_file_load => 320,
         bpf => 321,
         userfaultfd => 323,
-        io_uring_setup => 425,
-        io_uring_enter => 426,
-        io_uring_register => 427,
-        open_tree => 428,
-        move_mount => 429,
-        fsopen => 430,
-        fsconfig => 431,
-        fsmount => 432,
-        fspick => 433,
-        clone3 => 435,
-        pidfd_getfd => 438,
-        process_madvise => 440,
-        mount_setattr => 442,
-        quotactl_fd => 443,
-        set_mempolicy_home_node => 450,
-        lsm_get_self_attr => 459,
-        lsm_set_self_attr => 460,
-        lsm_list_modules => 461,
+        // Numbered alike on every architecture since Linux 5.1.
+        io_uring_setup | io_uring_enter | io_uring_register | open_tree | move_mount | fsopen
+        | fsconfig | fsmount | fspick | clone3 | pidfd_getfd | process_madvise
+        | mount_setattr | quotactl_fd | set_mempolicy_home_node | lsm_get_self_attr
+        | lsm_set_self_attr | lsm_list_modules => return unified(s),
     })
 }
 
@@ -221,6 +208,23 @@ fn aarch64(s: Sys) -> Option<u32> {
         bpf => 280,
         userfaultfd => 282,
         kexec_file_load => 294,
+        // Numbered alike on every architecture since Linux 5.1.
+        io_uring_setup | io_uring_enter | io_uring_register | open_tree | move_mount | fsopen
+        | fsconfig | fsmount | fspick | clone3 | pidfd_getfd | process_madvise
+        | mount_setattr | quotactl_fd | set_mempolicy_home_node | lsm_get_self_attr
+        | lsm_set_self_attr | lsm_list_modules => return unified(s),
+        // x86 only, or gone before asm-generic was made.
+        iopl | ioperm | uselib | ustat | sysfs | _sysctl | create_module | get_kernel_syms
+        | query_module | getpmsg | putpmsg | afs_syscall | tuxcall | security | vserver => {
+            return None;
+        }
+    })
+}
+
+/// The calls numbered alike on every architecture (424 and up, since Linux 5.1), once.
+#[rustfmt::skip]
+fn unified(s: Sys) -> Option<u32> {
+    Some(match s {
         io_uring_setup => 425,
         io_uring_enter => 426,
         io_uring_register => 427,
@@ -239,10 +243,6 @@ fn aarch64(s: Sys) -> Option<u32> {
         lsm_get_self_attr => 459,
         lsm_set_self_attr => 460,
         lsm_list_modules => 461,
-        // x86 only, or gone before asm-generic was made.
-        iopl | ioperm | uselib | ustat | sysfs | _sysctl | create_module | get_kernel_syms
-        | query_module | getpmsg | putpmsg | afs_syscall | tuxcall | security | vserver => {
-            return None;
-        }
+        _ => return None,
     })
 }
