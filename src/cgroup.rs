@@ -45,6 +45,18 @@ impl Limits {
     pub fn any(&self) -> bool {
         self.memory.is_some() || self.cpu_quota.is_some() || self.pids.is_some()
     }
+
+    /// The limits asked for, each as (its controller, its option).
+    fn asked(&self) -> impl Iterator<Item = (&'static str, &'static str)> {
+        [
+            ("memory", "--memory", self.memory.is_some()),
+            ("cpu", "--cpus", self.cpu_quota.is_some()),
+            ("pids", "--pids", self.pids.is_some()),
+        ]
+        .into_iter()
+        .filter(|&(_, _, asked)| asked)
+        .map(|(ctrl, opt, _)| (ctrl, opt))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -298,14 +310,7 @@ impl Placement {
                 if unified {
                     dirs.push((format!("{ROOT}/unified"), Role::V2));
                 }
-                for (ctrl, wanted) in [
-                    ("memory", limits.memory.is_some()),
-                    ("cpu", limits.cpu_quota.is_some()),
-                    ("pids", limits.pids.is_some()),
-                ] {
-                    if !wanted {
-                        continue;
-                    }
+                for (ctrl, _) in limits.asked() {
                     let base = format!("{ROOT}/{ctrl}");
                     if fs_magic(&base) != Some(CGROUP1_MAGIC) {
                         return Err(Error::new(format!(
@@ -550,31 +555,13 @@ pub fn online_cpus() -> u64 {
 
 /// The v2 controllers `limits` need, as written to `cgroup.subtree_control`.
 fn v2_controllers(limits: Limits) -> String {
-    let mut enable = Vec::new();
-    if limits.memory.is_some() {
-        enable.push("+memory");
-    }
-    if limits.cpu_quota.is_some() {
-        enable.push("+cpu");
-    }
-    if limits.pids.is_some() {
-        enable.push("+pids");
-    }
-    enable.join(" ")
+    let c: Vec<String> = limits.asked().map(|(ctrl, _)| format!("+{ctrl}")).collect();
+    c.join(" ")
 }
 
+/// The options of the limits asked for, for messages ("--memory, --pids").
 fn limits_words(l: Limits) -> String {
-    let mut w = Vec::new();
-    if l.memory.is_some() {
-        w.push("--memory");
-    }
-    if l.cpu_quota.is_some() {
-        w.push("--cpus");
-    }
-    if l.pids.is_some() {
-        w.push("--pids");
-    }
-    w.join(", ")
+    l.asked().map(|(_, opt)| opt).collect::<Vec<_>>().join(", ")
 }
 
 #[cfg(test)]
