@@ -244,6 +244,35 @@ fn names_are_unique_across_network_namespaces() {
 
 // ---- 3. a foreign cgroup at PARENT/NAME ---------------------------------------------------
 
+/// A cgroup the test makes itself at `dir`, holding a `sleep` of the test's: what crab-can
+/// must never empty or remove. Dropping it ends the sleep and removes the directory.
+struct Stranger {
+    dir: PathBuf,
+    sleep: std::process::Child,
+}
+
+impl Stranger {
+    fn new(dir: PathBuf) -> Stranger {
+        std::fs::create_dir_all(&dir).unwrap();
+        let sleep = Command::new("sleep").arg("30").spawn().unwrap();
+        std::fs::write(dir.join("cgroup.procs"), sleep.id().to_string()).unwrap();
+        Stranger { dir, sleep }
+    }
+
+    /// Still there, with its process alive.
+    fn intact(&mut self) -> bool {
+        self.sleep.try_wait().unwrap().is_none() && self.dir.is_dir()
+    }
+}
+
+impl Drop for Stranger {
+    fn drop(&mut self) {
+        let _ = self.sleep.kill();
+        let _ = self.sleep.wait();
+        assert!(wait_for(5, || std::fs::remove_dir(&self.dir).is_ok()));
+    }
+}
+
 /// A cgroup at the container's path that crab-can did not make is refused (125, "already
 /// exists"), never emptied or removed: the test's own process in it lives on. What the
 /// run had already made in other hierarchies is removed again.
@@ -252,10 +281,7 @@ fn a_foreign_cgroup_is_refused_never_killed() {
     require_root();
     let parent = Parent::new("foreign");
     let n = name("foreign");
-    let foreign = last_pids_hierarchy().join(&parent.0).join(&n);
-    std::fs::create_dir_all(&foreign).unwrap();
-    let mut victim = Command::new("sleep").arg("30").spawn().unwrap();
-    std::fs::write(foreign.join("cgroup.procs"), victim.id().to_string()).unwrap();
+    let mut stranger = Stranger::new(last_pids_hierarchy().join(&parent.0).join(&n));
 
     let r = crab(&[
         "run",
@@ -270,24 +296,16 @@ fn a_foreign_cgroup_is_refused_never_killed() {
     ]);
     assert_error(&r, 125, "already exists");
     assert!(
-        victim.try_wait().unwrap().is_none(),
-        "crab-can killed a process of a cgroup it did not make"
-    );
-    assert!(
-        foreign.is_dir(),
-        "crab-can removed a cgroup it did not make"
+        stranger.intact(),
+        "crab-can emptied or removed a cgroup it did not make"
     );
     let others: Vec<PathBuf> = parent
         .children()
         .into_iter()
-        .filter(|d| *d != foreign)
+        .filter(|d| *d != stranger.dir)
         .collect();
     assert!(others.is_empty(), "left behind: {others:?}");
     assert!(!state_file(&n).exists());
-
-    victim.kill().unwrap();
-    victim.wait().unwrap();
-    assert!(wait_for(5, || std::fs::remove_dir(&foreign).is_ok()));
 }
 
 /// A state file naming a cgroup that has since been made again by someone else (a
@@ -297,11 +315,8 @@ fn a_stale_record_touches_only_its_own_cgroup() {
     require_root();
     let parent = Parent::new("stale");
     let dead = name("stale");
-    let h = last_pids_hierarchy();
-    let dir = h.join(&parent.0).join(&dead);
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut victim = Command::new("sleep").arg("30").spawn().unwrap();
-    std::fs::write(dir.join("cgroup.procs"), victim.id().to_string()).unwrap();
+    let mut stranger = Stranger::new(last_pids_hierarchy().join(&parent.0).join(&dead));
+    let dir = stranger.dir.clone();
     // What a dead run of `dead` would have written: the path with another inode, and
     // the path not yet made (the test's cgroup is busy, so an rmdir cannot take it).
     std::fs::create_dir_all("/run/crab-can").unwrap();
@@ -315,14 +330,7 @@ fn a_stale_record_touches_only_its_own_cgroup() {
         !state_file(&dead).exists(),
         "the stale record was not swept"
     );
-    assert!(
-        victim.try_wait().unwrap().is_none(),
-        "the sweep killed a stranger"
-    );
-    assert!(dir.is_dir());
-    victim.kill().unwrap();
-    victim.wait().unwrap();
-    assert!(wait_for(5, || std::fs::remove_dir(&dir).is_ok()));
+    assert!(stranger.intact(), "the sweep emptied or removed a stranger");
 }
 
 // ---- 4. hostile /etc/passwd and /etc/group ---------------------------------------------------
