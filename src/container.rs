@@ -102,14 +102,12 @@ pub fn create(plan: &Plan) -> Result<Container<'_>> {
     let tty_child = tty_pair.as_ref().map(|(_, child)| child.as_fd());
     let mut after_root = vec![sync_r.as_raw_fd(), err_w.as_raw_fd()];
     after_root.extend(tty_child.map(|t| t.as_raw_fd()));
-    after_root.sort_unstable();
     let mut keep = after_root.clone();
     keep.push(c.root.image.as_raw_fd());
     keep.extend(c.mounts.iter().filter_map(|op| match op {
         crate::rootfs::MountOp::Volume(v) => Some(v.tree.as_raw_fd()),
         _ => None,
     }));
-    keep.sort_unstable();
     let child_fds = ChildFds {
         sync: sync_r.as_fd(),
         error: err_w.as_fd(),

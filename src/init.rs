@@ -28,9 +28,9 @@ pub struct ChildFds<'a> {
     /// The socket that carries the pseudo-terminal's master to the parent, if any.
     pub tty: Option<BorrowedFd<'a>>,
     /// Every descriptor to keep until the root is built (these, IMAGE's handle and the
-    /// volumes' mount trees), sorted.
+    /// volumes' mount trees).
     pub keep: Vec<RawFd>,
-    /// What the init keeps after the root is built (sync, error, terminal), sorted.
+    /// What the init keeps after the root is built (sync, error, terminal).
     pub after_root: Vec<RawFd>,
     /// The caller's command line and environment in this memory ([`host_traces`]).
     pub host_traces: Option<[(usize, usize); 2]>,

@@ -195,7 +195,7 @@ pub fn close(fd: RawFd) {
     unsafe { libc::close(fd) };
 }
 
-/// Close every fd above 2 except those in `keep` (sorted ascending).
+/// Close every fd above 2 except those in `keep` (in any order).
 ///
 /// With `close_range` (Linux 5.9); where it is missing or refused (a seccomp profile of an
 /// outer container), each open fd is found in `/proc/self/fd` and closed, and without
@@ -204,7 +204,7 @@ pub fn close_fds_except(keep: &[RawFd]) {
     if close_ranges_except(keep).is_ok() {
         return;
     }
-    let keep_or_low = |fd: RawFd| fd <= 2 || keep.binary_search(&fd).is_ok();
+    let keep_or_low = |fd: RawFd| fd <= 2 || keep.contains(&fd);
     if close_listed_fds(&keep_or_low).is_err() {
         let max = rustix::process::getrlimit(rustix::process::Resource::Nofile)
             .maximum
@@ -218,13 +218,15 @@ pub fn close_fds_except(keep: &[RawFd]) {
     }
 }
 
+/// The ranges between the kept fds, from the lowest kept one up (a handful of fds: no
+/// sorting, no allocation).
 fn close_ranges_except(keep: &[RawFd]) -> Result<(), Errno> {
     let mut next = 3u32;
-    for &k in keep {
-        if k >= next as i32 {
+    while let Some(k) = keep.iter().copied().filter(|&k| k >= next as i32).min() {
+        if k > next as i32 {
             close_range(next, k as u32 - 1)?;
-            next = k as u32 + 1;
         }
+        next = k as u32 + 1;
     }
     close_range(next, u32::MAX)
 }
