@@ -133,10 +133,8 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command> {
         match arg {
             Short('h') | Long("help") => return Ok(Command::Help),
             Short('V') | Long("version") => return Ok(Command::Version),
-            Long("name") => s.name = Some(check_label(&text(&mut p, "--name")?, "--name")?),
-            Long("hostname") => {
-                s.hostname = Some(check_label(&text(&mut p, "--hostname")?, "--hostname")?)
-            }
+            Long("name") => s.name = Some(check_name(&text(&mut p, "--name")?)?),
+            Long("hostname") => s.hostname = Some(check_hostname(&text(&mut p, "--hostname")?)?),
             Short('e') | Long("env") => s.env.push(parse_env(p.value().map_err(lexerr)?)?),
             Short('w') | Long("workdir") => {
                 s.workdir = Some(check_workdir(&text(&mut p, "--workdir")?)?)
@@ -233,15 +231,27 @@ fn text(p: &mut lexopt::Parser, opt: &str) -> Result<String> {
     })
 }
 
-/// A container name, or a hostname (which takes the same characters), for option `opt`.
-fn check_label(v: &str, opt: &str) -> Result<String> {
-    if crate::state::is_name(v) {
-        Ok(v.to_string())
+fn check_name(n: &str) -> Result<String> {
+    if crate::state::is_name(n) {
+        Ok(n.to_string())
     } else {
-        Err(Error::new(format!(
-            "invalid {opt} '{v}': use 1 to 64 of A-Z a-z 0-9 _ . - starting with a letter or digit"
-        )))
+        Err(invalid_label(n, "--name"))
     }
+}
+
+/// A hostname takes the same characters as a container name.
+fn check_hostname(h: &str) -> Result<String> {
+    if crate::state::is_name(h) {
+        Ok(h.to_string())
+    } else {
+        Err(invalid_label(h, "--hostname"))
+    }
+}
+
+fn invalid_label(v: &str, opt: &str) -> Error {
+    Error::new(format!(
+        "invalid {opt} '{v}': use 1 to 64 of A-Z a-z 0-9 _ . - starting with a letter or digit"
+    ))
 }
 
 fn check_workdir(w: &str) -> Result<String> {
@@ -505,11 +515,11 @@ mod tests {
 
     #[test]
     fn names() {
-        assert!(check_label("a", "--name").is_ok());
-        assert!(check_label("web_1.prod-2", "--name").is_ok());
-        assert!(check_label(&"a".repeat(64), "--name").is_ok());
+        assert!(check_name("a").is_ok());
+        assert!(check_name("web_1.prod-2").is_ok());
+        assert!(check_name(&"a".repeat(64)).is_ok());
         for n in ["", "-a", "_a", ".a", "a/b", "a b", &"a".repeat(65), "é"] {
-            assert!(check_label(n, "--name").is_err(), "{n}");
+            assert!(check_name(n).is_err(), "{n}");
         }
     }
 

@@ -654,7 +654,10 @@ pub fn failure_error(plan: &Plan, f: &Failure) -> Error {
         | Step::Workdir
         | Step::RemountRoot => match c.mounts.get(f.arg as usize) {
             Some(op) => op.describe(f.step, f.item),
-            None => format!("cannot build the container's root ({:?})", f.step),
+            None => format!(
+                "cannot build the container's root (mount operation {})",
+                f.arg
+            ),
         },
         Step::ParentGone => "the container's init lost its parent".into(),
         Step::DeathSignal => {
