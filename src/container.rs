@@ -19,10 +19,11 @@ use rustix::process::{Signal, WaitId, WaitIdOptions};
 /// A created container: everything the parent holds for it.
 pub struct Container<'p> {
     plan: &'p Plan,
-    /// Dropped last: the name, and the record of the cgroups.
-    lock: state::NameLock,
-    cgroup: Option<Cgroup>,
-    pidfd: OwnedFd,
+    /// Dropped last: the name, and the record of the cgroups (docker-like `run`).
+    lock: Option<state::NameLock>,
+    pub cgroup: Option<Cgroup>,
+    pub pid: i32,
+    pub pidfd: OwnedFd,
     /// The write end of the sync pipe, until `start` opens the gate.
     gate: Option<OwnedFd>,
     sigfd: OwnedFd,
@@ -37,6 +38,25 @@ pub struct Outcome {
     failure: Option<Failure>,
 }
 
+/// Where `create` writes down what it makes, before and after it makes it, so that what a
+/// killed crab-can left can be found and told apart from what it did not make.
+pub trait Record {
+    /// The container's cgroup directories: first without inodes (about to be made), then
+    /// with them.
+    fn cgroups(&mut self, dirs: &[(&str, Option<u64>)]) -> Result<()>;
+    /// The init exists (it waits for "go" and dies with crab-can until then).
+    fn init(&mut self, pid: i32, cgroup: Option<&Cgroup>) -> Result<()>;
+}
+
+impl Record for state::NameLock {
+    fn cgroups(&mut self, dirs: &[(&str, Option<u64>)]) -> Result<()> {
+        self.record(dirs.iter().copied())
+    }
+    fn init(&mut self, _pid: i32, _cgroup: Option<&Cgroup>) -> Result<()> {
+        Ok(())
+    }
+}
+
 /// Run the container `plan` describes; the result is crab-can's exit status.
 pub fn run(plan: &Plan) -> Result<u8> {
     let mut ct = create(plan)?;
@@ -49,32 +69,36 @@ pub fn run(plan: &Plan) -> Result<u8> {
 /// Take the name, make the cgroup, clone the init into its namespaces (and cgroup) and let
 /// it set itself up; it then waits at the start gate. Whatever fails, what was made goes.
 pub fn create(plan: &Plan) -> Result<Container<'_>> {
-    let c = &plan.container;
-    if let Some(h) = c.hooks.first() {
-        let words: Vec<String> = h
-            .argv
-            .iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect();
-        return Err(Error::new(format!(
-            "lifecycle hooks are not supported yet (hook '{}')",
-            words.join(" ")
-        )));
-    }
     // `main` blocked the handled signals first thing: they wait in a queue (read through a
     // signalfd), so SIGTERM or SIGINT cannot cut the run between creating something and
     // cleaning it up; once the container runs they are passed on to it.
-    let mut lock = state::lock(&c.name)?;
+    let mut lock = state::lock(&plan.container.name)?;
     lock.clean_leftovers();
+    let mut ct = create_with(plan, &mut lock, None)?;
+    ct.lock = Some(lock);
+    Ok(ct)
+}
+
+/// [`create`] for any front end: `rec` keeps the record, and `gate` (OCI) is the listening
+/// socket `crab-can start` will connect to (None: the sync pipe is the gate).
+pub fn create_with<'p>(
+    plan: &'p Plan,
+    rec: &mut dyn Record,
+    gate: Option<BorrowedFd<'_>>,
+) -> Result<Container<'p>> {
+    let c = &plan.container;
     let cgroup = match &c.cgroup {
         Some(cp) => {
             let placement = Placement::new(&c.name, &cp.parent, cp.limits)?;
             // Recorded before anything is made, and again with the inodes once it is: a
             // kill at any moment leaves nothing the next run cannot find and tell apart.
             let paths: Vec<String> = placement.paths().collect();
-            lock.record(paths.iter().map(|p| (p.as_str(), None)))?;
+            let intent: Vec<(&str, Option<u64>)> =
+                paths.iter().map(|p| (p.as_str(), None)).collect();
+            rec.cgroups(&intent)?;
             let cg = Cgroup::create(&placement)?;
-            lock.record(cg.dirs().map(|(p, i)| (p, Some(i))))?;
+            let made: Vec<(&str, Option<u64>)> = cg.dirs().map(|(p, i)| (p, Some(i))).collect();
+            rec.cgroups(&made)?;
             Some(cg)
         }
         None => None,
@@ -102,6 +126,7 @@ pub fn create(plan: &Plan) -> Result<Container<'_>> {
     let tty_child = tty_pair.as_ref().map(|(_, child)| child.as_fd());
     let mut after_root = vec![sync_r.as_raw_fd(), err_w.as_raw_fd()];
     after_root.extend(tty_child.map(|t| t.as_raw_fd()));
+    after_root.extend(gate.map(|g| g.as_raw_fd()));
     let mut keep = after_root.clone();
     keep.push(c.root.image.as_raw_fd());
     keep.extend(c.mounts.iter().filter_map(|op| match op {
@@ -115,44 +140,34 @@ pub fn create(plan: &Plan) -> Result<Container<'_>> {
         keep,
         after_root,
         host_traces: init::host_traces(),
+        gate,
     };
 
     // The mount and cgroup namespaces are made by the child itself (init::setup).
     let flags = c.namespaces & !((libc::CLONE_NEWNS | libc::CLONE_NEWCGROUP) as u64);
     let into = cgroup.as_ref().and_then(|cg| cg.clone_fd());
-    let (pid, pidfd, in_cgroup) = match sys::clone_container(flags, into) {
-        Ok(sys::Forked::Child) => init::run(plan, &child_fds),
-        Ok(sys::Forked::Parent {
-            pid,
-            pidfd,
-            in_cgroup,
-        }) => (pid, pidfd, in_cgroup),
-        Err(e) => {
-            return Err(Error::sys(
-                "cannot create the container's namespaces (clone3)",
-                e,
-            ));
-        }
+    let (pid, pidfd, in_cgroup) = match clone_init(plan, flags, into, &child_fds)? {
+        Some(forked) => forked,
+        None => init::run(plan, &child_fds),
     };
     drop(child_fds);
     drop(sync_r);
     drop(err_w);
     let tty_sock = tty_pair.map(|(parent, _child)| parent);
 
-    // The child waits on the sync pipe until it is in every cgroup; only then does it set
-    // itself up (it has only closed its inherited descriptors so far).
-    if let Some(cg) = &cgroup {
-        if let Err(e) = cg.join(pid, in_cgroup) {
-            let _ = rustix::process::pidfd_send_signal(&pidfd, Signal::KILL);
-            let _ = wait_init(pidfd.as_fd());
-            return Err(e);
-        }
+    // The child waits on the sync pipe until it is in every cgroup (and, in a user
+    // namespace, mapped); only then does it set itself up.
+    if let Err(e) = prepare_init(plan, pid, in_cgroup, cgroup.as_ref(), rec) {
+        let _ = rustix::process::pidfd_send_signal(&pidfd, Signal::KILL);
+        let _ = wait_init(pidfd.as_fd());
+        return Err(e);
     }
     sys::write_once(sync_w.as_fd(), &[1]);
     Ok(Container {
         plan,
-        lock,
+        lock: None,
         cgroup,
+        pid,
         pidfd,
         gate: Some(sync_w),
         sigfd,
@@ -161,10 +176,144 @@ pub fn create(plan: &Plan) -> Result<Container<'_>> {
     })
 }
 
+/// The clone, with what the parent does around it for an OCI bundle: join a PID namespace
+/// by path and set up a time namespace, both of which apply to children only (and both
+/// undone right after, so the hooks crab-can runs later are the host's). Returns None in
+/// the child.
+fn clone_init(
+    plan: &Plan,
+    flags: u64,
+    into: Option<BorrowedFd<'_>>,
+    _fds: &ChildFds<'_>,
+) -> Result<Option<(i32, OwnedFd, bool)>> {
+    use rustix::thread::{LinkNameSpaceType as Ns, UnshareFlags};
+    let x = &plan.container.extra;
+    let pid_ns = x.join.iter().find(|(k, _)| *k == Ns::ProcessID);
+    let own = |name: &str| {
+        rustix::fs::open(
+            format!("/proc/self/ns/{name}").as_str(),
+            rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .map_err(|e| Error::sys(format!("cannot open /proc/self/ns/{name}"), e))
+    };
+    let mut restore = Vec::new();
+    if let Some((_, fd)) = pid_ns {
+        restore.push((own("pid_for_children")?, Ns::ProcessID));
+        rustix::thread::move_into_link_name_space(fd.as_fd(), Some(Ns::ProcessID))
+            .map_err(|e| Error::sys("cannot join the PID namespace", e))?;
+    }
+    if let Some(offsets) = &x.time_offsets {
+        restore.push((own("time_for_children")?, Ns::Time));
+        sys::unshare_namespaces(UnshareFlags::NEWTIME)
+            .map_err(|e| Error::sys("cannot create the time namespace", e))?;
+        std::fs::write("/proc/self/timens_offsets", offsets)
+            .map_err(|e| Error::new(format!("cannot set the time namespace's offsets: {e}")))?;
+    }
+    let forked = sys::clone_container(flags, into);
+    if matches!(forked, Ok(sys::Forked::Child)) {
+        return Ok(None);
+    }
+    for (fd, kind) in restore {
+        rustix::thread::move_into_link_name_space(fd.as_fd(), Some(kind))
+            .map_err(|e| Error::sys("cannot return to crab-can's own namespaces", e))?;
+    }
+    match forked {
+        Ok(sys::Forked::Parent {
+            pid,
+            pidfd,
+            in_cgroup,
+        }) => Ok(Some((pid, pidfd, in_cgroup))),
+        Ok(sys::Forked::Child) => Ok(None),
+        Err(e) => Err(Error::sys(
+            "cannot create the container's namespaces (clone3)",
+            e,
+        )),
+    }
+}
+
+/// Between the clone and "go": the init's cgroups, its user namespace's maps, its OOM
+/// score, and the record of its pid.
+fn prepare_init(
+    plan: &Plan,
+    pid: i32,
+    in_cgroup: bool,
+    cgroup: Option<&Cgroup>,
+    rec: &mut dyn Record,
+) -> Result<()> {
+    let x = &plan.container.extra;
+    if let Some(cg) = cgroup {
+        cg.join(pid, in_cgroup)?;
+    }
+    let write = |file: &str, text: &str| {
+        std::fs::write(format!("/proc/{pid}/{file}"), text)
+            .map_err(|e| Error::new(format!("cannot write the container's {file}: {e}")))
+    };
+    if let Some([uid_map, gid_map]) = &x.id_maps {
+        write("uid_map", uid_map)?;
+        write("gid_map", gid_map)?;
+    }
+    if let Some(adj) = x.oom_score_adj {
+        write("oom_score_adj", &adj.to_string())?;
+    }
+    rec.init(pid, cgroup)
+}
+
+/// OCI `create`: wait until the init is set up and waits at the gate (or failed). With a
+/// terminal, the master of its pseudo-terminal comes first, and is returned.
+pub fn await_gate(ct: &mut Container<'_>) -> Result<Option<OwnedFd>> {
+    let mut master = None;
+    if let Some(sock) = ct.tty_sock.take() {
+        let mut fds = [
+            PollFd::new(&sock, PollFlags::IN),
+            PollFd::new(&ct.err_r, PollFlags::IN),
+        ];
+        loop {
+            match rustix::event::poll(&mut fds, None) {
+                Ok(_) => break,
+                Err(Errno::INTR) => continue,
+                Err(e) => return Err(Error::sys("cannot wait for the container (poll)", e)),
+            }
+        }
+        if !fds[0].revents().is_empty() {
+            master = tty::receive_master(sock.as_fd()).unwrap_or(None);
+        }
+    }
+    let mut b = [0u8; Failure::SIZE];
+    loop {
+        match rustix::io::read(&ct.err_r, &mut b) {
+            Ok(Failure::SIZE) => match Failure::decode(&b) {
+                Some(f) if f.step == crate::error::Step::AtGate => return Ok(master),
+                Some(f) => return Err(plan::failure_error(ct.plan, &f)),
+                None => break,
+            },
+            Err(Errno::INTR) => continue,
+            _ => break,
+        }
+    }
+    Err(Error::new("the container's init died during setup"))
+}
+
+/// OCI `create` is done: the init must now outlive crab-can, and the cgroups stay.
+pub fn detach(ct: Container<'_>) {
+    let Container { gate, cgroup, .. } = ct;
+    if let Some(gate) = gate {
+        sys::write_once(gate.as_fd(), &[init::SYNC_DETACH]);
+    }
+    std::mem::forget(cgroup);
+}
+
+/// Give up on a created container: kill its init and remove what was made.
+pub fn abort(ct: Container<'_>) {
+    let _ = rustix::process::pidfd_send_signal(&ct.pidfd, Signal::KILL);
+    let _ = wait_init(ct.pidfd.as_fd());
+    delete(ct);
+}
+
 /// Open the start gate: the init forks the command once its setup is done.
 pub fn start(ct: &mut Container<'_>) {
     if let Some(gate) = ct.gate.take() {
-        sys::write_once(gate.as_fd(), &[1]);
+        sys::write_once(gate.as_fd(), &[init::SYNC_START]);
     }
 }
 

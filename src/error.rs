@@ -124,15 +124,15 @@ macro_rules! steps {
 
 steps! {
     // The container's init, in order: its parent, its namespaces, its root.
-    ParentGone, DeathSignal, CgroupNs, Hostname, Loopback, EnterImage, MountNs, MakePrivate,
+    ParentGone, DeathSignal, JoinNs, CgroupNs, Hostname, Loopback, EnterImage, MountNs, MakePrivate,
     CopyImage, PivotRoot, DetachOldRoot, InitramfsRoot, EnterRoot,
     // One per kind of mount operation; `arg` is the operation's index in the plan's list.
     Mount, Dev, DevNode, Symlink, MaskFile, MaskDir, ReadOnly, Volume, VolumeReadOnly,
-    Workdir, RemountRoot,
+    Workdir, RemountRoot, Node, Propagation, CgroupMount,
     // The init proper.
-    NotDumpable, StartGate, Signals, Fork,
+    Sysctl, NotDumpable, AtGate, StartGate, Signals, Fork,
     // The command's process, in order.
-    Session, Terminal, Chdir, Rlimit, Bounding, Groups, SetGid, SetUid, Capabilities, Ambient,
+    Session, Terminal, Lsm, Chdir, Rlimit, Bounding, Groups, SetGid, SetUid, Capabilities, Ambient,
     NoNewPrivs, Seccomp, Exec,
 }
 

@@ -11,11 +11,12 @@
 //! leaves only through `sys::exit`. A failure is sent to the parent as a [`Failure`].
 
 use crate::error::{EXIT_NOT_FOUND, EXIT_RUNTIME, Failure, Step};
-use crate::plan::{ContainerPlan, Plan, ProcessPlan};
+use crate::plan::{Plan, ProcessPlan};
 use crate::{net, rootfs, security, signal, sys, tty};
 use rustix::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use rustix::io::Errno;
-use rustix::process::{Pid, Signal, WaitOptions};
+use rustix::process::{Gid, Signal, Uid, WaitOptions};
+use rustix::thread::LinkNameSpaceType;
 
 /// The descriptors the child keeps from the parent, borrowed from the parent's frame: the
 /// child is a copy of that frame and never returns from it.
@@ -34,6 +35,29 @@ pub struct ChildFds<'a> {
     pub after_root: Vec<RawFd>,
     /// The caller's command line and environment in this memory ([`host_traces`]).
     pub host_traces: Option<[(usize, usize); 2]>,
+    /// OCI: the start gate is this listening socket (`crab-can start` connects to it), and
+    /// the pseudo-terminal is made before the gate. None: the gate is the sync pipe.
+    pub gate: Option<BorrowedFd<'a>>,
+}
+
+/// What the sync pipe's bytes mean after "go": start the command (docker-like `run`), or
+/// (OCI) the caller is done with `create` and the init must outlive it.
+pub const SYNC_START: u8 = 1;
+pub const SYNC_DETACH: u8 = 2;
+
+/// What the init holds at the gate for the command (OCI mode).
+#[derive(Default)]
+struct Gate {
+    /// The connection of `crab-can start`: the command reports a failed exec on it.
+    conn: Option<rustix::fd::OwnedFd>,
+    /// The pseudo-terminal's slave, made before the gate.
+    slave: Option<rustix::fd::OwnedFd>,
+    /// The signals, read at the gate already.
+    sigfd: Option<rustix::fd::OwnedFd>,
+}
+
+fn signalfd() -> Result<rustix::fd::OwnedFd, Errno> {
+    sys::signalfd(&signal::catchable())
 }
 
 /// Where the caller's traces are in crab-can's memory: its command line (host paths, `-e`
@@ -59,35 +83,45 @@ fn report(err: BorrowedFd<'_>, f: Failure) {
 
 /// The child's whole life. Never returns.
 pub fn run(plan: &Plan, fds: &ChildFds<'_>) -> ! {
-    if let Err(f) = setup(&plan.container, fds) {
-        // Without a parent there is nobody to tell.
-        if f.step != Step::ParentGone {
-            report(fds.error, f);
+    // Every signal that can be caught is read and passed on, not just the ones crab-can's
+    // parent forwards: an engine may send any (systemd's SIGRTMIN+3, say).
+    let _ = sys::sigprocmask(libc::SIG_BLOCK, &signal::catchable());
+    let mut gate = match setup(plan, fds) {
+        Ok(g) => g,
+        Err(f) => {
+            // Without a parent there is nobody to tell.
+            if f.step != Step::ParentGone {
+                report(fds.error, f);
+            }
+            sys::exit(EXIT_RUNTIME as i32);
         }
-        sys::exit(EXIT_RUNTIME as i32);
-    }
-    let sigfd = match sys::signalfd(&signal::handled()) {
+    };
+    let sigfd = match gate.sigfd.take().map_or_else(signalfd, Ok) {
         Ok(fd) => fd,
         Err(e) => {
             report(fds.error, Failure::of(Step::Signals)(e));
             sys::exit(EXIT_RUNTIME as i32);
         }
     };
+    // OCI: the caller of `create` is gone; `start` hears how the exec went.
+    let err = gate.conn.as_ref().map_or(fds.error, |c| c.as_fd());
+    let no_pid_ns = plan.container.namespaces & libc::CLONE_NEWPID as u64 == 0;
     let cmd = match sys::fork() {
-        Ok(0) => command(&plan.process, fds.error, fds.tty),
+        Ok(0) => command(&plan.process, err, fds.tty, gate.slave.as_ref(), no_pid_ns),
         Ok(pid) => pid,
         Err(e) => {
-            report(fds.error, Failure::of(Step::Fork)(e));
+            report(err, Failure::of(Step::Fork)(e));
             sys::exit(EXIT_RUNTIME as i32);
         }
     };
     // The command holds the error pipe until its execve; once we close ours, the parent
     // sees end-of-file exactly when the command is running.
+    drop(gate);
     sys::close(fds.error.as_raw_fd());
     if let Some(t) = fds.tty {
         sys::close(t.as_raw_fd());
     }
-    reap_and_forward(cmd, sigfd.as_fd())
+    reap_and_forward(cmd, sigfd.as_fd(), !no_pid_ns)
 }
 
 /// Read one byte of the sync pipe; end-of-file means the parent is gone (or gave up).
@@ -103,7 +137,8 @@ fn read_sync(sync: BorrowedFd<'_>) -> Result<(), Failure> {
 }
 
 /// The container half: from birth to the start gate.
-fn setup(c: &ContainerPlan, fds: &ChildFds<'_>) -> Result<(), Failure> {
+fn setup(plan: &Plan, fds: &ChildFds<'_>) -> Result<Gate, Failure> {
+    let c = &plan.container;
     // Die with crab-can. If it already died before this line, the sync pipe below reads
     // end-of-file, so that case is caught too.
     rustix::process::set_parent_process_death_signal(Some(Signal::KILL))
@@ -115,6 +150,20 @@ fn setup(c: &ContainerPlan, fds: &ChildFds<'_>) -> Result<(), Failure> {
         sys::scrub_ranges(r, b"crab-can-init");
     }
     read_sync(fds.sync)?;
+    // In a user namespace of its own, become its root (the parent has written the maps).
+    if c.namespaces & libc::CLONE_NEWUSER as u64 != 0 {
+        rustix::thread::set_thread_res_gid(Gid::ROOT, Gid::ROOT, Gid::ROOT)
+            .map_err(Failure::of(Step::SetGid))?;
+        rustix::thread::set_thread_res_uid(Uid::ROOT, Uid::ROOT, Uid::ROOT)
+            .map_err(Failure::of(Step::SetUid))?;
+    }
+    // Namespaces joined by path (a pod's sandbox): the PID one was joined by the parent.
+    for (i, (kind, fd)) in c.extra.join.iter().enumerate() {
+        if *kind != LinkNameSpaceType::ProcessID {
+            rustix::thread::move_into_link_name_space(fd.as_fd(), Some(*kind))
+                .map_err(Failure::at(Step::JoinNs, i))?;
+        }
+    }
     // Now in our cgroups: a cgroup namespace rooted here makes /proc/self/cgroup read "/".
     if c.namespaces & libc::CLONE_NEWCGROUP as u64 != 0 {
         sys::unshare_namespaces(rustix::thread::UnshareFlags::NEWCGROUP)
@@ -122,6 +171,10 @@ fn setup(c: &ContainerPlan, fds: &ChildFds<'_>) -> Result<(), Failure> {
     }
     if c.namespaces & libc::CLONE_NEWUTS as u64 != 0 {
         rustix::system::sethostname(&c.hostname).map_err(Failure::of(Step::Hostname))?;
+        if !c.extra.domainname.is_empty() {
+            rustix::system::setdomainname(&c.extra.domainname)
+                .map_err(Failure::of(Step::Hostname))?;
+        }
     }
     if c.namespaces & libc::CLONE_NEWNET as u64 != 0 {
         net::loopback_up()?;
@@ -129,21 +182,138 @@ fn setup(c: &ContainerPlan, fds: &ChildFds<'_>) -> Result<(), Failure> {
     rootfs::enter(&c.root, &c.mounts)?;
     // The handles of the host's side (IMAGE, the volumes' trees) have done their work.
     sys::close_fds_except(&fds.after_root);
+    for (i, (path, value)) in c.extra.sysctls.iter().enumerate() {
+        write_file(path, value).map_err(Failure::at(Step::Sysctl, i))?;
+    }
     // Nobody inside may read the init's memory, fds or executable through /proc/1.
     rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
         .map_err(Failure::of(Step::NotDumpable))?;
-    // Everything is set up: wait at the start gate.
-    read_sync(fds.sync).map_err(|f| Failure {
-        step: Step::StartGate,
-        ..f
-    })?;
-    sys::close(fds.sync.as_raw_fd());
-    Ok(())
+    let Some(listener) = fds.gate else {
+        // Everything is set up: wait at the start gate.
+        read_sync(fds.sync).map_err(|f| Failure {
+            step: Step::StartGate,
+            ..f
+        })?;
+        sys::close(fds.sync.as_raw_fd());
+        return Ok(Gate::default());
+    };
+    let mut gate = Gate::default();
+    if let (Some(sock), Some(t)) = (fds.tty, &plan.process.terminal) {
+        gate.slave = Some(
+            tty::open_for(sock, t.size, plan.process.privileges.uid)
+                .map_err(Failure::of(Step::Terminal))?,
+        );
+    }
+    // A missing command fails `create`, not `start` (as runc's PATH lookup does).
+    if let Err(e) = find_command(&plan.process) {
+        return Err(Failure::of(Step::Exec)(e));
+    }
+    let sigfd = signalfd().map_err(Failure::of(Step::Signals))?;
+    gate.conn = Some(wait_at_gate(fds, listener, sigfd.as_fd())?);
+    gate.sigfd = Some(sigfd);
+    Ok(gate)
+}
+
+/// Write `value` to the file at `path` (a sysctl under /proc/sys), in one write.
+fn write_file(path: &std::ffi::CStr, value: &[u8]) -> Result<(), Errno> {
+    use rustix::fs::{Mode, OFlags};
+    let fd = rustix::fs::open(path, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())?;
+    match rustix::io::write(&fd, value)? {
+        n if n == value.len() => Ok(()),
+        _ => Err(Errno::IO),
+    }
+}
+
+/// Whether any candidate of the command exists and may be executed, in the order
+/// [`exec_first`] will try them.
+fn find_command(p: &ProcessPlan) -> Result<(), Errno> {
+    use rustix::fs::{Access, AtFlags};
+    let mut last = Errno::NOENT;
+    for path in &p.exec_candidates {
+        match rustix::fs::accessat(rustix::fs::CWD, &**path, Access::EXEC_OK, AtFlags::EACCESS) {
+            Ok(()) => return Ok(()),
+            Err(Errno::NOENT) | Err(Errno::NOTDIR) => {}
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+/// OCI's created state: tell the caller of `create` that all is set up, then wait for
+/// `crab-can start` to connect. The caller says "detach" when it is done (from then on
+/// the init outlives it); before that, its death ends the init. A signal meant to end
+/// the container ends it here too, as it would end runc's waiting init.
+fn wait_at_gate(
+    fds: &ChildFds<'_>,
+    listener: BorrowedFd<'_>,
+    sigfd: BorrowedFd<'_>,
+) -> Result<rustix::fd::OwnedFd, Failure> {
+    use rustix::event::{PollFd, PollFlags};
+    report(
+        fds.error,
+        Failure::of(Step::AtGate)(Errno::from_raw_os_error(0)),
+    );
+    let mut attached = true;
+    loop {
+        let sync_flags = if attached {
+            PollFlags::IN
+        } else {
+            PollFlags::empty()
+        };
+        let mut pfds = [
+            PollFd::from_borrowed_fd(listener, PollFlags::IN),
+            PollFd::from_borrowed_fd(sigfd, PollFlags::IN),
+            PollFd::from_borrowed_fd(if attached { fds.sync } else { sigfd }, sync_flags),
+        ];
+        match rustix::event::poll(&mut pfds, None) {
+            Ok(_) | Err(Errno::INTR) => {}
+            Err(e) => return Err(Failure::of(Step::StartGate)(e)),
+        }
+        if attached && !pfds[2].revents().is_empty() {
+            let mut b = [0u8; 1];
+            match rustix::io::read(fds.sync, &mut b) {
+                Ok(1) if b[0] == SYNC_DETACH => {
+                    rustix::process::set_parent_process_death_signal(None)
+                        .map_err(Failure::of(Step::DeathSignal))?;
+                    sys::close(fds.sync.as_raw_fd());
+                    attached = false;
+                }
+                Ok(1) | Err(Errno::INTR) => {}
+                _ => return Err(Failure::of(Step::ParentGone)(Errno::PIPE)),
+            }
+        }
+        if !pfds[1].revents().is_empty() {
+            if let Ok(sig) = sys::read_signal(sigfd) {
+                if sig != libc::SIGCHLD && sig != libc::SIGWINCH {
+                    sys::exit(128 + sig);
+                }
+            }
+        }
+        if !pfds[0].revents().is_empty() {
+            match rustix::net::accept_with(listener, rustix::net::SocketFlags::CLOEXEC) {
+                Ok(conn) => {
+                    sys::close(listener.as_raw_fd());
+                    if attached {
+                        sys::close(fds.sync.as_raw_fd());
+                    }
+                    return Ok(conn);
+                }
+                Err(Errno::INTR) | Err(Errno::AGAIN) | Err(Errno::CONNABORTED) => {}
+                Err(e) => return Err(Failure::of(Step::StartGate)(e)),
+            }
+        }
+    }
 }
 
 /// The process half: its own session, default signals, the plan's working directory,
 /// limits, user and privileges, then execve. Never returns.
-fn command(p: &ProcessPlan, err: BorrowedFd<'_>, tty_sock: Option<BorrowedFd<'_>>) -> ! {
+fn command(
+    p: &ProcessPlan,
+    err: BorrowedFd<'_>,
+    tty_sock: Option<BorrowedFd<'_>>,
+    slave: Option<&rustix::fd::OwnedFd>,
+    die_with_init: bool,
+) -> ! {
     let fail = |f: Failure| -> ! {
         report(err, f);
         sys::exit(f.exit_code() as i32)
@@ -151,12 +321,29 @@ fn command(p: &ProcessPlan, err: BorrowedFd<'_>, tty_sock: Option<BorrowedFd<'_>
     if let Err(e) = rustix::process::setsid() {
         fail(Failure::of(Step::Session)(e));
     }
-    if let (Some(sock), Some(t)) = (tty_sock, &p.terminal) {
-        if let Err(e) = tty::attach(sock, t.size, p.privileges.uid) {
-            fail(Failure::of(Step::Terminal)(e));
+    // Without a PID namespace of its own, the init's death would not end the command.
+    if die_with_init {
+        if let Err(e) = rustix::process::set_parent_process_death_signal(Some(Signal::KILL)) {
+            fail(Failure::of(Step::DeathSignal)(e));
         }
     }
+    let attached = match (slave, tty_sock, &p.terminal) {
+        (Some(s), _, _) => tty::adopt(s.as_fd()),
+        (None, Some(sock), Some(t)) => tty::attach(sock, t.size, p.privileges.uid),
+        _ => Ok(()),
+    };
+    if let Err(e) = attached {
+        fail(Failure::of(Step::Terminal)(e));
+    }
     signal::reset_for_exec();
+    if let Some(mask) = p.umask {
+        rustix::process::umask(rustix::fs::Mode::from_raw_mode(mask));
+    }
+    if let Some((path, value)) = &p.lsm_exec {
+        if let Err(e) = write_file(path, value) {
+            fail(Failure::of(Step::Lsm)(e));
+        }
+    }
     // The init stays in "/"; the command starts in its working directory.
     if let Err(e) = rustix::process::chdir(&*p.cwd) {
         fail(Failure::of(Step::Chdir)(e));
@@ -208,8 +395,7 @@ pub fn status_code(exit: Option<i32>, signal: Option<i32>) -> i32 {
 }
 
 /// The init's loop: forward signals, reap everything, exit with the command's status.
-fn reap_and_forward(cmd: i32, sigfd: BorrowedFd<'_>) -> ! {
-    let cmd_pid = Pid::from_raw(cmd);
+fn reap_and_forward(cmd: i32, sigfd: BorrowedFd<'_>, own_pid_ns: bool) -> ! {
     loop {
         let sig = match sys::read_signal(sigfd) {
             Ok(s) => s,
@@ -217,10 +403,8 @@ fn reap_and_forward(cmd: i32, sigfd: BorrowedFd<'_>) -> ! {
         };
         if sig != libc::SIGCHLD {
             // To the command's process group; if the command left it, to the command.
-            if let (Some(p), Some(s)) = (cmd_pid, Signal::from_named_raw(sig)) {
-                if rustix::process::kill_process_group(p, s).is_err() {
-                    let _ = rustix::process::kill_process(p, s);
-                }
+            if sys::kill(-cmd, sig).is_err() {
+                let _ = sys::kill(cmd, sig);
             }
             continue;
         }
@@ -228,8 +412,11 @@ fn reap_and_forward(cmd: i32, sigfd: BorrowedFd<'_>) -> ! {
             match rustix::process::wait(WaitOptions::NOHANG) {
                 Ok(Some((pid, st))) if pid.as_raw_nonzero().get() == cmd => {
                     let code = status_code(st.exit_status(), st.terminating_signal());
-                    // Everything else in the container goes with the command.
-                    sys::kill_all();
+                    // Everything else in the container goes with the command (only in a
+                    // PID namespace of its own: otherwise -1 would mean the host).
+                    if own_pid_ns {
+                        sys::kill_all();
+                    }
                     while rustix::process::wait(WaitOptions::empty()).is_ok() {}
                     sys::exit(code);
                 }

@@ -62,14 +62,28 @@ pub struct ContainerPlan {
     pub mounts: Vec<MountOp>,
     /// The container's own cgroup, when one is asked for.
     pub cgroup: Option<CgroupPlan>,
-    /// Programs the runtime runs at points of the lifecycle (OCI's hooks). The docker-like
-    /// front end has none; `container::create` refuses any until the OCI front end runs them.
-    pub hooks: Vec<Hook>,
+    /// What only an OCI bundle asks for (the docker-like front end leaves it empty).
+    pub extra: Extras,
 }
 
-/// A lifecycle hook: a program on the host and its arguments (`argv[0]` is its path).
-pub struct Hook {
-    pub argv: Vec<CString>,
+/// The container half's OCI-only parts.
+#[derive(Default)]
+pub struct Extras {
+    /// Namespaces joined by path (a pod's sandbox): joined by the child right after "go",
+    /// except the PID one, which the parent joins before the clone (it applies to
+    /// children only).
+    pub join: Vec<(rustix::thread::LinkNameSpaceType, OwnedFd)>,
+    pub domainname: Vec<u8>,
+    /// `/proc/sys/...` files and the values written to them once the root is built.
+    pub sysctls: Vec<(CString, Vec<u8>)>,
+    /// `uid_map` and `gid_map` of a user namespace of the container's own, written by the
+    /// parent before "go".
+    pub id_maps: Option<[String; 2]>,
+    /// `/proc/self/timens_offsets` for a time namespace, written by the parent after its
+    /// own `unshare` and before the clone (a time namespace takes effect for children).
+    pub time_offsets: Option<String>,
+    /// Written by the parent to `/proc/PID/oom_score_adj` of the init.
+    pub oom_score_adj: Option<i32>,
 }
 
 pub struct CgroupPlan {
@@ -94,6 +108,10 @@ pub struct ProcessPlan {
     pub seccomp: Option<seccomp::Filter>,
     /// A pseudo-terminal of the container's own, started at the caller's window size.
     pub terminal: Option<Terminal>,
+    /// The command's umask (None: the 022 the root was built with).
+    pub umask: Option<u32>,
+    /// An LSM label for the exec: the `/proc/self/attr/...` file and what to write.
+    pub lsm_exec: Option<(CString, Vec<u8>)>,
 }
 
 pub struct Rlimit {
@@ -585,7 +603,7 @@ pub fn from_cli(spec: &Spec) -> Result<Plan> {
             root,
             mounts: docker_mounts(volumes, &workdir, root_flags),
             cgroup: cgroup_plan(limits, spec.cgroup_parent.as_deref()),
-            hooks: Vec::new(),
+            extra: Extras::default(),
         },
         process: ProcessPlan {
             exec_candidates: exec_candidates(spec.command[0].as_bytes(), &path),
@@ -604,6 +622,8 @@ pub fn from_cli(spec: &Spec) -> Result<Plan> {
             rlimits: Vec::new(),
             seccomp,
             terminal,
+            umask: None,
+            lsm_exec: None,
         },
     })
 }
@@ -652,7 +672,10 @@ pub fn failure_error(plan: &Plan, f: &Failure) -> Error {
         | Step::Volume
         | Step::VolumeReadOnly
         | Step::Workdir
-        | Step::RemountRoot => match c.mounts.get(f.arg as usize) {
+        | Step::RemountRoot
+        | Step::Node
+        | Step::Propagation
+        | Step::CgroupMount => match c.mounts.get(f.arg as usize) {
             Some(op) => op.describe(f.step, f.item),
             None => format!(
                 "cannot build the container's root (mount operation {})",
@@ -664,6 +687,16 @@ pub fn failure_error(plan: &Plan, f: &Failure) -> Error {
             "cannot make the container's init die with crab-can (PR_SET_PDEATHSIG)".into()
         }
         Step::CgroupNs => "cannot create the cgroup namespace".into(),
+        Step::JoinNs => match c.extra.join.get(f.arg as usize) {
+            Some((kind, _)) => format!("cannot join the {kind:?} namespace"),
+            None => "cannot join a namespace".into(),
+        },
+        Step::Sysctl => match c.extra.sysctls.get(f.arg as usize) {
+            Some((path, _)) => format!("cannot write {}", path.to_string_lossy()),
+            None => "cannot write a sysctl".into(),
+        },
+        Step::AtGate => "the container's init reported no failure".into(),
+        Step::Lsm => "cannot set the process's security label".into(),
         Step::Hostname => format!(
             "cannot set the hostname '{}'",
             String::from_utf8_lossy(&c.hostname)
@@ -925,7 +958,7 @@ mod tests {
                 root,
                 mounts: docker_mounts(Vec::new(), "/w", NODEV),
                 cgroup: None,
-                hooks: Vec::new(),
+                extra: Extras::default(),
             },
             process: ProcessPlan {
                 argv: CStrings::new(vec![cstring(b"ls")]),
@@ -944,6 +977,8 @@ mod tests {
                 rlimits: Vec::new(),
                 seccomp: None,
                 terminal: None,
+                umask: None,
+                lsm_exec: None,
             },
         }
     }

@@ -26,6 +26,19 @@ pub fn handled() -> libc::sigset_t {
     sys::sigset(&all)
 }
 
+/// Every signal a process can catch (all but SIGKILL and SIGSTOP), as the init reads them.
+pub fn catchable() -> libc::sigset_t {
+    let mut all = [0; 62];
+    let mut n = 0;
+    for sig in 1..=64 {
+        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+            all[n] = sig;
+            n += 1;
+        }
+    }
+    sys::sigset(&all[..n])
+}
+
 /// Block the handled signals: from here on they wait in a queue.
 pub fn block() -> Result<(), Errno> {
     sys::sigprocmask(libc::SIG_BLOCK, &handled())

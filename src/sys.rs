@@ -352,6 +352,29 @@ pub fn ioctl_set_if_flags(sock: BorrowedFd<'_>, name: &[u8], flags: i16) -> Resu
 
 /// SIGKILL every process this process may signal (from PID 1 of a PID namespace: every
 /// other process of the namespace).
+/// Send any signal (real-time ones too, which rustix's `Signal` does not name) to `pid`,
+/// or to the process group `-pid`.
+pub fn kill(pid: i32, sig: i32) -> Result<(), Errno> {
+    // SAFETY: kill has no memory-safety preconditions.
+    check(unsafe { libc::kill(pid, sig) } as libc::c_long).map(drop)
+}
+
+/// Send any signal to the process behind `pidfd` (no pid reuse can misdirect it).
+pub fn pidfd_signal(pidfd: BorrowedFd<'_>, sig: i32) -> Result<(), Errno> {
+    use rustix::fd::AsRawFd;
+    // SAFETY: pidfd_send_signal with a null siginfo and no flags reads no memory of ours.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    check(r).map(drop)
+}
+
 pub fn kill_all() {
     // SAFETY: kill has no memory-safety preconditions.
     unsafe { libc::kill(-1, libc::SIGKILL) };

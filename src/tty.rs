@@ -25,6 +25,14 @@ pub fn caller_size() -> Option<Winsize> {
 /// Child side, in the command's process after `setsid`: open a pseudo-terminal, make it
 /// the controlling terminal on 0, 1 and 2, and send the master to crab-can.
 pub fn attach(sock: BorrowedFd<'_>, size: Option<Winsize>, uid: u32) -> Result<(), Errno> {
+    let (master, slave) = open_pair(size, uid)?;
+    adopt(slave.as_fd())?;
+    send_master(sock, master.as_fd())
+}
+
+/// A new pseudo-terminal of the container's devpts: (master, slave), the slave owned by
+/// `uid` and at `size`.
+fn open_pair(size: Option<Winsize>, uid: u32) -> Result<(OwnedFd, OwnedFd), Errno> {
     use rustix::fs::{Mode, OFlags};
     let master = rustix::fs::open(
         c"/dev/ptmx",
@@ -45,13 +53,14 @@ pub fn attach(sock: BorrowedFd<'_>, size: Option<Winsize>, uid: u32) -> Result<(
     if let Some(ws) = size {
         rustix::termios::tcsetwinsize(&slave, ws)?;
     }
-    rustix::process::ioctl_tiocsctty(&slave)?;
-    rustix::stdio::dup2_stdin(&slave)?;
-    rustix::stdio::dup2_stdout(&slave)?;
-    rustix::stdio::dup2_stderr(&slave)?;
+    Ok((master, slave))
+}
+
+/// Send `fd` over the unix socket `sock` (SCM_RIGHTS) with a one-byte payload.
+pub fn send_master(sock: BorrowedFd<'_>, fd: BorrowedFd<'_>) -> Result<(), Errno> {
     let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
     let mut control = rustix::net::SendAncillaryBuffer::new(&mut space);
-    let fds = [master.as_fd()];
+    let fds = [fd];
     control.push(rustix::net::SendAncillaryMessage::ScmRights(&fds));
     rustix::net::sendmsg(
         sock,
@@ -60,6 +69,29 @@ pub fn attach(sock: BorrowedFd<'_>, size: Option<Winsize>, uid: u32) -> Result<(
         rustix::net::SendFlags::empty(),
     )?;
     Ok(())
+}
+
+/// OCI: the init opens the pseudo-terminal before the start gate (the engine must hold
+/// the master before `create` returns), sends the master to crab-can, keeps the slave for
+/// the command, and stops holding the caller's stdio itself (0, 1 and 2 become
+/// `/dev/null`): an engine waits for end-of-file on those pipes.
+pub fn open_for(sock: BorrowedFd<'_>, size: Option<Winsize>, uid: u32) -> Result<OwnedFd, Errno> {
+    use rustix::fs::{Mode, OFlags};
+    let (master, slave) = open_pair(size, uid)?;
+    send_master(sock, master.as_fd())?;
+    let null = rustix::fs::open(c"/dev/null", OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())?;
+    rustix::stdio::dup2_stdin(&null)?;
+    rustix::stdio::dup2_stdout(&null)?;
+    rustix::stdio::dup2_stderr(&null)?;
+    Ok(slave)
+}
+
+/// The command's side of [`open_for`]: the slave becomes its controlling terminal and 0-2.
+pub fn adopt(slave: BorrowedFd<'_>) -> Result<(), Errno> {
+    rustix::process::ioctl_tiocsctty(slave)?;
+    rustix::stdio::dup2_stdin(slave)?;
+    rustix::stdio::dup2_stdout(slave)?;
+    rustix::stdio::dup2_stderr(slave)
 }
 
 /// Parent side: receive the master from the socket (None if the child closed it first).
