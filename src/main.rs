@@ -10,6 +10,8 @@ mod cli;
 mod container;
 mod error;
 mod init;
+#[allow(dead_code)]
+mod json;
 mod net;
 mod plan;
 mod rootfs;
