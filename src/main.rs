@@ -13,6 +13,8 @@ mod init;
 #[allow(dead_code)]
 mod json;
 mod net;
+#[allow(dead_code)]
+mod oci;
 mod plan;
 mod rootfs;
 mod seccomp;
