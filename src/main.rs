@@ -10,7 +10,11 @@ mod cli;
 mod container;
 mod error;
 mod init;
+#[allow(dead_code)]
+mod json;
 mod net;
+#[allow(dead_code)]
+mod oci;
 mod plan;
 mod rootfs;
 mod seccomp;

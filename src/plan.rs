@@ -367,7 +367,7 @@ const DEV_LINKS: [(&str, &str); 5] = [
 ];
 
 /// Kernel files that leak host information or control the host: hidden behind /dev/null.
-const MASKED_FILES: [&str; 6] = [
+pub const MASKED_FILES: [&str; 6] = [
     "/proc/kcore",
     "/proc/keys",
     "/proc/latency_stats",
@@ -377,7 +377,7 @@ const MASKED_FILES: [&str; 6] = [
 ];
 
 /// Kernel directories hidden behind an empty read-only tmpfs.
-const MASKED_DIRS: [&str; 5] = [
+pub const MASKED_DIRS: [&str; 5] = [
     "/proc/acpi",
     "/proc/asound",
     "/proc/scsi",
@@ -386,7 +386,7 @@ const MASKED_DIRS: [&str; 5] = [
 ];
 
 /// Kernel paths that stay visible but read-only.
-const READONLY_PATHS: [&str; 5] = [
+pub const READONLY_PATHS: [&str; 5] = [
     "/proc/bus",
     "/proc/fs",
     "/proc/irq",

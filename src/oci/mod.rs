@@ -1,0 +1,3 @@
+pub mod hooks;
+pub mod log;
+pub mod spec;
