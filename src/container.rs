@@ -89,7 +89,10 @@ pub fn create_with<'p>(
     let c = &plan.container;
     let cgroup = match &c.cgroup {
         Some(cp) => {
-            let placement = Placement::new(&c.name, &cp.parent, cp.limits)?;
+            let placement = match &cp.oci_path {
+                Some(path) => Placement::oci(path, cp.limits)?,
+                None => Placement::new(&c.name, &cp.parent, cp.limits)?,
+            };
             // Recorded before anything is made, and again with the inodes once it is: a
             // kill at any moment leaves nothing the next run cannot find and tell apart.
             let paths: Vec<String> = placement.paths().collect();
@@ -324,7 +327,25 @@ pub fn wait(ct: &mut Container<'_>) -> Result<Outcome> {
         ct.sigfd.as_fd(),
         ct.err_r.as_fd(),
         ct.tty_sock.take(),
+        None,
     )
+}
+
+/// [`wait`] for OCI's foreground `run`, whose terminal's master came before the gate.
+pub fn wait_with(ct: &mut Container<'_>, master: Option<OwnedFd>) -> Result<Outcome> {
+    relay_until_exit(
+        ct.pidfd.as_fd(),
+        ct.sigfd.as_fd(),
+        ct.err_r.as_fd(),
+        ct.tty_sock.take(),
+        master,
+    )
+}
+
+impl Outcome {
+    pub fn status(&self) -> u8 {
+        self.status
+    }
 }
 
 /// Remove what the container had: its cgroup (killing anything left in it), its name, and
@@ -362,11 +383,15 @@ fn relay_until_exit(
     sigfd: BorrowedFd<'_>,
     err_r: BorrowedFd<'_>,
     mut tty_sock: Option<OwnedFd>,
+    mut master: Option<OwnedFd>,
 ) -> Result<Outcome> {
     let mut err_r = Some(err_r);
     let mut failure = None;
-    let mut master: Option<OwnedFd> = None;
     let mut raw: Option<tty::RawMode> = None;
+    if let Some(m) = &master {
+        raw = tty::RawMode::enter().ok();
+        tty::sync_size(m.as_fd());
+    }
     let mut stdin_open = true;
     // Once every holder of the terminal closed it, the master reports hang-up forever:
     // stop watching it then (what is left is drained when the init exits).

@@ -183,7 +183,10 @@ impl Failure {
             step: Step::from_u16(u16::from_ne_bytes([b[0], b[1]]))?,
             item: u16::from_ne_bytes([b[2], b[3]]),
             arg: u32::from_ne_bytes(word(4)),
-            errno: Errno::from_raw_os_error(i32::from_ne_bytes(word(8))),
+            errno: match i32::from_ne_bytes(word(8)) {
+                e @ 1..4096 => Errno::from_raw_os_error(e),
+                _ => return None,
+            },
         })
     }
 

@@ -251,7 +251,7 @@ fn wait_at_gate(
     use rustix::event::{PollFd, PollFlags};
     report(
         fds.error,
-        Failure::of(Step::AtGate)(Errno::from_raw_os_error(0)),
+        Failure::of(Step::AtGate)(Errno::INVAL),
     );
     let mut attached = true;
     loop {

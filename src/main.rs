@@ -12,10 +12,8 @@ mod container;
 mod devices;
 mod error;
 mod init;
-#[allow(dead_code)]
 mod json;
 mod net;
-#[allow(dead_code)]
 mod oci;
 mod plan;
 mod rootfs;
@@ -38,18 +36,19 @@ fn main() {
         let code = error::print(&error::Error::sys("cannot block signals", e));
         std::process::exit(i32::from(code));
     }
-    let code = match cli::parse(std::env::args_os().skip(1)) {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    // runc's command line (an engine driving crab-can) or the docker-like one.
+    let first = args.first().and_then(|a| a.to_str()).unwrap_or("");
+    if oci::is_oci(first) || (first == "run" && oci::is_oci_run(&args)) {
+        std::process::exit(i32::from(oci::main(args)));
+    }
+    let code = match cli::parse(args) {
         Ok(cli::Command::Help) => {
             let _ = std::io::stdout().write_all(cli::USAGE.as_bytes());
             0
         }
         Ok(cli::Command::Version) => {
-            let v = format!(
-                "crab-can {} ({})\n",
-                env!("CARGO_PKG_VERSION"),
-                cgroup::detect().words()
-            );
-            let _ = std::io::stdout().write_all(v.as_bytes());
+            let _ = std::io::stdout().write_all(oci::spec::version().as_bytes());
             0
         }
         Ok(cli::Command::Run(spec)) => {

@@ -90,6 +90,8 @@ pub struct CgroupPlan {
     /// Where the container's cgroup goes, relative to the cgroup root.
     pub parent: String,
     pub limits: Limits,
+    /// OCI: the whole path (`cgroupsPath`, resolved), instead of `parent/name`.
+    pub oci_path: Option<String>,
 }
 
 /// What runs in the container: the container's command, or (later) a process exec'd into it.
@@ -124,7 +126,7 @@ pub struct Terminal {
 }
 
 /// `a/b/c` → ["/a", "/a/b"] (the parents to create), for an absolute path.
-fn parents(path: &str) -> Vec<CString> {
+pub fn parents(path: &str) -> Vec<CString> {
     let mut out = Vec::new();
     let mut acc = String::new();
     let comps: Vec<&str> = path
@@ -139,7 +141,7 @@ fn parents(path: &str) -> Vec<CString> {
     out
 }
 
-fn cstring(b: &[u8]) -> CString {
+pub fn cstring(b: &[u8]) -> CString {
     // Every input was checked for NUL bytes by the command line; strip any that slipped by.
     CString::new(b.iter().copied().filter(|&c| c != 0).collect::<Vec<u8>>()).unwrap_or_default()
 }
@@ -290,13 +292,15 @@ fn plan_volume(v: &crate::cli::Volume) -> Result<rootfs::Volume> {
         dst: cstring(dst.as_bytes()),
         dst_parents: parents(dst),
         read_only: v.read_only,
+        flags: NODEV,
+        propagation: 0,
     })
 }
 
 /// Open IMAGE once, as a handle that every later use goes through, and check it: a
 /// directory, not the host's own root (by device and inode, whatever path led there), with
 /// its mount points. Returns the root and IMAGE's mount flags.
-fn open_image(image: &OsStr, display: &str) -> Result<(Root, rustix::fs::StatVfs)> {
+pub fn open_image(image: &OsStr, display: &str) -> Result<(Root, rustix::fs::StatVfs)> {
     let fd = rustix::fs::open(
         image,
         OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -507,6 +511,7 @@ pub fn cgroup_plan(limits: Limits, parent: Option<&str>) -> Option<CgroupPlan> {
     (limits.any() || parent.is_some()).then(|| CgroupPlan {
         parent: parent.unwrap_or(crate::cgroup::DEFAULT_PARENT).to_string(),
         limits,
+        oci_path: None,
     })
 }
 

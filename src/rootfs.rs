@@ -48,6 +48,20 @@ pub struct Volume {
     pub dst: CString,
     pub dst_parents: Vec<CString>,
     pub read_only: bool,
+    /// More flags for the remount (an OCI bind's nosuid, noexec, ...); the docker-like
+    /// front end always asks for nodev.
+    pub flags: u32,
+    /// An OCI bind's propagation (MS_SHARED, MS_SLAVE, ... with MS_REC), set after it.
+    pub propagation: u32,
+}
+
+/// An OCI `cgroup` mount's parts: each hierarchy at `dir` under the target, mounted as
+/// `fstype` with `data` from a cgroup namespace of its own, so it shows the container's
+/// cgroup as its root.
+pub struct CgroupPart {
+    pub dir: CString,
+    pub fstype: CString,
+    pub data: Option<CString>,
 }
 
 /// One step of building the root, after IMAGE became it. Paths are inside the container.
@@ -84,6 +98,34 @@ pub enum MountOp {
     },
     /// The root's own flags, last (nodev always; read-only with --read-only).
     RemountRoot { flags: u32 },
+    /// A directory made with its parents when missing (an OCI mount's destination).
+    Mkdir {
+        path: CString,
+        parents: Vec<CString>,
+    },
+    /// A device node (OCI `linux.devices` and the default ones), made unless it exists.
+    Node {
+        path: CString,
+        kind: FileType,
+        dev: u64,
+        mode: u32,
+        uid: u32,
+        gid: u32,
+    },
+    /// An OCI masked path: `/dev/null` over a file, an empty read-only tmpfs over a
+    /// directory; skipped when missing.
+    Mask { path: CString },
+    /// Mount propagation of `path` (MS_SHARED, MS_SLAVE, MS_PRIVATE, MS_UNBINDABLE, with
+    /// MS_REC).
+    Propagation { path: CString, flags: u32 },
+    /// An OCI `cgroup` mount: a tmpfs at `target` holding every hierarchy (cgroup v1), or
+    /// the cgroup2 filesystem itself when `parts` is one part with an empty `dir`.
+    Cgroup {
+        target: CString,
+        flags: u32,
+        parts: Vec<CgroupPart>,
+        links: Vec<(CString, CString)>,
+    },
 }
 
 fn flags(f: u32) -> MountFlags {
@@ -214,6 +256,29 @@ struct Walk<'a> {
 }
 
 impl<'a> Walk<'a> {
+    /// Hide a directory behind one empty read-only tmpfs (the first is mounted, the
+    /// others are bind mounts of it); skipped when the kernel lacks it.
+    fn mask_dir(&mut self, i: usize, path: &'a CStr) -> std::result::Result<(), Failure> {
+        let r = match self.empty_dir {
+            None => rustix::mount::mount(
+                c"tmpfs",
+                path,
+                c"tmpfs",
+                flags(RDONLY | NOSUID | NODEV | NOEXEC),
+                Some(c"size=0,mode=555"),
+            ),
+            Some(first) => rustix::mount::mount(first, path, c"", flags(BIND), None),
+        };
+        match r {
+            Ok(()) => {
+                self.empty_dir = self.empty_dir.or(Some(path));
+                Ok(())
+            }
+            Err(Errno::NOENT) => Ok(()),
+            Err(e) => Err(Failure::at(Step::MaskDir, i)(e)),
+        }
+    }
+
     fn apply(&mut self, i: usize, op: &'a MountOp) -> std::result::Result<(), Failure> {
         match op {
             MountOp::Fs {
@@ -244,26 +309,7 @@ impl<'a> Walk<'a> {
                     Err(e) => Err(Failure::at(Step::MaskFile, i)(e)),
                 }
             }
-            MountOp::MaskDir { path } => {
-                let r = match self.empty_dir {
-                    None => rustix::mount::mount(
-                        c"tmpfs",
-                        &**path,
-                        c"tmpfs",
-                        flags(RDONLY | NOSUID | NODEV | NOEXEC),
-                        Some(c"size=0,mode=555"),
-                    ),
-                    Some(first) => rustix::mount::mount(first, &**path, c"", flags(BIND), None),
-                };
-                match r {
-                    Ok(()) => {
-                        self.empty_dir = self.empty_dir.or(Some(&**path));
-                        Ok(())
-                    }
-                    Err(Errno::NOENT) => Ok(()),
-                    Err(e) => Err(Failure::at(Step::MaskDir, i)(e)),
-                }
-            }
+            MountOp::MaskDir { path } => self.mask_dir(i, path),
             MountOp::ReadOnly { path } => {
                 match rustix::mount::mount(&**path, &**path, c"", flags(BIND | REC), None) {
                     Ok(()) => {}
@@ -291,8 +337,115 @@ impl<'a> Walk<'a> {
                 rustix::mount::mount(c"", c"/", c"", flags(REMOUNT | BIND | f), None)
                     .map_err(Failure::at(Step::RemountRoot, i))
             }
+            MountOp::Mkdir { path, parents } => make_dirs(parents)
+                .and_then(|()| make_dirs(std::slice::from_ref(path)))
+                .map_err(Failure::at(Step::Workdir, i)),
+            MountOp::Node {
+                path,
+                kind,
+                dev,
+                mode,
+                uid,
+                gid,
+            } => {
+                match rustix::fs::mknodat(CWD, &**path, *kind, Mode::from_raw_mode(*mode), *dev) {
+                    Ok(()) => {}
+                    Err(Errno::EXIST) => return Ok(()),
+                    Err(e) => return Err(Failure::at(Step::Node, i)(e)),
+                }
+                rustix::fs::chmod(&**path, Mode::from_raw_mode(*mode))
+                    .and_then(|()| {
+                        rustix::fs::chownat(
+                            CWD,
+                            &**path,
+                            Some(rustix::process::Uid::from_raw(*uid)),
+                            Some(rustix::process::Gid::from_raw(*gid)),
+                            rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+                        )
+                    })
+                    .map_err(Failure::at(Step::Node, i))
+            }
+            MountOp::Mask { path } => match rustix::fs::stat(&**path) {
+                Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Directory => {
+                    self.mask_dir(i, path)
+                }
+                Ok(_) => {
+                    if !self.null_checked {
+                        check_null().map_err(Failure::at(Step::MaskFile, i))?;
+                        self.null_checked = true;
+                    }
+                    rustix::mount::mount(c"/dev/null", &**path, c"", flags(BIND), None)
+                        .map_err(Failure::at(Step::MaskFile, i))
+                }
+                Err(_) => Ok(()),
+            },
+            MountOp::Propagation { path, flags: f } => rustix::mount::mount_change(
+                &**path,
+                MountPropagationFlags::from_bits_retain(*f),
+            )
+            .map_err(Failure::at(Step::Propagation, i)),
+            MountOp::Cgroup {
+                target,
+                flags: f,
+                parts,
+                links,
+            } => mount_cgroup(target, *f, parts, links).map_err(Failure::at(Step::CgroupMount, i)),
         }
     }
+}
+
+/// See [`MountOp::Cgroup`]. The hierarchies are mounted by a child of the init that makes
+/// a cgroup namespace of its own first (the mounts stay in the mount namespace they share),
+/// so each shows the container's cgroup as its root even when the container itself has no
+/// cgroup namespace.
+fn mount_cgroup(
+    target: &CStr,
+    f: u32,
+    parts: &[CgroupPart],
+    links: &[(CString, CString)],
+) -> std::result::Result<(), Errno> {
+    let v2_only = parts.len() == 1 && parts[0].dir.is_empty();
+    if !v2_only {
+        rustix::mount::mount(c"tmpfs", target, c"tmpfs", flags(f & !RDONLY), Some(c"mode=755"))?;
+        rustix::process::chdir(target)?;
+        for p in parts {
+            rustix::fs::mkdir(&*p.dir, Mode::from_raw_mode(0o755))?;
+        }
+        for (to, link) in links {
+            rustix::fs::symlink(&**to, &**link)?;
+        }
+        rustix::process::chdir(c"/")?;
+    }
+    let pid = crate::sys::fork()?;
+    if pid == 0 {
+        let r = (|| {
+            crate::sys::unshare_namespaces(rustix::thread::UnshareFlags::NEWCGROUP)?;
+            rustix::process::chdir(target)?;
+            for p in parts {
+                let at: &CStr = if v2_only { c"." } else { &p.dir };
+                rustix::mount::mount(&*p.fstype, at, &*p.fstype, flags(f), p.data.as_deref())?;
+            }
+            Ok::<(), Errno>(())
+        })();
+        crate::sys::exit(match r {
+            Ok(()) => 0,
+            Err(e) => e.raw_os_error(),
+        });
+    }
+    match rustix::process::waitpid(
+        rustix::process::Pid::from_raw(pid),
+        rustix::process::WaitOptions::empty(),
+    ) {
+        Ok(Some((_, st))) if st.exit_status() == Some(0) => {}
+        Ok(Some((_, st))) => {
+            return Err(Errno::from_raw_os_error(st.exit_status().unwrap_or(libc::EIO)));
+        }
+        _ => return Err(Errno::CHILD),
+    }
+    if !v2_only && f & RDONLY != 0 {
+        rustix::mount::mount(c"", target, c"", flags(REMOUNT | RDONLY | (f & !RDONLY)), None)?;
+    }
+    Ok(())
 }
 
 /// See [`MountOp::Dev`].
@@ -394,7 +547,8 @@ fn mount_volume(i: usize, v: &Volume) -> std::result::Result<(), Failure> {
         rustix::mount::MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
     )
     .map_err(Failure::at(Step::Volume, i))?;
-    // nodev always: a volume must not let mknod reach the host's devices either.
+    // The docker-like front end asks for nodev always: a volume must not let mknod reach
+    // the host's devices either.
     let (ro, step) = if v.read_only {
         (RDONLY, Step::VolumeReadOnly)
     } else {
@@ -404,10 +558,17 @@ fn mount_volume(i: usize, v: &Volume) -> std::result::Result<(), Failure> {
         c"",
         &*v.dst,
         c"",
-        flags(REMOUNT | BIND | NODEV | ro | v.src_flags),
+        flags(REMOUNT | BIND | v.flags | ro | v.src_flags),
         None,
     )
     .map_err(Failure::at(step, i))?;
+    if v.propagation != 0 {
+        rustix::mount::mount_change(
+            &*v.dst,
+            MountPropagationFlags::from_bits_retain(v.propagation),
+        )
+        .map_err(Failure::at(Step::Propagation, i))?;
+    }
     if v.read_only {
         let st = rustix::fs::statvfs(&*v.dst).map_err(Failure::at(Step::VolumeReadOnly, i))?;
         if !st.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY) {
@@ -461,6 +622,17 @@ impl MountOp {
             ),
             MountOp::Workdir { path, .. } => {
                 format!("cannot create working directory '{}'", lossy(path))
+            }
+            MountOp::Mkdir { path, .. } => {
+                format!("cannot create mount point '{}'", lossy(path))
+            }
+            MountOp::Node { path, .. } => format!("cannot create device {}", lossy(path)),
+            MountOp::Mask { path } => format!("cannot mask path {}", lossy(path)),
+            MountOp::Propagation { path, .. } => {
+                format!("cannot set the mount propagation of {}", lossy(path))
+            }
+            MountOp::Cgroup { target, .. } => {
+                format!("cannot mount the cgroup filesystem on {}", lossy(target))
             }
             MountOp::RemountRoot { flags } => format!(
                 "cannot remount the container's root{}",

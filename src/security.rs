@@ -139,6 +139,17 @@ pub fn lock_down(p: &Privileges, seccomp: Option<&Filter>) -> std::result::Resul
             }
         }
     }
+    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while it is held
+    // (an OCI config may ask for that; the docker-like front end never does).
+    let seccomp_first = !p.no_new_privs;
+    if let (true, Some(f)) = (seccomp_first, seccomp) {
+        f.install().map_err(Failure::of(Step::Seccomp))?;
+    }
+    // A non-root user who keeps capabilities (an OCI config may give them) must not lose
+    // them with the uid switch.
+    if p.uid != 0 && p.caps.permitted != 0 {
+        rustix::thread::set_keep_capabilities(true).map_err(Failure::of(Step::Capabilities))?;
+    }
     rustix::thread::set_thread_groups(&p.groups).map_err(Failure::of(Step::Groups))?;
     rustix::thread::set_thread_gid(rustix::process::Gid::from_raw(p.gid))
         .map_err(Failure::of(Step::SetGid))?;
@@ -164,7 +175,7 @@ pub fn lock_down(p: &Privileges, seccomp: Option<&Filter>) -> std::result::Resul
     if p.no_new_privs {
         rustix::thread::set_no_new_privs(true).map_err(Failure::of(Step::NoNewPrivs))?;
     }
-    if let Some(f) = seccomp {
+    if let (false, Some(f)) = (seccomp_first, seccomp) {
         f.install().map_err(Failure::of(Step::Seccomp))?;
     }
     Ok(())

@@ -26,12 +26,23 @@ pub fn handled() -> libc::sigset_t {
     sys::sigset(&all)
 }
 
-/// Every signal a process can catch (all but SIGKILL and SIGSTOP), as the init reads them.
+/// Every signal a process can catch and pass on (all but SIGKILL and SIGSTOP, and the
+/// ones a fault raises, which must never be blocked), as the init reads them.
 pub fn catchable() -> libc::sigset_t {
-    let mut all = [0; 62];
+    const NEVER: [i32; 8] = [
+        libc::SIGKILL,
+        libc::SIGSTOP,
+        libc::SIGILL,
+        libc::SIGSEGV,
+        libc::SIGBUS,
+        libc::SIGFPE,
+        libc::SIGTRAP,
+        libc::SIGSYS,
+    ];
+    let mut all = [0; 64];
     let mut n = 0;
     for sig in 1..=64 {
-        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+        if !NEVER.contains(&sig) {
             all[n] = sig;
             n += 1;
         }

@@ -115,8 +115,29 @@ pub fn run_all(hooks: &[Hook], kind: &str, state_json: &str, cwd: BorrowedFd<'_>
     Ok(())
 }
 
+/// [`run_all`] for the hooks that run in the container's namespaces (createContainer,
+/// startContainer): each hook's file is opened on the host (its path means the runtime's
+/// namespace) and executed by that handle after joining the namespaces of the init
+/// behind `pidfd` (all but user, PID and time, which apply to children only).
+pub fn run_all_in(
+    hooks: &[Hook],
+    kind: &str,
+    state_json: &str,
+    cwd: BorrowedFd<'_>,
+    pidfd: BorrowedFd<'_>,
+) -> Result<()> {
+    for (i, hook) in hooks.iter().enumerate() {
+        let what = format!("{kind} hook #{i}");
+        spawn_and_wait(hook, state_json, cwd, Some(pidfd)).map_err(|mut e| {
+            e.msg = format!("error running {what}: {}", e.msg);
+            e
+        })?;
+    }
+    Ok(())
+}
+
 fn run_as(hook: &Hook, what: &str, state_json: &str, cwd: BorrowedFd<'_>) -> Result<()> {
-    spawn_and_wait(hook, state_json, cwd).map_err(|mut e| {
+    spawn_and_wait(hook, state_json, cwd, None).map_err(|mut e| {
         e.msg = format!("error running {what}: {}", e.msg);
         e
     })
@@ -154,7 +175,12 @@ fn pointers(strings: &[CString]) -> Vec<*const c_char> {
     v
 }
 
-fn spawn_and_wait(hook: &Hook, state_json: &str, cwd: BorrowedFd<'_>) -> Result<()> {
+fn spawn_and_wait(
+    hook: &Hook,
+    state_json: &str,
+    cwd: BorrowedFd<'_>,
+    enter: Option<BorrowedFd<'_>>,
+) -> Result<()> {
     use std::os::unix::ffi::OsStrExt;
     // Everything the child needs, made before the fork: it must not allocate.
     let own_env: Vec<CString>;
@@ -174,6 +200,17 @@ fn spawn_and_wait(hook: &Hook, state_json: &str, cwd: BorrowedFd<'_>) -> Result<
     };
     let argv = pointers(&hook.args);
     let envp = pointers(env);
+    let exe = match enter {
+        Some(_) => Some(
+            rustix::fs::open(
+                &*hook.path,
+                rustix::fs::OFlags::PATH, // kept across exec: a script runs as /dev/fd/N
+                rustix::fs::Mode::empty(),
+            )
+            .map_err(|e| Error::sys(format!("cannot open '{}'", hook.path.to_string_lossy()), e))?,
+        ),
+        None => None,
+    };
     let (stdin_r, stdin_w) = pipe(PipeFlags::empty())?;
     let (out_r, out_w) = pipe(PipeFlags::empty())?;
     // The exec's errno, if execve fails; closed by a successful exec.
@@ -190,8 +227,22 @@ fn spawn_and_wait(hook: &Hook, state_json: &str, cwd: BorrowedFd<'_>) -> Result<
                 rustix::stdio::dup2_stdin(&stdin_r)?;
                 rustix::stdio::dup2_stdout(&out_w)?;
                 rustix::stdio::dup2_stderr(&out_w)?;
-                sys::close_fds_except(&[err_w.as_raw_fd()]);
-                Ok(sys::execve(&hook.path, &argv, &envp))
+                match (&exe, enter) {
+                    (Some(exe), Some(pidfd)) => {
+                        use rustix::thread::ThreadNameSpaceType as T;
+                        rustix::thread::move_into_thread_name_spaces(
+                            pidfd,
+                            T::MOUNT | T::NETWORK | T::INTER_PROCESS_COMMUNICATION
+                                | T::HOST_NAME_AND_NIS_DOMAIN_NAME | T::CONTROL_GROUP,
+                        )?;
+                        sys::close_fds_except(&[err_w.as_raw_fd(), exe.as_raw_fd()]);
+                        Ok(sys::execveat(exe.as_fd(), &argv, &envp))
+                    }
+                    _ => {
+                        sys::close_fds_except(&[err_w.as_raw_fd()]);
+                        Ok(sys::execve(&hook.path, &argv, &envp))
+                    }
+                }
             })()
             .unwrap_or_else(|e| e);
             sys::write_once(err_w.as_fd(), &errno.raw_os_error().to_ne_bytes());

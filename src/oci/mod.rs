@@ -1,3 +1,701 @@
+//! runc's command line on OCI bundles, so that containerd (and through it Kubernetes and
+//! Docker), podman and CRI-O can drive crab-can: `create`, `start`, `state`, `kill`,
+//! `delete`, `run -b`, `list`, `spec`, `features`, with runc's global options.
+//!
+//! - `config.rs`: config.json → the plan (the same one the docker-like command line builds);
+//! - `resources.rs`: `linux.resources` → the cgroup's limits;
+//! - `state.rs`: the state directory (`--root`) and the derived status;
+//! - `hooks.rs`: the lifecycle hooks; `log.rs`: `--log` and its time stamps;
+//! - `spec.rs`: `spec`'s default config, `features`, `--version`.
+//!
+//! Failures exit 1 with one line on stderr and, with `--log`, one line in the log.
+
+pub mod config;
 pub mod hooks;
 pub mod log;
+pub mod resources;
 pub mod spec;
+pub mod state;
+
+use crate::container::{self, Record};
+use crate::error::{Error, Result};
+use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use rustix::io::Errno;
+use state::{Dir, State, Status};
+use std::ffi::OsString;
+use std::io::Write;
+
+/// The first words that mean runc's command line (besides `run` with a bundle).
+pub fn is_oci(first: &str) -> bool {
+    matches!(
+        first,
+        "create"
+            | "start"
+            | "state"
+            | "kill"
+            | "delete"
+            | "list"
+            | "spec"
+            | "features"
+            | "--root"
+            | "--log"
+            | "--log-format"
+            | "--systemd-cgroup"
+            | "--debug"
+            | "--rootless"
+    ) || ["--root=", "--log=", "--log-format=", "--rootless="]
+        .iter()
+        .any(|p| first.starts_with(p))
+}
+
+/// `run` is OCI's when one of runc's `run` options comes before the first word.
+pub fn is_oci_run(args: &[OsString]) -> bool {
+    for a in args.iter().skip(1) {
+        let Some(a) = a.to_str() else { return false };
+        let name = a.split('=').next().unwrap_or(a);
+        match name {
+            "-b" | "--bundle" | "-d" | "--detach" | "--pid-file" | "--console-socket"
+            | "--no-pivot" | "--no-new-keyring" | "--preserve-fds" | "--keep" => return true,
+            _ if a.starts_with('-') => continue,
+            _ => return false,
+        }
+    }
+    false
+}
+
+/// The global options.
+struct Global {
+    root: String,
+    log: log::Log,
+    systemd_cgroup: bool,
+}
+
+/// Run runc's command line; the result is the exit status.
+pub fn main(args: Vec<OsString>) -> u8 {
+    let mut log = log::Log::none();
+    match parse_and_run(args, &mut log) {
+        Ok(code) => code,
+        Err(e) => {
+            log.error(&e.to_string());
+            crate::error::print(&e);
+            1
+        }
+    }
+}
+
+fn lexerr(e: lexopt::Error) -> Error {
+    Error::new(e.to_string())
+}
+
+fn value(p: &mut lexopt::Parser) -> Result<String> {
+    p.value()
+        .map_err(lexerr)?
+        .into_string()
+        .map_err(|v| Error::new(format!("not UTF-8: {}", v.to_string_lossy())))
+}
+
+fn parse_and_run(args: Vec<OsString>, log: &mut log::Log) -> Result<u8> {
+    use lexopt::prelude::*;
+    let mut p = lexopt::Parser::from_args(args);
+    let mut root = None;
+    let (mut log_path, mut log_format) = (None, String::new());
+    let mut systemd_cgroup = false;
+    let cmd = loop {
+        match p.next().map_err(lexerr)? {
+            Some(Long("root")) => root = Some(value(&mut p)?),
+            Some(Long("log")) => log_path = Some(value(&mut p)?),
+            Some(Long("log-format")) => log_format = value(&mut p)?,
+            Some(Long("systemd-cgroup")) => systemd_cgroup = true,
+            Some(Long("debug")) => {}
+            Some(Long("rootless")) => {
+                let _ = p.optional_value();
+            }
+            Some(Short('v')) | Some(Long("version")) => {
+                print(&spec::version());
+                return Ok(0);
+            }
+            Some(Value(v)) => break v.to_string_lossy().into_owned(),
+            Some(other) => return Err(lexerr(other.unexpected())),
+            None => return Err(Error::new("no command given")),
+        }
+    };
+    *log = log::Log::open(log_path.as_deref().map(std::path::Path::new), &log_format)?;
+    let g = Global {
+        root: root.unwrap_or_else(|| state::DEFAULT_ROOT.to_string()),
+        log: log::Log::none(),
+        systemd_cgroup,
+    };
+    let _ = &g.log;
+    match cmd.as_str() {
+        "create" => create_cmd(&g, &mut p, false),
+        "run" => create_cmd(&g, &mut p, true),
+        "start" => start(&g, &one_id(&mut p)?),
+        "state" => state_cmd(&g, &one_id(&mut p)?),
+        "kill" => kill(&g, &mut p),
+        "delete" => delete_cmd(&g, &mut p),
+        "list" => list(&g, &mut p),
+        "spec" => spec_cmd(&mut p),
+        "features" => {
+            print(&spec::features());
+            Ok(0)
+        }
+        other => Err(Error::new(format!(
+            "unknown command '{other}' (create, start, state, kill, delete, run, list, spec, features)"
+        ))),
+    }
+}
+
+fn print(s: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(s.as_bytes());
+    if !s.ends_with('\n') {
+        let _ = out.write_all(b"\n");
+    }
+    let _ = out.flush();
+}
+
+fn one_id(p: &mut lexopt::Parser) -> Result<String> {
+    use lexopt::prelude::*;
+    let mut id = None;
+    while let Some(a) = p.next().map_err(lexerr)? {
+        match a {
+            Value(v) if id.is_none() => id = Some(v.to_string_lossy().into_owned()),
+            other => return Err(lexerr(other.unexpected())),
+        }
+    }
+    let id = id.ok_or_else(|| Error::new("a container id is needed"))?;
+    state::check_id(&id)?;
+    Ok(id)
+}
+
+/// `create` and `run`: the state, the record, the init, its gate.
+struct OciRecord<'a> {
+    dir: &'a Dir,
+    st: State,
+}
+
+impl Record for OciRecord<'_> {
+    fn cgroups(&mut self, dirs: &[(&str, Option<u64>)]) -> Result<()> {
+        self.st.cgroups = dirs
+            .iter()
+            .map(|(p, i)| (p.to_string(), i.unwrap_or(0)))
+            .collect();
+        self.st.save(self.dir)
+    }
+    fn init(&mut self, pid: i32, _cg: Option<&crate::cgroup::Cgroup>) -> Result<()> {
+        self.st.pid = pid;
+        self.st.start = state::proc_start(pid).map_or(0, |(_, s)| s);
+        self.st.save(self.dir)
+    }
+}
+
+/// A host path's directory, opened before anything else, and the file's name in it.
+fn open_parent(path: &str) -> Result<(OwnedFd, String)> {
+    let abs = config::absolute(path)?;
+    let (dir, name) = abs.rsplit_once('/').unwrap_or(("", &abs));
+    let dir = if dir.is_empty() { "/" } else { dir };
+    let fd = rustix::fs::open(
+        dir,
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| Error::sys(format!("cannot open the directory of {path}"), e))?;
+    Ok((fd, name.to_string()))
+}
+
+/// The pid file: decimal, no newline, renamed into place.
+fn write_pid_file(dir: &OwnedFd, name: &str, pid: i32) -> Result<()> {
+    use rustix::fs::{Mode, OFlags};
+    let tmp = format!(".{name}.crab-can");
+    let cannot = |e| Error::sys(format!("cannot write the pid file {name}"), e);
+    let fd = rustix::fs::openat(
+        dir,
+        tmp.as_str(),
+        OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        Mode::from_raw_mode(0o644),
+    )
+    .map_err(cannot)?;
+    state::write_all(fd.as_fd(), pid.to_string().as_bytes()).map_err(cannot)?;
+    drop(fd);
+    rustix::fs::renameat(dir, tmp.as_str(), dir, name).map_err(cannot)
+}
+
+/// Send the pty master to the caller's console socket: one message, one fd, a non-empty
+/// payload, before `create` returns.
+fn send_console(path: &str, master: BorrowedFd<'_>) -> Result<()> {
+    use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+    let cannot = |e| Error::sys(format!("cannot send the terminal to the console socket {path}"), e);
+    let sock = rustix::net::socket_with(AddressFamily::UNIX, SocketType::STREAM, SocketFlags::CLOEXEC, None)
+        .map_err(cannot)?;
+    // A path too long for sun_path goes through its directory's fd.
+    let (dir, name) = open_parent(path)?;
+    let short = format!("/proc/self/fd/{}/{name}", dir.as_raw_fd());
+    let target = if path.len() < 100 { path } else { short.as_str() };
+    let addr = SocketAddrUnix::new(target).map_err(cannot)?;
+    rustix::net::connect(&sock, &addr).map_err(cannot)?;
+    crate::tty::send_master(sock.as_fd(), master).map_err(cannot)
+}
+
+/// The start gate's socket: `ROOT/ID/start`, bound through the directory's fd (a long
+/// `--root` would not fit in a socket address).
+fn gate_socket(dir: &Dir) -> Result<OwnedFd> {
+    use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+    let cannot = |e| Error::sys("cannot create the start gate", e);
+    let sock = rustix::net::socket_with(AddressFamily::UNIX, SocketType::STREAM, SocketFlags::CLOEXEC, None)
+        .map_err(cannot)?;
+    let addr = SocketAddrUnix::new(format!("/proc/self/fd/{}/start", dir.fd.as_raw_fd()).as_str())
+        .map_err(cannot)?;
+    rustix::net::bind(&sock, &addr).map_err(cannot)?;
+    rustix::net::listen(&sock, 1).map_err(cannot)?;
+    Ok(sock)
+}
+
+fn connect_gate(dir: &Dir) -> std::result::Result<OwnedFd, Errno> {
+    use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+    let sock = rustix::net::socket_with(AddressFamily::UNIX, SocketType::STREAM, SocketFlags::CLOEXEC, None)?;
+    let addr = SocketAddrUnix::new(format!("/proc/self/fd/{}/start", dir.fd.as_raw_fd()).as_str())?;
+    rustix::net::connect(&sock, &addr)?;
+    Ok(sock)
+}
+
+fn state_with(st: &State, status: &str) -> String {
+    let mut s = st.oci_json(Status::Created);
+    s = s.replacen("\"status\":\"created\"", &format!("\"status\":\"{status}\""), 1);
+    s
+}
+
+fn create_cmd(g: &Global, p: &mut lexopt::Parser, run: bool) -> Result<u8> {
+    use lexopt::prelude::*;
+    let mut bundle = String::from(".");
+    let (mut pid_file, mut console, mut id) = (None, None, None);
+    let mut detach = !run;
+    while let Some(a) = p.next().map_err(lexerr)? {
+        match a {
+            Short('b') | Long("bundle") => bundle = value(p)?,
+            Long("pid-file") => pid_file = Some(value(p)?),
+            Long("console-socket") => console = Some(value(p)?),
+            Long("preserve-fds") => {
+                let n = value(p)?;
+                if n != "0" {
+                    return Err(Error::new("--preserve-fds is not supported yet"));
+                }
+            }
+            Short('d') | Long("detach") => detach = true,
+            Long("no-pivot") | Long("no-new-keyring") | Long("keep") => {}
+            Value(v) if id.is_none() => id = Some(v.to_string_lossy().into_owned()),
+            other => return Err(lexerr(other.unexpected())),
+        }
+    }
+    let id = id.ok_or_else(|| Error::new("a container id is needed"))?;
+    state::check_id(&id)?;
+    let root = state::open_root(&g.root)?;
+    // Everything that can be checked is, before the ID is taken: a bad config leaves nothing.
+    let b = config::load(
+        &bundle,
+        &config::Options {
+            id: &id,
+            systemd_cgroup: g.systemd_cgroup,
+        },
+    )?;
+    let pid_dir = pid_file.as_deref().map(open_parent).transpose()?;
+    let terminal = b.plan.process.terminal.is_some();
+    if terminal && console.is_none() && detach {
+        return Err(Error::new(
+            "cannot allocate a pseudo-terminal without --console-socket when detached",
+        ));
+    }
+    let dir = state::make(&root, &id)?;
+    let result = create_in(g, &b, &dir, pid_dir.as_ref(), console.as_deref(), run, detach);
+    if result.is_err() {
+        state::remove(&root, dir);
+    }
+    result
+}
+
+fn create_in(
+    g: &Global,
+    b: &config::Bundle,
+    dir: &Dir,
+    pid_file: Option<&(OwnedFd, String)>,
+    console: Option<&str>,
+    run: bool,
+    detach: bool,
+) -> Result<u8> {
+    let _ = g;
+    {
+        use rustix::fs::{Mode, OFlags};
+        let fd = rustix::fs::openat(
+            &dir.fd,
+            "config.json",
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o600),
+        )
+        .map_err(|e| Error::sys("cannot save config.json", e))?;
+        state::write_all(fd.as_fd(), &b.text).map_err(|e| Error::sys("cannot save config.json", e))?;
+    }
+    let mut rec = OciRecord {
+        dir,
+        st: State {
+            id: dir.id.clone(),
+            bundle: b.bundle.clone(),
+            rootfs: b.rootfs.clone(),
+            created: log::rfc3339_now(),
+            annotations: b.annotations.clone(),
+            ..State::default()
+        },
+    };
+    rec.st.save(dir)?;
+    let listener = gate_socket(dir)?;
+    let mut ct = container::create_with(&b.plan, &mut rec, Some(listener.as_fd()))?;
+    drop(listener);
+    let st = &rec.st;
+    let steps = (|| -> Result<Option<OwnedFd>> {
+        let master = container::await_gate(&mut ct).map_err(|e| gate_error(&b.plan, e))?;
+        let creating = state_with(st, "creating");
+        hooks::run_all(&b.hooks.prestart, "prestart", &creating, b.dir.as_fd())?;
+        hooks::run_all(&b.hooks.create_runtime, "createRuntime", &creating, b.dir.as_fd())?;
+        hooks::run_all_in(
+            &b.hooks.create_container,
+            "createContainer",
+            &creating,
+            b.dir.as_fd(),
+            ct.pidfd.as_fd(),
+        )?;
+        let master = match (master, console) {
+            (Some(m), Some(path)) => {
+                send_console(path, m.as_fd())?;
+                None
+            }
+            (m, _) => m,
+        };
+        if let Some((dir, name)) = pid_file {
+            write_pid_file(dir, name, ct.pid)?;
+        }
+        Ok(master)
+    })();
+    let master = match steps {
+        Ok(m) => m,
+        Err(e) => {
+            container::abort(ct);
+            return Err(e);
+        }
+    };
+    if !run {
+        container::detach(ct);
+        return Ok(0);
+    }
+    // `run`: start it ourselves, then (unless detached) wait for it like `crab-can run`.
+    if let Err(e) = start_dir(&b.hooks, b.dir.as_fd(), st, dir) {
+        container::abort(ct);
+        return Err(e);
+    }
+    if detach {
+        container::detach(ct);
+        return Ok(0);
+    }
+    let status = container::wait_with(&mut ct, master).map(|o| o.status());
+    container::delete(ct);
+    let stopped = st.oci_json(Status::Stopped);
+    if let Err(e) = hooks::run_all(&b.hooks.poststop, "poststop", &stopped, b.dir.as_fd()) {
+        crate::error::warn(&e.to_string());
+    }
+    let root = state::open_root(&g.root)?;
+    if let Some(d) = state::open(&root, &dir.id) {
+        state::remove(&root, d);
+    }
+    status
+}
+
+/// A setup failure in the words engines expect (a missing command as runc says it).
+fn gate_error(plan: &crate::plan::Plan, e: Error) -> Error {
+    match e.errno {
+        Some(errno) if e.code == crate::error::EXIT_NOT_FOUND || e.code == crate::error::EXIT_CANNOT_EXEC => {
+            config::exec_error(plan, errno)
+        }
+        _ => e,
+    }
+}
+
+/// Open the gate of a created container and see the command exec'd, then the poststart
+/// hooks (a failing one stops the container).
+fn start_dir(h: &hooks::Hooks, bundle: BorrowedFd<'_>, st: &State, dir: &Dir) -> Result<()> {
+    if let Some(pidfd) = st.pidfd() {
+        let created = state_with(st, "created");
+        hooks::run_all_in(&h.start_container, "startContainer", &created, bundle, pidfd.as_fd())?;
+    }
+    let conn = connect_gate(dir)
+        .map_err(|e| Error::sys("cannot start the container (its init is gone)", e))?;
+    let _ = rustix::fs::unlinkat(&dir.fd, "start", rustix::fs::AtFlags::empty());
+    let mut buf = [0u8; crate::error::Failure::SIZE];
+    let mut got = 0;
+    while got < buf.len() {
+        match rustix::io::read(&conn, &mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(Errno::INTR) => {}
+            Err(_) => break,
+        }
+    }
+    if let Some(f) = (got == buf.len()).then(|| crate::error::Failure::decode(&buf)).flatten() {
+        return Err(Error::sys("the container's command failed to start", f.errno));
+    }
+    let running = st.oci_json(Status::Running);
+    if let Err(e) = hooks::run_all(&h.poststart, "poststart", &running, bundle) {
+        if let Some(pidfd) = st.pidfd() {
+            let _ = crate::sys::pidfd_signal(pidfd.as_fd(), libc::SIGKILL);
+        }
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// The container `id`: its directory and state, or `does not exist`.
+fn find(root: &OwnedFd, id: &str) -> Result<(Dir, State)> {
+    let dir = state::open(root, id).ok_or_else(|| state::not_found(id))?;
+    let st = State::load(&dir).ok_or_else(|| state::not_found(id))?;
+    Ok((dir, st))
+}
+
+/// The saved config of a container (hooks for `start` and `delete`).
+fn saved_bundle(dir: &Dir, st: &State) -> Option<(hooks::Hooks, OwnedFd)> {
+    let text = state::read_small(&dir.fd, "config.json", 16 << 20)?;
+    let v = crate::json::parse(&text).ok()?;
+    let at = crate::json::At::root(&v);
+    let h = match at.get("hooks").ok()? {
+        Some(h) => hooks::parse_hooks(h).ok()?,
+        None => hooks::Hooks::default(),
+    };
+    let fd = rustix::fs::open(
+        st.bundle.as_str(),
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .ok()?;
+    Some((h, fd))
+}
+
+fn start(g: &Global, id: &str) -> Result<u8> {
+    let root = state::open_root(&g.root)?;
+    let (dir, st) = find(&root, id)?;
+    match st.status(&dir) {
+        Status::Created => {}
+        Status::Stopped => return Err(Error::new("cannot start a container that has stopped")),
+        _ => return Err(Error::new("cannot start an already running container")),
+    }
+    let (h, bundle_fd) = match saved_bundle(&dir, &st) {
+        Some(x) => x,
+        None => (
+            hooks::Hooks::default(),
+            rustix::fs::open(
+                "/",
+                rustix::fs::OFlags::PATH | rustix::fs::OFlags::CLOEXEC,
+                rustix::fs::Mode::empty(),
+            )
+            .map_err(|e| Error::sys("cannot open /", e))?,
+        ),
+    };
+    start_dir(&h, bundle_fd.as_fd(), &st, &dir).map(|()| 0)
+}
+
+fn state_cmd(g: &Global, id: &str) -> Result<u8> {
+    let root = state::open_root(&g.root)?;
+    let (dir, st) = find(&root, id)?;
+    print(&st.oci_json(st.status(&dir)));
+    Ok(0)
+}
+
+/// A signal as a number or a name, with or without SIG, any case.
+pub fn parse_signal(s: &str) -> Result<i32> {
+    if let Ok(n) = s.parse::<i32>() {
+        if (1..=64).contains(&n) {
+            return Ok(n);
+        }
+    }
+    let up = s.to_ascii_uppercase();
+    let name = up.strip_prefix("SIG").unwrap_or(&up);
+    const NAMES: [&str; 31] = [
+        "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2",
+        "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG",
+        "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
+    ];
+    if let Some(i) = NAMES.iter().position(|n| *n == name) {
+        return Ok(i as i32 + 1);
+    }
+    let rt = |rest: &str, base: i32, sign: i32| -> Option<i32> {
+        let n = if rest.is_empty() { 0 } else { rest.strip_prefix(if sign > 0 { '+' } else { '-' })?.parse().ok()? };
+        let v = base + sign * n;
+        (34..=64).contains(&v).then_some(v)
+    };
+    let r = match name {
+        "IOT" => Some(6),
+        "POLL" => Some(29),
+        "CLD" => Some(17),
+        _ if name.starts_with("RTMIN") => rt(&name[5..], 34, 1),
+        _ if name.starts_with("RTMAX") => rt(&name[5..], 64, -1),
+        _ => None,
+    };
+    r.ok_or_else(|| Error::new(format!("unknown signal \"{s}\"")))
+}
+
+fn kill(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
+    use lexopt::prelude::*;
+    let (mut all, mut words) = (false, Vec::new());
+    while let Some(a) = p.next().map_err(lexerr)? {
+        match a {
+            Short('a') | Long("all") => all = true,
+            Value(v) => words.push(v.to_string_lossy().into_owned()),
+            other => return Err(lexerr(other.unexpected())),
+        }
+    }
+    let (id, sig) = match words.as_slice() {
+        [id] => (id.clone(), libc::SIGTERM),
+        [id, s] => (id.clone(), parse_signal(s)?),
+        _ => return Err(Error::new("usage: kill [--all] ID [SIGNAL]")),
+    };
+    state::check_id(&id)?;
+    let root = state::open_root(&g.root)?;
+    let (_dir, st) = find(&root, &id)?;
+    if all {
+        return crate::cgroup::signal_all(&st.cgroups, sig).map(|()| 0);
+    }
+    let pidfd = st.pidfd().ok_or_else(|| Error::new("container not running"))?;
+    crate::sys::pidfd_signal(pidfd.as_fd(), sig).map_err(|e| match e {
+        Errno::SRCH => Error::new("container not running"),
+        e => Error::sys("cannot signal the container", e),
+    })?;
+    Ok(0)
+}
+
+/// Wait (up to 10 s, in steps of 100 ms) for the init to be gone or a zombie.
+fn wait_gone(st: &State) {
+    for _ in 0..100 {
+        if !st.init_alive() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+fn delete_cmd(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
+    use lexopt::prelude::*;
+    let (mut force, mut id) = (false, None);
+    while let Some(a) = p.next().map_err(lexerr)? {
+        match a {
+            Short('f') | Long("force") => force = true,
+            Value(v) if id.is_none() => id = Some(v.to_string_lossy().into_owned()),
+            other => return Err(lexerr(other.unexpected())),
+        }
+    }
+    let id = id.ok_or_else(|| Error::new("a container id is needed"))?;
+    state::check_id(&id)?;
+    let root = state::open_root(&g.root)?;
+    let Some(dir) = state::open(&root, &id) else {
+        return if force { Ok(0) } else { Err(state::not_found(&id)) };
+    };
+    let Some(st) = State::load(&dir) else {
+        // Half made (a create killed early) or not crab-can's: only our files go.
+        state::remove(&root, dir);
+        return if force { Ok(0) } else { Err(state::not_found(&id)) };
+    };
+    match st.status(&dir) {
+        Status::Stopped => {}
+        Status::Created => {
+            if let Some(pidfd) = st.pidfd() {
+                let _ = crate::sys::pidfd_signal(pidfd.as_fd(), libc::SIGKILL);
+            }
+            wait_gone(&st);
+        }
+        s if !force => {
+            return Err(Error::new(format!(
+                "cannot delete container {id} that is not stopped: {}",
+                s.word()
+            )));
+        }
+        s => {
+            if let Some(pidfd) = st.pidfd() {
+                let _ = crate::sys::pidfd_signal(pidfd.as_fd(), libc::SIGKILL);
+            }
+            let _ = crate::cgroup::signal_all(&st.cgroups, libc::SIGKILL);
+            if s == Status::Paused {
+                let _ = crate::cgroup::set_frozen(&st.cgroups, false);
+            }
+            wait_gone(&st);
+        }
+    }
+    let removed = crate::cgroup::remove(&st.cgroups);
+    let hooks = saved_bundle(&dir, &st);
+    state::remove(&root, dir);
+    if let Some((h, fd)) = hooks {
+        let stopped = st.oci_json(Status::Stopped);
+        if let Err(e) = hooks::run_all(&h.poststop, "poststop", &stopped, fd.as_fd()) {
+            crate::error::warn(&e.to_string());
+        }
+    }
+    removed.map(|()| 0)
+}
+
+fn list(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
+    use lexopt::prelude::*;
+    let (mut quiet, mut json) = (false, false);
+    while let Some(a) = p.next().map_err(lexerr)? {
+        match a {
+            Short('q') | Long("quiet") => quiet = true,
+            Short('f') | Long("format") => json = value(p)? == "json",
+            other => return Err(lexerr(other.unexpected())),
+        }
+    }
+    let root = state::open_root(&g.root)?;
+    let mut out = String::new();
+    if json {
+        out.push('[');
+    } else if !quiet {
+        out += "ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER\n";
+    }
+    let mut first = true;
+    for id in state::list(&root) {
+        let Some(dir) = state::open(&root, &id) else { continue };
+        let Some(st) = State::load(&dir) else { continue };
+        let status = st.status(&dir);
+        if quiet {
+            out += &id;
+            out.push('\n');
+        } else if json {
+            if !first {
+                out.push(',');
+            }
+            out += &st.oci_json(status);
+        } else {
+            let pid = if status == Status::Stopped { 0 } else { st.pid };
+            out += &format!("{id}\t{pid}\t{}\t{}\t{}\troot\n", status.word(), st.bundle, st.created);
+        }
+        first = false;
+    }
+    if json {
+        out.push(']');
+    }
+    if !out.is_empty() {
+        print(&out);
+    }
+    Ok(0)
+}
+
+fn spec_cmd(p: &mut lexopt::Parser) -> Result<u8> {
+    use lexopt::prelude::*;
+    let (mut bundle, mut rootless) = (String::from("."), false);
+    while let Some(a) = p.next().map_err(lexerr)? {
+        match a {
+            Short('b') | Long("bundle") => bundle = value(p)?,
+            Long("rootless") => rootless = true,
+            other => return Err(lexerr(other.unexpected())),
+        }
+    }
+    let path = format!("{bundle}/config.json");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|e| Error::new(format!("cannot write {path}: {e}")))?;
+    f.write_all(spec::default_config(rootless).as_bytes())
+        .map_err(|e| Error::new(format!("cannot write {path}: {e}")))?;
+    Ok(0)
+}

@@ -1,0 +1,946 @@
+//! An OCI bundle's `config.json` → the plan, the same [`Plan`] the docker-like command
+//! line builds. Every key crab-can reads is applied or refused with the JSON path in the
+//! message (`process.user.uid: expected a number`); unknown keys are ignored, as the
+//! runtime spec says. Where the spec and runc differ, this follows runc: the engines
+//! were written against it.
+
+use crate::error::{Error, Result};
+use crate::json::{self, At};
+use crate::oci::hooks::{self, Hooks};
+use crate::plan::{
+    self, CStrings, CgroupPlan, ContainerPlan, Extras, Plan, ProcessPlan, Rlimit, Terminal,
+};
+use crate::rootfs::{self, CgroupPart, MountOp};
+use crate::security::{CAP_NAMES, Capabilities, Privileges};
+use rustix::fd::{AsFd, OwnedFd};
+use rustix::fs::{FileType, Mode, OFlags};
+use rustix::io::Errno;
+use rustix::thread::LinkNameSpaceType as Ns;
+use std::ffi::{CString, OsStr};
+
+/// What `create` knows of a bundle: the plan, and what only the OCI steps use.
+pub struct Bundle {
+    pub plan: Plan,
+    pub hooks: Hooks,
+    /// The annotations as a JSON object's text (`{}` when none).
+    pub annotations: String,
+    pub bundle: String,
+    pub rootfs: String,
+    /// The bundle directory, for the hooks' working directory.
+    pub dir: OwnedFd,
+    /// `config.json` as read.
+    pub text: Vec<u8>,
+}
+
+/// The largest config.json crab-can reads.
+const MAX_CONFIG: usize = 16 << 20;
+
+pub struct Options<'a> {
+    pub id: &'a str,
+    pub systemd_cgroup: bool,
+}
+
+/// Read and plan `BUNDLE/config.json`.
+pub fn load(bundle: &str, opts: &Options<'_>) -> Result<Bundle> {
+    let bundle_abs = absolute(bundle)?;
+    let dir = rustix::fs::open(
+        bundle_abs.as_str(),
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::sys(format!("cannot open the bundle {bundle}"), e))?;
+    let text = crate::oci::state::read_small(&dir, "config.json", MAX_CONFIG).ok_or_else(|| {
+        Error::new(format!(
+            "cannot read {bundle_abs}/config.json (missing, not a regular file, or over 16 MiB)"
+        ))
+    })?;
+    let v = json::parse(&text).map_err(|e| Error::new(format!("config.json: {}", e.msg)))?;
+    let at = At::root(&v);
+    let (plan, rootfs) = build(&at, &bundle_abs, &dir, opts)?;
+    let hooks = match at.get("hooks")? {
+        Some(h) => hooks::parse_hooks(h)?,
+        None => Hooks::default(),
+    };
+    let mut annotations = String::from("{");
+    if let Some(a) = at.get("annotations")? {
+        for (i, (k, v)) in a.object()?.into_iter().enumerate() {
+            if i > 0 {
+                annotations.push(',');
+            }
+            json::quote(&mut annotations, k);
+            annotations.push(':');
+            json::quote(&mut annotations, v.str()?);
+        }
+    }
+    annotations.push('}');
+    Ok(Bundle {
+        plan,
+        hooks,
+        annotations,
+        bundle: bundle_abs,
+        rootfs,
+        dir,
+        text,
+    })
+}
+
+/// `path` made absolute against the current directory (the caller's).
+pub fn absolute(path: &str) -> Result<String> {
+    if path.starts_with('/') {
+        return Ok(path.to_string());
+    }
+    let cwd = std::env::current_dir()
+        .map_err(|e| Error::new(format!("cannot read the current directory: {e}")))?;
+    let mut s = cwd.to_string_lossy().into_owned();
+    if path != "." && !path.is_empty() {
+        if !s.ends_with('/') {
+            s.push('/');
+        }
+        s.push_str(path.strip_prefix("./").unwrap_or(path));
+    }
+    Ok(s)
+}
+
+fn need<'a>(at: &At<'a>, key: &str) -> Result<At<'a>> {
+    at.get(key)?.ok_or_else(|| {
+        let p = if at.path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{key}", at.path)
+        };
+        Error::new(format!("{p}: missing"))
+    })
+}
+
+fn opt_bool(at: &At<'_>, key: &str) -> Result<bool> {
+    Ok(match at.get(key)? {
+        Some(v) => v.bool()?,
+        None => false,
+    })
+}
+
+fn cs(at: &At<'_>, s: &str) -> Result<CString> {
+    CString::new(s).map_err(|_| at.error("holds a NUL byte"))
+}
+
+fn build(at: &At<'_>, bundle: &str, dir: &OwnedFd, opts: &Options<'_>) -> Result<(Plan, String)> {
+    let version = need(at, "ociVersion")?;
+    if !version.str()?.starts_with("1.") {
+        return Err(version.error(format!(
+            "unsupported version {} (crab-can reads 1.x)",
+            version.str()?
+        )));
+    }
+    let linux = at.get("linux")?;
+    let get_linux = |k: &str| -> Result<Option<At<'_>>> {
+        match &linux {
+            Some(l) => l.get(k),
+            None => Ok(None),
+        }
+    };
+    for refused in ["intelRdt", "personality"] {
+        if let Some(v) = get_linux(refused)? {
+            return Err(v.error("is not supported"));
+        }
+    }
+
+    // The namespaces: new ones as clone flags, joined ones as open handles.
+    let mut namespaces = 0u64;
+    let mut join: Vec<(Ns, OwnedFd)> = Vec::new();
+    let mut seen = 0u64;
+    let mut has_mnt = false;
+    if let Some(list) = get_linux("namespaces")? {
+        for ns in list.array()? {
+            let t = need(&ns, "type")?;
+            let (flag, kind, proc_name) = match t.str()? {
+                "pid" => (libc::CLONE_NEWPID, Ns::ProcessID, "pid"),
+                "network" => (libc::CLONE_NEWNET, Ns::Network, "net"),
+                "mount" => (libc::CLONE_NEWNS, Ns::Mount, "mnt"),
+                "ipc" => (libc::CLONE_NEWIPC, Ns::InterProcessCommunication, "ipc"),
+                "uts" => (libc::CLONE_NEWUTS, Ns::HostNameAndNISDomainName, "uts"),
+                "user" => (libc::CLONE_NEWUSER, Ns::User, "user"),
+                "cgroup" => (libc::CLONE_NEWCGROUP, Ns::ControlGroup, "cgroup"),
+                "time" => (libc::CLONE_NEWTIME, Ns::Time, "time"),
+                other => return Err(t.error(format!("unknown namespace type '{other}'"))),
+            };
+            let flag = flag as u64;
+            if seen & flag != 0 {
+                return Err(t.error(format!("namespace '{}' listed twice", t.str()?)));
+            }
+            seen |= flag;
+            match ns.get("path")? {
+                Some(p) if !p.str()?.is_empty() => {
+                    if matches!(kind, Ns::Mount | Ns::User | Ns::Time) {
+                        return Err(p.error(format!(
+                            "joining a {} namespace by path is not supported",
+                            t.str()?
+                        )));
+                    }
+                    join.push((kind, open_ns(&p, proc_name)?));
+                }
+                _ => {
+                    if kind == Ns::Mount {
+                        has_mnt = true;
+                    }
+                    // The time namespace is made by the parent (see container::clone_init).
+                    if kind != Ns::Time {
+                        namespaces |= flag;
+                    }
+                }
+            }
+        }
+    }
+    if !has_mnt {
+        return Err(Error::new(
+            "linux.namespaces: a mount namespace of the container's own is required (crab-can never pivots the host's root)",
+        ));
+    }
+
+    // The root.
+    let root_at = need(at, "root")?;
+    let path_at = need(&root_at, "path")?;
+    let rootfs = if path_at.str()?.starts_with('/') {
+        path_at.str()?.to_string()
+    } else {
+        format!("{bundle}/{}", path_at.str()?)
+    };
+    let (root, _) = plan::open_image(OsStr::new(&rootfs), path_at.str()?)?;
+    let _ = dir;
+
+    let mut extra = Extras {
+        join,
+        ..Extras::default()
+    };
+    let process = process(at, &root, namespaces, &mut extra)?;
+
+    // The hostname needs a UTS namespace of the container's own.
+    let hostname = match at.get("hostname")? {
+        Some(h) => h.str()?.as_bytes().to_vec(),
+        None => Vec::new(),
+    };
+    if let Some(d) = at.get("domainname")? {
+        extra.domainname = d.str()?.as_bytes().to_vec();
+    }
+    if (!hostname.is_empty() || !extra.domainname.is_empty())
+        && namespaces & libc::CLONE_NEWUTS as u64 == 0
+    {
+        return Err(Error::new(
+            "hostname: cannot set the hostname or domainname without a UTS namespace of the container's own",
+        ));
+    }
+
+    // The mounts, in order, then devices, masks and read-only paths, as runc does them.
+    let mut mounts = Vec::new();
+    let cgroupns = namespaces & libc::CLONE_NEWCGROUP as u64 != 0;
+    let mut dev_is_tmpfs = false;
+    if let Some(list) = at.get("mounts")? {
+        for m in list.array()? {
+            let dst = need(&m, "destination")?.str()?.to_string();
+            if dst == "/dev" {
+                dev_is_tmpfs = m.get("type")?.map(|t| t.str().ok() == Some("tmpfs")).unwrap_or(false);
+            }
+            mount(&m, bundle, &dst, cgroupns, &mut mounts)?;
+        }
+    }
+    devices(get_linux("devices")?, dev_is_tmpfs, &mut mounts)?;
+    if let Some(l) = get_linux("maskedPaths")? {
+        for p in l.strings()? {
+            mounts.push(MountOp::Mask {
+                path: cs(&l, p)?,
+            });
+        }
+    }
+    if let Some(l) = get_linux("readonlyPaths")? {
+        for p in l.strings()? {
+            mounts.push(MountOp::ReadOnly {
+                path: cs(&l, p)?,
+            });
+        }
+    }
+    if let Some(p) = get_linux("rootfsPropagation")? {
+        let flags = propagation(p.str()?).ok_or_else(|| p.error("unknown propagation"))?;
+        mounts.push(MountOp::Propagation {
+            path: c"/".into(),
+            flags,
+        });
+    }
+    if opt_bool(&root_at, "readonly")? {
+        mounts.push(MountOp::RemountRoot {
+            flags: rootfs::RDONLY,
+        });
+    }
+    // The working directory, made when missing (runc does too).
+    mounts.push(MountOp::Workdir {
+        path: process.cwd.clone(),
+        parents: plan::parents(&process.cwd.to_string_lossy()),
+    });
+
+    if let Some(s) = get_linux("sysctl")? {
+        for (k, v) in s.object()? {
+            check_sysctl(&s, k, namespaces, &extra)?;
+            let path = format!("/proc/sys/{}", k.replace('.', "/"));
+            extra.sysctls.push((cs(&s, &path)?, v.str()?.as_bytes().to_vec()));
+        }
+    }
+    id_maps(get_linux("uidMappings")?, get_linux("gidMappings")?, namespaces, &mut extra)?;
+    if let Some(t) = get_linux("timeOffsets")? {
+        if seen & libc::CLONE_NEWTIME as u64 == 0 {
+            return Err(t.error("needs a time namespace"));
+        }
+        let mut text = String::new();
+        for (clock, v) in t.object()? {
+            if clock != "monotonic" && clock != "boottime" {
+                return Err(v.error("unknown clock (monotonic or boottime)"));
+            }
+            let secs = v.get("secs")?.map(|s| s.i64()).transpose()?.unwrap_or(0);
+            let nanos = v.get("nanosecs")?.map(|s| s.u32()).transpose()?.unwrap_or(0);
+            text += &format!("{clock} {secs} {nanos}\n");
+        }
+        extra.time_offsets = Some(text);
+    } else if seen & libc::CLONE_NEWTIME as u64 != 0 {
+        extra.time_offsets = Some(String::new());
+    }
+
+    // The cgroup: always one (kill --all, the engines' stats and OOM reports need it).
+    let limits = match get_linux("resources")? {
+        Some(r) => crate::oci::resources::parse(r)?,
+        None => crate::cgroup::Limits::default(),
+    };
+    let cgroups_path = get_linux("cgroupsPath")?.map(|p| p.str()).transpose()?;
+    let path = crate::cgroup::oci_path(cgroups_path, opts.systemd_cgroup, opts.id)?;
+    let cgroup = Some(CgroupPlan {
+        parent: String::new(),
+        limits,
+        oci_path: Some(path),
+    });
+
+    let plan = Plan {
+        container: ContainerPlan {
+            name: opts.id.to_string(),
+            namespaces,
+            hostname,
+            root,
+            mounts,
+            cgroup,
+            extra,
+        },
+        process,
+    };
+    Ok((plan, rootfs))
+}
+
+/// Open a namespace to join, and check it is of the kind asked for (its nsfs link reads
+/// `net:[...]`).
+fn open_ns(p: &At<'_>, proc_name: &str) -> Result<OwnedFd> {
+    let path = p.str()?;
+    let fd = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+        .map_err(|e| Error::sys(format!("{}: cannot open {path}", p.path), e))?;
+    use rustix::fd::AsRawFd;
+    let link = rustix::fs::readlink(format!("/proc/self/fd/{}", fd.as_raw_fd()), Vec::new())
+        .map_err(|e| Error::sys(format!("{}: {path}", p.path), e))?;
+    if !link.to_bytes().starts_with(format!("{proc_name}:[").as_bytes()) {
+        return Err(p.error(format!("{path} is not a {proc_name} namespace")));
+    }
+    Ok(fd)
+}
+
+fn process(
+    at: &At<'_>,
+    root: &rootfs::Root,
+    namespaces: u64,
+    extra: &mut Extras,
+) -> Result<ProcessPlan> {
+    let p = need(at, "process")?;
+    let args_at = need(&p, "args")?;
+    let args = args_at.strings()?;
+    if args.is_empty() {
+        return Err(args_at.error("must name a command"));
+    }
+    let mut env: Vec<CString> = Vec::new();
+    let mut path: Option<String> = None;
+    let mut has_home = false;
+    if let Some(e) = p.get("env")? {
+        for kv in e.strings()? {
+            if let Some(v) = kv.strip_prefix("PATH=") {
+                path = Some(v.to_string());
+            }
+            has_home |= kv.starts_with("HOME=");
+            env.push(cs(&e, kv)?);
+        }
+    }
+    let cwd_at = need(&p, "cwd")?;
+    let cwd = cwd_at.str()?;
+    if !cwd.starts_with('/') {
+        return Err(cwd_at.error("must be an absolute path"));
+    }
+    let (mut uid, mut gid, mut umask, mut groups) = (0u32, 0u32, None, Vec::new());
+    if let Some(u) = p.get("user")? {
+        uid = u.get("uid")?.map(|v| v.u32()).transpose()?.unwrap_or(0);
+        gid = u.get("gid")?.map(|v| v.u32()).transpose()?.unwrap_or(0);
+        umask = u.get("umask")?.map(|v| v.u32()).transpose()?;
+        if let Some(g) = u.get("additionalGids")? {
+            for x in g.array()? {
+                groups.push(rustix::process::Gid::from_raw(x.u32()?));
+            }
+        }
+        if u.get("username")?.is_some() {
+            return Err(Error::new("process.user.username is for Windows containers"));
+        }
+    }
+    if !has_home {
+        // runc adds HOME when the config has none: the user's from the image, or "/".
+        let home = home_of(root, uid).unwrap_or_else(|| "/".into());
+        env.push(cs(&p, &format!("HOME={home}"))?);
+    }
+    let mut caps = Capabilities::default();
+    if let Some(c) = p.get("capabilities")? {
+        for (set, name) in [
+            (&mut caps.bounding, "bounding"),
+            (&mut caps.effective, "effective"),
+            (&mut caps.permitted, "permitted"),
+            (&mut caps.inheritable, "inheritable"),
+            (&mut caps.ambient, "ambient"),
+        ] {
+            if let Some(list) = c.get(name)? {
+                for n in list.strings()? {
+                    let bare = n.strip_prefix("CAP_").unwrap_or(n);
+                    match CAP_NAMES.iter().position(|k| k.eq_ignore_ascii_case(bare)) {
+                        Some(i) => *set |= 1 << i,
+                        None => crate::error::warn(&format!(
+                            "{}: unknown capability {n}, ignored",
+                            list.path
+                        )),
+                    }
+                }
+            }
+        }
+    }
+    let mut rlimits = Vec::new();
+    if let Some(l) = p.get("rlimits")? {
+        let mut seen = Vec::new();
+        for r in l.array()? {
+            let t = need(&r, "type")?;
+            let name = t.str()?;
+            let resource = rlimit_resource(name).ok_or_else(|| t.error(format!("unknown rlimit {name}")))?;
+            if seen.contains(&name) {
+                return Err(t.error(format!("rlimit {name} given twice")));
+            }
+            seen.push(name);
+            let val = |k: &str| -> Result<Option<u64>> {
+                let v = need(&r, k)?.u64()?;
+                Ok((v != u64::MAX).then_some(v))
+            };
+            rlimits.push(Rlimit {
+                resource,
+                limit: rustix::process::Rlimit {
+                    current: val("soft")?,
+                    maximum: val("hard")?,
+                },
+            });
+        }
+    }
+    let terminal = if opt_bool(&p, "terminal")? {
+        let size = match p.get("consoleSize")? {
+            Some(s) => Some(rustix::termios::Winsize {
+                ws_row: need(&s, "height")?.u32()?.min(u16::MAX as u32) as u16,
+                ws_col: need(&s, "width")?.u32()?.min(u16::MAX as u32) as u16,
+                ws_xpixel: 0,
+                ws_ypixel: 0,
+            }),
+            None => None,
+        };
+        Some(Terminal { size })
+    } else {
+        None
+    };
+    extra.oom_score_adj = p.get("oomScoreAdj")?.map(|v| v.i32()).transpose()?;
+    let lsm_exec = lsm(&p)?;
+    for refused in ["ioPriority", "scheduler", "execCPUAffinity"] {
+        if let Some(v) = p.get(refused)? {
+            return Err(v.error("is not supported"));
+        }
+    }
+    let _ = namespaces;
+    let path = path.unwrap_or_else(|| plan::DEFAULT_PATH.to_string());
+    let argv: Vec<CString> = args
+        .iter()
+        .map(|a| cs(&args_at, a))
+        .collect::<Result<_>>()?;
+    Ok(ProcessPlan {
+        exec_candidates: plan::exec_candidates(args[0].as_bytes(), path.as_bytes()),
+        command_display: args[0].to_string(),
+        path_display: path,
+        argv: CStrings::new(argv),
+        envp: CStrings::new(env),
+        cwd: cs(&cwd_at, cwd)?,
+        privileges: Privileges {
+            uid,
+            gid,
+            groups,
+            caps,
+            no_new_privs: opt_bool(&p, "noNewPrivileges")?,
+        },
+        rlimits,
+        seccomp: seccomp(at)?,
+        terminal,
+        umask,
+        lsm_exec,
+    })
+}
+
+fn seccomp(at: &At<'_>) -> Result<Option<crate::seccomp::Filter>> {
+    let Some(linux) = at.get("linux")? else {
+        return Ok(None);
+    };
+    let Some(s) = linux.get("seccomp")? else {
+        return Ok(None);
+    };
+    // STUB until the OCI seccomp compiler lands.
+    Err(s.error("is not supported yet"))
+}
+
+/// AppArmor and SELinux labels: set for the exec when the host runs that LSM, skipped as
+/// runc does when it does not (Docker on Ubuntu always sends `docker-default`).
+fn lsm(p: &At<'_>) -> Result<Option<(CString, Vec<u8>)>> {
+    if let Some(a) = p.get("apparmorProfile")? {
+        let profile = a.str()?;
+        let enabled = std::fs::read("/sys/module/apparmor/parameters/enabled")
+            .is_ok_and(|v| v.starts_with(b"Y"));
+        if enabled && !profile.is_empty() {
+            let file = if std::path::Path::new("/proc/self/attr/apparmor/exec").exists() {
+                c"/proc/self/attr/apparmor/exec"
+            } else {
+                c"/proc/self/attr/exec"
+            };
+            return Ok(Some((file.into(), format!("exec {profile}").into_bytes())));
+        }
+    }
+    if let Some(s) = p.get("selinuxLabel")? {
+        let label = s.str()?;
+        if !label.is_empty() && std::path::Path::new("/sys/fs/selinux/enforce").exists() {
+            return Ok(Some((c"/proc/self/attr/exec".into(), label.as_bytes().to_vec())));
+        }
+    }
+    Ok(None)
+}
+
+/// HOME of `uid` in the image's /etc/passwd.
+fn home_of(root: &rootfs::Root, uid: u32) -> Option<String> {
+    let fd = rustix::fs::openat2(
+        &root.image,
+        "etc/passwd",
+        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY,
+        Mode::empty(),
+        rustix::fs::ResolveFlags::IN_ROOT | rustix::fs::ResolveFlags::NO_MAGICLINKS,
+    )
+    .ok()?;
+    let st = rustix::fs::fstat(&fd).ok()?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile
+        || st.st_size as u64 > plan::MAX_IMAGE_FILE
+    {
+        return None;
+    }
+    let text = std::fs::read_to_string(format!("/proc/self/fd/{}", {
+        use rustix::fd::AsRawFd;
+        fd.as_raw_fd()
+    }))
+    .ok()?;
+    text.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 6 && f[2].parse() == Ok(uid) && !f[5].is_empty()).then(|| f[5].to_string())
+    })
+}
+
+fn rlimit_resource(name: &str) -> Option<rustix::process::Resource> {
+    use rustix::process::Resource as R;
+    Some(match name {
+        "RLIMIT_CPU" => R::Cpu,
+        "RLIMIT_FSIZE" => R::Fsize,
+        "RLIMIT_DATA" => R::Data,
+        "RLIMIT_STACK" => R::Stack,
+        "RLIMIT_CORE" => R::Core,
+        "RLIMIT_RSS" => R::Rss,
+        "RLIMIT_NPROC" => R::Nproc,
+        "RLIMIT_NOFILE" => R::Nofile,
+        "RLIMIT_MEMLOCK" => R::Memlock,
+        "RLIMIT_AS" => R::As,
+        "RLIMIT_LOCKS" => R::Locks,
+        "RLIMIT_SIGPENDING" => R::Sigpending,
+        "RLIMIT_MSGQUEUE" => R::Msgqueue,
+        "RLIMIT_NICE" => R::Nice,
+        "RLIMIT_RTPRIO" => R::Rtprio,
+        "RLIMIT_RTTIME" => R::Rttime,
+        _ => return None,
+    })
+}
+
+fn propagation(word: &str) -> Option<u32> {
+    let rec = libc::MS_REC as u32;
+    Some(match word {
+        "private" => libc::MS_PRIVATE as u32,
+        "rprivate" => libc::MS_PRIVATE as u32 | rec,
+        "shared" => libc::MS_SHARED as u32,
+        "rshared" => libc::MS_SHARED as u32 | rec,
+        "slave" => libc::MS_SLAVE as u32,
+        "rslave" => libc::MS_SLAVE as u32 | rec,
+        "unbindable" => libc::MS_UNBINDABLE as u32,
+        "runbindable" => libc::MS_UNBINDABLE as u32 | rec,
+        _ => return None,
+    })
+}
+
+/// A mount option's flag: (set, clear) bits of MS_*. None: not a flag (fs data).
+fn mount_flag(opt: &str) -> Option<(u32, u32)> {
+    use libc::*;
+    let f = |v: u64| v as u32;
+    Some(match opt {
+        "ro" => (f(MS_RDONLY), 0),
+        "rw" => (0, f(MS_RDONLY)),
+        "nosuid" => (f(MS_NOSUID), 0),
+        "suid" => (0, f(MS_NOSUID)),
+        "nodev" => (f(MS_NODEV), 0),
+        "dev" => (0, f(MS_NODEV)),
+        "noexec" => (f(MS_NOEXEC), 0),
+        "exec" => (0, f(MS_NOEXEC)),
+        "sync" => (f(MS_SYNCHRONOUS), 0),
+        "async" => (0, f(MS_SYNCHRONOUS)),
+        "dirsync" => (f(MS_DIRSYNC), 0),
+        "remount" => (f(MS_REMOUNT), 0),
+        "mand" => (f(MS_MANDLOCK), 0),
+        "nomand" => (0, f(MS_MANDLOCK)),
+        "atime" => (0, f(MS_NOATIME)),
+        "noatime" => (f(MS_NOATIME), 0),
+        "diratime" => (0, f(MS_NODIRATIME)),
+        "nodiratime" => (f(MS_NODIRATIME), 0),
+        "relatime" => (f(MS_RELATIME), 0),
+        "norelatime" => (0, f(MS_RELATIME)),
+        "strictatime" => (f(MS_STRICTATIME), 0),
+        "nostrictatime" => (0, f(MS_STRICTATIME)),
+        "bind" => (f(MS_BIND), 0),
+        "rbind" => (f(MS_BIND | MS_REC), 0),
+        "defaults" => (0, 0),
+        _ => return None,
+    })
+}
+
+fn mount(
+    m: &At<'_>,
+    bundle: &str,
+    dst: &str,
+    cgroupns: bool,
+    out: &mut Vec<MountOp>,
+) -> Result<()> {
+    let dst_at = need(m, "destination")?;
+    if !dst.starts_with('/') || dst.split('/').any(|c| c == "..") {
+        return Err(dst_at.error("must be an absolute path without '..'"));
+    }
+    let kind = m.get("type")?.map(|t| t.str()).transpose()?.unwrap_or("");
+    let source = m.get("source")?.map(|t| t.str()).transpose()?.unwrap_or("");
+    let (mut set, mut clear, mut prop) = (0u32, 0u32, 0u32);
+    let mut data: Vec<&str> = Vec::new();
+    if let Some(o) = m.get("options")? {
+        for opt in o.strings()? {
+            if let Some((s, c)) = mount_flag(opt) {
+                set = (set | s) & !c;
+                clear |= c;
+            } else if let Some(p) = propagation(opt) {
+                prop = p;
+            } else if opt.starts_with("idmap") || opt.starts_with("rro") || opt.starts_with("tmpcopyup") {
+                return Err(o.error(format!("mount option '{opt}' is not supported")));
+            } else {
+                data.push(opt);
+            }
+        }
+    }
+    let bind = kind == "bind" || set & libc::MS_BIND as u32 != 0;
+    let dst_c = cs(&dst_at, dst)?;
+    if bind {
+        let src = if source.starts_with('/') {
+            source.to_string()
+        } else {
+            format!("{bundle}/{source}")
+        };
+        let recursive = set & libc::MS_REC as u32 != 0;
+        let mut flags = rustix::mount::OpenTreeFlags::OPEN_TREE_CLONE
+            | rustix::mount::OpenTreeFlags::OPEN_TREE_CLOEXEC;
+        if recursive {
+            flags |= rustix::mount::OpenTreeFlags::AT_RECURSIVE;
+        }
+        let tree = rustix::mount::open_tree(rustix::fs::CWD, src.as_str(), flags)
+            .map_err(|e| Error::sys(format!("{}: cannot bind-mount {src}", m.path), e))?;
+        let st = rustix::fs::fstat(&tree).map_err(|e| Error::sys(&src, e))?;
+        let vfs = rustix::fs::fstatvfs(&tree).map_err(|e| Error::sys(&src, e))?;
+        let remount_flags = set & !(libc::MS_BIND | libc::MS_REC | libc::MS_RDONLY) as u32;
+        out.push(MountOp::Volume(rootfs::Volume {
+            tree,
+            src_display: src,
+            src_is_dir: FileType::from_raw_mode(st.st_mode) == FileType::Directory,
+            // The flags the source's mount locks (a remount cannot clear them).
+            src_flags: rootfs::mount_flags_of(&vfs)
+                & (rootfs::NOSUID | rootfs::NODEV | rootfs::NOEXEC | rootfs::RDONLY)
+                & !clear,
+            dst: dst_c.clone(),
+            dst_parents: plan::parents(dst),
+            read_only: set & libc::MS_RDONLY as u32 != 0,
+            flags: remount_flags,
+            propagation: prop,
+        }));
+        return Ok(());
+    }
+    out.push(MountOp::Mkdir {
+        path: dst_c.clone(),
+        parents: plan::parents(dst),
+    });
+    let data = (!data.is_empty()).then(|| data.join(","));
+    match kind {
+        "proc" | "sysfs" | "tmpfs" | "devpts" | "mqueue" | "cgroup2" | "ramfs" | "overlay" => {
+            out.push(MountOp::Fs {
+                fstype: cs(m, kind)?,
+                target: dst_c.clone(),
+                flags: set,
+                data: data.map(|d| cs(m, &d)).transpose()?,
+                make_target: false,
+            });
+        }
+        "cgroup" => out.push(cgroup_mount(m, dst_c.clone(), set, cgroupns)?),
+        "" => return Err(m.error("type: missing (and not a bind mount)")),
+        other => return Err(m.error(format!("mount type '{other}' is not supported"))),
+    }
+    if prop != 0 {
+        out.push(MountOp::Propagation {
+            path: dst_c,
+            flags: prop,
+        });
+    }
+    Ok(())
+}
+
+/// An OCI `cgroup` mount as the host's hierarchies: cgroup2 alone on a pure v2 host; on
+/// v1 or hybrid hosts a tmpfs with each v1 hierarchy (and `unified`) and the host's
+/// links (`cpu` → `cpu,cpuacct`).
+fn cgroup_mount(m: &At<'_>, target: CString, flags: u32, _cgroupns: bool) -> Result<MountOp> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| m.error(format!("cannot read /proc/self/mountinfo: {e}")))?;
+    let mut parts = Vec::new();
+    let base = crate::cgroup::ROOT;
+    for line in info.lines() {
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        let mp = left.split(' ').nth(4).unwrap_or("");
+        let mut r = right.split(' ');
+        let (fstype, _src, opts) = (r.next().unwrap_or(""), r.next(), r.next().unwrap_or(""));
+        if mp == base && fstype == "cgroup2" {
+            parts = vec![CgroupPart {
+                dir: CString::default(),
+                fstype: c"cgroup2".into(),
+                data: None,
+            }];
+            break;
+        }
+        let Some(name) = mp.strip_prefix(base).and_then(|n| n.strip_prefix('/')) else {
+            continue;
+        };
+        if name.contains('/') {
+            continue;
+        }
+        match fstype {
+            "cgroup" => {
+                let ctrls: Vec<&str> = opts
+                    .split(',')
+                    .filter(|o| !matches!(*o, "rw" | "ro") && !o.starts_with("release_agent"))
+                    .collect();
+                parts.push(CgroupPart {
+                    dir: cs(m, name)?,
+                    fstype: c"cgroup".into(),
+                    data: Some(cs(m, &ctrls.join(","))?),
+                });
+            }
+            "cgroup2" => parts.push(CgroupPart {
+                dir: cs(m, name)?,
+                fstype: c"cgroup2".into(),
+                data: None,
+            }),
+            _ => {}
+        }
+    }
+    let mut links = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(base) {
+        for e in rd.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_symlink()) {
+                if let Ok(to) = std::fs::read_link(e.path()) {
+                    links.push((
+                        cs(m, &to.to_string_lossy())?,
+                        cs(m, &e.file_name().to_string_lossy())?,
+                    ));
+                }
+            }
+        }
+    }
+    Ok(MountOp::Cgroup {
+        target,
+        flags: flags | (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC) as u32,
+        parts,
+        links,
+    })
+}
+
+/// The devices every container gets (runc's), then the config's `linux.devices`, and the
+/// links of `/dev` — on a `/dev` of the container's own only.
+fn devices(list: Option<At<'_>>, dev_is_tmpfs: bool, out: &mut Vec<MountOp>) -> Result<()> {
+    let node = |path: &str, kind: FileType, major: u32, minor: u32, mode: u32, uid, gid| MountOp::Node {
+        path: plan::cstring(path.as_bytes()),
+        kind,
+        dev: rustix::fs::makedev(major, minor),
+        mode,
+        uid,
+        gid,
+    };
+    if dev_is_tmpfs {
+        for (name, major, minor) in [
+            ("null", 1, 3),
+            ("zero", 1, 5),
+            ("full", 1, 7),
+            ("random", 1, 8),
+            ("urandom", 1, 9),
+            ("tty", 5, 0),
+        ] {
+            out.push(node(&format!("/dev/{name}"), FileType::CharacterDevice, major, minor, 0o666, 0, 0));
+        }
+        for (to, link) in [
+            ("/proc/self/fd", "/dev/fd"),
+            ("/proc/self/fd/0", "/dev/stdin"),
+            ("/proc/self/fd/1", "/dev/stdout"),
+            ("/proc/self/fd/2", "/dev/stderr"),
+            ("pts/ptmx", "/dev/ptmx"),
+        ] {
+            out.push(MountOp::Symlink {
+                target: plan::cstring(to.as_bytes()),
+                link: plan::cstring(link.as_bytes()),
+            });
+        }
+    }
+    let Some(list) = list else {
+        return Ok(());
+    };
+    for d in list.array()? {
+        let path_at = need(&d, "path")?;
+        let path = path_at.str()?;
+        if !path.starts_with("/dev/") || path.split('/').any(|c| c == "..") {
+            return Err(path_at.error("must be a path under /dev"));
+        }
+        let t = need(&d, "type")?;
+        let kind = match t.str()? {
+            "c" | "u" => FileType::CharacterDevice,
+            "b" => FileType::BlockDevice,
+            "p" => FileType::Fifo,
+            other => return Err(t.error(format!("unknown device type '{other}'"))),
+        };
+        let num = |k: &str| -> Result<u32> {
+            Ok(match d.get(k)? {
+                Some(v) => v.u32()?,
+                None if kind == FileType::Fifo => 0,
+                None => return Err(d.error(format!("{k}: missing"))),
+            })
+        };
+        let (major, minor) = (num("major")?, num("minor")?);
+        let mode = d.get("fileMode")?.map(|v| v.u32()).transpose()?.unwrap_or(0o666) & 0o7777;
+        let uid = d.get("uid")?.map(|v| v.u32()).transpose()?.unwrap_or(0);
+        let gid = d.get("gid")?.map(|v| v.u32()).transpose()?.unwrap_or(0);
+        if let Some(parent) = path.rsplit_once('/').map(|(p, _)| p).filter(|p| *p != "/dev") {
+            out.push(MountOp::Mkdir {
+                path: plan::cstring(parent.as_bytes()),
+                parents: plan::parents(parent),
+            });
+        }
+        out.push(node(path, kind, major, minor, mode, uid, gid));
+    }
+    Ok(())
+}
+
+/// Only namespaced sysctls, and `net.*` only with a network namespace of the container's.
+fn check_sysctl(s: &At<'_>, key: &str, namespaces: u64, extra: &Extras) -> Result<()> {
+    let ipc = [
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    ];
+    let own_net = namespaces & libc::CLONE_NEWNET as u64 != 0
+        || extra.join.iter().any(|(k, _)| *k == Ns::Network);
+    let ok = if key.contains("..") || key.contains('/') {
+        false
+    } else if ipc.contains(&key) || key.starts_with("fs.mqueue.") {
+        namespaces & libc::CLONE_NEWIPC as u64 != 0
+    } else if key.starts_with("net.") {
+        own_net
+    } else if key == "kernel.hostname" || key == "kernel.domainname" {
+        namespaces & libc::CLONE_NEWUTS as u64 != 0
+    } else {
+        false
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(s.error(format!(
+            "sysctl '{key}' is not namespaced for this container (or its namespace is not the container's own)"
+        )))
+    }
+}
+
+fn id_maps(
+    uid: Option<At<'_>>,
+    gid: Option<At<'_>>,
+    namespaces: u64,
+    extra: &mut Extras,
+) -> Result<()> {
+    let userns = namespaces & libc::CLONE_NEWUSER as u64 != 0;
+    let text = |m: Option<At<'_>>| -> Result<String> {
+        let mut t = String::new();
+        if let Some(m) = m {
+            for e in m.array()? {
+                t += &format!(
+                    "{} {} {}\n",
+                    need(&e, "containerID")?.u32()?,
+                    need(&e, "hostID")?.u32()?,
+                    need(&e, "size")?.u32()?
+                );
+            }
+        }
+        Ok(t)
+    };
+    let (u, g) = (text(uid)?, text(gid)?);
+    match (userns, u.is_empty() && g.is_empty()) {
+        (false, true) => Ok(()),
+        (false, false) => Err(Error::new(
+            "linux.uidMappings: mappings need a user namespace of the container's own",
+        )),
+        (true, _) if u.is_empty() || g.is_empty() => Err(Error::new(
+            "linux.uidMappings: a user namespace needs uidMappings and gidMappings",
+        )),
+        (true, _) => {
+            extra.id_maps = Some([u, g]);
+            Ok(())
+        }
+    }
+}
+
+/// The error `create` gives for a command that is not there, in runc's words (podman
+/// turns "executable file not found in $PATH" and "no such file or directory" into 127).
+pub fn exec_error(plan: &Plan, errno: Errno) -> Error {
+    let cmd = &plan.process.command_display;
+    match errno {
+        Errno::NOENT | Errno::NOTDIR if !cmd.contains('/') => Error::new(format!(
+            "exec: \"{cmd}\": executable file not found in $PATH"
+        )),
+        Errno::NOENT | Errno::NOTDIR => Error::new(format!(
+            "exec: \"{cmd}\": stat {cmd}: no such file or directory"
+        )),
+        Errno::ACCESS => Error::new(format!("exec: \"{cmd}\": permission denied")),
+        e => Error::sys(format!("exec: \"{cmd}\""), e),
+    }
+}

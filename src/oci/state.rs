@@ -1,0 +1,356 @@
+//! An OCI container's state between invocations: no crab-can process lives between
+//! `create`, `start`, `kill` and `delete`, so the state is files under `--root`.
+//!
+//! `ROOT/ID/` holds `state.json` (crab-can's own record, replaced whole with a rename:
+//! the init's pid and start time, the bundle, the cgroup directories with their inodes),
+//! `config.json` (the bundle's, as `create` read it: poststop hooks and `exec` use it)
+//! and `start`, the listening socket of the init's start gate while it is created. Making
+//! the directory is what takes the ID: `mkdir` refuses a second one.
+//!
+//! The status is derived, never stored (as runc's `refreshState`): the init gone, a
+//! zombie, or a different process under its pid (another start time) → stopped; its
+//! cgroup frozen → paused; the start socket still there → created; else running.
+
+use crate::error::{Error, Result};
+use crate::json::{self, At};
+use rustix::fd::{AsFd, OwnedFd};
+use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::io::Errno;
+
+/// The default `--root`, kept apart from the docker-like mode's `/run/crab-can`.
+pub const DEFAULT_ROOT: &str = "/run/crab-can-oci";
+
+/// What `create` records.
+#[derive(Default)]
+pub struct State {
+    pub id: String,
+    /// The init's host pid (0 until it exists) and its start time in clock ticks since
+    /// boot (field 22 of /proc/PID/stat), which tells it from a later process of that pid.
+    pub pid: i32,
+    pub start: u64,
+    pub bundle: String,
+    pub rootfs: String,
+    pub created: String,
+    /// The annotations as their JSON text (`{}` when none).
+    pub annotations: String,
+    /// The cgroup directories: (path, inode), the inode 0 until the directory exists.
+    pub cgroups: Vec<(String, u64)>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Created,
+    Running,
+    Paused,
+    Stopped,
+}
+
+impl Status {
+    pub fn word(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Stopped => "stopped",
+        }
+    }
+}
+
+/// `ID` as runc accepts it: letters, digits and `_+.-`, not `.` or `..`.
+pub fn check_id(id: &str) -> Result<()> {
+    let ok = !id.is_empty()
+        && id.len() <= 1024
+        && id != "."
+        && id != ".."
+        && id
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b"_+.-".contains(&c));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::new(format!("invalid container id '{id}'")))
+    }
+}
+
+/// The `--root` directory, made when missing (0700), opened.
+pub fn open_root(root: &str) -> Result<OwnedFd> {
+    let cannot = |e| Error::sys(format!("cannot use the state directory {root}"), e);
+    match rustix::fs::mkdir(root, Mode::from_raw_mode(0o700)) {
+        Ok(()) | Err(Errno::EXIST) => {}
+        Err(Errno::NOENT) => {
+            // Its parents (a rootless $XDG_RUNTIME_DIR/..., /run/containerd/runc/NS).
+            std::fs::create_dir_all(root).map_err(|e| {
+                Error::new(format!("cannot create the state directory {root}: {e}"))
+            })?;
+            let _ = rustix::fs::chmod(root, Mode::from_raw_mode(0o700));
+        }
+        Err(e) => return Err(cannot(e)),
+    }
+    rustix::fs::open(
+        root,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(cannot)
+}
+
+/// A container's directory under the root.
+pub struct Dir {
+    pub fd: OwnedFd,
+    pub id: String,
+}
+
+/// Take `id`: make its directory (an existing one means the ID is in use).
+pub fn make(root: &OwnedFd, id: &str) -> Result<Dir> {
+    match rustix::fs::mkdirat(root, id, Mode::from_raw_mode(0o700)) {
+        Ok(()) => {}
+        Err(Errno::EXIST) => {
+            return Err(Error::new(format!("container with id {id} already exists")));
+        }
+        Err(e) => return Err(Error::sys(format!("cannot create the state of {id}"), e)),
+    }
+    open(root, id).ok_or_else(|| Error::new(format!("cannot open the state of {id}")))
+}
+
+/// Open `id`'s directory (None: there is none).
+pub fn open(root: &OwnedFd, id: &str) -> Option<Dir> {
+    rustix::fs::openat(
+        root,
+        id,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        Mode::empty(),
+    )
+    .ok()
+    .map(|fd| Dir {
+        fd,
+        id: id.to_string(),
+    })
+}
+
+/// `container does not exist`, the words engines match.
+pub fn not_found(id: &str) -> Error {
+    Error::new(format!("container {id} does not exist"))
+}
+
+impl State {
+    fn to_json(&self) -> String {
+        let mut s = String::from("{\"id\":");
+        json::quote(&mut s, &self.id);
+        s += &format!(",\"pid\":{},\"start\":{},\"bundle\":", self.pid, self.start);
+        json::quote(&mut s, &self.bundle);
+        s += ",\"rootfs\":";
+        json::quote(&mut s, &self.rootfs);
+        s += ",\"created\":";
+        json::quote(&mut s, &self.created);
+        s += ",\"annotations\":";
+        s += if self.annotations.is_empty() {
+            "{}"
+        } else {
+            &self.annotations
+        };
+        s += ",\"cgroups\":[";
+        for (i, (path, ino)) in self.cgroups.iter().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            s += &format!("[{ino},");
+            json::quote(&mut s, path);
+            s.push(']');
+        }
+        s += "]}\n";
+        s
+    }
+
+    fn from_json(text: &[u8]) -> Result<State> {
+        let v = json::parse(text)?;
+        let at = At::root(&v);
+        let field = |k: &str| -> Result<At<'_>> {
+            at.get(k)?.ok_or_else(|| Error::new(format!("no {k}")))
+        };
+        let mut st = State {
+            id: field("id")?.str()?.to_string(),
+            pid: field("pid")?.i32()?,
+            start: field("start")?.u64()?,
+            bundle: field("bundle")?.str()?.to_string(),
+            rootfs: field("rootfs")?.str()?.to_string(),
+            created: field("created")?.str()?.to_string(),
+            annotations: String::new(),
+            cgroups: Vec::new(),
+        };
+        let ann = field("annotations")?;
+        let mut a = String::from("{");
+        for (i, (k, v)) in ann.object()?.into_iter().enumerate() {
+            if i > 0 {
+                a.push(',');
+            }
+            json::quote(&mut a, k);
+            a.push(':');
+            json::quote(&mut a, v.str()?);
+        }
+        a.push('}');
+        st.annotations = a;
+        for pair in field("cgroups")?.array()? {
+            let pair = pair.array()?;
+            if pair.len() != 2 {
+                return Err(Error::new("bad cgroup entry"));
+            }
+            st.cgroups
+                .push((pair[1].str()?.to_string(), pair[0].u64()?));
+        }
+        Ok(st)
+    }
+
+    /// Replace `state.json` whole: a crash leaves the old version or the new one.
+    pub fn save(&self, dir: &Dir) -> Result<()> {
+        let cannot = |e| Error::sys(format!("cannot write the state of {}", dir.id), e);
+        let text = self.to_json();
+        let fd = rustix::fs::openat(
+            &dir.fd,
+            "state.json.new",
+            OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+            Mode::from_raw_mode(0o600),
+        )
+        .map_err(cannot)?;
+        write_all(fd.as_fd(), text.as_bytes()).map_err(cannot)?;
+        drop(fd);
+        rustix::fs::renameat(&dir.fd, "state.json.new", &dir.fd, "state.json").map_err(cannot)
+    }
+
+    /// The state of `dir`; None when it is missing or not crab-can's (foreign state is
+    /// treated as no state at all).
+    pub fn load(dir: &Dir) -> Option<State> {
+        let text = read_small(&dir.fd, "state.json", 1 << 20)?;
+        State::from_json(&text).ok()
+    }
+
+    /// The status, derived from the kernel (see the module's words).
+    pub fn status(&self, dir: &Dir) -> Status {
+        if !self.init_alive() {
+            return Status::Stopped;
+        }
+        if crate::cgroup::is_frozen(&self.cgroups) {
+            return Status::Paused;
+        }
+        if rustix::fs::statat(&dir.fd, "start", AtFlags::SYMLINK_NOFOLLOW).is_ok() {
+            Status::Created
+        } else {
+            Status::Running
+        }
+    }
+
+    /// The init is this state's very process, alive (not a zombie).
+    pub fn init_alive(&self) -> bool {
+        self.pid > 0 && proc_start(self.pid).is_some_and(|(st, s)| s == self.start && st != b'Z' && st != b'X')
+    }
+
+    /// A pidfd of the init, after checking it is still this state's process.
+    pub fn pidfd(&self) -> Option<OwnedFd> {
+        let pid = rustix::process::Pid::from_raw(self.pid)?;
+        let fd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok()?;
+        // Checked after opening: the pidfd pins this very process from here on.
+        self.init_alive().then_some(fd)
+    }
+
+    /// `state ID`'s JSON: runc's keys, `pid` 0 once stopped, annotations only when any.
+    pub fn oci_json(&self, status: Status) -> String {
+        let pid = if status == Status::Stopped { 0 } else { self.pid };
+        let mut s = String::from("{\"ociVersion\":\"");
+        s += crate::oci::spec::SPEC_VERSION;
+        s += "\",\"id\":";
+        json::quote(&mut s, &self.id);
+        s += &format!(",\"pid\":{pid},\"status\":\"{}\",\"bundle\":", status.word());
+        json::quote(&mut s, &self.bundle);
+        s += ",\"rootfs\":";
+        json::quote(&mut s, &self.rootfs);
+        s += ",\"created\":";
+        json::quote(&mut s, &self.created);
+        s += ",\"owner\":\"\"";
+        if self.annotations.len() > 2 {
+            s += ",\"annotations\":";
+            s += &self.annotations;
+        }
+        s.push('}');
+        s
+    }
+}
+
+/// The state letter and start time (field 22) of /proc/PID/stat.
+pub fn proc_start(pid: i32) -> Option<(u8, u64)> {
+    let text = read_small(
+        &rustix::fs::CWD.as_fd(),
+        &format!("/proc/{pid}/stat"),
+        4096,
+    )?;
+    let text = std::str::from_utf8(&text).ok()?;
+    let after = &text[text.rfind(')')? + 1..];
+    let mut f = after.split_whitespace();
+    let state = f.next()?.bytes().next()?;
+    let start = f.nth(18)?.parse().ok()?;
+    Some((state, start))
+}
+
+/// A small file under `dir`, read whole (None when missing, unreadable or larger).
+pub fn read_small(dir: &impl AsFd, name: &str, max: usize) -> Option<Vec<u8>> {
+    let fd = rustix::fs::openat(
+        dir,
+        name,
+        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::NONBLOCK,
+        Mode::empty(),
+    )
+    .ok()?;
+    let st = rustix::fs::fstat(&fd).ok()?;
+    if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile {
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match rustix::io::read(&fd, &mut buf) {
+            Ok(0) => return Some(out),
+            Ok(n) => {
+                out.extend_from_slice(&buf[..n]);
+                if out.len() > max {
+                    return None;
+                }
+            }
+            Err(Errno::INTR) => {}
+            Err(_) => return None,
+        }
+    }
+}
+
+pub fn write_all(fd: rustix::fd::BorrowedFd<'_>, mut buf: &[u8]) -> std::result::Result<(), Errno> {
+    while !buf.is_empty() {
+        match rustix::io::write(fd, buf) {
+            Ok(0) => return Err(Errno::IO),
+            Ok(n) => buf = &buf[n..],
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Remove `id`'s directory and what is in it (only the files crab-can puts there).
+pub fn remove(root: &OwnedFd, dir: Dir) {
+    for f in ["state.json", "state.json.new", "config.json", "start"] {
+        let _ = rustix::fs::unlinkat(&dir.fd, f, AtFlags::empty());
+    }
+    let _ = rustix::fs::unlinkat(root, dir.id.as_str(), AtFlags::REMOVEDIR);
+}
+
+/// Every ID under the root, sorted.
+pub fn list(root: &OwnedFd) -> Vec<String> {
+    let mut ids = Vec::new();
+    if let Ok(mut d) = rustix::fs::Dir::read_from(root) {
+        while let Some(Ok(e)) = d.next() {
+            if let Ok(name) = e.file_name().to_str() {
+                if check_id(name).is_ok() {
+                    ids.push(name.to_string());
+                }
+            }
+        }
+    }
+    ids.sort_unstable();
+    ids
+}
