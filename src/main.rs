@@ -8,6 +8,8 @@
 mod cgroup;
 mod cli;
 mod container;
+#[allow(dead_code)]
+mod devices;
 mod error;
 mod init;
 #[allow(dead_code)]

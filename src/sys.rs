@@ -356,3 +356,89 @@ pub fn kill_all() {
     // SAFETY: kill has no memory-safety preconditions.
     unsafe { libc::kill(-1, libc::SIGKILL) };
 }
+
+// ---------------------------------------------------------------------------------------
+// bpf(2) for the cgroup v2 device filter (devices.rs): load a BPF_PROG_TYPE_CGROUP_DEVICE
+// program and attach it to a cgroup. rustix has no bpf wrapper.
+
+const BPF_PROG_LOAD: libc::c_long = 5;
+const BPF_PROG_ATTACH: libc::c_long = 8;
+const BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;
+const BPF_CGROUP_DEVICE: u32 = 6;
+const BPF_F_ALLOW_MULTI: u32 = 2;
+
+/// The head of `union bpf_attr` for BPF_PROG_LOAD (the kernel zero-fills the rest).
+#[repr(C)]
+struct BpfProgLoad {
+    prog_type: u32,
+    insn_cnt: u32,
+    insns: u64,
+    license: u64,
+    log_level: u32,
+    log_size: u32,
+    log_buf: u64,
+    kern_version: u32,
+    prog_flags: u32,
+}
+
+/// `union bpf_attr` for BPF_PROG_ATTACH, up to the flags.
+#[repr(C)]
+struct BpfProgAttach {
+    target_fd: u32,
+    attach_bpf_fd: u32,
+    attach_type: u32,
+    attach_flags: u32,
+}
+
+/// Load `insns` (eBPF instructions, each 8 bytes in memory order) as a cgroup device
+/// program; the fd is close-on-exec.
+pub fn bpf_load_device_filter(insns: &[u64]) -> Result<OwnedFd, Errno> {
+    let attr = BpfProgLoad {
+        prog_type: BPF_PROG_TYPE_CGROUP_DEVICE,
+        insn_cnt: u32::try_from(insns.len()).map_err(|_| Errno::TOOBIG)?,
+        insns: insns.as_ptr() as u64,
+        license: c"MIT OR Apache-2.0".as_ptr() as u64,
+        log_level: 0,
+        log_size: 0,
+        log_buf: 0,
+        kern_version: 0,
+        prog_flags: 0,
+    };
+    // SAFETY: attr is a valid BPF_PROG_LOAD attribute of the size we pass; its pointers
+    // name `insn_cnt` instructions and a C string that outlive the call, and the kernel
+    // copies both. No log buffer is given.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_PROG_LOAD,
+            &attr as *const BpfProgLoad,
+            std::mem::size_of::<BpfProgLoad>(),
+        )
+    };
+    let fd = check(fd)?;
+    // SAFETY: the kernel returned a new program fd (close-on-exec) that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// Attach the device program `prog` to the cgroup v2 directory `cgroup`, allowing programs
+/// of descendant cgroups too (BPF_F_ALLOW_MULTI: they run after it and can only deny more).
+pub fn bpf_attach_device_filter(cgroup: BorrowedFd<'_>, prog: &OwnedFd) -> Result<(), Errno> {
+    use rustix::fd::AsRawFd;
+    let attr = BpfProgAttach {
+        target_fd: cgroup.as_raw_fd() as u32,
+        attach_bpf_fd: prog.as_raw_fd() as u32,
+        attach_type: BPF_CGROUP_DEVICE,
+        attach_flags: BPF_F_ALLOW_MULTI,
+    };
+    // SAFETY: attr is a valid BPF_PROG_ATTACH attribute of the size we pass; the kernel
+    // only reads it and takes its own reference to the program.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_PROG_ATTACH,
+            &attr as *const BpfProgAttach,
+            std::mem::size_of::<BpfProgAttach>(),
+        )
+    };
+    check(r).map(drop)
+}
