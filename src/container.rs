@@ -68,7 +68,7 @@ pub fn create(plan: &Plan) -> Result<Container<'_>> {
     lock.clean_leftovers();
     let cgroup = match &c.cgroup {
         Some(cp) => {
-            let placement = Placement::new(&c.name, &cp.parent, cp.limits)?;
+            let placement = Placement::new(&c.name, &cp.parent, cp.limits.clone())?;
             // Recorded before anything is made, and again with the inodes once it is: a
             // kill at any moment leaves nothing the next run cannot find and tell apart.
             let paths: Vec<String> = placement.paths().collect();
