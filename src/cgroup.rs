@@ -97,8 +97,8 @@ pub const THROTTLE_V2: [&str; 4] = ["rbps", "wbps", "riops", "wiops"];
 
 /// What the container's cgroup limits. `None` (and an empty list) leaves the kernel's
 /// default, which for a new cgroup is no limit.
-#[derive(Clone, Default, PartialEq, Eq)]
-#[cfg_attr(test, derive(Debug))]
+#[derive(Clone, Default)]
+#[cfg_attr(test, derive(Debug, PartialEq, Eq))]
 pub struct Limits {
     /// `memory.max`; v1 `memory.limit_in_bytes`.
     pub memory: Option<Amount>,
@@ -153,7 +153,23 @@ impl Limits {
     }
 
     pub fn any(&self) -> bool {
-        *self != Limits::default()
+        self.memory.is_some()
+            || self.memory_low.is_some()
+            || self.memory_swap.is_some()
+            || self.swappiness.is_some()
+            || self.oom_kill_disable
+            || self.cpu_shares.is_some()
+            || self.cpu_quota.is_some()
+            || self.cpu_period.is_some()
+            || self.cpu_burst.is_some()
+            || self.cpu_idle.is_some()
+            || self.cpus.is_some()
+            || self.mems.is_some()
+            || self.pids.is_some()
+            || !self.hugepages.is_empty()
+            || !self.throttles.is_empty()
+            || !self.unified.is_empty()
+            || self.devices.is_some()
     }
 
     /// The controllers these limits write to, each with the setting that needs it (for
@@ -529,8 +545,9 @@ pub struct Placement {
     layout: Layout,
     front: Front,
     name: String,
-    limits: Limits,
     dirs: Vec<Target>,
+    /// v2 hosts: the controllers the limits need, enabled in each parent or an error.
+    strict: Vec<&'static str>,
     /// v2 hosts, OCI: every controller of the root, enabled along the path where the
     /// kernel lets it (as runc does: the callers read the statistics of all of them).
     all_controllers: Vec<String>,
@@ -540,7 +557,7 @@ impl Placement {
     /// The docker-like directories for container `name` under `parent` with `limits`: the
     /// v2 tree, and on a hybrid host the v1 hierarchies of the limits asked for. With no
     /// limit (an explicit `--cgroup-parent`), there must still be a hierarchy to make it in.
-    pub fn new(name: &str, parent: &str, limits: Limits) -> Result<Placement> {
+    pub fn new(name: &str, parent: &str, limits: &Limits) -> Result<Placement> {
         let layout = detect();
         let mut dirs = Vec::new();
         let target = |base: String, role| Target {
@@ -588,8 +605,8 @@ impl Placement {
             layout,
             front: Front::Docker,
             name: name.to_string(),
-            limits,
             dirs,
+            strict: v2_needs(layout, limits),
             all_controllers: Vec::new(),
         })
     }
@@ -600,7 +617,9 @@ impl Placement {
     /// in every mounted v1 hierarchy (as runc: `devices` must be there) and one in the v2
     /// tree when there is one (it holds every process of the container, so `cgroup.kill`
     /// there ends them all at once).
-    pub fn oci(path: &str, limits: Limits) -> Result<Placement> {
+    pub fn oci(path: &str, limits: &Limits) -> Result<Placement> {
+        // Clean already when it comes from oci_path; never anything but a path below.
+        let path = &clean(path)?;
         let layout = detect();
         let own = || std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
         let mut dirs = Vec::new();
@@ -657,8 +676,8 @@ impl Placement {
             layout,
             front: Front::Oci,
             name: name.to_string(),
-            limits,
             dirs,
+            strict: v2_needs(layout, limits),
             all_controllers,
         })
     }
@@ -667,6 +686,14 @@ impl Placement {
     pub fn paths(&self) -> impl Iterator<Item = String> + '_ {
         self.dirs.iter().map(|t| t.path(&self.name))
     }
+}
+
+/// On a v2 host, the controllers `limits` need.
+fn v2_needs(layout: Layout, limits: &Limits) -> Vec<&'static str> {
+    if layout != Layout::V2 {
+        return Vec::new();
+    }
+    limits.needs(true).into_iter().map(|(c, _)| c).collect()
 }
 
 /// The parent, inside one hierarchy, of the leaf that `path` (from [`oci_path`]) names. A
@@ -710,15 +737,16 @@ pub struct Cgroup {
     v2: Option<Dir>,
     /// v1 directories, each with its hierarchy's name (hybrid hosts).
     v1: Vec<(String, Dir)>,
-    pub limits: Limits,
-    pub layout: Layout,
+    /// The memory limit, for the OOM report.
+    memory: Option<Amount>,
+    layout: Layout,
 }
 
 /// What [`make_dir`] does along the way.
 struct Make<'a> {
     front: Front,
     /// v2: controllers to enable in each parent, or fail (`["memory", "pids"]`).
-    strict: Vec<&'a str>,
+    strict: Vec<&'static str>,
     /// v2: controllers to enable in each parent where the kernel lets it.
     loose: &'a [String],
     /// v1 cpuset: fill each new level's empty `cpuset.cpus` and `cpuset.mems` from its
@@ -865,18 +893,12 @@ impl Cgroup {
     /// Create the container's cgroup directories with their limits (and device rules),
     /// before the container exists. On a failure, whatever was made is removed (when the
     /// `Cgroup` drops).
-    pub fn create(p: &Placement) -> Result<Cgroup> {
+    pub fn create(p: &Placement, limits: &Limits) -> Result<Cgroup> {
         let mut cg = Cgroup {
             v2: None,
             v1: Vec::new(),
-            limits: p.limits.clone(),
+            memory: limits.memory,
             layout: p.layout,
-        };
-        let v2_host = p.layout == Layout::V2;
-        let strict: Vec<&str> = if v2_host {
-            p.limits.needs(true).into_iter().map(|(c, _)| c).collect()
-        } else {
-            Vec::new()
         };
         for t in &p.dirs {
             match &t.role {
@@ -885,7 +907,7 @@ impl Cgroup {
                     // a hybrid host has none.
                     let how = Make {
                         front: p.front,
-                        strict: strict.clone(),
+                        strict: p.strict.clone(),
                         loose: &p.all_controllers,
                         cpuset: false,
                     };
@@ -903,12 +925,11 @@ impl Cgroup {
                 }
             }
         }
-        cg.write_limits()?;
+        cg.write_limits(limits)?;
         Ok(cg)
     }
 
-    fn write_limits(&self) -> Result<()> {
-        let l = &self.limits;
+    fn write_limits(&self, l: &Limits) -> Result<()> {
         if self.layout == Layout::V2 {
             if let Some(d) = &self.v2 {
                 write_v2(d, l)?;
@@ -990,7 +1011,7 @@ impl Cgroup {
         if kills == 0 {
             return Ok(());
         }
-        let limit = match self.limits.memory {
+        let limit = match self.memory {
             Some(Amount::Of(m)) => mib(m),
             _ => "none".to_string(),
         };
@@ -1284,12 +1305,17 @@ fn collect_procs(dir: BorrowedFd<'_>, depth: usize, out: &mut Vec<i32>) {
 }
 
 fn procs_of(dirs: &[(OwnedFd, bool)]) -> Vec<i32> {
-    let mut out = Vec::new();
+    let mut all = Vec::new();
     for (fd, _) in dirs {
-        collect_procs(fd.as_fd(), 0, &mut out);
+        collect_procs(fd.as_fd(), 0, &mut all);
     }
-    out.sort_unstable();
-    out.dedup();
+    // Sorted by insertion (a sort would link 2 KB of quicksort).
+    let mut out: Vec<i32> = Vec::with_capacity(all.len());
+    for p in all {
+        if let Err(i) = out.binary_search(&p) {
+            out.insert(i, p);
+        }
+    }
     out
 }
 
@@ -1310,14 +1336,17 @@ pub fn procs(dirs: &[(String, u64)]) -> Vec<i32> {
 /// whose pid was given to another in between is never signalled.
 fn signal_listed(dirs: &[(OwnedFd, bool)], sig: Signal) -> usize {
     let listed = procs_of(dirs);
+    // (pid, its pidfd; None on kernels without pidfd_open, before 5.3). A pid that is
+    // already gone is left out.
     let pinned: Vec<(i32, Option<OwnedFd>)> = listed
         .iter()
-        .filter_map(|&p| rustix::process::Pid::from_raw(p).map(|pid| (p, pid)))
-        .map(|(p, pid)| {
-            (
-                p,
-                rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok(),
-            )
+        .filter_map(|&p| {
+            let pid = rustix::process::Pid::from_raw(p)?;
+            match rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()) {
+                Ok(fd) => Some((p, Some(fd))),
+                Err(Errno::NOSYS) => Some((p, None)),
+                Err(_) => None,
+            }
         })
         .collect();
     let still = procs_of(dirs);
@@ -1328,7 +1357,7 @@ fn signal_listed(dirs: &[(OwnedFd, bool)], sig: Signal) -> usize {
         }
         let sent = match &fd {
             Some(fd) => rustix::process::pidfd_send_signal(fd, sig),
-            // Kernels before 5.3: the plain pid (the window is the one between the reads).
+            // The plain pid: the window is the one between the two reads.
             None => rustix::process::Pid::from_raw(p).map_or(Err(Errno::SRCH), |pid| {
                 rustix::process::kill_process(pid, sig)
             }),
@@ -1428,7 +1457,8 @@ pub fn signal_all(dirs: &[(String, u64)], sig: Signal) -> Result<()> {
     if sig == Signal::KILL {
         if let Some((fd, _)) = open.iter().find(|(_, v2)| *v2) {
             match write_at(fd.as_fd(), "cgroup.kill", "1") {
-                Ok(()) => return Ok(()),
+                // A task frozen by a v1 freezer dies only once thawed.
+                Ok(()) => return thaw(&open),
                 Err(Errno::NOENT) => {}
                 Err(e) => return Err(Error::sys("cannot write to cgroup.kill", e)),
             }
@@ -1447,20 +1477,28 @@ pub fn signal_all(dirs: &[(String, u64)], sig: Signal) -> Result<()> {
     Ok(())
 }
 
+/// Thaw the container if it is frozen or being frozen. Asked, not found: while a frozen v2
+/// cgroup's killed tasks exit, `cgroup.events` says `frozen 0` for a moment.
+fn thaw(open: &[(OwnedFd, bool)]) -> Result<()> {
+    let Some((fd, v2)) = freezer(open) else {
+        return Ok(());
+    };
+    let asked = if v2 {
+        read_at(fd, "cgroup.freeze").is_some_and(|s| s.trim() == "1")
+    } else {
+        read_at(fd, "freezer.state").is_some_and(|s| s.trim() != "THAWED")
+    };
+    if asked { freeze(fd, v2, false) } else { Ok(()) }
+}
+
 /// SIGKILL whatever the directories list until they list nothing (about 5 s at most).
 fn kill_until_empty(open: &[(OwnedFd, bool)]) -> Result<()> {
-    let fr = freezer(open);
     for _ in 0..500 {
         if procs_of(open).is_empty() {
             return Ok(());
         }
         signal_listed(open, Signal::KILL);
-        // A frozen task dies only once thawed (v1).
-        if let Some((fd, v2)) = fr {
-            if frozen_state(fd, v2) {
-                let _ = freeze(fd, v2, false);
-            }
-        }
+        let _ = thaw(open);
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     Err(Error::new(format!(
@@ -1994,7 +2032,7 @@ mod tests {
             devices: Some(devices::with_defaults(Vec::new())),
             ..Limits::default()
         };
-        let p = Placement::oci(&path, limits).unwrap();
+        let p = Placement::oci(&path, &limits).unwrap();
         let paths: Vec<String> = p.paths().collect();
         let mut left = Leftovers {
             leaves: paths.clone(),
@@ -2017,7 +2055,7 @@ mod tests {
                 );
             }
         }
-        let cg = Cgroup::create(&p).unwrap();
+        let cg = Cgroup::create(&p, &limits).unwrap();
         let read = |ctrl: &str, file: &str| {
             let dir = if v2 {
                 paths[0].clone()
@@ -2068,8 +2106,8 @@ mod tests {
         assert_eq!(read("pids", "pids.max"), "50");
 
         // The leaf must be new.
-        let p2 = Placement::oci(&path, Limits::default()).unwrap();
-        let e = Cgroup::create(&p2).err().unwrap().msg;
+        let p2 = Placement::oci(&path, &Limits::default()).unwrap();
+        let e = Cgroup::create(&p2, &Limits::default()).err().unwrap().msg;
         assert!(
             e.contains("already exists and crab-can did not make it"),
             "{e}"
@@ -2106,11 +2144,18 @@ mod tests {
         assert!(died(&mut left, a));
         assert!(procs(&dirs).is_empty());
 
-        // SIGKILL through cgroup.kill where there is a v2 directory.
-        let (_, b) = spawn_into(&cg, &mut left);
-        go_on(&mut left, b);
-        signal_all(&dirs, Signal::KILL).unwrap();
-        assert!(died(&mut left, b));
+        // SIGKILL through cgroup.kill where there is a v2 directory, of a running and of a
+        // frozen (paused) container.
+        for freeze_first in [false, true] {
+            let (_, b) = spawn_into(&cg, &mut left);
+            go_on(&mut left, b);
+            if freeze_first {
+                set_frozen(&dirs, true).unwrap();
+            }
+            signal_all(&dirs, Signal::KILL).unwrap();
+            assert!(died(&mut left, b), "frozen: {freeze_first}");
+            assert!(!is_frozen(&dirs));
+        }
         if !v1_only.is_empty() {
             // SIGKILL the v1 way, of a running and of a frozen container.
             for freeze_first in [false, true] {

@@ -68,12 +68,12 @@ pub fn create(plan: &Plan) -> Result<Container<'_>> {
     lock.clean_leftovers();
     let cgroup = match &c.cgroup {
         Some(cp) => {
-            let placement = Placement::new(&c.name, &cp.parent, cp.limits.clone())?;
+            let placement = Placement::new(&c.name, &cp.parent, &cp.limits)?;
             // Recorded before anything is made, and again with the inodes once it is: a
             // kill at any moment leaves nothing the next run cannot find and tell apart.
             let paths: Vec<String> = placement.paths().collect();
             lock.record(paths.iter().map(|p| (p.as_str(), None)))?;
-            let cg = Cgroup::create(&placement)?;
+            let cg = Cgroup::create(&placement, &cp.limits)?;
             lock.record(cg.dirs().map(|(p, i)| (p, Some(i))))?;
             Some(cg)
         }
