@@ -90,8 +90,8 @@ pub fn create_with<'p>(
     let cgroup = match &c.cgroup {
         Some(cp) => {
             let placement = match &cp.oci_path {
-                Some(path) => Placement::oci(path, cp.limits)?,
-                None => Placement::new(&c.name, &cp.parent, cp.limits)?,
+                Some(path) => Placement::oci(path, &cp.limits)?,
+                None => Placement::new(&c.name, &cp.parent, &cp.limits)?,
             };
             // Recorded before anything is made, and again with the inodes once it is: a
             // kill at any moment leaves nothing the next run cannot find and tell apart.
@@ -99,7 +99,7 @@ pub fn create_with<'p>(
             let intent: Vec<(&str, Option<u64>)> =
                 paths.iter().map(|p| (p.as_str(), None)).collect();
             rec.cgroups(&intent)?;
-            let cg = Cgroup::create(&placement)?;
+            let cg = Cgroup::create(&placement, &cp.limits)?;
             let made: Vec<(&str, Option<u64>)> = cg.dirs().map(|(p, i)| (p, Some(i))).collect();
             rec.cgroups(&made)?;
             Some(cg)
@@ -303,7 +303,9 @@ pub fn detach(ct: Container<'_>) {
     if let Some(gate) = gate {
         sys::write_once(gate.as_fd(), &[init::SYNC_DETACH]);
     }
-    std::mem::forget(cgroup);
+    if let Some(cg) = cgroup {
+        cg.release();
+    }
 }
 
 /// Give up on a created container: kill its init and remove what was made.

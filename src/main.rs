@@ -5,10 +5,10 @@
 //! named after the kernel concepts they drive; see README.md.
 #![deny(unsafe_code)]
 
+// The OCI parts (Placement::oci, signal_all, ...) are used once the OCI commands land.
 mod cgroup;
 mod cli;
 mod container;
-#[allow(dead_code)]
 mod devices;
 mod error;
 mod init;

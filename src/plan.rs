@@ -592,11 +592,7 @@ pub fn from_cli(spec: &Spec) -> Result<Plan> {
     {
         root_flags |= RDONLY;
     }
-    let limits = Limits {
-        memory: spec.memory,
-        cpu_quota: spec.cpu_quota,
-        pids: spec.pids,
-    };
+    let limits = Limits::docker(spec.memory, spec.cpu_quota, spec.pids);
     let terminal = crate::tty::wanted(spec.no_tty).then(|| Terminal {
         size: crate::tty::caller_size(),
     });
@@ -938,14 +934,11 @@ mod tests {
         }
         assert_eq!(docker_namespaces(Net::Host) & libc::CLONE_NEWNET as u64, 0);
         let none = Limits::default();
-        assert!(cgroup_plan(none, None).is_none());
-        let p = cgroup_plan(none, Some("a/b")).unwrap();
+        assert!(cgroup_plan(none.clone(), None).is_none());
+        let p = cgroup_plan(none.clone(), Some("a/b")).unwrap();
         assert_eq!((p.parent.as_str(), p.limits), ("a/b", none));
-        let mem = Limits {
-            memory: Some(64 << 20),
-            ..none
-        };
-        let p = cgroup_plan(mem, None).unwrap();
+        let mem = Limits::docker(Some(64 << 20), None, None);
+        let p = cgroup_plan(mem.clone(), None).unwrap();
         assert_eq!((p.parent.as_str(), p.limits), ("crab-can", mem));
     }
 
