@@ -906,3 +906,72 @@ fn real_x32_and_i386_calls_are_killed() {
         "i386: {status:#x}"
     );
 }
+
+/// Each architecture's name table: runs ascending and apart, the gaps between them its
+/// holes, the last number its highest, the default profile's numbers (`nr`) the same, and
+/// (where the header is installed) every name of the header at the header's number.
+#[test]
+fn name_tables_match() {
+    for arch in ARCHES {
+        let mut all: Vec<(u32, &str)> = Vec::new();
+        for &(first, names) in arch.names {
+            all.extend((first..).zip(names.split(' ')));
+        }
+        for w in all.windows(2) {
+            let ((a, _), (b, name)) = (w[0], w[1]);
+            assert!(a < b, "{}: {name}", arch.name);
+            for n in a + 1..b {
+                assert!(arch.unknown(n) && in_hole(arch, n), "{}: {n}", arch.name);
+            }
+        }
+        assert_eq!(all.last().map(|l| l.0), Some(arch.max_nr), "{}", arch.name);
+        for &(n, name) in &all {
+            assert!(!name.is_empty() && !arch.unknown(n), "{}: {n}", arch.name);
+            assert_eq!(arch.number(name), Some(n), "{}: {name}", arch.name);
+        }
+        let mut names: Vec<&str> = all.iter().map(|a| a.1).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), all.len(), "{}: a name twice", arch.name);
+        for s in super::profile::RULES.iter().flat_map(|r| r.calls) {
+            assert_eq!(
+                arch.number(&format!("{s:?}")),
+                (arch.nr)(*s),
+                "{}",
+                arch.name
+            );
+        }
+        for &(name, n) in everyday(arch) {
+            assert_eq!(arch.number(name), Some(n), "{}: {name}", arch.name);
+        }
+        for bad in [
+            "",
+            "read ",
+            " read",
+            "nosuchcall",
+            "READ",
+            "fstat64",
+            "socketcall",
+        ] {
+            assert_eq!(arch.number(bad), None, "{}: {bad:?}", arch.name);
+        }
+        let Some((path, header)) = header_numbers(arch) else {
+            skip("name_tables_match", &format!("{}: no header", arch.name));
+            continue;
+        };
+        for (name, &h) in &header {
+            assert_eq!(
+                arch.number(name),
+                Some(h),
+                "{}: {name} of {path}",
+                arch.name
+            );
+        }
+        // The table's names the header lacks are newer than the header: their numbers are
+        // free in it.
+        for &(n, name) in &all {
+            let free = !header.values().any(|&h| h == n);
+            assert!(header.contains_key(name) || free, "{}: {name}", arch.name);
+        }
+    }
+}
