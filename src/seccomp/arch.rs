@@ -10,7 +10,6 @@ use super::profile::Sys::{self, *};
 /// An architecture, as the filter sees it.
 pub struct Arch {
     /// Rust's name for it (`std::env::consts::ARCH`).
-    #[cfg_attr(not(test), allow(dead_code))]
     pub name: &'static str,
     /// `seccomp_data.arch` for its native calls (AUDIT_ARCH_*). Any other value is a call
     /// through another ABI of the same CPU and kills the process.
@@ -30,7 +29,6 @@ pub struct Arch {
     /// Every call's name, for OCI profiles: runs of consecutive numbers, each the first
     /// number and the names in order, one per number, space-separated. The gaps between
     /// runs are `holes`; the last name is numbered `max_nr`.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub names: &'static [(u32, &'static str)],
     /// The kernel headers (Debian's paths) the tests check `nr`, `holes` and `max_nr`
     /// against: alternatives, each the files to read in order.
@@ -38,7 +36,6 @@ pub struct Arch {
     pub headers: &'static [&'static [&'static str]],
 }
 
-#[cfg_attr(not(test), allow(dead_code))]
 impl Arch {
     /// The number of the call named `name` (the kernel's spelling), if this architecture
     /// has such a call.

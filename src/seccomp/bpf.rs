@@ -1,6 +1,7 @@
-//! The small assembler that turns the profile ([`RULES`]) and an architecture's facts
-//! ([`Arch`]) into a classic-BPF program: the arch check, ascending range checks, three
-//! argument checks and the returns.
+//! The small assembler that turns the default profile ([`RULES`]) and an architecture's
+//! facts ([`Arch`]) into a classic-BPF program: the arch check, ascending range checks,
+//! three argument checks and the returns. Below it, the general assembler for OCI
+//! profiles ([`dispatch`]).
 
 use super::arch::{AARCH64, Arch, X86_64};
 use super::profile::Act::{self, CloneFlags, Enosys, Eperm, PersonalityArg, SocketDomain};
@@ -185,4 +186,179 @@ pub fn program(arch: &Arch, caps: u64) -> Vec<sock_filter> {
         a.op(RET, k, To::Next, To::Next);
     }
     a.finish()
+}
+
+// The general assembler, for OCI profiles: any rules on any call, with 64-bit argument
+// comparisons. The numbers go through a balanced tree of `JGE` tests down to a leaf per
+// range of numbers (a return, or the rules of one call); a jump too far for the 8-bit
+// fields goes through `JA`, whose offset is 32 bits, so there is no length limit but the
+// kernel's.
+
+pub const JA: u16 = 0x05; // BPF_JMP | BPF_JA
+pub const AND: u16 = 0x54; // BPF_ALU | BPF_AND | BPF_K
+
+pub const RET_KILL_THREAD: u32 = 0;
+pub const RET_TRAP: u32 = 0x0003_0000;
+pub const RET_TRACE: u32 = 0x7ff0_0000;
+pub const RET_LOG: u32 = 0x7ffc_0000;
+
+/// The kernel's limit on a program's length (BPF_MAXINSNS).
+pub const MAX_INSNS: usize = 4096;
+/// The most comparisons in one rule: a rule's code (at most 6 instructions each, and its
+/// return) must fit an 8-bit jump to the next rule.
+pub const MAX_CMPS: usize = 16;
+const _: () = assert!(6 * MAX_CMPS + 1 < FAIL as usize);
+/// A jump to the next rule, resolved when the rule is complete.
+const FAIL: u8 = u8::MAX;
+
+/// How an argument is compared with `value` (SCMP_CMP_*), both as 64-bit unsigned numbers.
+#[derive(Clone, Copy, PartialEq)]
+pub enum Op {
+    Ne,
+    Lt,
+    Le,
+    Eq,
+    Ge,
+    Gt,
+    /// `arg & value == two`.
+    MaskedEq,
+}
+
+/// `args[arg] op value`.
+#[derive(Clone, Copy)]
+pub struct Cmp {
+    pub arg: u8,
+    pub op: Op,
+    pub value: u64,
+    pub two: u64,
+}
+
+/// The comparisons (at most [`MAX_CMPS`]) that must all hold for the call to get `ret`.
+pub struct Rule {
+    pub cmps: Vec<Cmp>,
+    pub ret: u32,
+}
+
+/// What the numbers of a range get: a return, or (a range of one number) the first of the
+/// rules that holds, and the second field when none does.
+pub enum Leaf<'a> {
+    Ret(u32),
+    Rules(&'a [Rule], u32),
+}
+
+fn ins(code: u16, k: u32, jt: u8, jf: u8) -> sock_filter {
+    sock_filter { code, jt, jf, k }
+}
+
+/// The program for `arch`: other ABIs are killed as in [`program`], then each number gets
+/// the leaf of the range it is in. `leaves` are the ranges' first numbers, ascending, the
+/// first 0.
+pub fn dispatch(arch: &Arch, leaves: &[(u32, Leaf)]) -> Vec<sock_filter> {
+    let mut p = vec![
+        ins(LD, ARCH, 0, 0),
+        ins(JEQ, arch.audit, 1, 0),
+        ins(RET, RET_KILL_PROCESS, 0, 0),
+        ins(LD, NR, 0, 0),
+    ];
+    if let Some(from) = arch.abi_from {
+        p.extend([
+            ins(JGE, from, 0, 3),
+            ins(JEQ, u32::MAX, 0, 1),
+            ins(RET, ret_errno(libc::ENOSYS), 0, 0),
+            ins(RET, RET_KILL_PROCESS, 0, 0),
+        ]);
+    }
+    tree(&mut p, leaves);
+    p
+}
+
+/// The code that sends the number in the accumulator to its leaf.
+fn tree(p: &mut Vec<sock_filter>, leaves: &[(u32, Leaf)]) {
+    match leaves {
+        [] => {}
+        [(_, Leaf::Ret(k))] => p.push(ins(RET, *k, 0, 0)),
+        [(_, Leaf::Rules(rules, other))] => {
+            for r in rules.iter() {
+                rule(p, r);
+            }
+            p.push(ins(RET, *other, 0, 0));
+        }
+        _ => {
+            let (low, high) = leaves.split_at(leaves.len() / 2);
+            let at = p.len();
+            p.push(ins(JGE, high[0].0, 0, 0));
+            tree(p, low);
+            let skip = p.len() - at - 1;
+            match u8::try_from(skip) {
+                Ok(skip) => p[at].jt = skip,
+                Err(_) => {
+                    p[at].jf = 1;
+                    p.insert(at + 1, ins(JA, skip as u32, 0, 0));
+                }
+            }
+            tree(p, high);
+        }
+    }
+}
+
+/// One rule: its comparisons, each going on when it holds and to the next rule when not,
+/// then its return.
+fn rule(p: &mut Vec<sock_filter>, r: &Rule) {
+    let start = p.len();
+    for c in &r.cmps {
+        cmp(p, c);
+    }
+    p.push(ins(RET, r.ret, 0, 0));
+    let end = p.len();
+    for (pc, i) in p.iter_mut().enumerate().skip(start) {
+        // At most 6 * MAX_CMPS + 1 ahead.
+        let next = (end - pc - 1) as u8;
+        for j in [&mut i.jt, &mut i.jf] {
+            if *j == FAIL {
+                *j = next;
+            }
+        }
+    }
+}
+
+/// One comparison of a 64-bit argument, as two 32-bit halves (high first); jumps marked
+/// FAIL leave the rule.
+fn cmp(p: &mut Vec<sock_filter>, c: &Cmp) {
+    let low = ARG0_LOW + 8 * u32::from(c.arg);
+    let high = low + 4;
+    let (vh, vl) = ((c.value >> 32) as u32, c.value as u32);
+    let mut op = |code, k, jt, jf| p.push(ins(code, k, jt, jf));
+    op(LD, high, 0, 0);
+    match c.op {
+        Op::Eq => {
+            op(JEQ, vh, 0, FAIL);
+            op(LD, low, 0, 0);
+            op(JEQ, vl, 0, FAIL);
+        }
+        Op::Ne => {
+            op(JEQ, vh, 0, 2);
+            op(LD, low, 0, 0);
+            op(JEQ, vl, FAIL, 0);
+        }
+        // Above in the high half: holds; below: fails; equal: the low half decides.
+        Op::Gt | Op::Ge => {
+            op(JGT, vh, 3, 0);
+            op(JEQ, vh, 0, FAIL);
+            op(LD, low, 0, 0);
+            op(if c.op == Op::Gt { JGT } else { JGE }, vl, 0, FAIL);
+        }
+        Op::Lt | Op::Le => {
+            op(JGT, vh, FAIL, 0);
+            op(JEQ, vh, 0, 2);
+            op(LD, low, 0, 0);
+            op(if c.op == Op::Lt { JGE } else { JGT }, vl, FAIL, 0);
+        }
+        Op::MaskedEq => {
+            op(AND, vh, 0, 0);
+            op(JEQ, (c.two >> 32) as u32, 0, FAIL);
+            op(LD, low, 0, 0);
+            op(AND, vl, 0, 0);
+            op(JEQ, c.two as u32, 0, FAIL);
+        }
+    }
 }
