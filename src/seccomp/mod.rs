@@ -6,17 +6,17 @@
 //! - `profile.rs`: the default profile, by system-call name ([`profile::RULES`]);
 //! - `arch.rs`: each architecture's facts ([`arch::Arch`]: its AUDIT_ARCH, its foreign
 //!   ABIs, its numbers and names), and which one is native;
-//! - `bpf.rs`: the assemblers: the compact one for the default profile, and the general
-//!   one (any rules, 64-bit argument comparisons) for OCI profiles;
+//! - `bpf.rs`: the assembler (any rules, 64-bit argument comparisons), and the default
+//!   profile's rules for it;
 //! - `oci.rs`: an OCI profile read into rules for the general assembler, with what each
 //!   field means.
 //!
 //! The default profile's program, in order:
 //! 1. a call through another ABI kills the process: on x86_64 i386 (`int 0x80`) and x32,
 //!    on aarch64 32-bit Arm (compat);
-//! 2. the number is looked up in a chain of sorted ranges made from the rules: a refused
-//!    call gets EPERM, `clone3` gets ENOSYS (so libcs fall back to `clone`), and `clone`,
-//!    `socket` and `personality` jump to a short check of their first argument;
+//! 2. the number goes down a balanced tree of ranges made from the rules: a refused call
+//!    gets EPERM, `clone3` gets ENOSYS (so libcs fall back to `clone`), and `clone`,
+//!    `socket` and `personality` a short check of their first argument;
 //! 3. a number this filter does not know (a hole in the architecture's table, or above
 //!    its highest) gets ENOSYS, so a newer kernel's new calls fail cleanly instead of
 //!    being allowed;

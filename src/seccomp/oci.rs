@@ -29,7 +29,7 @@ use super::Filter;
 use super::arch::Arch;
 use super::bpf::{
     self, Cmp, Leaf, MAX_CMPS, MAX_INSNS, Op, RET_ALLOW, RET_KILL_PROCESS, RET_KILL_THREAD,
-    RET_LOG, RET_TRACE, RET_TRAP, Rule, ret_errno,
+    RET_LOG, RET_TRACE, RET_TRAP, Rule, push, ret_errno,
 };
 use crate::error::Result;
 use crate::json::At;
@@ -148,15 +148,6 @@ pub fn compile(arch: &Arch, spec: &At<'_>, warn: &mut dyn FnMut(&str)) -> Result
         )));
     }
     Ok(Filter { prog, flags })
-}
-
-fn push<'a>(leaves: &mut Vec<(u32, Leaf<'a>)>, n: u32, leaf: Leaf<'a>) {
-    if let (Some((_, Leaf::Ret(last))), Leaf::Ret(k)) = (leaves.last(), &leaf) {
-        if last == k {
-            return;
-        }
-    }
-    leaves.push((n, leaf));
 }
 
 /// Member `key`, which must be there.
