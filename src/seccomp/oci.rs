@@ -52,6 +52,9 @@ enum Plan {
     Rules(Vec<Rule>),
 }
 
+// The message of `too_long` says 4096.
+const _: () = assert!(MAX_INSNS == 4096);
+
 /// The filter `spec` describes, for `arch`.
 pub fn compile(arch: &Arch, spec: &At<'_>, warn: &mut dyn FnMut(&str)) -> Result<Filter> {
     let default = action(&need(spec, "defaultAction")?, spec.get("defaultErrnoRet")?)?;
@@ -79,6 +82,7 @@ pub fn compile(arch: &Arch, spec: &At<'_>, warn: &mut dyn FnMut(&str)) -> Result
     let mut plans: Vec<Plan> = (0..=arch.max_nr).map(|_| Plan::Default).collect();
     // The highest number the profile names.
     let mut top = None;
+    let mut conditional = 0;
     let syscalls = match spec.get("syscalls")? {
         Some(s) => s.array()?,
         None => Vec::new(),
@@ -112,10 +116,19 @@ pub fn compile(arch: &Arch, spec: &At<'_>, warn: &mut dyn FnMut(&str)) -> Result
                 ret,
             };
             match plan {
-                Plan::Ret(_) => {}
-                _ if cmps.is_empty() => *plan = Plan::Ret(ret),
+                Plan::Ret(_) => continue,
+                _ if cmps.is_empty() => {
+                    *plan = Plan::Ret(ret);
+                    continue;
+                }
                 Plan::Rules(rules) => rules.push(rule),
                 Plan::Default => *plan = Plan::Rules(vec![rule]),
+            }
+            // Each rule with arguments takes 4 instructions or more: stop before a huge
+            // profile takes much memory.
+            conditional += 1;
+            if conditional > MAX_INSNS / 4 {
+                return Err(too_long(spec));
             }
         }
     }
@@ -142,12 +155,13 @@ pub fn compile(arch: &Arch, spec: &At<'_>, warn: &mut dyn FnMut(&str)) -> Result
 
     let prog = bpf::dispatch(arch, &leaves);
     if prog.len() > MAX_INSNS {
-        return Err(spec.error(format_args!(
-            "the filter needs {} BPF instructions, more than the kernel's {MAX_INSNS}",
-            prog.len()
-        )));
+        return Err(too_long(spec));
     }
     Ok(Filter { prog, flags })
+}
+
+fn too_long(spec: &At<'_>) -> crate::error::Error {
+    spec.error("too many rules: the filter would be longer than the kernel's 4096 instructions")
 }
 
 /// Member `key`, which must be there.
