@@ -272,9 +272,10 @@ pub fn unshare_namespaces(flags: rustix::thread::UnshareFlags) -> Result<(), Err
     unsafe { rustix::thread::unshare_unsafe(flags) }
 }
 
-/// Load a seccomp filter (`SECCOMP_SET_MODE_FILTER`) into the calling thread;
-/// no_new_privs must already be set. No allocation: this runs after fork.
-pub fn seccomp_set_mode_filter(prog: &[libc::sock_filter]) -> Result<(), Errno> {
+/// Load a seccomp filter (`SECCOMP_SET_MODE_FILTER`, with SECCOMP_FILTER_FLAG_* `flags`)
+/// into the calling thread; no_new_privs must already be set. No allocation: this runs
+/// after fork.
+pub fn seccomp_set_mode_filter(prog: &[libc::sock_filter], flags: u32) -> Result<(), Errno> {
     let len = u16::try_from(prog.len()).map_err(|_| Errno::INVAL)?;
     let fprog = libc::sock_fprog {
         len,
@@ -286,7 +287,7 @@ pub fn seccomp_set_mode_filter(prog: &[libc::sock_filter]) -> Result<(), Errno> 
         libc::syscall(
             libc::SYS_seccomp,
             libc::SECCOMP_SET_MODE_FILTER,
-            0 as libc::c_uint,
+            flags as libc::c_uint,
             &fprog as *const libc::sock_fprog,
         )
     };

@@ -1,6 +1,7 @@
 //! The facts of each architecture the filter is built for, one [`Arch`] value each: what
 //! `seccomp_data.arch` says for its native calls, how calls of its other ABIs are told
-//! apart, and its number of every system call the profile names. Both tables are compiled
+//! apart, its number of every system call the default profile names (as [`Sys`]), and
+//! every call's name (for OCI profiles, which name calls by string). Both tables are compiled
 //! on every host (the unit tests check the aarch64 program on x86_64); [`NATIVE`] is the
 //! one place that looks at the build target.
 
@@ -9,7 +10,6 @@ use super::profile::Sys::{self, *};
 /// An architecture, as the filter sees it.
 pub struct Arch {
     /// Rust's name for it (`std::env::consts::ARCH`).
-    #[cfg_attr(not(test), allow(dead_code))]
     pub name: &'static str,
     /// `seccomp_data.arch` for its native calls (AUDIT_ARCH_*). Any other value is a call
     /// through another ABI of the same CPU and kills the process.
@@ -26,10 +26,31 @@ pub struct Arch {
     pub holes: &'static [(u32, u32)],
     /// Its number of each call the profile names; None where it has no such call.
     pub nr: fn(Sys) -> Option<u32>,
+    /// Every call's name, for OCI profiles: runs of consecutive numbers, each the first
+    /// number and the names in order, one per number, space-separated. The gaps between
+    /// runs are `holes`; the last name is numbered `max_nr`.
+    pub names: &'static [(u32, &'static str)],
     /// The kernel headers (Debian's paths) the tests check `nr`, `holes` and `max_nr`
     /// against: alternatives, each the files to read in order.
     #[cfg_attr(not(test), allow(dead_code))]
     pub headers: &'static [&'static [&'static str]],
+}
+
+impl Arch {
+    /// The number of the call named `name` (the kernel's spelling), if this architecture
+    /// has such a call.
+    pub fn number(&self, name: &str) -> Option<u32> {
+        self.names.iter().find_map(|&(first, names)| {
+            (first..)
+                .zip(names.split(' '))
+                .find_map(|(n, s)| (s == name).then_some(n))
+        })
+    }
+
+    /// Whether `n` is no call here: in a hole, or above the highest number.
+    pub fn unknown(&self, n: u32) -> bool {
+        n > self.max_nr || self.holes.iter().any(|&(lo, hi)| (lo..=hi).contains(&n))
+    }
 }
 
 // linux/audit.h: AUDIT_ARCH_* is the ELF machine (linux/elf-em.h) with these two bits.
@@ -57,11 +78,53 @@ pub const X86_64: Arch = Arch {
     // Between uretprobe (335) and pidfd_send_signal (424).
     holes: &[(336, 423)],
     nr: x86_64,
+    names: &[(0, X86_64_NAMES), (424, UNIFIED_NAMES)],
     headers: &[
         &["/usr/include/x86_64-linux-gnu/asm/unistd_64.h"],
         &["/usr/x86_64-linux-gnu/include/asm/unistd_64.h"],
     ],
 };
+
+/// x86_64's calls 0 to 335.
+const X86_64_NAMES: &str = "read write open close stat fstat lstat poll lseek mmap mprotect munmap brk rt_sigaction \
+    rt_sigprocmask rt_sigreturn ioctl pread64 pwrite64 readv writev access pipe select \
+    sched_yield mremap msync mincore madvise shmget shmat shmctl dup dup2 pause nanosleep \
+    getitimer alarm setitimer getpid sendfile socket connect accept sendto recvfrom sendmsg \
+    recvmsg shutdown bind listen getsockname getpeername socketpair setsockopt getsockopt \
+    clone fork vfork execve exit wait4 kill uname semget semop semctl shmdt msgget msgsnd \
+    msgrcv msgctl fcntl flock fsync fdatasync truncate ftruncate getdents getcwd chdir \
+    fchdir rename mkdir rmdir creat link unlink symlink readlink chmod fchmod chown fchown \
+    lchown umask gettimeofday getrlimit getrusage sysinfo times ptrace getuid syslog getgid \
+    setuid setgid geteuid getegid setpgid getppid getpgrp setsid setreuid setregid getgroups \
+    setgroups setresuid getresuid setresgid getresgid getpgid setfsuid setfsgid getsid \
+    capget capset rt_sigpending rt_sigtimedwait rt_sigqueueinfo rt_sigsuspend sigaltstack \
+    utime mknod uselib personality ustat statfs fstatfs sysfs getpriority setpriority \
+    sched_setparam sched_getparam sched_setscheduler sched_getscheduler \
+    sched_get_priority_max sched_get_priority_min sched_rr_get_interval mlock munlock \
+    mlockall munlockall vhangup modify_ldt pivot_root _sysctl prctl arch_prctl adjtimex \
+    setrlimit chroot sync acct settimeofday mount umount2 swapon swapoff reboot sethostname \
+    setdomainname iopl ioperm create_module init_module delete_module get_kernel_syms \
+    query_module quotactl nfsservctl getpmsg putpmsg afs_syscall tuxcall security gettid \
+    readahead setxattr lsetxattr fsetxattr getxattr lgetxattr fgetxattr listxattr llistxattr \
+    flistxattr removexattr lremovexattr fremovexattr tkill time futex sched_setaffinity \
+    sched_getaffinity set_thread_area io_setup io_destroy io_getevents io_submit io_cancel \
+    get_thread_area lookup_dcookie epoll_create epoll_ctl_old epoll_wait_old \
+    remap_file_pages getdents64 set_tid_address restart_syscall semtimedop fadvise64 \
+    timer_create timer_settime timer_gettime timer_getoverrun timer_delete clock_settime \
+    clock_gettime clock_getres clock_nanosleep exit_group epoll_wait epoll_ctl tgkill utimes \
+    vserver mbind set_mempolicy get_mempolicy mq_open mq_unlink mq_timedsend mq_timedreceive \
+    mq_notify mq_getsetattr kexec_load waitid add_key request_key keyctl ioprio_set \
+    ioprio_get inotify_init inotify_add_watch inotify_rm_watch migrate_pages openat mkdirat \
+    mknodat fchownat futimesat newfstatat unlinkat renameat linkat symlinkat readlinkat \
+    fchmodat faccessat pselect6 ppoll unshare set_robust_list get_robust_list splice tee \
+    sync_file_range vmsplice move_pages utimensat epoll_pwait signalfd timerfd_create \
+    eventfd fallocate timerfd_settime timerfd_gettime accept4 signalfd4 eventfd2 \
+    epoll_create1 dup3 pipe2 inotify_init1 preadv pwritev rt_tgsigqueueinfo perf_event_open \
+    recvmmsg fanotify_init fanotify_mark prlimit64 name_to_handle_at open_by_handle_at \
+    clock_adjtime syncfs sendmmsg setns getcpu process_vm_readv process_vm_writev kcmp \
+    finit_module sched_setattr sched_getattr renameat2 seccomp getrandom memfd_create \
+    kexec_file_load bpf execveat userfaultfd membarrier mlock2 copy_file_range preadv2 \
+    pwritev2 pkey_mprotect pkey_alloc pkey_free statx io_pgetevents rseq uretprobe";
 
 #[rustfmt::skip]
 fn x86_64(s: Sys) -> Option<u32> {
@@ -146,6 +209,11 @@ pub const AARCH64: Arch = Arch {
     // the time64 calls of 32-bit architectures.
     holes: &[(244, 259), (295, 423)],
     nr: aarch64,
+    names: &[
+        (0, AARCH64_NAMES),
+        (260, AARCH64_NAMES_260),
+        (424, UNIFIED_NAMES),
+    ],
     headers: &[
         // Linux 6.11 on: generated from scripts/syscall.tbl.
         &["/usr/aarch64-linux-gnu/include/asm/unistd_64.h"],
@@ -162,6 +230,44 @@ pub const AARCH64: Arch = Arch {
         ],
     ],
 };
+
+/// aarch64's calls 0 to 243 (then 244-259 are other architectures' own calls).
+const AARCH64_NAMES: &str = "io_setup io_destroy io_submit io_cancel io_getevents setxattr lsetxattr fsetxattr \
+    getxattr lgetxattr fgetxattr listxattr llistxattr flistxattr removexattr lremovexattr \
+    fremovexattr getcwd lookup_dcookie eventfd2 epoll_create1 epoll_ctl epoll_pwait dup dup3 \
+    fcntl inotify_init1 inotify_add_watch inotify_rm_watch ioctl ioprio_set ioprio_get flock \
+    mknodat mkdirat unlinkat symlinkat linkat renameat umount2 mount pivot_root nfsservctl \
+    statfs fstatfs truncate ftruncate fallocate faccessat chdir fchdir chroot fchmod \
+    fchmodat fchownat fchown openat close vhangup pipe2 quotactl getdents64 lseek read write \
+    readv writev pread64 pwrite64 preadv pwritev sendfile pselect6 ppoll signalfd4 vmsplice \
+    splice tee readlinkat newfstatat fstat sync fsync fdatasync sync_file_range \
+    timerfd_create timerfd_settime timerfd_gettime utimensat acct capget capset personality \
+    exit exit_group waitid set_tid_address unshare futex set_robust_list get_robust_list \
+    nanosleep getitimer setitimer kexec_load init_module delete_module timer_create \
+    timer_gettime timer_getoverrun timer_settime timer_delete clock_settime clock_gettime \
+    clock_getres clock_nanosleep syslog ptrace sched_setparam sched_setscheduler \
+    sched_getscheduler sched_getparam sched_setaffinity sched_getaffinity sched_yield \
+    sched_get_priority_max sched_get_priority_min sched_rr_get_interval restart_syscall kill \
+    tkill tgkill sigaltstack rt_sigsuspend rt_sigaction rt_sigprocmask rt_sigpending \
+    rt_sigtimedwait rt_sigqueueinfo rt_sigreturn setpriority getpriority reboot setregid \
+    setgid setreuid setuid setresuid getresuid setresgid getresgid setfsuid setfsgid times \
+    setpgid getpgid getsid setsid getgroups setgroups uname sethostname setdomainname \
+    getrlimit setrlimit getrusage umask prctl getcpu gettimeofday settimeofday adjtimex \
+    getpid getppid getuid geteuid getgid getegid gettid sysinfo mq_open mq_unlink \
+    mq_timedsend mq_timedreceive mq_notify mq_getsetattr msgget msgctl msgrcv msgsnd semget \
+    semctl semtimedop semop shmget shmctl shmat shmdt socket socketpair bind listen accept \
+    connect getsockname getpeername sendto recvfrom setsockopt getsockopt shutdown sendmsg \
+    recvmsg readahead brk munmap mremap add_key request_key keyctl clone execve mmap \
+    fadvise64 swapon swapoff mprotect msync mlock munlock mlockall munlockall mincore \
+    madvise remap_file_pages mbind get_mempolicy set_mempolicy migrate_pages move_pages \
+    rt_tgsigqueueinfo perf_event_open accept4 recvmmsg";
+
+/// aarch64's calls 260 to 294.
+const AARCH64_NAMES_260: &str = "wait4 prlimit64 fanotify_init fanotify_mark name_to_handle_at open_by_handle_at \
+    clock_adjtime syncfs setns sendmmsg process_vm_readv process_vm_writev kcmp finit_module \
+    sched_setattr sched_getattr renameat2 seccomp getrandom memfd_create bpf execveat \
+    userfaultfd membarrier mlock2 copy_file_range preadv2 pwritev2 pkey_mprotect pkey_alloc \
+    pkey_free statx io_pgetevents rseq kexec_file_load";
 
 #[rustfmt::skip]
 fn aarch64(s: Sys) -> Option<u32> {
@@ -220,6 +326,16 @@ fn aarch64(s: Sys) -> Option<u32> {
         }
     })
 }
+
+/// The names of the calls numbered alike on every architecture, 424 to 466.
+const UNIFIED_NAMES: &str = "pidfd_send_signal io_uring_setup io_uring_enter io_uring_register open_tree move_mount \
+    fsopen fsconfig fsmount fspick pidfd_open clone3 close_range openat2 pidfd_getfd \
+    faccessat2 process_madvise epoll_pwait2 mount_setattr quotactl_fd \
+    landlock_create_ruleset landlock_add_rule landlock_restrict_self memfd_secret \
+    process_mrelease futex_waitv set_mempolicy_home_node cachestat fchmodat2 \
+    map_shadow_stack futex_wake futex_wait futex_requeue statmount listmount \
+    lsm_get_self_attr lsm_set_self_attr lsm_list_modules mseal setxattrat getxattrat \
+    listxattrat removexattrat";
 
 /// The calls numbered alike on every architecture (424 and up, since Linux 5.1), once.
 #[rustfmt::skip]
