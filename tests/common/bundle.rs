@@ -25,6 +25,12 @@ pub fn crab_can_oci() -> bool {
     CRAB_CAN_OCI_ALWAYS || std::env::var_os("CRAB_CAN_OCI").is_some_and(|v| v == "1")
 }
 
+/// `OCI_STRICT_RUNC=1`: hold runc to what OCI.md asks of crab-can only (`Lab::strict`), to
+/// see where runc differs.
+pub fn strict_runc() -> bool {
+    std::env::var_os("OCI_STRICT_RUNC").is_some_and(|v| v == "1")
+}
+
 /// The reference runtime: `$RUNC`, else /usr/sbin/runc.
 pub fn runc_bin() -> PathBuf {
     std::env::var_os("RUNC").map_or(PathBuf::from("/usr/sbin/runc"), PathBuf::from)
@@ -983,6 +989,12 @@ impl Lab {
 
     pub fn is_crab(&self) -> bool {
         self.rt.kind == Kind::CrabCan
+    }
+
+    /// Whether to check what OCI.md asks beyond runc 1.1.5: for crab-can, and for runc
+    /// with `OCI_STRICT_RUNC=1`.
+    pub fn strict(&self) -> bool {
+        self.is_crab() || strict_runc()
     }
 
     /// Remember `id` for the clean-up.
