@@ -862,8 +862,6 @@ pub struct Lab {
     /// The cgroup parent of this lab's containers, e.g. `/crab-can-oci-test-123-kill-runc`.
     pub cg_parent: String,
     ids: Mutex<Vec<String>>,
-    /// Top-level cgroup names (a runtime's default, for configs without cgroupsPath).
-    extra_cgroups: Mutex<Vec<String>>,
     n: Mutex<u32>,
 }
 
@@ -982,7 +980,6 @@ impl Lab {
             cg_parent: format!("/crab-can-oci-test-{pid}-{tag}-{}", kind.name()),
             dir,
             ids: Mutex::new(Vec::new()),
-            extra_cgroups: Mutex::new(Vec::new()),
             n: Mutex::new(0),
         }
     }
@@ -1005,16 +1002,12 @@ impl Lab {
         }
     }
 
-    /// Also remove `/sys/fs/cgroup/*/<name>` at the end (a runtime's default cgroup).
-    pub fn own_top_cgroup(&self, name: &str) {
-        self.extra_cgroups.lock().unwrap().push(name.to_string());
-    }
-
-    /// A new container id of this lab (`c1`, `c2`, ... prefixed with `pfx`), owned.
+    /// A new container id of this lab (`PFX<n>-<test pid>`: unique on the host, as the
+    /// leftover check also looks for top-level cgroups of that name), owned.
     pub fn id(&self, pfx: &str) -> String {
         let mut n = self.n.lock().unwrap();
         *n += 1;
-        let id = format!("{pfx}{}", *n);
+        let id = format!("{pfx}{}-{}", *n, std::process::id());
         self.own(&id);
         id
     }
@@ -1296,16 +1289,8 @@ impl Drop for Lab {
                 super::kill(p, libc::SIGKILL);
             }
         }
-        let extra: Vec<String> = self
-            .extra_cgroups
-            .lock()
-            .map(|v| v.clone())
-            .unwrap_or_default();
         for h in hierarchies() {
             remove_cgroup_tree(&h.join(self.cg_parent.trim_start_matches('/')));
-            for e in &extra {
-                remove_cgroup_tree(&h.join(e));
-            }
         }
         unmount_below(&self.dir);
         let _ = fs::remove_dir_all(&self.dir);
