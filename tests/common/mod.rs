@@ -10,6 +10,9 @@
 //! instead of one made by tests/mkimage.sh), `CRAB_CAN_STRICT` (no skips).
 #![allow(dead_code)]
 
+/// OCI bundles, runc-style runtimes and their clean-up (tests/oci.rs).
+pub mod bundle;
+
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::io::Read;
