@@ -10,6 +10,9 @@
 //! instead of one made by tests/mkimage.sh), `CRAB_CAN_STRICT` (no skips).
 #![allow(dead_code)]
 
+/// Real container engines driving an OCI runtime (tests/engines.rs).
+pub mod engines;
+
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::io::Read;
