@@ -317,11 +317,22 @@ impl Sandbox {
     }
 
     /// Directories outside `dir` the engine makes (deepest last): each is removed at the end
-    /// if it did not exist now and is empty then.
+    /// if it did not exist when this test process first looked (engine tests may run in
+    /// parallel: one may make what another then finds) and is empty then (so the last test
+    /// using it removes it).
     pub fn watch_globals(&mut self, dirs: &[&str]) {
+        static SEEN: std::sync::Mutex<Vec<(PathBuf, bool)>> = std::sync::Mutex::new(Vec::new());
+        let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
         for d in dirs {
             let p = PathBuf::from(d);
-            let existed = p.exists();
+            let existed = match seen.iter().find(|(q, _)| *q == p) {
+                Some((_, e)) => *e,
+                None => {
+                    let e = p.exists();
+                    seen.push((p.clone(), e));
+                    e
+                }
+            };
             self.globals.push((p, existed));
         }
     }
