@@ -6,9 +6,11 @@ need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 # linux-libc-dev-arm64-cross: the aarch64 system-call numbers the seccomp unit tests check
 # their aarch64 table against. podman, runc, python3: crab-can inside another engine's
-# container (tests/portability.rs).
+# container (tests/portability.rs). containerd (with ctr and its shims), docker.io (dockerd
+# and Debian's docker client, /usr/bin/docker), podman and conmon, tmux: real engines driving
+# runc and crab-can (tests/engines.rs).
 for p in busybox-static file tmux gcc libc6-dev cpio qemu-system-x86 iproute2 procps bsdutils strace \
-  linux-libc-dev-arm64-cross podman runc python3; do
+  linux-libc-dev-arm64-cross podman conmon runc python3 containerd docker.io; do
   have "$p" || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

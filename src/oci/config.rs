@@ -12,7 +12,7 @@ use crate::plan::{
 };
 use crate::rootfs::{self, CgroupPart, MountOp};
 use crate::security::{CAP_NAMES, Capabilities, Privileges};
-use rustix::fd::{AsFd, OwnedFd};
+use rustix::fd::OwnedFd;
 use rustix::fs::{FileType, Mode, OFlags};
 use rustix::io::Errno;
 use rustix::thread::LinkNameSpaceType as Ns;
@@ -495,8 +495,8 @@ fn seccomp(at: &At<'_>) -> Result<Option<crate::seccomp::Filter>> {
     let Some(s) = linux.get("seccomp")? else {
         return Ok(None);
     };
-    // STUB until the OCI seccomp compiler lands.
-    Err(s.error("is not supported yet"))
+    let mut warn = |w: &str| crate::error::warn(w);
+    crate::seccomp::Filter::from_oci(s, &mut warn).map(Some)
 }
 
 /// AppArmor and SELinux labels: set for the exec when the host runs that LSM, skipped as

@@ -18,7 +18,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// THE switch: `true` runs every OCI test against crab-can too, without `CRAB_CAN_OCI=1`.
-pub const CRAB_CAN_OCI_ALWAYS: bool = false;
+pub const CRAB_CAN_OCI_ALWAYS: bool = true;
 
 /// Whether the OCI tests also run against crab-can.
 pub fn crab_can_oci() -> bool {

@@ -12,6 +12,8 @@
 
 /// OCI bundles, runc-style runtimes and their clean-up (tests/oci.rs).
 pub mod bundle;
+/// Real container engines driving an OCI runtime (tests/engines.rs).
+pub mod engines;
 
 use std::collections::HashMap;
 use std::ffi::OsStr;

@@ -1,0 +1,1066 @@
+//! Real engines driving an OCI runtime (../shared/design/OCI.md, section 4 "Real callers on
+//! Debian 12, offline"): containerd 1.6 through `ctr`, podman 4.3 through conmon, dockerd
+//! 20.10 through containerd's runc shim. Each test starts its own daemon(s) with private
+//! state (tests/common/engines.rs `Sandbox`), imports a busybox image made offline, and runs
+//! one scenario per runtime of `runtimes()`: runc, the reference, and crab-can
+//! (`CRAB_CAN_OCI=1`, or always once `CRAB_CAN_BY_DEFAULT` is true), so that a failure with
+//! crab-can alone is crab-can's own. Every wait is bounded; everything a test starts or
+//! makes is stopped and removed when it ends, failed or not.
+//!
+//! Run: `cargo test --release --test engines -- --test-threads=1 --nocapture`.
+mod common;
+
+use common::engines::*;
+use common::{Run, alive, show};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// A shell command that builds a 64 MiB string by doubling (96 MiB at its peak, every page
+/// written) and prints its length.
+const ALLOC_64M: &str =
+    r#"awk 'BEGIN { s = "x"; while (length(s) < 67108864) s = s s; print "held", length(s) }'"#;
+
+/// A shell that writes /vol/ready, ends with `exit 7` on SIGTERM (after writing
+/// /vol/marker), and otherwise waits ten minutes.
+const TRAP_TERM: &str =
+    r#"trap 'echo TERM > /vol/marker; exit 7' TERM; echo ready > /vol/ready; sleep 600 & wait"#;
+
+// ---- containerd -------------------------------------------------------------------------
+
+const IMAGE: &str = "localhost/crab-can-bb:1";
+
+/// A private containerd: root, state, temp and sockets in its sandbox; no CRI, no network,
+/// no /opt plugin. `ctr` talks to it in the namespace `sb.id` (so the containers' cgroups
+/// are `/<sb.id>/<container>` in every hierarchy).
+struct Containerd {
+    sb: Sandbox,
+    sock: PathBuf,
+}
+
+const CONTAINERD_CONFIG: &str = r#"version = 2
+root = "@/root"
+state = "@/state"
+temp = "@/tmp"
+disabled_plugins = [
+  "io.containerd.grpc.v1.cri",
+  "io.containerd.internal.v1.opt",
+  "io.containerd.internal.v1.tracing",
+  "io.containerd.tracing.processor.v1.otlp",
+  "io.containerd.snapshotter.v1.aufs",
+  "io.containerd.snapshotter.v1.btrfs",
+  "io.containerd.snapshotter.v1.devmapper",
+  "io.containerd.snapshotter.v1.zfs",
+]
+[grpc]
+  address = "@/c.sock"
+[ttrpc]
+  address = "@/c.sock.ttrpc"
+"#;
+
+impl Containerd {
+    /// Start containerd in `sb` with `extra` appended to its config and `path_prefix` (if
+    /// any) first on its PATH (which its shims inherit); wait until it answers.
+    fn start_in(mut sb: Sandbox, extra: &str, path_prefix: Option<&Path>) -> Containerd {
+        sb.watch_globals(&[
+            "/run/containerd",
+            "/run/containerd/s",
+            "/run/containerd/fifo",
+        ]);
+        sb.mkdir("tmp");
+        let config = sb.path("config.toml");
+        let text = CONTAINERD_CONFIG.replace('@', s(&sb.dir)) + extra;
+        std::fs::write(&config, text).unwrap();
+        let mut c = Command::new(find_tool("containerd").unwrap());
+        c.arg("--config").arg(&config);
+        if let Some(p) = path_prefix {
+            let path = std::env::var("PATH").unwrap_or_default();
+            c.env("PATH", format!("{}:{path}:/usr/sbin:/sbin", s(p)));
+        }
+        sb.spawn_daemon("containerd", c);
+        let sock = sb.path("c.sock");
+        let mut d = Containerd { sb, sock };
+        let t = Instant::now();
+        while run(d.ctr(&["version"]), 20).code != 0 {
+            d.sb.check_daemon("containerd");
+            assert!(
+                t.elapsed() < Duration::from_secs(20),
+                "containerd does not answer after 20 s\n{}",
+                d.sb.logs()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        d
+    }
+
+    fn start(tag: &str) -> Containerd {
+        Containerd::start_in(Sandbox::new(tag), "", None)
+    }
+
+    /// `ctr -a SOCK -n NS ARGS...`, not started.
+    fn ctr(&self, args: &[&str]) -> Command {
+        let mut c = cmd("ctr", &["-a", s(&self.sock), "-n", &self.sb.id]);
+        c.current_dir(&self.sb.dir);
+        c.args(args);
+        c
+    }
+
+    fn ctr_run(&self, args: &[&str], secs: u64) -> Run {
+        run(self.ctr(args), secs)
+    }
+
+    /// `ctr image import` of the OCI image as `IMAGE`.
+    fn import(&self) {
+        let oci = &images().oci;
+        let r = self.ctr_run(
+            &[
+                "image",
+                "import",
+                "--base-name",
+                "localhost/crab-can-bb",
+                s(oci),
+            ],
+            60,
+        );
+        expect_code(&r, 0, "ctr image import");
+    }
+
+    /// `ctr run` options selecting the runtime: its binary, a private root for its state,
+    /// fifos in the sandbox.
+    fn rt_opts(&self, rt: &Runtime) -> Vec<String> {
+        vec![
+            "--runc-binary".into(),
+            s(&rt.path).into(),
+            "--runc-root".into(),
+            s(&self.sb.path(&format!("runtime-root-{}", rt.name))).into(),
+            "--fifo-dir".into(),
+            s(&self.sb.path("fifo")).into(),
+        ]
+    }
+
+    /// `ctr run [--rm] RT-OPTS OPTS IMAGE ID ARGV...`, not started.
+    fn run_cmd(&self, rt: &Runtime, opts: &[&str], id: &str, argv: &[&str]) -> Command {
+        let mut c = self.ctr(&["run"]);
+        c.args(self.rt_opts(rt))
+            .args(opts)
+            .arg(IMAGE)
+            .arg(id)
+            .args(argv);
+        c
+    }
+
+    /// The status `ctr task ls` shows for `id` (RUNNING, STOPPED, ...), None if not listed.
+    fn task_status(&self, id: &str) -> Option<String> {
+        let r = self.ctr_run(&["task", "ls"], 20);
+        expect_code(&r, 0, "ctr task ls");
+        r.stdout.lines().skip(1).find_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.first() == Some(&id)).then(|| f.last().unwrap_or(&"").to_string())
+        })
+    }
+
+    /// Wait up to `secs` for `id`'s task to show `status`.
+    #[track_caller]
+    fn wait_status(&self, id: &str, status: &str, secs: u64) {
+        let mut last = None;
+        let ok = poll(secs, || {
+            last = self.task_status(id);
+            last.as_deref() == Some(status)
+        });
+        assert!(
+            ok,
+            "task {id}: want {status} within {secs} s, ctr task ls shows {last:?}"
+        );
+    }
+
+    /// After a container is gone: its cgroups are too (the runtime's `delete`).
+    #[track_caller]
+    fn assert_no_cgroup(&self, id: &str) {
+        let left = self.sb.cgroups_named(id);
+        assert!(left.is_empty(), "cgroups left after {id} ended: {left:?}");
+    }
+}
+
+impl Drop for Containerd {
+    fn drop(&mut self) {
+        // Tasks and containers left by a failed test, while containerd still runs.
+        // Nothing here may panic: this also runs while a failed test unwinds.
+        let ok = |c: Command| try_run(c, 20).is_some_and(|r| r.code == 0);
+        let tasks = try_run(self.ctr(&["task", "ls", "-q"]), 20).map(|r| r.stdout);
+        for id in tasks.as_deref().unwrap_or("").split_whitespace() {
+            let _ = try_run(self.ctr(&["task", "kill", "-s", "SIGKILL", id]), 20);
+            poll(10, || {
+                ok(self.ctr(&["task", "rm", id])) || ok(self.ctr(&["task", "rm", "-f", id]))
+            });
+        }
+        let cs = try_run(self.ctr(&["containers", "ls", "-q"]), 20).map(|r| r.stdout);
+        for id in cs.as_deref().unwrap_or("").split_whitespace() {
+            let _ = try_run(self.ctr(&["containers", "rm", id]), 20);
+        }
+        // The sandbox (dropped next) stops containerd and removes the rest.
+    }
+}
+
+/// `ctr run --rm`: the command's output and exit code come back (0, 3, and 137 for a
+/// command killed by SIGKILL inside), a task killed by `ctr task kill -s SIGKILL` while
+/// `ctr run` waits for it makes `ctr run` exit 137, and no container cgroup is left.
+#[test]
+fn containerd_ctr_run_exit_codes() {
+    let test = "containerd_ctr_run_exit_codes";
+    if !have_tools(test, &["containerd", "ctr"]) {
+        return;
+    }
+    let rts = runtimes();
+    let d = Containerd::start("ctr-exit");
+    d.import();
+    each_runtime(
+        test,
+        &rts,
+        || d.sb.logs(),
+        |rt| {
+            for (what, script, code, out) in [
+                ("exit0", "echo hello; exit 0", 0, "hello\n"),
+                ("exit3", "echo three >&2; exit 3", 3, ""),
+                ("kill9", r#"sh -c 'kill -9 $$'; exit $?"#, 137, ""),
+            ] {
+                let id = format!("{what}-{}", rt.name);
+                let r = run(d.run_cmd(rt, &["--rm"], &id, &["sh", "-c", script]), 60);
+                expect_code(&r, code, &format!("ctr run {script:?}"));
+                assert_eq!(r.stdout, out, "{}", show(&r));
+                if what == "exit3" {
+                    assert_eq!(r.stderr, "three\n", "{}", show(&r));
+                }
+                d.assert_no_cgroup(&id);
+            }
+            // The init killed from outside while ctr run is attached.
+            let id = format!("killed-{}", rt.name);
+            let mut c = d.run_cmd(rt, &["--rm"], &id, &["sleep", "600"]);
+            c.stdin(std::process::Stdio::null());
+            let mut bg = common::Bg::start(c);
+            d.wait_status(&id, "RUNNING", 20);
+            let r = d.ctr_run(&["task", "kill", "-s", "SIGKILL", &id], 20);
+            expect_code(&r, 0, "ctr task kill -s SIGKILL");
+            let r = bg
+                .try_wait_within(20)
+                .unwrap_or_else(|| panic!("ctr run still waits 20 s after its task was killed"));
+            expect_code(&r, 137, "ctr run of a task killed by SIGKILL");
+            poll(10, || d.task_status(&id).is_none());
+            d.assert_no_cgroup(&id);
+        },
+    );
+}
+
+/// `ctr run -t` in a terminal: the container's shell has a terminal (`[ -t 0 ]`), shows
+/// its prompt, and `exit 5` ends `ctr run` with 5.
+#[test]
+fn containerd_ctr_run_tty() {
+    let test = "containerd_ctr_run_tty";
+    if !have_tools(test, &["containerd", "ctr", "tmux"]) {
+        return;
+    }
+    let rts = runtimes();
+    let d = Containerd::start("ctr-tty");
+    d.import();
+    each_runtime(
+        test,
+        &rts,
+        || d.sb.logs(),
+        |rt| {
+            let id = format!("tty-{}", rt.name);
+            let c = d.run_cmd(rt, &["--rm", "-t"], &id, &["sh"]);
+            let t = Tmux::start(
+                d.sb.path(&format!("tmux-{}.sock", rt.name)),
+                &shell_line(&c),
+            );
+            t.wait_text("/ #", 20);
+            // The answer is computed inside, so the typed line itself never matches it.
+            t.type_line("[ -t 0 ] && [ -t 1 ] && echo TTY-$((40+2))");
+            t.wait_text("TTY-42", 20);
+            t.type_line("exit 5");
+            assert_eq!(t.wait_exit(20), 5, "ctr run -t after `exit 5`");
+            poll(10, || d.task_status(&id).is_none());
+            d.assert_no_cgroup(&id);
+        },
+    );
+}
+
+/// `ctr run -d`, then `ctr task ls` shows RUNNING; `ctr task kill` (SIGTERM) reaches the
+/// shell's trap, the task shows STOPPED, and `ctr task rm` reports its exit code 7.
+#[test]
+fn containerd_detached_task_kill() {
+    let test = "containerd_detached_task_kill";
+    if !have_tools(test, &["containerd", "ctr"]) {
+        return;
+    }
+    let rts = runtimes();
+    let d = Containerd::start("ctr-detach");
+    d.import();
+    each_runtime(
+        test,
+        &rts,
+        || d.sb.logs(),
+        |rt| {
+            let id = format!("detached-{}", rt.name);
+            let vol = d.sb.mkdir(&format!("vol-{}", rt.name));
+            let mount = format!("type=bind,src={},dst=/vol,options=rbind:rw", s(&vol));
+            let r = run(
+                d.run_cmd(
+                    rt,
+                    &["-d", "--mount", &mount],
+                    &id,
+                    &["sh", "-c", TRAP_TERM],
+                ),
+                60,
+            );
+            expect_code(&r, 0, "ctr run -d");
+            assert_eq!(d.task_status(&id).as_deref(), Some("RUNNING"));
+            assert!(
+                poll(20, || vol.join("ready").exists()),
+                "the detached shell did not start"
+            );
+            let r = d.ctr_run(&["task", "kill", &id], 20);
+            expect_code(&r, 0, "ctr task kill");
+            d.wait_status(&id, "STOPPED", 20);
+            assert_eq!(
+                std::fs::read_to_string(vol.join("marker")).unwrap_or_default(),
+                "TERM\n",
+                "SIGTERM did not reach the shell's trap"
+            );
+            let r = d.ctr_run(&["task", "rm", &id], 20);
+            expect_code(&r, 0, "ctr task rm");
+            assert!(
+                r.stderr.contains("exit code 7"),
+                "ctr task rm should report exit code 7: {}",
+                show(&r)
+            );
+            assert_eq!(d.task_status(&id), None);
+            expect_code(&d.ctr_run(&["containers", "rm", &id], 20), 0, "ctr c rm");
+            d.assert_no_cgroup(&id);
+        },
+    );
+}
+
+/// `ctr run --memory-limit 32 MiB`: allocating 64 MiB is OOM-killed (exit 137), while the
+/// same without the limit holds it.
+#[test]
+fn containerd_memory_limit() {
+    let test = "containerd_memory_limit";
+    if !have_tools(test, &["containerd", "ctr"]) {
+        return;
+    }
+    let rts = runtimes();
+    let d = Containerd::start("ctr-mem");
+    d.import();
+    each_runtime(
+        test,
+        &rts,
+        || d.sb.logs(),
+        |rt| {
+            let id = format!("free-{}", rt.name);
+            let r = run(d.run_cmd(rt, &["--rm"], &id, &["sh", "-c", ALLOC_64M]), 60);
+            expect_code(&r, 0, "64 MiB without a limit");
+            assert_eq!(r.stdout, "held 67108864\n");
+            let id = format!("oom-{}", rt.name);
+            let limit = (32u64 << 20).to_string();
+            let r = run(
+                d.run_cmd(
+                    rt,
+                    &["--rm", "--memory-limit", &limit],
+                    &id,
+                    &["sh", "-c", ALLOC_64M],
+                ),
+                60,
+            );
+            expect_code(&r, 137, "64 MiB under --memory-limit 32 MiB");
+            assert!(!r.stdout.contains("held"), "{}", show(&r));
+            d.assert_no_cgroup(&id);
+        },
+    );
+}
+
+/// containerd configured to call the runtime without `ctr run --runc-binary`: (1) the v1
+/// shim (`containerd-shim`) with config.toml's `[plugins."io.containerd.runtime.v1.linux"]
+/// runtime = RUNTIME` and `ctr run --runtime io.containerd.runtime.v1.linux`; (2) the runc
+/// v2 shim without a BinaryName, which runs `runc` from the PATH containerd gave it: a
+/// directory whose `runc` is the runtime. (config.toml's `runtimes.X.options BinaryName`
+/// is the CRI plugin's and reaches only CRI clients, not ctr: containerd issue #4618; no CRI
+/// client is packaged in Debian 12.) A wrapper script logs each call to show which runtime
+/// was called.
+#[test]
+fn containerd_configured_runtime() {
+    let test = "containerd_configured_runtime";
+    if !have_tools(test, &["containerd", "ctr", "containerd-shim"]) {
+        return;
+    }
+    let rts = runtimes();
+    each_runtime(test, &rts, String::new, |rt| {
+        let sb = Sandbox::new(&format!("ctr-conf-{}", rt.name));
+        let bin = sb.mkdir("bin");
+        let log = sb.path("runtime-calls.log");
+        logging_wrapper(&bin.join("runc"), &rt.path, &log);
+        let extra = format!(
+            "[plugins.\"io.containerd.runtime.v1.linux\"]\n  shim = \"containerd-shim\"\n  \
+             runtime = \"{}\"\n  runtime_root = \"{}\"\n",
+            s(&bin.join("runc")),
+            s(&sb.path("runtime-root-v1"))
+        );
+        let d = Containerd::start_in(sb, &extra, Some(&bin));
+        d.import();
+        let calls = || std::fs::read_to_string(&log).unwrap_or_default();
+        // (1) the v1 shim, runtime from config.toml.
+        let id = format!("v1-{}", rt.name);
+        let r = d.ctr_run(
+            &[
+                "run",
+                "--rm",
+                "--runtime",
+                "io.containerd.runtime.v1.linux",
+                "--fifo-dir",
+                s(&d.sb.path("fifo")),
+                IMAGE,
+                &id,
+                "sh",
+                "-c",
+                "echo v1 shim; exit 4",
+            ],
+            60,
+        );
+        expect_code(&r, 4, "ctr run with the v1 shim");
+        assert_eq!(r.stdout, "v1 shim\n");
+        assert!(
+            calls()
+                .lines()
+                .any(|l| l.contains("create") && l.contains(&id)),
+            "the configured runtime was not called to create {id}; its calls:\n{}\n{}",
+            calls(),
+            d.sb.logs()
+        );
+        d.assert_no_cgroup(&id);
+        // (2) the v2 shim, `runc` from containerd's PATH.
+        let id = format!("v2-{}", rt.name);
+        let r = d.ctr_run(
+            &[
+                "run",
+                "--rm",
+                "--runc-root",
+                s(&d.sb.path("runtime-root-v2")),
+                "--fifo-dir",
+                s(&d.sb.path("fifo")),
+                IMAGE,
+                &id,
+                "sh",
+                "-c",
+                "echo v2 shim; exit 6",
+            ],
+            60,
+        );
+        expect_code(&r, 6, "ctr run with the v2 shim and runc from PATH");
+        assert_eq!(r.stdout, "v2 shim\n");
+        assert!(
+            calls()
+                .lines()
+                .any(|l| l.contains("create") && l.contains(&id)),
+            "`runc` on containerd's PATH was not called to create {id}; calls:\n{}\n{}",
+            calls(),
+            d.sb.logs()
+        );
+        d.assert_no_cgroup(&id);
+    });
+}
+
+// ---- podman -----------------------------------------------------------------------------
+
+const PODMAN_IMAGE: &str = "localhost/crab-can-bb:1";
+
+/// A private podman: storage, run and temporary directories in its sandbox, cgroupfs with
+/// the sandbox as every container's cgroup parent, events to a file, and the busybox tar
+/// imported.
+struct Podman {
+    sb: Sandbox,
+    rts: Vec<Runtime>,
+}
+
+impl Podman {
+    fn start(tag: &str, rts: &[Runtime]) -> Podman {
+        // podman 4.3 runs the runtime without --root: runc keeps its state in /run/runc.
+        let mut sb = Sandbox::new(tag);
+        sb.watch_globals(&["/run/runc", "/run/crab-can", "/run/crab-can/oci"]);
+        let p = Podman {
+            sb,
+            rts: rts.to_vec(),
+        };
+        let r = run(
+            p.podman(None, &["import", s(&images().tar), PODMAN_IMAGE]),
+            60,
+        );
+        expect_code(&r, 0, "podman import");
+        p
+    }
+
+    /// `podman GLOBALS [--runtime RT] ARGS...`, not started.
+    fn podman(&self, rt: Option<&Runtime>, args: &[&str]) -> Command {
+        let mut c = cmd("podman", &[]);
+        // (conmon leaves a file `oom` in its working directory after an OOM kill)
+        c.current_dir(&self.sb.dir);
+        c.arg("--root")
+            .arg(self.sb.path("root"))
+            .arg("--runroot")
+            .arg(self.sb.path("run"))
+            .arg("--tmpdir")
+            .arg(self.sb.path("tmp"))
+            .args([
+                "--storage-driver",
+                "overlay",
+                "--cgroup-manager",
+                "cgroupfs",
+                "--events-backend",
+                "file",
+            ]);
+        if let Some(rt) = rt {
+            c.arg("--runtime").arg(&rt.path);
+        }
+        c.args(args);
+        c
+    }
+
+    /// The options of every `podman run` here: no network, the file limits this host
+    /// allows, the sandbox as cgroup parent.
+    fn run_opts(&self) -> Vec<String> {
+        [
+            "--network",
+            "none",
+            "--ulimit",
+            "nofile=1024:1024",
+            "--ulimit",
+            "nproc=1024:1024",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([format!("--cgroup-parent=/{}", self.sb.id)])
+        .collect()
+    }
+
+    /// `podman --runtime RT run RUN-OPTS OPTS IMAGE ARGV...`, not started.
+    fn run_cmd(&self, rt: &Runtime, opts: &[&str], argv: &[&str]) -> Command {
+        let mut c = self.podman(Some(rt), &["run"]);
+        c.args(self.run_opts())
+            .args(opts)
+            .arg(PODMAN_IMAGE)
+            .args(argv);
+        c
+    }
+
+    /// `podman run --rm ... sh -c SCRIPT`, bounded to 60 s.
+    fn sh(&self, rt: &Runtime, opts: &[&str], script: &str) -> Run {
+        let mut o = vec!["--rm"];
+        o.extend_from_slice(opts);
+        run(self.run_cmd(rt, &o, &["sh", "-c", script]), 60)
+    }
+
+    /// `podman --runtime RT ARGS...`, bounded to 60 s.
+    fn p(&self, rt: &Runtime, args: &[&str]) -> Run {
+        run(self.podman(Some(rt), args), 60)
+    }
+
+    /// `podman inspect -f FORMAT NAME`, trimmed.
+    fn inspect(&self, rt: &Runtime, name: &str, format: &str) -> String {
+        let r = self.p(rt, &["inspect", "-f", format, name]);
+        expect_code(&r, 0, "podman inspect");
+        r.stdout.trim().to_string()
+    }
+}
+
+impl Drop for Podman {
+    fn drop(&mut self) {
+        // Containers left by a failed test, each through a runtime podman knows.
+        // Nothing here may panic: this also runs while a failed test unwinds.
+        for rt in &self.rts {
+            let _ = try_run(self.podman(Some(rt), &["rm", "-a", "-f", "-t", "0"]), 60);
+        }
+        let _ = try_run(self.podman(None, &["rmi", "-a", "-f"]), 60);
+        // The sandbox (dropped next) unmounts and removes the rest.
+    }
+}
+
+/// `podman run --rm`: output and exit codes (0, 3, 137 for a command killed by SIGKILL
+/// inside), and a missing command is 127 with podman's own words for it.
+#[test]
+fn podman_run_exit_codes() {
+    let test = "podman_run_exit_codes";
+    if !have_tools(test, &["podman", "conmon"]) {
+        return;
+    }
+    let rts = runtimes();
+    let p = Podman::start("podman-exit", &rts);
+    each_runtime(
+        test,
+        &rts,
+        || p.sb.logs(),
+        |rt| {
+            let r = p.sh(rt, &[], "echo hello; exit 0");
+            expect_code(&r, 0, "podman run exit 0");
+            assert_eq!(r.stdout, "hello\n");
+            let r = p.sh(rt, &[], "echo three >&2; exit 3");
+            expect_code(&r, 3, "podman run exit 3");
+            assert!(r.stderr.contains("three"), "{}", show(&r));
+            let r = p.sh(rt, &[], r#"sh -c 'kill -9 $$'; exit $?"#);
+            expect_code(&r, 137, "podman run of a SIGKILLed command");
+            let r = run(p.run_cmd(rt, &["--rm"], &["no-such-command"]), 60);
+            expect_code(&r, 127, "podman run of a missing command");
+            assert!(
+                r.stderr
+                    .contains("OCI runtime attempted to invoke a command that was not found"),
+                "podman's words for a missing command: {}",
+                show(&r)
+            );
+        },
+    );
+}
+
+/// `podman run -it` in a terminal: a shell with a terminal, and `exit 5` ends podman with 5.
+#[test]
+fn podman_run_tty() {
+    let test = "podman_run_tty";
+    if !have_tools(test, &["podman", "conmon", "tmux"]) {
+        return;
+    }
+    let rts = runtimes();
+    let p = Podman::start("podman-tty", &rts);
+    each_runtime(
+        test,
+        &rts,
+        || p.sb.logs(),
+        |rt| {
+            let c = p.run_cmd(rt, &["--rm", "-it"], &["sh"]);
+            let t = Tmux::start(
+                p.sb.path(&format!("tmux-{}.sock", rt.name)),
+                &shell_line(&c),
+            );
+            t.wait_text("/ #", 30);
+            t.type_line("[ -t 0 ] && [ -t 1 ] && echo TTY-$((40+2))");
+            t.wait_text("TTY-42", 20);
+            t.type_line("exit 5");
+            assert_eq!(t.wait_exit(30), 5, "podman run -it after `exit 5`");
+        },
+    );
+}
+
+/// `podman run -m 32m`: allocating 64 MiB is OOM-killed (137); without `-m` it is held.
+#[test]
+fn podman_memory_limit() {
+    let test = "podman_memory_limit";
+    if !have_tools(test, &["podman", "conmon"]) {
+        return;
+    }
+    let rts = runtimes();
+    let p = Podman::start("podman-mem", &rts);
+    each_runtime(
+        test,
+        &rts,
+        || p.sb.logs(),
+        |rt| {
+            let r = p.sh(rt, &[], ALLOC_64M);
+            expect_code(&r, 0, "64 MiB without a limit");
+            assert_eq!(r.stdout, "held 67108864\n");
+            let r = p.sh(rt, &["-m", "32m"], ALLOC_64M);
+            expect_code(&r, 137, "64 MiB under -m 32m");
+            assert!(!r.stdout.contains("held"), "{}", show(&r));
+        },
+    );
+}
+
+/// `podman stop` sends SIGTERM to the command (its trap writes a marker to a volume and
+/// exits 7) well before the stop timeout; `podman rm -f` removes a running container and
+/// its process.
+#[test]
+fn podman_stop_and_rm() {
+    let test = "podman_stop_and_rm";
+    if !have_tools(test, &["podman", "conmon"]) {
+        return;
+    }
+    let rts = runtimes();
+    let p = Podman::start("podman-stop", &rts);
+    each_runtime(
+        test,
+        &rts,
+        || p.sb.logs(),
+        |rt| {
+            let name = format!("stop-{}", rt.name);
+            let vol = p.sb.mkdir(&format!("vol-{}", rt.name));
+            let v = format!("{}:/vol", s(&vol));
+            let r = run(
+                p.run_cmd(
+                    rt,
+                    &["-d", "--name", &name, "-v", &v],
+                    &["sh", "-c", TRAP_TERM],
+                ),
+                60,
+            );
+            expect_code(&r, 0, "podman run -d");
+            assert!(
+                poll(20, || vol.join("ready").exists()),
+                "the container's shell did not start"
+            );
+            assert_eq!(p.inspect(rt, &name, "{{.State.Status}}"), "running");
+            let t = Instant::now();
+            let r = p.p(rt, &["stop", "-t", "30", &name]);
+            expect_code(&r, 0, "podman stop");
+            assert!(
+                t.elapsed() < Duration::from_secs(20),
+                "podman stop took {:?}: SIGTERM did not end the command",
+                t.elapsed()
+            );
+            assert_eq!(
+                std::fs::read_to_string(vol.join("marker")).unwrap_or_default(),
+                "TERM\n",
+                "SIGTERM did not reach the shell's trap"
+            );
+            assert_eq!(p.inspect(rt, &name, "{{.State.Status}}"), "exited");
+            assert_eq!(p.inspect(rt, &name, "{{.State.ExitCode}}"), "7");
+            expect_code(&p.p(rt, &["rm", &name]), 0, "podman rm");
+
+            let name = format!("rmf-{}", rt.name);
+            let r = run(
+                p.run_cmd(rt, &["-d", "--name", &name], &["sleep", "600"]),
+                60,
+            );
+            expect_code(&r, 0, "podman run -d sleep");
+            let pid: i32 = p
+                .inspect(rt, &name, "{{.State.Pid}}")
+                .parse()
+                .expect("a pid");
+            assert!(
+                pid > 0 && alive(pid),
+                "the container's process {pid} is not running"
+            );
+            expect_code(&p.p(rt, &["rm", "-f", "-t", "0", &name]), 0, "podman rm -f");
+            assert!(
+                poll(10, || !alive(pid)),
+                "process {pid} still alive after podman rm -f"
+            );
+            let r = p.p(rt, &["ps", "-a", "--format", "{{.Names}}"]);
+            assert!(
+                !r.stdout.lines().any(|l| l == name),
+                "podman ps -a still lists {name}"
+            );
+        },
+    );
+}
+
+/// `--pids-limit`, `--read-only` and `--cap-drop`, each against the same command without it.
+#[test]
+fn podman_limits_readonly_caps() {
+    let test = "podman_limits_readonly_caps";
+    if !have_tools(test, &["podman", "conmon"]) {
+        return;
+    }
+    let rts = runtimes();
+    let p = Podman::start("podman-opts", &rts);
+    each_runtime(
+        test,
+        &rts,
+        || p.sb.logs(),
+        |rt| {
+            // Ten processes at once: fine by default, a fork fails under --pids-limit 5.
+            let forks = "i=0; while [ $i -lt 10 ]; do sleep 5 & i=$((i+1)); done; echo forked $i";
+            let r = p.sh(rt, &[], forks);
+            expect_code(&r, 0, "ten processes without --pids-limit");
+            assert_eq!(r.stdout, "forked 10\n");
+            let r = p.sh(rt, &["--pids-limit", "5"], forks);
+            assert_ne!(
+                r.code,
+                0,
+                "ten processes under --pids-limit 5: {}",
+                show(&r)
+            );
+            assert!(
+                r.stderr.contains("can't fork") && !r.stdout.contains("forked"),
+                "{}",
+                show(&r)
+            );
+            // --read-only: / refuses writes, the /tmp podman mounts takes them.
+            let ro = "touch /tmp/ok || exit 10; touch /x; echo touch=$?";
+            let r = p.sh(rt, &[], ro);
+            expect_code(&r, 0, "writes without --read-only");
+            assert_eq!(r.stdout, "touch=0\n");
+            let r = p.sh(rt, &["--read-only"], ro);
+            expect_code(&r, 0, "writes under --read-only");
+            assert_eq!(r.stdout, "touch=1\n", "{}", show(&r));
+            assert!(r.stderr.contains("Read-only file system"), "{}", show(&r));
+            // --cap-drop chown: CAP_CHOWN (bit 0) leaves the sets, chown fails.
+            let caps = "grep CapEff /proc/self/status; chown 1 /tmp; echo chown=$?";
+            let r = p.sh(rt, &[], caps);
+            expect_code(&r, 0, "chown with the default capabilities");
+            assert!(r.stdout.contains("chown=0"), "{}", show(&r));
+            let eff = cap_eff(&r.stdout);
+            assert_eq!(
+                eff & 1,
+                1,
+                "CAP_CHOWN is a default capability: {}",
+                show(&r)
+            );
+            let r = p.sh(rt, &["--cap-drop", "chown"], caps);
+            expect_code(&r, 0, "chown under --cap-drop chown");
+            assert!(r.stdout.contains("chown=1"), "{}", show(&r));
+            assert!(r.stderr.contains("Operation not permitted"), "{}", show(&r));
+            assert_eq!(cap_eff(&r.stdout), eff & !1, "{}", show(&r));
+        },
+    );
+}
+
+/// The `CapEff:` mask in `/proc/self/status` text.
+fn cap_eff(status: &str) -> u64 {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .unwrap_or_else(|| panic!("no CapEff line in {status:?}"))
+}
+
+// ---- dockerd ----------------------------------------------------------------------------
+
+/// Debian's docker client (`/usr/local/bin/docker` may be a newer one).
+const DOCKER: &str = "/usr/bin/docker";
+const DOCKER_IMAGE: &str = "crab-can-bb:1";
+
+/// A private dockerd on a private containerd (so that it starts no containerd of its own,
+/// which would make /opt/containerd): data, exec root, socket, trust key in the sandbox; no
+/// iptables, bridge, forwarding or masquerading; cgroupfs with the sandbox as cgroup parent;
+/// each runtime under test registered as `rt-<name>`.
+struct Docker {
+    d: Containerd,
+    sock: PathBuf,
+}
+
+impl Docker {
+    fn start(tag: &str, rts: &[Runtime]) -> Docker {
+        let mut sb = Sandbox::new(tag);
+        sb.watch_globals(&["/run/docker", "/run/docker/plugins"]);
+        let mut d = Containerd::start_in(sb, "", None);
+        let key = d.sb.path("key.json");
+        let config = d.sb.path("daemon.json");
+        std::fs::write(
+            &config,
+            format!("{{\"deprecated-key-path\": \"{}\"}}\n", s(&key)),
+        )
+        .unwrap();
+        let sock = d.sb.path("docker.sock");
+        let mut c = Command::new(find_tool("dockerd").unwrap());
+        c.arg("--config-file")
+            .arg(&config)
+            .arg("--containerd")
+            .arg(&d.sock)
+            .args(["--containerd-namespace", &d.sb.id])
+            .args([
+                "--containerd-plugins-namespace",
+                &format!("{}-plugins", d.sb.id),
+            ])
+            .args([
+                "--iptables=false",
+                "--ip6tables=false",
+                "--ip-masq=false",
+                "--ip-forward=false",
+                "--bridge=none",
+                "--userland-proxy=false",
+                "--storage-driver",
+                "overlay2",
+                "--exec-opt",
+                "native.cgroupdriver=cgroupfs",
+            ])
+            .arg("--cgroup-parent")
+            .arg(format!("/{}", d.sb.id))
+            .arg("--data-root")
+            .arg(d.sb.path("docker"))
+            .arg("--exec-root")
+            .arg(d.sb.path("exec"))
+            .arg("--pidfile")
+            .arg(d.sb.path("dockerd.pid"))
+            .arg("-H")
+            .arg(format!("unix://{}", s(&sock)));
+        for rt in rts {
+            c.arg("--add-runtime")
+                .arg(format!("rt-{}={}", rt.name, s(&rt.path)));
+        }
+        d.sb.spawn_daemon("dockerd", c);
+        let mut docker = Docker { d, sock };
+        let t = Instant::now();
+        while run(docker.docker(&["version"]), 20).code != 0 {
+            docker.d.sb.check_daemon("dockerd");
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "dockerd does not answer after 30 s\n{}",
+                docker.d.sb.logs()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let r = run(
+            docker.docker(&["import", s(&images().tar), DOCKER_IMAGE]),
+            60,
+        );
+        expect_code(&r, 0, "docker import");
+        docker
+    }
+
+    /// `docker -H unix://SOCK ARGS...`, not started.
+    fn docker(&self, args: &[&str]) -> Command {
+        let mut c = cmd(DOCKER, &["-H", &format!("unix://{}", s(&self.sock))]);
+        c.current_dir(&self.d.sb.dir);
+        c.args(args);
+        c
+    }
+
+    fn dk(&self, args: &[&str]) -> Run {
+        run(self.docker(args), 60)
+    }
+
+    /// `docker run --runtime rt-NAME --network none OPTS IMAGE ARGV...`, not started.
+    fn run_cmd(&self, rt: &Runtime, opts: &[&str], argv: &[&str]) -> Command {
+        let runtime = format!("rt-{}", rt.name);
+        let mut c = self.docker(&["run", "--runtime", &runtime, "--network", "none"]);
+        c.args(opts).arg(DOCKER_IMAGE).args(argv);
+        c
+    }
+
+    fn sh(&self, rt: &Runtime, opts: &[&str], script: &str) -> Run {
+        let mut o = vec!["--rm"];
+        o.extend_from_slice(opts);
+        run(self.run_cmd(rt, &o, &["sh", "-c", script]), 60)
+    }
+
+    fn inspect(&self, name: &str, format: &str) -> String {
+        let r = self.dk(&["inspect", "-f", format, name]);
+        expect_code(&r, 0, "docker inspect");
+        r.stdout.trim().to_string()
+    }
+}
+
+impl Drop for Docker {
+    fn drop(&mut self) {
+        // Nothing here may panic: this also runs while a failed test unwinds.
+        let ids = try_run(self.docker(&["ps", "-a", "-q"]), 30).map(|r| r.stdout);
+        for id in ids.as_deref().unwrap_or("").split_whitespace() {
+            let _ = try_run(self.docker(&["rm", "-f", id]), 30);
+        }
+        // The containerd (dropped next) and its sandbox stop both daemons, dockerd first.
+    }
+}
+
+/// `docker run --runtime rt-NAME`: output and exit codes (0, 3, 137), a missing command is
+/// 127, and `-m 32m` OOM-kills a 64 MiB allocation (137) that passes without it.
+#[test]
+fn docker_run_exit_codes_and_memory() {
+    let test = "docker_run_exit_codes_and_memory";
+    if !have_tools(test, &["dockerd", DOCKER, "containerd", "ctr"]) {
+        return;
+    }
+    let rts = runtimes();
+    let dk = Docker::start("docker-run", &rts);
+    each_runtime(
+        test,
+        &rts,
+        || dk.d.sb.logs(),
+        |rt| {
+            let r = dk.sh(rt, &[], "echo hello; exit 0");
+            expect_code(&r, 0, "docker run exit 0");
+            assert_eq!(r.stdout, "hello\n");
+            let r = dk.sh(rt, &[], "echo three >&2; exit 3");
+            expect_code(&r, 3, "docker run exit 3");
+            assert_eq!(r.stderr, "three\n", "{}", show(&r));
+            let r = dk.sh(rt, &[], r#"sh -c 'kill -9 $$'; exit $?"#);
+            expect_code(&r, 137, "docker run of a SIGKILLed command");
+            let r = run(dk.run_cmd(rt, &["--rm"], &["no-such-command"]), 60);
+            expect_code(&r, 127, "docker run of a missing command");
+            assert!(
+                r.stderr.contains("OCI runtime create failed"),
+                "{}",
+                show(&r)
+            );
+            let r = dk.sh(rt, &[], ALLOC_64M);
+            expect_code(&r, 0, "64 MiB without a limit");
+            assert_eq!(r.stdout, "held 67108864\n");
+            let r = dk.sh(rt, &["-m", "32m"], ALLOC_64M);
+            expect_code(&r, 137, "64 MiB under -m 32m");
+            assert!(!r.stdout.contains("held"), "{}", show(&r));
+        },
+    );
+}
+
+/// `docker stop` delivers SIGTERM to the command (trap: marker on a volume, exit 7) before
+/// its timeout; `docker rm` removes it; `docker rm -f` removes a running one and its process.
+#[test]
+fn docker_stop_and_rm() {
+    let test = "docker_stop_and_rm";
+    if !have_tools(test, &["dockerd", DOCKER, "containerd", "ctr"]) {
+        return;
+    }
+    let rts = runtimes();
+    let dk = Docker::start("docker-stop", &rts);
+    each_runtime(
+        test,
+        &rts,
+        || dk.d.sb.logs(),
+        |rt| {
+            let name = format!("stop-{}", rt.name);
+            let vol = dk.d.sb.mkdir(&format!("vol-{}", rt.name));
+            let v = format!("{}:/vol", s(&vol));
+            let r = run(
+                dk.run_cmd(
+                    rt,
+                    &["-d", "--name", &name, "-v", &v],
+                    &["sh", "-c", TRAP_TERM],
+                ),
+                60,
+            );
+            expect_code(&r, 0, "docker run -d");
+            assert!(
+                poll(20, || vol.join("ready").exists()),
+                "the container's shell did not start"
+            );
+            assert_eq!(dk.inspect(&name, "{{.State.Status}}"), "running");
+            let t = Instant::now();
+            expect_code(&dk.dk(&["stop", "-t", "30", &name]), 0, "docker stop");
+            assert!(
+                t.elapsed() < Duration::from_secs(20),
+                "docker stop took {:?}: SIGTERM did not end the command",
+                t.elapsed()
+            );
+            assert_eq!(
+                std::fs::read_to_string(vol.join("marker")).unwrap_or_default(),
+                "TERM\n",
+                "SIGTERM did not reach the shell's trap"
+            );
+            assert_eq!(dk.inspect(&name, "{{.State.Status}}"), "exited");
+            assert_eq!(dk.inspect(&name, "{{.State.ExitCode}}"), "7");
+            expect_code(&dk.dk(&["rm", &name]), 0, "docker rm");
+
+            let name = format!("rmf-{}", rt.name);
+            let r = run(
+                dk.run_cmd(rt, &["-d", "--name", &name], &["sleep", "600"]),
+                60,
+            );
+            expect_code(&r, 0, "docker run -d sleep");
+            let pid: i32 = dk.inspect(&name, "{{.State.Pid}}").parse().expect("a pid");
+            assert!(
+                pid > 0 && alive(pid),
+                "the container's process {pid} is not running"
+            );
+            let full_id = dk.inspect(&name, "{{.Id}}");
+            assert!(
+                !dk.d.sb.cgroups_named(&full_id).is_empty(),
+                "no cgroup {full_id} under the sandbox's parent"
+            );
+            expect_code(&dk.dk(&["rm", "-f", &name]), 0, "docker rm -f");
+            assert!(
+                poll(10, || !alive(pid)),
+                "process {pid} still alive after docker rm -f"
+            );
+            let r = dk.dk(&["ps", "-a", "--format", "{{.Names}}"]);
+            assert!(
+                !r.stdout.lines().any(|l| l == name),
+                "docker ps -a still lists {name}"
+            );
+            let left = dk.d.sb.cgroups_named(&full_id);
+            assert!(left.is_empty(), "cgroups left after docker rm -f: {left:?}");
+        },
+    );
+}
