@@ -132,6 +132,7 @@ pub fn create_with<'p>(
     after_root.extend(gate.map(|g| g.as_raw_fd()));
     let mut keep = after_root.clone();
     keep.push(c.root.image.as_raw_fd());
+    keep.extend(c.extra.join.iter().map(|(_, fd)| fd.as_raw_fd()));
     keep.extend(c.mounts.iter().filter_map(|op| match op {
         crate::rootfs::MountOp::Volume(v) => Some(v.tree.as_raw_fd()),
         _ => None,
@@ -297,13 +298,20 @@ pub fn await_gate(ct: &mut Container<'_>) -> Result<Option<OwnedFd>> {
     Err(Error::new("the container's init died during setup"))
 }
 
-/// OCI `create` is done: the init must now outlive crab-can, and the cgroups stay.
-pub fn detach(ct: Container<'_>) {
-    let Container { gate, cgroup, .. } = ct;
-    if let Some(gate) = gate {
+/// OCI: the init must outlive crab-can from now on (it stops dying with it). Waits for
+/// the init to confirm, so crab-can may exit right after.
+pub fn release_init(ct: &mut Container<'_>) {
+    if let Some(gate) = ct.gate.take() {
         sys::write_once(gate.as_fd(), &[init::SYNC_DETACH]);
+        let mut b = [0u8; Failure::SIZE];
+        while let Err(Errno::INTR) = rustix::io::read(&ct.err_r, &mut b) {}
     }
-    if let Some(cg) = cgroup {
+}
+
+/// OCI `create` is done: the init lives on, and so do the cgroups.
+pub fn keep(mut ct: Container<'_>) {
+    release_init(&mut ct);
+    if let Some(cg) = ct.cgroup.take() {
         cg.release();
     }
 }

@@ -249,10 +249,7 @@ fn wait_at_gate(
     sigfd: BorrowedFd<'_>,
 ) -> Result<rustix::fd::OwnedFd, Failure> {
     use rustix::event::{PollFd, PollFlags};
-    report(
-        fds.error,
-        Failure::of(Step::AtGate)(Errno::INVAL),
-    );
+    report(fds.error, Failure::of(Step::AtGate)(Errno::INVAL));
     let mut attached = true;
     loop {
         let sync_flags = if attached {
@@ -275,6 +272,8 @@ fn wait_at_gate(
                 Ok(1) if b[0] == SYNC_DETACH => {
                     rustix::process::set_parent_process_death_signal(None)
                         .map_err(Failure::of(Step::DeathSignal))?;
+                    // The caller may exit now: it waits for this before it does.
+                    report(fds.error, Failure::of(Step::AtGate)(Errno::INVAL));
                     sys::close(fds.sync.as_raw_fd());
                     attached = false;
                 }

@@ -379,11 +379,10 @@ impl<'a> Walk<'a> {
                 }
                 Err(_) => Ok(()),
             },
-            MountOp::Propagation { path, flags: f } => rustix::mount::mount_change(
-                &**path,
-                MountPropagationFlags::from_bits_retain(*f),
-            )
-            .map_err(Failure::at(Step::Propagation, i)),
+            MountOp::Propagation { path, flags: f } => {
+                rustix::mount::mount_change(&**path, MountPropagationFlags::from_bits_retain(*f))
+                    .map_err(Failure::at(Step::Propagation, i))
+            }
             MountOp::Cgroup {
                 target,
                 flags: f,
@@ -406,7 +405,13 @@ fn mount_cgroup(
 ) -> std::result::Result<(), Errno> {
     let v2_only = parts.len() == 1 && parts[0].dir.is_empty();
     if !v2_only {
-        rustix::mount::mount(c"tmpfs", target, c"tmpfs", flags(f & !RDONLY), Some(c"mode=755"))?;
+        rustix::mount::mount(
+            c"tmpfs",
+            target,
+            c"tmpfs",
+            flags(f & !RDONLY),
+            Some(c"mode=755"),
+        )?;
         rustix::process::chdir(target)?;
         for p in parts {
             rustix::fs::mkdir(&*p.dir, Mode::from_raw_mode(0o755))?;
@@ -438,12 +443,20 @@ fn mount_cgroup(
     ) {
         Ok(Some((_, st))) if st.exit_status() == Some(0) => {}
         Ok(Some((_, st))) => {
-            return Err(Errno::from_raw_os_error(st.exit_status().unwrap_or(libc::EIO)));
+            return Err(Errno::from_raw_os_error(
+                st.exit_status().unwrap_or(libc::EIO),
+            ));
         }
         _ => return Err(Errno::CHILD),
     }
     if !v2_only && f & RDONLY != 0 {
-        rustix::mount::mount(c"", target, c"", flags(REMOUNT | RDONLY | (f & !RDONLY)), None)?;
+        rustix::mount::mount(
+            c"",
+            target,
+            c"",
+            flags(REMOUNT | RDONLY | (f & !RDONLY)),
+            None,
+        )?;
     }
     Ok(())
 }

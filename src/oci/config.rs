@@ -237,7 +237,10 @@ fn build(at: &At<'_>, bundle: &str, dir: &OwnedFd, opts: &Options<'_>) -> Result
         for m in list.array()? {
             let dst = need(&m, "destination")?.str()?.to_string();
             if dst == "/dev" {
-                dev_is_tmpfs = m.get("type")?.map(|t| t.str().ok() == Some("tmpfs")).unwrap_or(false);
+                dev_is_tmpfs = m
+                    .get("type")?
+                    .map(|t| t.str().ok() == Some("tmpfs"))
+                    .unwrap_or(false);
             }
             mount(&m, bundle, &dst, cgroupns, &mut mounts)?;
         }
@@ -245,16 +248,12 @@ fn build(at: &At<'_>, bundle: &str, dir: &OwnedFd, opts: &Options<'_>) -> Result
     devices(get_linux("devices")?, dev_is_tmpfs, &mut mounts)?;
     if let Some(l) = get_linux("maskedPaths")? {
         for p in l.strings()? {
-            mounts.push(MountOp::Mask {
-                path: cs(&l, p)?,
-            });
+            mounts.push(MountOp::Mask { path: cs(&l, p)? });
         }
     }
     if let Some(l) = get_linux("readonlyPaths")? {
         for p in l.strings()? {
-            mounts.push(MountOp::ReadOnly {
-                path: cs(&l, p)?,
-            });
+            mounts.push(MountOp::ReadOnly { path: cs(&l, p)? });
         }
     }
     if let Some(p) = get_linux("rootfsPropagation")? {
@@ -279,10 +278,17 @@ fn build(at: &At<'_>, bundle: &str, dir: &OwnedFd, opts: &Options<'_>) -> Result
         for (k, v) in s.object()? {
             check_sysctl(&s, k, namespaces, &extra)?;
             let path = format!("/proc/sys/{}", k.replace('.', "/"));
-            extra.sysctls.push((cs(&s, &path)?, v.str()?.as_bytes().to_vec()));
+            extra
+                .sysctls
+                .push((cs(&s, &path)?, v.str()?.as_bytes().to_vec()));
         }
     }
-    id_maps(get_linux("uidMappings")?, get_linux("gidMappings")?, namespaces, &mut extra)?;
+    id_maps(
+        get_linux("uidMappings")?,
+        get_linux("gidMappings")?,
+        namespaces,
+        &mut extra,
+    )?;
     if let Some(t) = get_linux("timeOffsets")? {
         if seen & libc::CLONE_NEWTIME as u64 == 0 {
             return Err(t.error("needs a time namespace"));
@@ -293,7 +299,11 @@ fn build(at: &At<'_>, bundle: &str, dir: &OwnedFd, opts: &Options<'_>) -> Result
                 return Err(v.error("unknown clock (monotonic or boottime)"));
             }
             let secs = v.get("secs")?.map(|s| s.i64()).transpose()?.unwrap_or(0);
-            let nanos = v.get("nanosecs")?.map(|s| s.u32()).transpose()?.unwrap_or(0);
+            let nanos = v
+                .get("nanosecs")?
+                .map(|s| s.u32())
+                .transpose()?
+                .unwrap_or(0);
             text += &format!("{clock} {secs} {nanos}\n");
         }
         extra.time_offsets = Some(text);
@@ -338,7 +348,10 @@ fn open_ns(p: &At<'_>, proc_name: &str) -> Result<OwnedFd> {
     use rustix::fd::AsRawFd;
     let link = rustix::fs::readlink(format!("/proc/self/fd/{}", fd.as_raw_fd()), Vec::new())
         .map_err(|e| Error::sys(format!("{}: {path}", p.path), e))?;
-    if !link.to_bytes().starts_with(format!("{proc_name}:[").as_bytes()) {
+    if !link
+        .to_bytes()
+        .starts_with(format!("{proc_name}:[").as_bytes())
+    {
         return Err(p.error(format!("{path} is not a {proc_name} namespace")));
     }
     Ok(fd)
@@ -384,7 +397,9 @@ fn process(
             }
         }
         if u.get("username")?.is_some() {
-            return Err(Error::new("process.user.username is for Windows containers"));
+            return Err(Error::new(
+                "process.user.username is for Windows containers",
+            ));
         }
     }
     if !has_home {
@@ -421,7 +436,8 @@ fn process(
         for r in l.array()? {
             let t = need(&r, "type")?;
             let name = t.str()?;
-            let resource = rlimit_resource(name).ok_or_else(|| t.error(format!("unknown rlimit {name}")))?;
+            let resource =
+                rlimit_resource(name).ok_or_else(|| t.error(format!("unknown rlimit {name}")))?;
             if seen.contains(&name) {
                 return Err(t.error(format!("rlimit {name} given twice")));
             }
@@ -518,7 +534,10 @@ fn lsm(p: &At<'_>) -> Result<Option<(CString, Vec<u8>)>> {
     if let Some(s) = p.get("selinuxLabel")? {
         let label = s.str()?;
         if !label.is_empty() && std::path::Path::new("/sys/fs/selinux/enforce").exists() {
-            return Ok(Some((c"/proc/self/attr/exec".into(), label.as_bytes().to_vec())));
+            return Ok(Some((
+                c"/proc/self/attr/exec".into(),
+                label.as_bytes().to_vec(),
+            )));
         }
     }
     Ok(None)
@@ -645,7 +664,10 @@ fn mount(
                 clear |= c;
             } else if let Some(p) = propagation(opt) {
                 prop = p;
-            } else if opt.starts_with("idmap") || opt.starts_with("rro") || opt.starts_with("tmpcopyup") {
+            } else if opt.starts_with("idmap")
+                || opt.starts_with("rro")
+                || opt.starts_with("tmpcopyup")
+            {
                 return Err(o.error(format!("mount option '{opt}' is not supported")));
             } else {
                 data.push(opt);
@@ -788,14 +810,15 @@ fn cgroup_mount(m: &At<'_>, target: CString, flags: u32, _cgroupns: bool) -> Res
 /// The devices every container gets (runc's), then the config's `linux.devices`, and the
 /// links of `/dev` — on a `/dev` of the container's own only.
 fn devices(list: Option<At<'_>>, dev_is_tmpfs: bool, out: &mut Vec<MountOp>) -> Result<()> {
-    let node = |path: &str, kind: FileType, major: u32, minor: u32, mode: u32, uid, gid| MountOp::Node {
-        path: plan::cstring(path.as_bytes()),
-        kind,
-        dev: rustix::fs::makedev(major, minor),
-        mode,
-        uid,
-        gid,
-    };
+    let node =
+        |path: &str, kind: FileType, major: u32, minor: u32, mode: u32, uid, gid| MountOp::Node {
+            path: plan::cstring(path.as_bytes()),
+            kind,
+            dev: rustix::fs::makedev(major, minor),
+            mode,
+            uid,
+            gid,
+        };
     if dev_is_tmpfs {
         for (name, major, minor) in [
             ("null", 1, 3),
@@ -805,7 +828,15 @@ fn devices(list: Option<At<'_>>, dev_is_tmpfs: bool, out: &mut Vec<MountOp>) -> 
             ("urandom", 1, 9),
             ("tty", 5, 0),
         ] {
-            out.push(node(&format!("/dev/{name}"), FileType::CharacterDevice, major, minor, 0o666, 0, 0));
+            out.push(node(
+                &format!("/dev/{name}"),
+                FileType::CharacterDevice,
+                major,
+                minor,
+                0o666,
+                0,
+                0,
+            ));
         }
         for (to, link) in [
             ("/proc/self/fd", "/dev/fd"),
@@ -844,10 +875,19 @@ fn devices(list: Option<At<'_>>, dev_is_tmpfs: bool, out: &mut Vec<MountOp>) -> 
             })
         };
         let (major, minor) = (num("major")?, num("minor")?);
-        let mode = d.get("fileMode")?.map(|v| v.u32()).transpose()?.unwrap_or(0o666) & 0o7777;
+        let mode = d
+            .get("fileMode")?
+            .map(|v| v.u32())
+            .transpose()?
+            .unwrap_or(0o666)
+            & 0o7777;
         let uid = d.get("uid")?.map(|v| v.u32()).transpose()?.unwrap_or(0);
         let gid = d.get("gid")?.map(|v| v.u32()).transpose()?.unwrap_or(0);
-        if let Some(parent) = path.rsplit_once('/').map(|(p, _)| p).filter(|p| *p != "/dev") {
+        if let Some(parent) = path
+            .rsplit_once('/')
+            .map(|(p, _)| p)
+            .filter(|p| *p != "/dev")
+        {
             out.push(MountOp::Mkdir {
                 path: plan::cstring(parent.as_bytes()),
                 parents: plan::parents(parent),

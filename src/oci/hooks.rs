@@ -232,10 +232,31 @@ fn spawn_and_wait(
                         use rustix::thread::ThreadNameSpaceType as T;
                         rustix::thread::move_into_thread_name_spaces(
                             pidfd,
-                            T::MOUNT | T::NETWORK | T::INTER_PROCESS_COMMUNICATION
-                                | T::HOST_NAME_AND_NIS_DOMAIN_NAME | T::CONTROL_GROUP,
+                            T::MOUNT
+                                | T::PROCESS_ID
+                                | T::NETWORK
+                                | T::INTER_PROCESS_COMMUNICATION
+                                | T::HOST_NAME_AND_NIS_DOMAIN_NAME
+                                | T::CONTROL_GROUP,
                         )?;
                         sys::close_fds_except(&[err_w.as_raw_fd(), exe.as_raw_fd()]);
+                        // The hook itself goes in the PID namespace too (its /proc/self must
+                        // resolve there: a script runs as /dev/fd/N): this process forks it
+                        // and passes on how it ended.
+                        let child = sys::fork()?;
+                        if child != 0 {
+                            let code = match rustix::process::waitpid(
+                                rustix::process::Pid::from_raw(child),
+                                rustix::process::WaitOptions::empty(),
+                            ) {
+                                Ok(Some((_, st))) => crate::init::status_code(
+                                    st.exit_status(),
+                                    st.terminating_signal(),
+                                ),
+                                _ => 127,
+                            };
+                            sys::exit(code);
+                        }
                         Ok(sys::execveat(exe.as_fd(), &argv, &envp))
                     }
                     _ => {

@@ -134,6 +134,8 @@ fn parse_and_run(args: Vec<OsString>, log: &mut log::Log) -> Result<u8> {
         "kill" => kill(&g, &mut p),
         "delete" => delete_cmd(&g, &mut p),
         "list" => list(&g, &mut p),
+        "pause" => freeze(&g, &one_id(&mut p)?, true),
+        "resume" => freeze(&g, &one_id(&mut p)?, false),
         "spec" => spec_cmd(&mut p),
         "features" => {
             print(&spec::features());
@@ -224,13 +226,27 @@ fn write_pid_file(dir: &OwnedFd, name: &str, pid: i32) -> Result<()> {
 /// payload, before `create` returns.
 fn send_console(path: &str, master: BorrowedFd<'_>) -> Result<()> {
     use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
-    let cannot = |e| Error::sys(format!("cannot send the terminal to the console socket {path}"), e);
-    let sock = rustix::net::socket_with(AddressFamily::UNIX, SocketType::STREAM, SocketFlags::CLOEXEC, None)
-        .map_err(cannot)?;
+    let cannot = |e| {
+        Error::sys(
+            format!("cannot send the terminal to the console socket {path}"),
+            e,
+        )
+    };
+    let sock = rustix::net::socket_with(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )
+    .map_err(cannot)?;
     // A path too long for sun_path goes through its directory's fd.
     let (dir, name) = open_parent(path)?;
     let short = format!("/proc/self/fd/{}/{name}", dir.as_raw_fd());
-    let target = if path.len() < 100 { path } else { short.as_str() };
+    let target = if path.len() < 100 {
+        path
+    } else {
+        short.as_str()
+    };
     let addr = SocketAddrUnix::new(target).map_err(cannot)?;
     rustix::net::connect(&sock, &addr).map_err(cannot)?;
     crate::tty::send_master(sock.as_fd(), master).map_err(cannot)
@@ -241,8 +257,13 @@ fn send_console(path: &str, master: BorrowedFd<'_>) -> Result<()> {
 fn gate_socket(dir: &Dir) -> Result<OwnedFd> {
     use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
     let cannot = |e| Error::sys("cannot create the start gate", e);
-    let sock = rustix::net::socket_with(AddressFamily::UNIX, SocketType::STREAM, SocketFlags::CLOEXEC, None)
-        .map_err(cannot)?;
+    let sock = rustix::net::socket_with(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )
+    .map_err(cannot)?;
     let addr = SocketAddrUnix::new(format!("/proc/self/fd/{}/start", dir.fd.as_raw_fd()).as_str())
         .map_err(cannot)?;
     rustix::net::bind(&sock, &addr).map_err(cannot)?;
@@ -252,7 +273,12 @@ fn gate_socket(dir: &Dir) -> Result<OwnedFd> {
 
 fn connect_gate(dir: &Dir) -> std::result::Result<OwnedFd, Errno> {
     use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
-    let sock = rustix::net::socket_with(AddressFamily::UNIX, SocketType::STREAM, SocketFlags::CLOEXEC, None)?;
+    let sock = rustix::net::socket_with(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )?;
     let addr = SocketAddrUnix::new(format!("/proc/self/fd/{}/start", dir.fd.as_raw_fd()).as_str())?;
     rustix::net::connect(&sock, &addr)?;
     Ok(sock)
@@ -260,7 +286,11 @@ fn connect_gate(dir: &Dir) -> std::result::Result<OwnedFd, Errno> {
 
 fn state_with(st: &State, status: &str) -> String {
     let mut s = st.oci_json(Status::Created);
-    s = s.replacen("\"status\":\"created\"", &format!("\"status\":\"{status}\""), 1);
+    s = s.replacen(
+        "\"status\":\"created\"",
+        &format!("\"status\":\"{status}\""),
+        1,
+    );
     s
 }
 
@@ -305,7 +335,15 @@ fn create_cmd(g: &Global, p: &mut lexopt::Parser, run: bool) -> Result<u8> {
         ));
     }
     let dir = state::make(&root, &id)?;
-    let result = create_in(g, &b, &dir, pid_dir.as_ref(), console.as_deref(), run, detach);
+    let result = create_in(
+        g,
+        &b,
+        &dir,
+        pid_dir.as_ref(),
+        console.as_deref(),
+        run,
+        detach,
+    );
     if result.is_err() {
         state::remove(&root, dir);
     }
@@ -331,7 +369,8 @@ fn create_in(
             Mode::from_raw_mode(0o600),
         )
         .map_err(|e| Error::sys("cannot save config.json", e))?;
-        state::write_all(fd.as_fd(), &b.text).map_err(|e| Error::sys("cannot save config.json", e))?;
+        state::write_all(fd.as_fd(), &b.text)
+            .map_err(|e| Error::sys("cannot save config.json", e))?;
     }
     let mut rec = OciRecord {
         dir,
@@ -339,8 +378,11 @@ fn create_in(
             id: dir.id.clone(),
             bundle: b.bundle.clone(),
             rootfs: b.rootfs.clone(),
-            created: log::rfc3339_now(),
+            // Empty until `create` is done: until then the container does not exist for
+            // `state`, `start` and `kill` (only `delete` sees it).
+            created: String::new(),
             annotations: b.annotations.clone(),
+            own_pid_ns: b.plan.container.namespaces & libc::CLONE_NEWPID as u64 != 0,
             ..State::default()
         },
     };
@@ -348,12 +390,17 @@ fn create_in(
     let listener = gate_socket(dir)?;
     let mut ct = container::create_with(&b.plan, &mut rec, Some(listener.as_fd()))?;
     drop(listener);
-    let st = &rec.st;
     let steps = (|| -> Result<Option<OwnedFd>> {
+        let st = &rec.st;
         let master = container::await_gate(&mut ct).map_err(|e| gate_error(&b.plan, e))?;
         let creating = state_with(st, "creating");
         hooks::run_all(&b.hooks.prestart, "prestart", &creating, b.dir.as_fd())?;
-        hooks::run_all(&b.hooks.create_runtime, "createRuntime", &creating, b.dir.as_fd())?;
+        hooks::run_all(
+            &b.hooks.create_runtime,
+            "createRuntime",
+            &creating,
+            b.dir.as_fd(),
+        )?;
         hooks::run_all_in(
             &b.hooks.create_container,
             "createContainer",
@@ -373,6 +420,12 @@ fn create_in(
         }
         Ok(master)
     })();
+    let steps = steps.and_then(|m| {
+        rec.st.created = log::rfc3339_now();
+        rec.st.save(dir)?;
+        Ok(m)
+    });
+    let st = &rec.st;
     let master = match steps {
         Ok(m) => m,
         Err(e) => {
@@ -380,17 +433,18 @@ fn create_in(
             return Err(e);
         }
     };
-    if !run {
-        container::detach(ct);
-        return Ok(0);
+    if detach {
+        container::release_init(&mut ct);
     }
     // `run`: start it ourselves, then (unless detached) wait for it like `crab-can run`.
-    if let Err(e) = start_dir(&b.hooks, b.dir.as_fd(), st, dir) {
-        container::abort(ct);
-        return Err(e);
+    if run {
+        if let Err(e) = start_dir(&b.hooks, b.dir.as_fd(), st, dir) {
+            container::abort(ct);
+            return Err(e);
+        }
     }
     if detach {
-        container::detach(ct);
+        container::keep(ct);
         return Ok(0);
     }
     let status = container::wait_with(&mut ct, master).map(|o| o.status());
@@ -408,9 +462,10 @@ fn create_in(
 
 /// A setup failure in the words engines expect (a missing command as runc says it).
 fn gate_error(plan: &crate::plan::Plan, e: Error) -> Error {
-    match e.errno {
-        Some(errno) if e.code == crate::error::EXIT_NOT_FOUND || e.code == crate::error::EXIT_CANNOT_EXEC => {
-            config::exec_error(plan, errno)
+    match e.code {
+        crate::error::EXIT_NOT_FOUND => config::exec_error(plan, Errno::NOENT),
+        crate::error::EXIT_CANNOT_EXEC => {
+            config::exec_error(plan, e.errno.unwrap_or(Errno::ACCESS))
         }
         _ => e,
     }
@@ -421,7 +476,17 @@ fn gate_error(plan: &crate::plan::Plan, e: Error) -> Error {
 fn start_dir(h: &hooks::Hooks, bundle: BorrowedFd<'_>, st: &State, dir: &Dir) -> Result<()> {
     if let Some(pidfd) = st.pidfd() {
         let created = state_with(st, "created");
-        hooks::run_all_in(&h.start_container, "startContainer", &created, bundle, pidfd.as_fd())?;
+        let r = hooks::run_all_in(
+            &h.start_container,
+            "startContainer",
+            &created,
+            bundle,
+            pidfd.as_fd(),
+        );
+        if let Err(e) = r {
+            let _ = crate::sys::pidfd_signal(pidfd.as_fd(), libc::SIGKILL);
+            return Err(e);
+        }
     }
     let conn = connect_gate(dir)
         .map_err(|e| Error::sys("cannot start the container (its init is gone)", e))?;
@@ -436,8 +501,14 @@ fn start_dir(h: &hooks::Hooks, bundle: BorrowedFd<'_>, st: &State, dir: &Dir) ->
             Err(_) => break,
         }
     }
-    if let Some(f) = (got == buf.len()).then(|| crate::error::Failure::decode(&buf)).flatten() {
-        return Err(Error::sys("the container's command failed to start", f.errno));
+    if let Some(f) = (got == buf.len())
+        .then(|| crate::error::Failure::decode(&buf))
+        .flatten()
+    {
+        return Err(Error::sys(
+            "the container's command failed to start",
+            f.errno,
+        ));
     }
     let running = st.oci_json(Status::Running);
     if let Err(e) = hooks::run_all(&h.poststart, "poststart", &running, bundle) {
@@ -452,7 +523,9 @@ fn start_dir(h: &hooks::Hooks, bundle: BorrowedFd<'_>, st: &State, dir: &Dir) ->
 /// The container `id`: its directory and state, or `does not exist`.
 fn find(root: &OwnedFd, id: &str) -> Result<(Dir, State)> {
     let dir = state::open(root, id).ok_or_else(|| state::not_found(id))?;
-    let st = State::load(&dir).ok_or_else(|| state::not_found(id))?;
+    let st = State::load(&dir)
+        .filter(|st| !st.created.is_empty())
+        .ok_or_else(|| state::not_found(id))?;
     Ok((dir, st))
 }
 
@@ -497,6 +570,18 @@ fn start(g: &Global, id: &str) -> Result<u8> {
     start_dir(&h, bundle_fd.as_fd(), &st, &dir).map(|()| 0)
 }
 
+/// `pause` and `resume`: the cgroup freezer (v2 `cgroup.freeze`, v1 `freezer.state`).
+fn freeze(g: &Global, id: &str, frozen: bool) -> Result<u8> {
+    let root = state::open_root(&g.root)?;
+    let (dir, st) = find(&root, id)?;
+    match (st.status(&dir), frozen) {
+        (Status::Stopped, _) | (Status::Created, _) => Err(Error::new("container not running")),
+        (Status::Paused, true) => Err(Error::new("container already paused")),
+        (Status::Running, false) => Err(Error::new("container not paused")),
+        _ => crate::cgroup::set_frozen(&st.cgroups, frozen).map(|()| 0),
+    }
+}
+
 fn state_cmd(g: &Global, id: &str) -> Result<u8> {
     let root = state::open_root(&g.root)?;
     let (dir, st) = find(&root, id)?;
@@ -522,7 +607,13 @@ pub fn parse_signal(s: &str) -> Result<i32> {
         return Ok(i as i32 + 1);
     }
     let rt = |rest: &str, base: i32, sign: i32| -> Option<i32> {
-        let n = if rest.is_empty() { 0 } else { rest.strip_prefix(if sign > 0 { '+' } else { '-' })?.parse().ok()? };
+        let n = if rest.is_empty() {
+            0
+        } else {
+            rest.strip_prefix(if sign > 0 { '+' } else { '-' })?
+                .parse()
+                .ok()?
+        };
         let v = base + sign * n;
         (34..=64).contains(&v).then_some(v)
     };
@@ -558,7 +649,13 @@ fn kill(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
     if all {
         return crate::cgroup::signal_all(&st.cgroups, sig).map(|()| 0);
     }
-    let pidfd = st.pidfd().ok_or_else(|| Error::new("container not running"))?;
+    let pidfd = st
+        .pidfd()
+        .ok_or_else(|| Error::new("container not running"))?;
+    if sig == libc::SIGKILL && !st.own_pid_ns {
+        // Without a PID namespace the init's death ends nothing else (runc does this too).
+        crate::cgroup::signal_all(&st.cgroups, sig)?;
+    }
     crate::sys::pidfd_signal(pidfd.as_fd(), sig).map_err(|e| match e {
         Errno::SRCH => Error::new("container not running"),
         e => Error::sys("cannot signal the container", e),
@@ -590,12 +687,20 @@ fn delete_cmd(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
     state::check_id(&id)?;
     let root = state::open_root(&g.root)?;
     let Some(dir) = state::open(&root, &id) else {
-        return if force { Ok(0) } else { Err(state::not_found(&id)) };
+        return if force {
+            Ok(0)
+        } else {
+            Err(state::not_found(&id))
+        };
     };
     let Some(st) = State::load(&dir) else {
         // Half made (a create killed early) or not crab-can's: only our files go.
         state::remove(&root, dir);
-        return if force { Ok(0) } else { Err(state::not_found(&id)) };
+        return if force {
+            Ok(0)
+        } else {
+            Err(state::not_found(&id))
+        };
     };
     match st.status(&dir) {
         Status::Stopped => {}
@@ -622,7 +727,16 @@ fn delete_cmd(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
             wait_gone(&st);
         }
     }
-    let removed = crate::cgroup::remove(&st.cgroups);
+    let made: Vec<(String, u64)> = st
+        .cgroups
+        .iter()
+        .filter(|(_, i)| *i != 0)
+        .cloned()
+        .collect();
+    for (p, _) in st.cgroups.iter().filter(|(_, i)| *i == 0) {
+        crate::cgroup::remove_leftover(p, None);
+    }
+    let removed = crate::cgroup::remove(&made);
     let hooks = saved_bundle(&dir, &st);
     state::remove(&root, dir);
     if let Some((h, fd)) = hooks {
@@ -653,8 +767,12 @@ fn list(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
     }
     let mut first = true;
     for id in state::list(&root) {
-        let Some(dir) = state::open(&root, &id) else { continue };
-        let Some(st) = State::load(&dir) else { continue };
+        let Some(dir) = state::open(&root, &id) else {
+            continue;
+        };
+        let Some(st) = State::load(&dir) else {
+            continue;
+        };
         let status = st.status(&dir);
         if quiet {
             out += &id;
@@ -666,7 +784,12 @@ fn list(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
             out += &st.oci_json(status);
         } else {
             let pid = if status == Status::Stopped { 0 } else { st.pid };
-            out += &format!("{id}\t{pid}\t{}\t{}\t{}\troot\n", status.word(), st.bundle, st.created);
+            out += &format!(
+                "{id}\t{pid}\t{}\t{}\t{}\troot\n",
+                status.word(),
+                st.bundle,
+                st.created
+            );
         }
         first = false;
     }

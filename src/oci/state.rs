@@ -35,6 +35,8 @@ pub struct State {
     pub annotations: String,
     /// The cgroup directories: (path, inode), the inode 0 until the directory exists.
     pub cgroups: Vec<(String, u64)>,
+    /// The container has a PID namespace of its own (else SIGKILL goes to its cgroup).
+    pub own_pid_ns: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -129,14 +131,18 @@ pub fn open(root: &OwnedFd, id: &str) -> Option<Dir> {
 
 /// `container does not exist`, the words engines match.
 pub fn not_found(id: &str) -> Error {
-    Error::new(format!("container {id} does not exist"))
+    let _ = id;
+    Error::new("container does not exist")
 }
 
 impl State {
     fn to_json(&self) -> String {
         let mut s = String::from("{\"id\":");
         json::quote(&mut s, &self.id);
-        s += &format!(",\"pid\":{},\"start\":{},\"bundle\":", self.pid, self.start);
+        s += &format!(
+            ",\"pid\":{},\"start\":{},\"pidns\":{},\"bundle\":",
+            self.pid, self.start, self.own_pid_ns
+        );
         json::quote(&mut s, &self.bundle);
         s += ",\"rootfs\":";
         json::quote(&mut s, &self.rootfs);
@@ -164,9 +170,8 @@ impl State {
     fn from_json(text: &[u8]) -> Result<State> {
         let v = json::parse(text)?;
         let at = At::root(&v);
-        let field = |k: &str| -> Result<At<'_>> {
-            at.get(k)?.ok_or_else(|| Error::new(format!("no {k}")))
-        };
+        let field =
+            |k: &str| -> Result<At<'_>> { at.get(k)?.ok_or_else(|| Error::new(format!("no {k}"))) };
         let mut st = State {
             id: field("id")?.str()?.to_string(),
             pid: field("pid")?.i32()?,
@@ -176,6 +181,7 @@ impl State {
             created: field("created")?.str()?.to_string(),
             annotations: String::new(),
             cgroups: Vec::new(),
+            own_pid_ns: field("pidns")?.bool()?,
         };
         let ann = field("annotations")?;
         let mut a = String::from("{");
@@ -240,7 +246,9 @@ impl State {
 
     /// The init is this state's very process, alive (not a zombie).
     pub fn init_alive(&self) -> bool {
-        self.pid > 0 && proc_start(self.pid).is_some_and(|(st, s)| s == self.start && st != b'Z' && st != b'X')
+        self.pid > 0
+            && proc_start(self.pid)
+                .is_some_and(|(st, s)| s == self.start && st != b'Z' && st != b'X')
     }
 
     /// A pidfd of the init, after checking it is still this state's process.
@@ -253,12 +261,19 @@ impl State {
 
     /// `state ID`'s JSON: runc's keys, `pid` 0 once stopped, annotations only when any.
     pub fn oci_json(&self, status: Status) -> String {
-        let pid = if status == Status::Stopped { 0 } else { self.pid };
+        let pid = if status == Status::Stopped {
+            0
+        } else {
+            self.pid
+        };
         let mut s = String::from("{\"ociVersion\":\"");
         s += crate::oci::spec::SPEC_VERSION;
         s += "\",\"id\":";
         json::quote(&mut s, &self.id);
-        s += &format!(",\"pid\":{pid},\"status\":\"{}\",\"bundle\":", status.word());
+        s += &format!(
+            ",\"pid\":{pid},\"status\":\"{}\",\"bundle\":",
+            status.word()
+        );
         json::quote(&mut s, &self.bundle);
         s += ",\"rootfs\":";
         json::quote(&mut s, &self.rootfs);
@@ -276,11 +291,7 @@ impl State {
 
 /// The state letter and start time (field 22) of /proc/PID/stat.
 pub fn proc_start(pid: i32) -> Option<(u8, u64)> {
-    let text = read_small(
-        &rustix::fs::CWD.as_fd(),
-        &format!("/proc/{pid}/stat"),
-        4096,
-    )?;
+    let text = read_small(&rustix::fs::CWD.as_fd(), &format!("/proc/{pid}/stat"), 4096)?;
     let text = std::str::from_utf8(&text).ok()?;
     let after = &text[text.rfind(')')? + 1..];
     let mut f = after.split_whitespace();
