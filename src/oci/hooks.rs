@@ -115,20 +115,22 @@ pub fn run_all(hooks: &[Hook], kind: &str, state_json: &str, cwd: BorrowedFd<'_>
     Ok(())
 }
 
-/// [`run_all`] for the hooks that run in the container's namespaces (createContainer,
-/// startContainer): each hook's file is opened on the host (its path means the runtime's
-/// namespace) and executed by that handle after joining the namespaces of the init
-/// behind `pidfd` (all but user, PID and time, which apply to children only).
+/// [`run_all`] for the hooks that run in the container's namespaces, those of the init
+/// behind `pidfd` (all but user and time). createContainer keeps the runtime's mount
+/// namespace (as runc runs it before `pivot_root`, its paths are the host's);
+/// startContainer joins the container's mounts too, so its path and files are the
+/// container's. Either way the hook is forked into the container's PID namespace.
 pub fn run_all_in(
     hooks: &[Hook],
     kind: &str,
     state_json: &str,
     cwd: BorrowedFd<'_>,
     pidfd: BorrowedFd<'_>,
+    mounts: bool,
 ) -> Result<()> {
     for (i, hook) in hooks.iter().enumerate() {
         let what = format!("{kind} hook #{i}");
-        spawn_and_wait(hook, state_json, cwd, Some(pidfd)).map_err(|mut e| {
+        spawn_and_wait(hook, state_json, cwd, Some((pidfd, mounts))).map_err(|mut e| {
             e.msg = format!("error running {what}: {}", e.msg);
             e
         })?;
@@ -179,7 +181,7 @@ fn spawn_and_wait(
     hook: &Hook,
     state_json: &str,
     cwd: BorrowedFd<'_>,
-    enter: Option<BorrowedFd<'_>>,
+    enter: Option<(BorrowedFd<'_>, bool)>,
 ) -> Result<()> {
     use std::os::unix::ffi::OsStrExt;
     // Everything the child needs, made before the fork: it must not allocate.
@@ -200,17 +202,6 @@ fn spawn_and_wait(
     };
     let argv = pointers(&hook.args);
     let envp = pointers(env);
-    let exe = match enter {
-        Some(_) => Some(
-            rustix::fs::open(
-                &*hook.path,
-                rustix::fs::OFlags::PATH, // kept across exec: a script runs as /dev/fd/N
-                rustix::fs::Mode::empty(),
-            )
-            .map_err(|e| Error::sys(format!("cannot open '{}'", hook.path.to_string_lossy()), e))?,
-        ),
-        None => None,
-    };
     let (stdin_r, stdin_w) = pipe(PipeFlags::empty())?;
     let (out_r, out_w) = pipe(PipeFlags::empty())?;
     // The exec's errno, if execve fails; closed by a successful exec.
@@ -227,43 +218,36 @@ fn spawn_and_wait(
                 rustix::stdio::dup2_stdin(&stdin_r)?;
                 rustix::stdio::dup2_stdout(&out_w)?;
                 rustix::stdio::dup2_stderr(&out_w)?;
-                match (&exe, enter) {
-                    (Some(exe), Some(pidfd)) => {
-                        use rustix::thread::ThreadNameSpaceType as T;
-                        rustix::thread::move_into_thread_name_spaces(
-                            pidfd,
-                            T::MOUNT
-                                | T::PROCESS_ID
-                                | T::NETWORK
-                                | T::INTER_PROCESS_COMMUNICATION
-                                | T::HOST_NAME_AND_NIS_DOMAIN_NAME
-                                | T::CONTROL_GROUP,
-                        )?;
-                        sys::close_fds_except(&[err_w.as_raw_fd(), exe.as_raw_fd()]);
-                        // The hook itself goes in the PID namespace too (its /proc/self must
-                        // resolve there: a script runs as /dev/fd/N): this process forks it
-                        // and passes on how it ended.
-                        let child = sys::fork()?;
-                        if child != 0 {
-                            let code = match rustix::process::waitpid(
-                                rustix::process::Pid::from_raw(child),
-                                rustix::process::WaitOptions::empty(),
-                            ) {
-                                Ok(Some((_, st))) => crate::init::status_code(
-                                    st.exit_status(),
-                                    st.terminating_signal(),
-                                ),
-                                _ => 127,
-                            };
-                            sys::exit(code);
-                        }
-                        Ok(sys::execveat(exe.as_fd(), &argv, &envp))
+                if let Some((pidfd, mounts)) = enter {
+                    use rustix::thread::ThreadNameSpaceType as T;
+                    let mut kinds = T::PROCESS_ID
+                        | T::NETWORK
+                        | T::INTER_PROCESS_COMMUNICATION
+                        | T::HOST_NAME_AND_NIS_DOMAIN_NAME
+                        | T::CONTROL_GROUP;
+                    if mounts {
+                        kinds |= T::MOUNT;
                     }
-                    _ => {
-                        sys::close_fds_except(&[err_w.as_raw_fd()]);
-                        Ok(sys::execve(&hook.path, &argv, &envp))
+                    rustix::thread::move_into_thread_name_spaces(pidfd, kinds)?;
+                    // The hook itself goes in the PID namespace too (setns applies to
+                    // children): this process forks it and passes on how it ended.
+                    let child = sys::fork()?;
+                    if child != 0 {
+                        sys::close_fds_except(&[]);
+                        let code = match rustix::process::waitpid(
+                            rustix::process::Pid::from_raw(child),
+                            rustix::process::WaitOptions::empty(),
+                        ) {
+                            Ok(Some((_, st))) => {
+                                crate::init::status_code(st.exit_status(), st.terminating_signal())
+                            }
+                            _ => 127,
+                        };
+                        sys::exit(code);
                     }
                 }
+                sys::close_fds_except(&[err_w.as_raw_fd()]);
+                Ok(sys::execve(&hook.path, &argv, &envp))
             })()
             .unwrap_or_else(|e| e);
             sys::write_once(err_w.as_fd(), &errno.raw_os_error().to_ne_bytes());

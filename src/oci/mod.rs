@@ -407,6 +407,7 @@ fn create_in(
             &creating,
             b.dir.as_fd(),
             ct.pidfd.as_fd(),
+            false,
         )?;
         let master = match (master, console) {
             (Some(m), Some(path)) => {
@@ -482,6 +483,7 @@ fn start_dir(h: &hooks::Hooks, bundle: BorrowedFd<'_>, st: &State, dir: &Dir) ->
             &created,
             bundle,
             pidfd.as_fd(),
+            true,
         );
         if let Err(e) = r {
             let _ = crate::sys::pidfd_signal(pidfd.as_fd(), libc::SIGKILL);
@@ -655,6 +657,11 @@ fn kill(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
     if sig == libc::SIGKILL && !st.own_pid_ns {
         // Without a PID namespace the init's death ends nothing else (runc does this too).
         crate::cgroup::signal_all(&st.cgroups, sig)?;
+    }
+    if sig == libc::SIGKILL && st.status(&_dir) == Status::Paused {
+        // Frozen, it could not die: thaw it after the signal.
+        let _ = crate::sys::pidfd_signal(pidfd.as_fd(), sig);
+        let _ = crate::cgroup::set_frozen(&st.cgroups, false);
     }
     crate::sys::pidfd_signal(pidfd.as_fd(), sig).map_err(|e| match e {
         Errno::SRCH => Error::new("container not running"),
