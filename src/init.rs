@@ -182,9 +182,6 @@ fn setup(plan: &Plan, fds: &ChildFds<'_>) -> Result<Gate, Failure> {
     rootfs::enter(&c.root, &c.mounts)?;
     // The handles of the host's side (IMAGE, the volumes' trees) have done their work.
     sys::close_fds_except(&fds.after_root);
-    for (i, (path, value)) in c.extra.sysctls.iter().enumerate() {
-        write_file(path, value).map_err(Failure::at(Step::Sysctl, i))?;
-    }
     // Nobody inside may read the init's memory, fds or executable through /proc/1.
     rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
         .map_err(Failure::of(Step::NotDumpable))?;
@@ -215,7 +212,7 @@ fn setup(plan: &Plan, fds: &ChildFds<'_>) -> Result<Gate, Failure> {
 }
 
 /// Write `value` to the file at `path` (a sysctl under /proc/sys), in one write.
-fn write_file(path: &std::ffi::CStr, value: &[u8]) -> Result<(), Errno> {
+pub fn write_file(path: &std::ffi::CStr, value: &[u8]) -> Result<(), Errno> {
     use rustix::fs::{Mode, OFlags};
     let fd = rustix::fs::open(path, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())?;
     match rustix::io::write(&fd, value)? {

@@ -74,8 +74,6 @@ pub struct Extras {
     /// children only).
     pub join: Vec<(rustix::thread::LinkNameSpaceType, OwnedFd)>,
     pub domainname: Vec<u8>,
-    /// `/proc/sys/...` files and the values written to them once the root is built.
-    pub sysctls: Vec<(CString, Vec<u8>)>,
     /// `uid_map` and `gid_map` of a user namespace of the container's own, written by the
     /// parent before "go".
     pub id_maps: Option<[String; 2]>,
@@ -676,7 +674,8 @@ pub fn failure_error(plan: &Plan, f: &Failure) -> Error {
         | Step::RemountRoot
         | Step::Node
         | Step::Propagation
-        | Step::CgroupMount => match c.mounts.get(f.arg as usize) {
+        | Step::CgroupMount
+        | Step::Sysctl => match c.mounts.get(f.arg as usize) {
             Some(op) => op.describe(f.step, f.item),
             None => format!(
                 "cannot build the container's root (mount operation {})",
@@ -691,10 +690,6 @@ pub fn failure_error(plan: &Plan, f: &Failure) -> Error {
         Step::JoinNs => match c.extra.join.get(f.arg as usize) {
             Some((kind, _)) => format!("cannot join the {kind:?} namespace"),
             None => "cannot join a namespace".into(),
-        },
-        Step::Sysctl => match c.extra.sysctls.get(f.arg as usize) {
-            Some((path, _)) => format!("cannot write {}", path.to_string_lossy()),
-            None => "cannot write a sysctl".into(),
         },
         Step::AtGate => "the container's init reported no failure".into(),
         Step::Lsm => "cannot set the process's security label".into(),

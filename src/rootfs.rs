@@ -115,6 +115,8 @@ pub enum MountOp {
     /// An OCI masked path: `/dev/null` over a file, an empty read-only tmpfs over a
     /// directory; skipped when missing.
     Mask { path: CString },
+    /// A sysctl: `value` written to `path` under /proc/sys (before it turns read-only).
+    Sysctl { path: CString, value: Vec<u8> },
     /// Mount propagation of `path` (MS_SHARED, MS_SLAVE, MS_PRIVATE, MS_UNBINDABLE, with
     /// MS_REC).
     Propagation { path: CString, flags: u32 },
@@ -379,6 +381,9 @@ impl<'a> Walk<'a> {
                 }
                 Err(_) => Ok(()),
             },
+            MountOp::Sysctl { path, value } => {
+                crate::init::write_file(path, value).map_err(Failure::at(Step::Sysctl, i))
+            }
             MountOp::Propagation { path, flags: f } => {
                 rustix::mount::mount_change(&**path, MountPropagationFlags::from_bits_retain(*f))
                     .map_err(Failure::at(Step::Propagation, i))
@@ -644,6 +649,7 @@ impl MountOp {
             MountOp::Propagation { path, .. } => {
                 format!("cannot set the mount propagation of {}", lossy(path))
             }
+            MountOp::Sysctl { path, .. } => format!("cannot write {}", lossy(path)),
             MountOp::Cgroup { target, .. } => {
                 format!("cannot mount the cgroup filesystem on {}", lossy(target))
             }

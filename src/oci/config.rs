@@ -242,10 +242,21 @@ fn build(at: &At<'_>, bundle: &str, dir: &OwnedFd, opts: &Options<'_>) -> Result
                     .map(|t| t.str().ok() == Some("tmpfs"))
                     .unwrap_or(false);
             }
-            mount(&m, bundle, &dst, cgroupns, &mut mounts)?;
+            mount(&root.image, &m, bundle, &dst, cgroupns, &mut mounts)?;
         }
     }
     devices(get_linux("devices")?, dev_is_tmpfs, &mut mounts)?;
+    // Sysctls before /proc/sys turns read-only (runc's order too).
+    if let Some(s) = get_linux("sysctl")? {
+        for (k, v) in s.object()? {
+            check_sysctl(&s, k, namespaces, &extra)?;
+            let path = format!("/proc/sys/{}", k.replace('.', "/"));
+            mounts.push(MountOp::Sysctl {
+                path: cs(&s, &path)?,
+                value: v.str()?.as_bytes().to_vec(),
+            });
+        }
+    }
     if let Some(l) = get_linux("maskedPaths")? {
         for p in l.strings()? {
             mounts.push(MountOp::Mask { path: cs(&l, p)? });
@@ -274,15 +285,6 @@ fn build(at: &At<'_>, bundle: &str, dir: &OwnedFd, opts: &Options<'_>) -> Result
         parents: plan::parents(&process.cwd.to_string_lossy()),
     });
 
-    if let Some(s) = get_linux("sysctl")? {
-        for (k, v) in s.object()? {
-            check_sysctl(&s, k, namespaces, &extra)?;
-            let path = format!("/proc/sys/{}", k.replace('.', "/"));
-            extra
-                .sysctls
-                .push((cs(&s, &path)?, v.str()?.as_bytes().to_vec()));
-        }
-    }
     id_maps(
         get_linux("uidMappings")?,
         get_linux("gidMappings")?,
@@ -421,10 +423,8 @@ fn process(
                     let bare = n.strip_prefix("CAP_").unwrap_or(n);
                     match CAP_NAMES.iter().position(|k| k.eq_ignore_ascii_case(bare)) {
                         Some(i) => *set |= 1 << i,
-                        None => crate::error::warn(&format!(
-                            "{}: unknown capability {n}, ignored",
-                            list.path
-                        )),
+                        // Unknown to this build (newer than it): skipped, as runc does.
+                        None => {}
                     }
                 }
             }
@@ -511,7 +511,10 @@ fn seccomp(at: &At<'_>) -> Result<Option<crate::seccomp::Filter>> {
     let Some(s) = linux.get("seccomp")? else {
         return Ok(None);
     };
-    let mut warn = |w: &str| crate::error::warn(w);
+    // Names this architecture does not have are skipped quietly, as libseccomp (and so
+    // runc) does: engines send one profile for every architecture, and conmon reads
+    // the runtime's stderr as its error message.
+    let mut warn = |_: &str| {};
     crate::seccomp::Filter::from_oci(s, &mut warn).map(Some)
 }
 
@@ -642,7 +645,33 @@ fn mount_flag(opt: &str) -> Option<(u32, u32)> {
     })
 }
 
+/// Whether `path` inside the image is an empty directory, or nothing.
+fn dir_is_empty(image: &OwnedFd, path: &str) -> bool {
+    let rel = path.trim_start_matches('/');
+    let fd = match rustix::fs::openat2(
+        image,
+        if rel.is_empty() { "." } else { rel },
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+        rustix::fs::ResolveFlags::IN_ROOT | rustix::fs::ResolveFlags::NO_MAGICLINKS,
+    ) {
+        Ok(fd) => fd,
+        Err(Errno::NOENT) => return true,
+        Err(_) => return false,
+    };
+    let Ok(mut d) = rustix::fs::Dir::read_from(&fd) else {
+        return false;
+    };
+    while let Some(Ok(e)) = d.next() {
+        if !matches!(e.file_name().to_bytes(), b"." | b"..") {
+            return false;
+        }
+    }
+    true
+}
+
 fn mount(
+    image: &OwnedFd,
     m: &At<'_>,
     bundle: &str,
     dst: &str,
@@ -664,10 +693,16 @@ fn mount(
                 clear |= c;
             } else if let Some(p) = propagation(opt) {
                 prop = p;
-            } else if opt.starts_with("idmap")
-                || opt.starts_with("rro")
-                || opt.starts_with("tmpcopyup")
-            {
+            } else if opt == "tmpcopyup" {
+                // Copying the image's files into the new tmpfs: nothing to copy when that
+                // directory is empty or missing (podman's --read-only sends it for /tmp,
+                // /var/tmp and /run); anything else is refused rather than dropped.
+                if !dir_is_empty(image, dst) {
+                    return Err(o.error(format!(
+                        "mount option 'tmpcopyup' over the non-empty {dst} is not supported"
+                    )));
+                }
+            } else if opt.starts_with("idmap") || opt.starts_with("rro") {
                 return Err(o.error(format!("mount option '{opt}' is not supported")));
             } else {
                 data.push(opt);
