@@ -48,7 +48,7 @@ fn main() {
             0
         }
         Ok(cli::Command::Version) => {
-            let _ = std::io::stdout().write_all(oci::spec::version().as_bytes());
+            let _ = std::io::stdout().write_all(oci::version().as_bytes());
             0
         }
         Ok(cli::Command::Run(spec)) => {

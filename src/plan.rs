@@ -42,6 +42,14 @@ impl CStrings {
     pub fn as_ptrs(&self) -> &[*const c_char] {
         &self.ptrs
     }
+    /// The strings, as text (for tests).
+    #[cfg(test)]
+    pub fn strings(&self) -> Vec<String> {
+        self._owned
+            .iter()
+            .map(|s| s.to_string_lossy().into_owned())
+            .collect()
+    }
 }
 
 pub struct Plan {
@@ -810,6 +818,14 @@ mod tests {
             MountOp::Volume(v) => format!("volume {}", lossy(&v.dst)),
             MountOp::Workdir { path, .. } => format!("workdir {}", lossy(path)),
             MountOp::RemountRoot { flags } => format!("remount {flags:#x}"),
+            MountOp::Mkdir { path, .. } => format!("mkdir {}", lossy(path)),
+            MountOp::Node { path, .. } => format!("node {}", lossy(path)),
+            MountOp::Mask { path } => format!("mask {}", lossy(path)),
+            MountOp::Sysctl { path, .. } => format!("sysctl {}", lossy(path)),
+            MountOp::Propagation { path, flags } => {
+                format!("propagation {} {flags:#x}", lossy(path))
+            }
+            MountOp::Cgroup { target, .. } => format!("cgroup {}", lossy(target)),
         }
     }
 

@@ -353,26 +353,6 @@ pub fn ioctl_set_if_flags(sock: BorrowedFd<'_>, name: &[u8], flags: i16) -> Resu
 
 /// SIGKILL every process this process may signal (from PID 1 of a PID namespace: every
 /// other process of the namespace).
-/// `execveat(fd, "", argv, envp, AT_EMPTY_PATH)`: run the file behind `fd` (opened by
-/// path where that path meant something, before entering another mount namespace).
-/// Returns only on failure.
-pub fn execveat(fd: BorrowedFd<'_>, argv: &[*const c_char], envp: &[*const c_char]) -> Errno {
-    use rustix::fd::AsRawFd;
-    // SAFETY: argv and envp are null-terminated arrays of pointers to C strings that
-    // outlive the call; the path is an empty C string.
-    unsafe {
-        libc::syscall(
-            libc::SYS_execveat,
-            fd.as_raw_fd(),
-            c"".as_ptr(),
-            argv.as_ptr(),
-            envp.as_ptr(),
-            libc::AT_EMPTY_PATH,
-        )
-    };
-    Errno::from_raw_os_error(errno())
-}
-
 /// Send any signal (real-time ones too, which rustix's `Signal` does not name) to `pid`,
 /// or to the process group `-pid`.
 pub fn kill(pid: i32, sig: i32) -> Result<(), Errno> {

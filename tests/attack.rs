@@ -544,7 +544,7 @@ fn an_explicit_cgroup_parent_that_cannot_be_made_is_an_error() {
         a.extend_from_slice(extra);
         a.extend_from_slice(&[img(), "true"]);
         let r = crab(&a);
-        assert_error(&r, 125, "cannot create cgroup");
+        assert_error(&r, 125, "cgroup.procs");
     }
 }
 

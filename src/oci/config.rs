@@ -1019,3 +1019,281 @@ pub fn exec_error(plan: &Plan, errno: Errno) -> Error {
         e => Error::sys(format!("exec: \"{cmd}\""), e),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A bundle in a scratch directory: `rootfs/` (with etc/passwd) and `config.json`.
+    struct Scratch(std::path::PathBuf);
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn bundle(tag: &str, config: &str) -> Scratch {
+        let d = std::env::temp_dir().join(format!("crab-can-config-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("rootfs/etc")).unwrap();
+        std::fs::write(
+            d.join("rootfs/etc/passwd"),
+            "root:x:0:0::/root:/bin/sh\nu:x:7:7::/home/u:/bin/sh\n",
+        )
+        .unwrap();
+        std::fs::write(d.join("config.json"), config).unwrap();
+        Scratch(d)
+    }
+
+    const NS: &str =
+        r#"[{"type":"pid"},{"type":"mount"},{"type":"uts"},{"type":"ipc"},{"type":"network"}]"#;
+
+    fn config(process: &str, linux_extra: &str, top_extra: &str) -> String {
+        format!(
+            r#"{{"ociVersion":"1.0.2","root":{{"path":"rootfs"}},"process":{process},
+                "linux":{{"namespaces":{NS}{linux_extra}}}{top_extra}}}"#
+        )
+    }
+
+    const PROC: &str = r#"{"args":["sh","-c","true"],"cwd":"/","env":["PATH=/bin"]}"#;
+
+    fn load_plan(tag: &str, text: &str) -> Result<Bundle> {
+        let b = bundle(tag, text);
+        let r = load(
+            b.0.to_str().unwrap(),
+            &Options {
+                id: "t",
+                systemd_cgroup: false,
+            },
+        );
+        drop(b);
+        r
+    }
+
+    fn err(tag: &str, text: &str) -> String {
+        match load_plan(tag, text) {
+            Ok(_) => panic!("{tag}: accepted"),
+            Err(e) => e.msg,
+        }
+    }
+
+    fn kinds(b: &Bundle) -> Vec<String> {
+        let l = |c: &CString| c.to_string_lossy().into_owned();
+        b.plan
+            .container
+            .mounts
+            .iter()
+            .map(|op| match op {
+                MountOp::Fs { fstype, target, .. } => format!("{} {}", l(fstype), l(target)),
+                MountOp::Mkdir { path, .. } => format!("mkdir {}", l(path)),
+                MountOp::Node { path, .. } => format!("node {}", l(path)),
+                MountOp::Symlink { link, .. } => format!("link {}", l(link)),
+                MountOp::Mask { path } => format!("mask {}", l(path)),
+                MountOp::ReadOnly { path } => format!("ro {}", l(path)),
+                MountOp::Sysctl { path, .. } => format!("sysctl {}", l(path)),
+                MountOp::RemountRoot { .. } => "remount /".into(),
+                MountOp::Workdir { path, .. } => format!("workdir {}", l(path)),
+                MountOp::Volume(v) => format!("bind {}", l(&v.dst)),
+                MountOp::Propagation { path, .. } => format!("propagation {}", l(path)),
+                _ => "other".into(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn errors_name_the_json_path() {
+        let bad_uid = r#"{"args":["sh"],"cwd":"/","user":{"uid":"0"}}"#;
+        assert_eq!(
+            err("uid", &config(bad_uid, "", "")),
+            "process.user.uid: expected a number"
+        );
+        let rel_cwd = r#"{"args":["sh"],"cwd":"tmp"}"#;
+        assert!(err("cwd", &config(rel_cwd, "", "")).starts_with("process.cwd: "));
+        let no_args = r#"{"args":[],"cwd":"/"}"#;
+        assert!(err("args", &config(no_args, "", "")).starts_with("process.args: "));
+        assert!(err("json", "{").starts_with("config.json: line 1"));
+        assert!(
+            err("ver", &config(PROC, "", "").replace("1.0.2", "2.0.0")).starts_with("ociVersion: ")
+        );
+        let dup_rlimit = r#"{"args":["sh"],"cwd":"/","rlimits":[{"type":"RLIMIT_NOFILE","soft":1,"hard":2},{"type":"RLIMIT_NOFILE","soft":1,"hard":2}]}"#;
+        assert!(err("rlim", &config(dup_rlimit, "", "")).contains("given twice"));
+        let m = err(
+            "sysctl",
+            &config(PROC, r#","sysctl":{"vm.swappiness":"1"}"#, ""),
+        );
+        assert!(
+            m.starts_with("linux.sysctl: ") && m.contains("vm.swappiness"),
+            "{m}"
+        );
+        let m = err(
+            "ns",
+            &config(PROC, "", "").replace(r#"{"type":"ipc"}"#, r#"{"type":"ipc"},{"type":"ipc"}"#),
+        );
+        assert!(m.contains("listed twice"), "{m}");
+        let m = err(
+            "nsk",
+            &config(PROC, "", "").replace(r#"{"type":"ipc"}"#, r#"{"type":"nope"}"#),
+        );
+        assert!(m.contains("unknown namespace type"), "{m}");
+        let m = err(
+            "seccomp",
+            &config(
+                PROC,
+                r#","seccomp":{"defaultAction":"SCMP_ACT_NOTIFY"}"#,
+                "",
+            ),
+        );
+        assert!(m.contains("NOTIFY"), "{m}");
+        let m = err(
+            "blkio",
+            &config(PROC, r#","resources":{"blockIO":{"weight":10}}"#, ""),
+        );
+        assert!(m.contains("linux.resources.blockIO.weight"), "{m}");
+    }
+
+    #[test]
+    fn a_mount_namespace_of_its_own_is_required() {
+        let text = config(PROC, "", "").replace(r#"{"type":"mount"},"#, "");
+        assert!(err("nomnt", &text).contains("mount namespace"));
+        let text = config(PROC, "", "").replace(
+            r#"{"type":"mount"}"#,
+            r#"{"type":"mount","path":"/proc/1/ns/mnt"}"#,
+        );
+        assert!(err("joinmnt", &text).contains("by path is not supported"));
+    }
+
+    #[test]
+    fn hostname_needs_its_own_uts_namespace() {
+        let text = config(PROC, "", r#","hostname":"h""#).replace(r#"{"type":"uts"},"#, "");
+        assert!(err("uts", &text).starts_with("hostname: "));
+        let b = load_plan(
+            "uts-ok",
+            &config(PROC, "", r#","hostname":"h","domainname":"d""#),
+        )
+        .unwrap();
+        assert_eq!(b.plan.container.hostname, b"h");
+        assert_eq!(b.plan.container.extra.domainname, b"d");
+    }
+
+    #[test]
+    fn mounts_then_devices_sysctls_masks_and_the_root_in_runc_order() {
+        let text = config(
+            r#"{"args":["sh"],"cwd":"/work"}"#,
+            r#","maskedPaths":["/proc/kcore"],"readonlyPaths":["/proc/sys"],"sysctl":{"kernel.shmmax":"1"},
+               "devices":[{"path":"/dev/fuse","type":"c","major":10,"minor":229,"fileMode":438}]"#,
+            r#","root":{"path":"rootfs","readonly":true},
+               "mounts":[{"destination":"/proc","type":"proc","source":"proc"},
+                         {"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["nosuid","mode=755"]}]"#,
+        );
+        // The second "root" key wins (as Go's encoding/json).
+        let b = load_plan("order", &text).unwrap();
+        let got = kinds(&b);
+        let want = [
+            "mkdir /proc",
+            "proc /proc",
+            "mkdir /dev",
+            "tmpfs /dev",
+            "node /dev/null",
+            "node /dev/zero",
+            "node /dev/full",
+            "node /dev/random",
+            "node /dev/urandom",
+            "node /dev/tty",
+            "link /dev/fd",
+            "link /dev/stdin",
+            "link /dev/stdout",
+            "link /dev/stderr",
+            "link /dev/ptmx",
+            "node /dev/fuse",
+            "sysctl /proc/sys/kernel/shmmax",
+            "mask /proc/kcore",
+            "ro /proc/sys",
+            "remount /",
+            "workdir /work",
+        ];
+        assert_eq!(got, want);
+        match &b.plan.container.mounts[3] {
+            MountOp::Fs { flags, data, .. } => {
+                assert_eq!(*flags, libc::MS_NOSUID as u32);
+                assert_eq!(data.as_deref(), Some(c"mode=755"));
+            }
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn process_half() {
+        let p = r#"{"args":["ls","-l"],"cwd":"/","env":["A=1"],
+            "user":{"uid":7,"gid":8,"umask":63,"additionalGids":[9,10]},
+            "capabilities":{"bounding":["CAP_CHOWN","CAP_KILL"],"effective":["CAP_KILL"],"permitted":["CAP_KILL"],"ambient":["CAP_KILL"],"inheritable":["CAP_NEW_IN_2030"]},
+            "rlimits":[{"type":"RLIMIT_NOFILE","soft":100,"hard":200}],
+            "noNewPrivileges":true,"oomScoreAdj":-500,
+            "terminal":true,"consoleSize":{"height":40,"width":120}}"#;
+        let b = load_plan("proc", &config(p, "", "")).unwrap();
+        let pr = &b.plan.process;
+        assert_eq!((pr.privileges.uid, pr.privileges.gid), (7, 8));
+        let groups: Vec<u32> = pr.privileges.groups.iter().map(|g| g.as_raw()).collect();
+        assert_eq!(groups, [9, 10]);
+        assert_eq!(pr.umask, Some(63));
+        let c = pr.privileges.caps;
+        assert_eq!(
+            (
+                c.bounding,
+                c.effective,
+                c.permitted,
+                c.ambient,
+                c.inheritable
+            ),
+            (1 | 1 << 5, 1 << 5, 1 << 5, 1 << 5, 0)
+        );
+        assert!(pr.privileges.no_new_privs);
+        assert_eq!(b.plan.container.extra.oom_score_adj, Some(-500));
+        assert_eq!(pr.rlimits.len(), 1);
+        assert_eq!(pr.rlimits[0].limit.current, Some(100));
+        let size = pr.terminal.as_ref().unwrap().size.unwrap();
+        assert_eq!((size.ws_row, size.ws_col), (40, 120));
+        // No PATH: the default one; no HOME: the user's from the image's passwd.
+        assert_eq!(pr.path_display, plan::DEFAULT_PATH);
+        assert_eq!(pr.envp.strings(), ["A=1", "HOME=/home/u"]);
+        assert!(pr.seccomp.is_none());
+    }
+
+    #[test]
+    fn user_namespace_and_time_offsets() {
+        let ns = r#",{"type":"user"},{"type":"time"}]"#;
+        let text = config(
+            PROC,
+            r#","uidMappings":[{"containerID":0,"hostID":100000,"size":65536}],
+               "gidMappings":[{"containerID":0,"hostID":100000,"size":65536}],
+               "timeOffsets":{"monotonic":{"secs":86400,"nanosecs":0}}"#,
+            "",
+        )
+        .replace(
+            r#"{"type":"network"}]"#,
+            &format!(r#"{{"type":"network"}}{ns}"#),
+        );
+        let b = load_plan("userns", &text).unwrap();
+        let x = &b.plan.container.extra;
+        assert_eq!(x.id_maps.as_ref().unwrap()[0], "0 100000 65536\n");
+        assert_eq!(x.time_offsets.as_deref(), Some("monotonic 86400 0\n"));
+        assert!(b.plan.container.namespaces & libc::CLONE_NEWUSER as u64 != 0);
+        // The time namespace is the parent's to make, not the clone's.
+        assert_eq!(b.plan.container.namespaces & libc::CLONE_NEWTIME as u64, 0);
+        let text = config(
+            PROC,
+            r#","uidMappings":[{"containerID":0,"hostID":1,"size":1}]"#,
+            "",
+        );
+        assert!(err("maps-no-userns", &text).contains("user namespace"));
+    }
+
+    #[test]
+    fn runc_words_for_a_missing_command() {
+        let b = load_plan("exec", &config(PROC, "", "")).unwrap();
+        assert_eq!(
+            exec_error(&b.plan, Errno::NOENT).msg,
+            "exec: \"sh\": executable file not found in $PATH"
+        );
+    }
+}

@@ -63,10 +63,19 @@ pub fn is_oci_run(args: &[OsString]) -> bool {
     false
 }
 
+/// `--version`: the lines dockerd and podman parse (one with "version", one starting
+/// "commit:"), the spec version, and the cgroup layout this host has.
+pub fn version() -> String {
+    format!(
+        "{}cgroups: {}\n",
+        spec::version(),
+        crate::cgroup::detect().words()
+    )
+}
+
 /// The global options.
 struct Global {
     root: String,
-    log: log::Log,
     systemd_cgroup: bool,
 }
 
@@ -111,7 +120,7 @@ fn parse_and_run(args: Vec<OsString>, log: &mut log::Log) -> Result<u8> {
                 let _ = p.optional_value();
             }
             Some(Short('v')) | Some(Long("version")) => {
-                print(&spec::version());
+                print(&version());
                 return Ok(0);
             }
             Some(Value(v)) => break v.to_string_lossy().into_owned(),
@@ -122,10 +131,8 @@ fn parse_and_run(args: Vec<OsString>, log: &mut log::Log) -> Result<u8> {
     *log = log::Log::open(log_path.as_deref().map(std::path::Path::new), &log_format)?;
     let g = Global {
         root: root.unwrap_or_else(|| state::DEFAULT_ROOT.to_string()),
-        log: log::Log::none(),
         systemd_cgroup,
     };
-    let _ = &g.log;
     match cmd.as_str() {
         "create" => create_cmd(&g, &mut p, false),
         "run" => create_cmd(&g, &mut p, true),
