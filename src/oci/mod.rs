@@ -291,16 +291,6 @@ fn connect_gate(dir: &Dir) -> std::result::Result<OwnedFd, Errno> {
     Ok(sock)
 }
 
-fn state_with(st: &State, status: &str) -> String {
-    let mut s = st.oci_json(Status::Created);
-    s = s.replacen(
-        "\"status\":\"created\"",
-        &format!("\"status\":\"{status}\""),
-        1,
-    );
-    s
-}
-
 fn create_cmd(g: &Global, p: &mut lexopt::Parser, run: bool) -> Result<u8> {
     use lexopt::prelude::*;
     let mut bundle = String::from(".");
@@ -397,10 +387,14 @@ fn create_in(
     let listener = gate_socket(dir)?;
     let mut ct = container::create_with(&b.plan, &mut rec, Some(listener.as_fd()))?;
     drop(listener);
+    let stamp = log::rfc3339_now();
     let steps = (|| -> Result<Option<OwnedFd>> {
-        let st = &rec.st;
+        // What the hooks see: the state as it will be (`state` shows none of it yet).
+        let mut view = rec.st.clone();
+        view.created = stamp.clone();
+        let st = &view;
         let master = container::await_gate(&mut ct).map_err(|e| gate_error(&b.plan, e))?;
-        let creating = state_with(st, "creating");
+        let creating = st.json("creating", st.pid);
         hooks::run_all(&b.hooks.prestart, "prestart", &creating, b.dir.as_fd())?;
         hooks::run_all(
             &b.hooks.create_runtime,
@@ -429,7 +423,7 @@ fn create_in(
         Ok(master)
     })();
     let steps = steps.and_then(|m| {
-        rec.st.created = log::rfc3339_now();
+        rec.st.created = stamp.clone();
         rec.st.save(dir)?;
         Ok(m)
     });
@@ -483,7 +477,7 @@ fn gate_error(plan: &crate::plan::Plan, e: Error) -> Error {
 /// hooks (a failing one stops the container).
 fn start_dir(h: &hooks::Hooks, bundle: BorrowedFd<'_>, st: &State, dir: &Dir) -> Result<()> {
     if let Some(pidfd) = st.pidfd() {
-        let created = state_with(st, "created");
+        let created = st.json("created", st.pid);
         let r = hooks::run_all_in(
             &h.start_container,
             "startContainer",

@@ -21,7 +21,7 @@ use rustix::io::Errno;
 pub const DEFAULT_ROOT: &str = "/run/crab-can-oci";
 
 /// What `create` records.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct State {
     pub id: String,
     /// The init's host pid (0 until it exists) and its start time in clock ticks since
@@ -261,19 +261,17 @@ impl State {
 
     /// `state ID`'s JSON: runc's keys, `pid` 0 once stopped, annotations only when any.
     pub fn oci_json(&self, status: Status) -> String {
-        let pid = if status == Status::Stopped {
-            0
-        } else {
-            self.pid
-        };
+        let pid = if status == Status::Stopped { 0 } else { self.pid };
+        self.json(status.word(), pid)
+    }
+
+    /// The same JSON with any status word (hooks see `creating`, which `state` never shows).
+    pub fn json(&self, status: &str, pid: i32) -> String {
         let mut s = String::from("{\"ociVersion\":\"");
         s += crate::oci::spec::SPEC_VERSION;
         s += "\",\"id\":";
         json::quote(&mut s, &self.id);
-        s += &format!(
-            ",\"pid\":{pid},\"status\":\"{}\",\"bundle\":",
-            status.word()
-        );
+        s += &format!(",\"pid\":{pid},\"status\":\"{status}\",\"bundle\":");
         json::quote(&mut s, &self.bundle);
         s += ",\"rootfs\":";
         json::quote(&mut s, &self.rootfs);
