@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # crab-can benchmark: start-to-exit latency, throughput, binary size and peak memory of
 # crab-can next to the kernel floor (unshare, chroot) and its peers (bubblewrap, runc,
-# crun), all on the same busybox image. Public tools only: hyperfine, /usr/bin/time,
+# crun), all on the same busybox image; crab-can's OCI command line (run, and
+# create+start+delete) against runc and crun on one bundle; and podman and containerd (ctr)
+# end to end with crab-can against runc as their runtime. Public tools only: hyperfine, /usr/bin/time,
 # /proc/<pid>/status, strace. Run as root:  make bench   (or bench/run.sh)
 #
 # Knobs (environment): CRAB_CAN (binary, default ./crab-can), BENCH_RUNS (200),
 # BENCH_WARMUP (20), BENCH_SEQ (100), BENCH_PAR (20), BENCH_TP_REPS (3), BENCH_MEM_REPS (3),
-# BENCH_STRACE_RUNS (5).
+# BENCH_STRACE_RUNS (5), BENCH_OCI_PAIRS (100), BENCH_E2E_PAIRS (30).
 # Output: bench/out/ — results.md (the table, also printed), latency.svg, hyperfine JSON,
 # strace logs. See bench/README.md.
 set -euo pipefail
@@ -25,6 +27,10 @@ SEQ=${BENCH_SEQ:-100}
 PAR=${BENCH_PAR:-20}
 TP_REPS=${BENCH_TP_REPS:-3}
 MEM_REPS=${BENCH_MEM_REPS:-3}
+OCI_PAIRS=${BENCH_OCI_PAIRS:-100}
+E2E_PAIRS=${BENCH_E2E_PAIRS:-30}
+OCIROOT=$OUT/oci-root   # private --root of each runtime for the OCI rows
+E2E=$OUT/e2e            # private podman storage and containerd state
 
 say() { printf '%s\n' "$*" >&2; }
 die() { say "bench: $*"; exit 1; }
@@ -36,7 +42,8 @@ case $ROOT in *[[:space:]]*) die "the repository path must not contain spaces: $
 # ---------------------------------------------------------------- packages
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 need=()
-for p in hyperfine bubblewrap runc crun strace time busybox-static file util-linux; do
+for p in hyperfine bubblewrap runc crun strace time busybox-static file util-linux \
+         podman conmon containerd; do
   have "$p" || need+=("$p")
 done
 command -v python3 >/dev/null || need+=(python3)
@@ -53,16 +60,33 @@ done
 # ---------------------------------------------------------------- cleanup (always)
 mkdir -p "$OUT"
 rm -f "$OUT"/lat-*.json "$OUT"/*.tsv "$OUT"/mem-*.jsonl "$OUT"/strace-* "$OUT"/errors.log \
-      "$OUT"/probe.md "$OUT"/hyperfine.log "$OUT"/leftovers.txt "$OUT"/results.md "$OUT"/latency.svg "$OUT"/summary.json
+      "$OUT"/probe.md "$OUT"/hyperfine.log "$OUT"/leftovers.txt "$OUT"/results.md "$OUT"/latency.svg "$OUT"/summary.json \
+      "$OUT"/pairs-*.json "$OUT"/e2e.md
 CG_BEFORE=$OUT/.cgroups-before
 crab_cgroups() { find /sys/fs/cgroup -mindepth 2 -maxdepth 6 -type d -path '*/crab-can/*' 2>/dev/null | sort; }
 crab_cgroups >"$CG_BEFORE"
+# global directories the runtimes and engines make outside bench/out: removed at the end if
+# they did not exist before and are empty then
+GLOBALS=(/run/containerd/fifo /run/containerd/s /run/containerd /run/crab-can-oci /run/libpod /run/crun)
+GLOBALS_NEW=()
+for d in "${GLOBALS[@]}"; do [ -e "$d" ] || GLOBALS_NEW+=("$d"); done
 
 sweep() { # remove (and record) anything the runs left behind
   local id d rt
   for rt in runc crun; do
     for id in $("$rt" list -q 2>/dev/null | grep '^crabbench-'); do
       "$rt" delete -f "$id" >/dev/null 2>&1 && echo "removed leftover $rt container $id" >>"$OUT/leftovers.txt"
+    done
+  done
+  # the OCI rows' private roots: every runtime, every container of the bench's
+  for rt in crab-can runc crun; do
+    for d in "$OCIROOT/$rt"/crabbench-*; do
+      [ -e "$d" ] || continue
+      id=${d##*/}
+      case $rt in crab-can) "$CRAB" --root "$OCIROOT/$rt" delete --force "$id" ;;
+                  *) "$rt" --root "$OCIROOT/$rt" delete --force "$id" ;; esac >/dev/null 2>&1
+      rm -rf "$d"
+      echo "removed leftover $rt container $id (root $OCIROOT/$rt)" >>"$OUT/leftovers.txt"
     done
   done
   # runc/crun cgroups are named after the container id
@@ -79,6 +103,61 @@ sweep() { # remove (and record) anything the runs left behind
   for d in $(findmnt -rn -o TARGET 2>/dev/null | grep -F "$OUT/" | sort -r); do
     umount -l "$d" && echo "unmounted leftover $d" >>"$OUT/leftovers.txt"
   done
+  return 0
+}
+# The end-to-end engines: podman's containers and images, the private containerd and its
+# tasks, then whatever is left of theirs (shims, conmon: their command lines name $E2E),
+# mounts under $E2E, the engines' cgroups (/crabbench-e2e-*), $E2E, and the global
+# directories this run made. Safe to call more than once.
+CTRD_PID=
+POD=(podman --root "$E2E/podman/root" --runroot "$E2E/podman/run" --tmpdir "$E2E/podman/tmp"
+  --storage-driver overlay --cgroup-manager cgroupfs --events-backend file)
+CTRD_NS=crabbench-e2e-ctr   # containerd namespace: the containers' cgroups are /$CTRD_NS/<id>
+CTR=(ctr -a "$E2E/containerd/c.sock" -n "$CTRD_NS")
+e2e_stop() {
+  local - id p i d pids
+  set +e   # best effort throughout (`local -` restores -e on return)
+  if [ -d "$E2E/podman/root" ]; then
+    for id in $(timeout 60 "${POD[@]}" ps -aq 2>/dev/null); do
+      echo "removed leftover podman container $id" >>"$OUT/leftovers.txt"
+    done
+    for p in "$CRAB" runc; do timeout 60 "${POD[@]}" --runtime "$p" rm -a -f -t 0 >/dev/null 2>&1; done
+    timeout 60 "${POD[@]}" rmi -a -f >/dev/null 2>&1
+  fi
+  if [ -n "$CTRD_PID" ]; then
+    for id in $(timeout 20 "${CTR[@]}" task ls -q 2>/dev/null); do
+      timeout 20 "${CTR[@]}" task kill -s SIGKILL "$id" >/dev/null 2>&1
+      timeout 20 "${CTR[@]}" task rm -f "$id" >/dev/null 2>&1
+      echo "removed leftover containerd task $id" >>"$OUT/leftovers.txt"
+    done
+    for id in $(timeout 20 "${CTR[@]}" containers ls -q 2>/dev/null); do
+      timeout 20 "${CTR[@]}" containers rm "$id" >/dev/null 2>&1
+      echo "removed leftover containerd container $id" >>"$OUT/leftovers.txt"
+    done
+    kill -TERM "$CTRD_PID" 2>/dev/null
+    for ((i = 0; i < 200; i++)); do kill -0 "$CTRD_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$CTRD_PID" 2>/dev/null && { kill -KILL "$CTRD_PID"; echo "containerd: SIGKILL after 20 s" >>"$OUT/leftovers.txt"; }
+    wait "$CTRD_PID" 2>/dev/null
+    CTRD_PID=
+  fi
+  # processes started for the engines (shims, conmon) that outlived them
+  for ((i = 0; i < 3; i++)); do
+    pids=$(pgrep -f -- "$E2E/" | grep -vx "$$" || true)
+    [ -n "$pids" ] || break
+    for p in $pids; do
+      kill -KILL "$p" 2>/dev/null && echo "killed leftover process $p ($(tr '\0' ' ' </proc/$p/cmdline 2>/dev/null | cut -c1-80))" >>"$OUT/leftovers.txt"
+    done
+    sleep 0.5
+  done
+  for d in $(findmnt -rn -o TARGET 2>/dev/null | grep -F "$E2E/" | sort -r); do
+    umount -l "$d" 2>/dev/null
+  done
+  for d in $(find /sys/fs/cgroup -mindepth 2 -maxdepth 8 -depth -type d -path '*/crabbench-e2e-*' 2>/dev/null); do
+    for ((i = 0; i < 50; i++)); do rmdir "$d" 2>/dev/null && break; [ -d "$d" ] || break; sleep 0.1; done
+    [ -d "$d" ] && echo "cannot remove cgroup $d" >>"$OUT/leftovers.txt"
+  done
+  [ -d "$E2E" ] && rm -rf --one-file-system "$E2E"
+  for d in "${GLOBALS_NEW[@]}"; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
   return 0
 }
 # Long steps run through fgrun: in the background, waited for. Bash acts on a Ctrl-C only
@@ -101,6 +180,7 @@ cleanup() {
     wait "$CHILD" 2>/dev/null
     sleep 1.5
   fi
+  e2e_stop
   sweep
   rm -f "$CG_BEFORE" "$OUT/.time" "$OUT/.res" "$OUT/.err"
   n=$(cat "$OUT/leftovers.txt" 2>/dev/null | wc -l)
@@ -156,12 +236,17 @@ path, rootfs, args = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 c = json.load(open(path))
 c["process"]["args"] = args
 c["process"]["terminal"] = False
+# runc's default spec lists ambient capabilities without inheritable ones: the kernel refuses
+# to raise them (EPERM); runc ignores that, crab-can (like crun) fails. Without the ambient
+# list the container ends up with the same capabilities under every runtime.
+c["process"].get("capabilities", {}).pop("ambient", None)
 c["root"] = {"path": rootfs, "readonly": False}   # the same image directory, in place
 json.dump(c, open(path, "w"), indent=2)
 PY
 }
 mkbundle "$BUNDLE" '["/bin/true"]'
 mkbundle "$BUNDLE_SLEEP" '["/bin/sleep", "1"]'
+rm -rf "$OCIROOT"; mkdir -p "$OCIROOT/crab-can" "$OCIROOT/runc" "$OCIROOT/crun"
 
 # ---------------------------------------------------------------- latency
 # key | label | command (hyperfine -N splits it like a shell would; no shell runs)
@@ -175,11 +260,17 @@ ROWS=(
   "bwrap|peer: bwrap --unshare-all|bwrap --unshare-all --die-with-parent --bind $IMG / --proc /proc --dev /dev /bin/true"
   "runc|peer: runc run (via wrapper, +1 sh)|$B/wrap-runc.sh $BUNDLE"
   "crun|peer: crun run (via wrapper, +1 sh)|$B/wrap-crun.sh $BUNDLE"
+  "oci-crab-can|OCI: crab-can --root R run -b BUNDLE (via wrapper, +1 sh)|$B/wrap-oci.sh run $CRAB $OCIROOT/crab-can $BUNDLE"
+  "oci-runc|OCI: runc --root R run -b BUNDLE (via wrapper, +1 sh)|$B/wrap-oci.sh run runc $OCIROOT/runc $BUNDLE"
+  "oci-crun|OCI: crun --root R run -b BUNDLE (via wrapper, +1 sh)|$B/wrap-oci.sh run crun $OCIROOT/crun $BUNDLE"
+  "life-crab-can|OCI: crab-can create, start, state until stopped, delete (via wrapper)|$B/wrap-oci.sh life $CRAB $OCIROOT/crab-can $BUNDLE"
+  "life-runc|OCI: runc create, start, state until stopped, delete (via wrapper)|$B/wrap-oci.sh life runc $OCIROOT/runc $BUNDLE"
+  "life-crun|OCI: crun create, start, state until stopped, delete (via wrapper)|$B/wrap-oci.sh life crun $OCIROOT/crun $BUNDLE"
   "wrap-noop|reference: the wrapper alone (sh + exec /bin/true)|$B/wrap-noop.sh $BUNDLE"
   "true|reference: /bin/true on the host (fork+exec)|/bin/true"
 )
 printf 'key\tlabel\tcommand\tstatus\terror\n' >"$OUT/latency.tsv"
-declare -A OK
+declare -A OK ERR
 say "bench: latency, $RUNS runs each (+$WARMUP warmup)"
 for row in "${ROWS[@]}"; do
   IFS='|' read -r key label cmd <<<"$row"
@@ -196,6 +287,7 @@ for row in "${ROWS[@]}"; do
     err="hyperfine: $(grep -v '^\s*$' "$OUT/hyperfine.log" | tail -1)"
   fi
   [ "$status" = ok ] && OK[$key]=1
+  ERR[$key]=$err
   printf '%s\t%s\t%s\t%s\t%s\n' "$key" "$label" "$cmd" "$status" "${err//$'\t'/ }" >>"$OUT/latency.tsv"
   if [ "$status" = ok ]; then
     say "  $(printf '%-14s' "$key") median $(python3 -c 'import json,sys; print("%.3f ms" % (json.load(open(sys.argv[1]))["results"][0]["median"]*1e3))' "$OUT/lat-$key.json")"
@@ -214,6 +306,101 @@ if [ -n "${OK[crab-can]:-}" ] && [ -n "${OK[unshare-net]:-}" ]; then
   fgrun python3 "$B/pairs.py" "$RUNS" "$OUT/pairs-floor.json" -- $CRAB run $IMG /bin/true \
     -- unshare --fork --pid --mount --uts --ipc --net --root $IMG /bin/true >&2 || say "  pairs FAILED"
 fi
+
+fail_json() { # FILE MESSAGE: a pairs result that could not be measured
+  python3 -c 'import json, sys; json.dump({"ok": False, "error": sys.argv[2]}, open(sys.argv[1], "w"))' "$1" "$2"
+}
+
+# ---------------------------------------------------------------- OCI mode, in pairs
+# crab-can's runc-compatible command line against runc (and crun) on the same bundle, each
+# with a private --root, in alternating pairs without any wrapper: pairs.py gives every run
+# its own container id ({id}). `life` is what containerd's shim and conmon do: create (with
+# a pid file), start, wait for the container's first process (pairs.py is a subreaper, as
+# they are), delete.
+say "bench: OCI mode against runc and crun on $BUNDLE, $OCI_PAIRS alternating pairs each"
+oci_run() { echo "$1" --root "$OCIROOT/$2" run -b "$BUNDLE" "{id}"; }
+oci_life() {
+  local r="$1 --root $OCIROOT/$2" pf="$OCIROOT/$2.pid"
+  echo "$r create -b $BUNDLE --pid-file $pf {id} ::: $r start {id} ::: @wait $pf ::: $r delete {id}"
+}
+for peer in runc crun; do
+  if [ -z "${OK[oci-$peer]:-}" ]; then
+    say "  $peer refuses to run on this host, not paired: ${ERR[oci-$peer]:-its single run failed}"
+    for m in run life; do fail_json "$OUT/pairs-oci-$m-$peer.json" "${ERR[oci-$peer]:-failed}"; done
+    continue
+  fi
+  for m in run life; do
+    say "  crab-can $m against $peer"
+    fgrun python3 "$B/pairs.py" "$OCI_PAIRS" "$OUT/pairs-oci-$m-$peer.json" -- $(oci_$m "$CRAB" crab-can) \
+      -- $(oci_$m "$peer" "$peer") >&2 || say "  pairs FAILED"
+  done
+done
+
+# ---------------------------------------------------------------- end to end: podman, containerd
+# podman (through conmon) and containerd (ctr run, through containerd-shim-runc-v2) with
+# crab-can and with runc as the OCI runtime, `true` in a busybox image imported offline, in
+# alternating pairs. Private state under $E2E; e2e_stop (also run by the EXIT trap) removes
+# everything.
+say "bench: end to end: podman and ctr with crab-can against runc, $E2E_PAIRS alternating pairs each"
+e2e_stop
+mkdir -p "$E2E/podman/tmp" "$E2E/containerd/tmp"
+RUNC=$(command -v runc)
+tar -C "$IMG" --numeric-owner --sort=name -cf "$E2E/bb.tar" .
+if fgrun timeout 120 "${POD[@]}" import "$E2E/bb.tar" localhost/crabbench-bb:1 >/dev/null 2>"$OUT/.err"; then
+  PRUN=(run --rm --network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024
+        --cgroup-parent=/crabbench-e2e-podman localhost/crabbench-bb:1 true)
+  say "  podman --runtime crab-can|runc run --rm IMAGE true"
+  fgrun python3 "$B/pairs.py" --warmup 3 "$E2E_PAIRS" "$OUT/pairs-podman.json" \
+    -- "${POD[@]}" --runtime "$CRAB" "${PRUN[@]}" -- "${POD[@]}" --runtime "$RUNC" "${PRUN[@]}" >&2 \
+    || say "  podman pairs FAILED"
+else
+  fail_json "$OUT/pairs-podman.json" "podman import: $(grep -v '^\s*$' "$OUT/.err" | tail -1)"
+  say "  podman import FAILED"
+fi
+cat >"$E2E/containerd/config.toml" <<CONFIG
+version = 2
+root = "$E2E/containerd/root"
+state = "$E2E/containerd/state"
+temp = "$E2E/containerd/tmp"
+disabled_plugins = [
+  "io.containerd.grpc.v1.cri",
+  "io.containerd.internal.v1.opt",
+  "io.containerd.internal.v1.tracing",
+  "io.containerd.tracing.processor.v1.otlp",
+  "io.containerd.snapshotter.v1.aufs",
+  "io.containerd.snapshotter.v1.btrfs",
+  "io.containerd.snapshotter.v1.devmapper",
+  "io.containerd.snapshotter.v1.zfs",
+]
+[grpc]
+  address = "$E2E/containerd/c.sock"
+[ttrpc]
+  address = "$E2E/containerd/c.sock.ttrpc"
+CONFIG
+containerd --config "$E2E/containerd/config.toml" </dev/null >"$E2E/containerd/containerd.log" 2>&1 &
+CTRD_PID=$!
+ctrd_up=
+for ((i = 0; i < 200; i++)); do
+  "${CTR[@]}" version >/dev/null 2>&1 && { ctrd_up=1; break; }
+  kill -0 "$CTRD_PID" 2>/dev/null || break
+  sleep 0.1
+done
+if [ -z "$ctrd_up" ]; then
+  fail_json "$OUT/pairs-ctr.json" "containerd did not start: $(tail -1 "$E2E/containerd/containerd.log")"
+  say "  containerd did not start"
+elif ! { "$ROOT/tests/mkoci.sh" "$IMG" "$E2E/bb-oci.tar" 1 &&
+         fgrun timeout 120 "${CTR[@]}" image import --base-name localhost/crabbench-bb "$E2E/bb-oci.tar"; } \
+       >/dev/null 2>"$OUT/.err"; then
+  fail_json "$OUT/pairs-ctr.json" "ctr image import: $(grep -v '^\s*$' "$OUT/.err" | tail -1)"
+  say "  ctr image import FAILED"
+else
+  ctr_run() { echo "${CTR[@]}" run --rm --runc-binary "$1" --runc-root "$E2E/containerd/rt-$2" \
+    --fifo-dir "$E2E/containerd/fifo" localhost/crabbench-bb:1 "{id}" true; }
+  say "  ctr run --rm --runc-binary crab-can|runc IMAGE ID true"
+  fgrun python3 "$B/pairs.py" --warmup 3 "$E2E_PAIRS" "$OUT/pairs-ctr.json" \
+    -- $(ctr_run "$CRAB" crab-can) -- $(ctr_run "$RUNC" runc) >&2 || say "  ctr pairs FAILED"
+fi
+e2e_stop
 
 # ---------------------------------------------------------------- throughput
 say "bench: throughput, $SEQ one after another and $PAR at once, median of $TP_REPS runs each"
