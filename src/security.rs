@@ -165,7 +165,11 @@ pub fn lock_down(p: &Privileges, seccomp: Option<&Filter>) -> std::result::Resul
     )
     .map_err(Failure::of(Step::Capabilities))?;
     rustix::thread::clear_ambient_capability_set().map_err(Failure::of(Step::Ambient))?;
-    for cap in (0..64u32).filter(|c| p.caps.ambient & (1 << c) != 0) {
+    // The kernel raises an ambient capability only when it is permitted and inheritable;
+    // runc skips the others (its default config lists ambient ones without inheritable),
+    // and so does crab-can.
+    let ambient = p.caps.ambient & p.caps.permitted & p.caps.inheritable;
+    for cap in (0..64u32).filter(|c| ambient & (1 << c) != 0) {
         rustix::thread::configure_capability_in_ambient_set(
             CapabilitySet::from_bits_retain(1 << cap),
             true,
