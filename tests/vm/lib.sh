@@ -326,3 +326,129 @@ check_oom() {
 	# the limit's value".
 	expect_match "$prefix-reported" '^crab-can: .*(memory.*32 MiB|32 MiB.*memory)' "$RUN_ERR"
 }
+
+# ---- OCI bundles (crab-can's runc command line) -------------------------------------------------
+# The guest has no python or jq: config.json is written by a shell function and state is read with
+# sed. OCI_ROOT is crab-can's --root default.
+
+OCI_ROOT=${OCI_ROOT:-/run/crab-can-oci}
+
+# oci_json_str TEXT: TEXT as a JSON string (backslashes, double quotes, tabs and newlines escaped).
+oci_json_str() {
+	printf '%s\n' "$1" | awk '{
+		gsub(/\\/, "\\\\"); gsub(/"/, "\\\""); gsub(/\t/, "\\t")
+		s = s (NR > 1 ? "\\n" : "") $0
+	} END { printf "\"%s\"", s }'
+}
+
+# oci_sh SCRIPT: the JSON array ["sh", "-c", SCRIPT], for oci_config args=.
+oci_sh() { printf '["sh", "-c", %s]' "$(oci_json_str "$1")"; }
+
+# oci_config [KEY=VALUE...]: print a config.json. Keys (each VALUE is JSON text, "" leaves it out):
+#   args=      process.args (default ["sh"])
+#   root=      root.path as a plain path (default $IMG; read-only)
+#   resources= members of linux.resources other than devices, e.g. "memory": {"limit": 1}
+#   devices=   the elements of linux.resources.devices (default none: crab-can's defaults only)
+#   mounts=    extra elements of mounts, after proc, /dev, devpts, /dev/shm, mqueue, sysfs, /tmp
+#   namespaces= the elements of linux.namespaces (default pid network ipc uts mount cgroup)
+#   cgroups=   linux.cgroupsPath as a plain path (default none)
+# The process runs as root with Docker's capabilities (CAP_MKNOD among them), noNewPrivileges.
+oci_config() {
+	local args='["sh"]' root=$IMG resources='' devices='' mounts='' cgroups='' kv
+	local namespaces='{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "cgroup"}'
+	for kv; do
+		case $kv in
+		args=*) args=${kv#*=} ;;
+		root=*) root=${kv#*=} ;;
+		resources=*) resources=${kv#*=} ;;
+		devices=*) devices=${kv#*=} ;;
+		mounts=*) mounts=${kv#*=} ;;
+		namespaces=*) namespaces=${kv#*=} ;;
+		cgroups=*) cgroups=${kv#*=} ;;
+		*) echo "oci_config: unknown key in '$kv'" >&2; return 2 ;;
+		esac
+	done
+	local caps='"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"'
+	cat << EOF_CONFIG
+{
+	"ociVersion": "1.2.0",
+	"process": {
+		"terminal": false,
+		"user": {"uid": 0, "gid": 0},
+		"args": $args,
+		"env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
+		"cwd": "/",
+		"capabilities": {"bounding": [$caps], "effective": [$caps], "permitted": [$caps]},
+		"noNewPrivileges": true
+	},
+	"root": {"path": $(oci_json_str "$root"), "readonly": true},
+	"hostname": "oci-vm",
+	"mounts": [
+		{"destination": "/proc", "type": "proc", "source": "proc"},
+		{"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+		{"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+		{"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+		{"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
+		{"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
+		{"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["mode=1777"]}${mounts:+,
+		$mounts}
+	],
+	"linux": {${cgroups:+
+		\"cgroupsPath\": $(oci_json_str "$cgroups"),}
+		"resources": {${resources:+$resources, }"devices": [$devices]},
+		"namespaces": [$namespaces],
+		"maskedPaths": ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/sys/firmware"],
+		"readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+	}
+}
+EOF_CONFIG
+}
+
+# oci_bundle ID [KEY=VALUE...]: write the bundle $VMTEST_TMP/bundles/ID (config.json from
+# oci_config KEY=VALUE...) and print its path.
+oci_bundle() {
+	local b=$VMTEST_TMP/bundles/$1
+	shift
+	mkdir -p "$b" && oci_config "$@" > "$b/config.json" && echo "$b"
+}
+
+# oci_create NAME ID BUNDLE: `crab-can create --bundle BUNDLE --pid-file BUNDLE/init.pid ID`, its
+# output in BUNDLE/create.out and .err (the container's init inherits them: never the files of
+# `run`); pass NAME if it exits 0. RUN_OUT, RUN_ERR are the files' text.
+oci_create() {
+	if [ $# -ne 3 ]; then
+		fail "${1:-unnamed}" "oci_create takes NAME ID BUNDLE"
+		return 1
+	fi
+	run sh -c 'exec "$0" create --bundle "$1" --pid-file "$1/init.pid" "$2" > "$1/create.out" 2> "$1/create.err"' \
+		"$CRAB" "$3" "$2"
+	RUN_OUT=$(cat "$3/create.out" 2> /dev/null)
+	RUN_ERR=$(cat "$3/create.err" 2> /dev/null)
+	if [ "$RUN_STATUS" -eq 0 ]; then
+		pass "$1"
+	else
+		fail "$1" "exit status $RUN_STATUS from: crab-can create $2" "$(_vt_output)"
+	fi
+}
+
+# oci_status ID: the "status" of `crab-can state ID` (empty when state fails).
+oci_status() {
+	"$CRAB" state "$1" 2> /dev/null < /dev/null | tr -d '\n' | sed -n 's/.*"status"[[:space:]]*:[[:space:]]*"\([a-z]*\)".*/\1/p'
+}
+
+# oci_status_is ID STATUS: for wait_for.
+oci_status_is() { [ "$(oci_status "$1")" = "$2" ]; }
+
+# expect_oci_status NAME ID STATUS: the state of ID says STATUS, within 10 s.
+expect_oci_status() {
+	wait_for 10 oci_status_is "$2" "$3"
+	expect_eq "$1" "$3" "$(oci_status "$2")"
+}
+
+# procs_matching ERE: how many processes have a command line (arguments joined by spaces) that the
+# whole of ERE matches. One `ps` instead of a `tr` per process: procs_running costs seconds under
+# TCG on a busy host.
+procs_matching() { ps -o args 2> /dev/null | grep -cxE -e "$1"; }
+
+# procs_matching_are N ERE: exactly N processes match (for wait_for).
+procs_matching_are() { [ "$(procs_matching "$2")" -eq "$1" ]; }
