@@ -656,6 +656,21 @@ impl Placement {
                         role: Role::V2,
                     });
                 }
+                // With the v2 tree there, it holds the container (born inside it), its
+                // device program, and `cgroup.kill` and `cgroup.freeze`: a v1 hierarchy
+                // is joined only for a limit it enforces. Each v1 join costs the kernel a
+                // grace period (about 10 ms here: the cgroup threadgroup lock), which
+                // runc pays nine times over.
+                let needed: Vec<&str> = limits
+                    .needs(false)
+                    .into_iter()
+                    .map(|(c, _)| c)
+                    .filter(|c| !(unified && *c == "devices"))
+                    .collect();
+                let hierarchies: Vec<String> = hierarchies
+                    .into_iter()
+                    .filter(|h| !unified || needed.iter().any(|c| holds(h, c)))
+                    .collect();
                 for h in hierarchies {
                     dirs.push(Target {
                         base: format!("{ROOT}/{h}"),
@@ -937,6 +952,13 @@ impl Cgroup {
                 }
             }
             return Ok(());
+        }
+        // On a hybrid host whose container has no v1 devices hierarchy, the device rules
+        // are the v2 tree's eBPF program (the kernel checks both; the v1 root allows all).
+        if let (Some(d), Some(rules)) = (&self.v2, &l.devices) {
+            if !self.v1.iter().any(|(h, _)| holds(h, "devices")) {
+                devices::apply_v2(d.fd.as_fd(), rules)?;
+            }
         }
         for (h, d) in &self.v1 {
             for ctrl in h.split(',') {

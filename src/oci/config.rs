@@ -229,9 +229,29 @@ fn build(at: &At<'_>, bundle: &str, dir: &OwnedFd, opts: &Options<'_>) -> Result
         ));
     }
 
+    // The cgroup: always one (kill --all, the engines' stats and OOM reports need it).
+    let limits = match get_linux("resources")? {
+        Some(r) => crate::oci::resources::parse(r)?,
+        None => crate::cgroup::Limits::default(),
+    };
+    let cgroups_path = get_linux("cgroupsPath")?.map(|p| p.str()).transpose()?;
+    let path = crate::cgroup::oci_path(cgroups_path, opts.systemd_cgroup, opts.id)?;
+    // The hierarchies it will be in: a `cgroup` mount shows those only.
+    let placed: Vec<String> = crate::cgroup::Placement::oci(&path, &limits)?
+        .paths()
+        .filter_map(|p| {
+            let rest = p.strip_prefix(crate::cgroup::ROOT)?.strip_prefix('/')?;
+            Some(rest.split('/').next()?.to_string())
+        })
+        .collect();
+    let cgroup = Some(CgroupPlan {
+        parent: String::new(),
+        limits,
+        oci_path: Some(path),
+    });
+
     // The mounts, in order, then devices, masks and read-only paths, as runc does them.
     let mut mounts = Vec::new();
-    let cgroupns = namespaces & libc::CLONE_NEWCGROUP as u64 != 0;
     let mut dev_is_tmpfs = false;
     if let Some(list) = at.get("mounts")? {
         for m in list.array()? {
@@ -242,7 +262,7 @@ fn build(at: &At<'_>, bundle: &str, dir: &OwnedFd, opts: &Options<'_>) -> Result
                     .map(|t| t.str().ok() == Some("tmpfs"))
                     .unwrap_or(false);
             }
-            mount(&root.image, &m, bundle, &dst, cgroupns, &mut mounts)?;
+            mount(&root.image, &m, bundle, &dst, &placed, &mut mounts)?;
         }
     }
     devices(get_linux("devices")?, dev_is_tmpfs, &mut mounts)?;
@@ -312,19 +332,6 @@ fn build(at: &At<'_>, bundle: &str, dir: &OwnedFd, opts: &Options<'_>) -> Result
     } else if seen & libc::CLONE_NEWTIME as u64 != 0 {
         extra.time_offsets = Some(String::new());
     }
-
-    // The cgroup: always one (kill --all, the engines' stats and OOM reports need it).
-    let limits = match get_linux("resources")? {
-        Some(r) => crate::oci::resources::parse(r)?,
-        None => crate::cgroup::Limits::default(),
-    };
-    let cgroups_path = get_linux("cgroupsPath")?.map(|p| p.str()).transpose()?;
-    let path = crate::cgroup::oci_path(cgroups_path, opts.systemd_cgroup, opts.id)?;
-    let cgroup = Some(CgroupPlan {
-        parent: String::new(),
-        limits,
-        oci_path: Some(path),
-    });
 
     let plan = Plan {
         container: ContainerPlan {
@@ -641,6 +648,8 @@ fn mount_flag(opt: &str) -> Option<(u32, u32)> {
         "bind" => (f(MS_BIND), 0),
         "rbind" => (f(MS_BIND | MS_REC), 0),
         "defaults" => (0, 0),
+        "silent" => (f(MS_SILENT), 0),
+        "loud" => (0, f(MS_SILENT)),
         _ => return None,
     })
 }
@@ -675,7 +684,7 @@ fn mount(
     m: &At<'_>,
     bundle: &str,
     dst: &str,
-    cgroupns: bool,
+    placed: &[String],
     out: &mut Vec<MountOp>,
 ) -> Result<()> {
     let dst_at = need(m, "destination")?;
@@ -759,7 +768,7 @@ fn mount(
                 make_target: false,
             });
         }
-        "cgroup" => out.push(cgroup_mount(m, dst_c.clone(), set, cgroupns)?),
+        "cgroup" => out.push(cgroup_mount(m, dst_c.clone(), set, placed)?),
         "" => return Err(m.error("type: missing (and not a bind mount)")),
         other => return Err(m.error(format!("mount type '{other}' is not supported"))),
     }
@@ -775,7 +784,7 @@ fn mount(
 /// An OCI `cgroup` mount as the host's hierarchies: cgroup2 alone on a pure v2 host; on
 /// v1 or hybrid hosts a tmpfs with each v1 hierarchy (and `unified`) and the host's
 /// links (`cpu` → `cpu,cpuacct`).
-fn cgroup_mount(m: &At<'_>, target: CString, flags: u32, _cgroupns: bool) -> Result<MountOp> {
+fn cgroup_mount(m: &At<'_>, target: CString, flags: u32, placed: &[String]) -> Result<MountOp> {
     let info = std::fs::read_to_string("/proc/self/mountinfo")
         .map_err(|e| m.error(format!("cannot read /proc/self/mountinfo: {e}")))?;
     let mut parts = Vec::new();
@@ -798,7 +807,9 @@ fn cgroup_mount(m: &At<'_>, target: CString, flags: u32, _cgroupns: bool) -> Res
         let Some(name) = mp.strip_prefix(base).and_then(|n| n.strip_prefix('/')) else {
             continue;
         };
-        if name.contains('/') {
+        // Only the hierarchies the container is in: in the others its cgroup namespace's
+        // root would be the host's root cgroup.
+        if name.contains('/') || !placed.iter().any(|p| p == name) {
             continue;
         }
         match fstype {
@@ -825,11 +836,13 @@ fn cgroup_mount(m: &At<'_>, target: CString, flags: u32, _cgroupns: bool) -> Res
     if let Ok(rd) = std::fs::read_dir(base) {
         for e in rd.flatten() {
             if e.file_type().is_ok_and(|t| t.is_symlink()) {
-                if let Ok(to) = std::fs::read_link(e.path()) {
-                    links.push((
-                        cs(m, &to.to_string_lossy())?,
-                        cs(m, &e.file_name().to_string_lossy())?,
-                    ));
+                if let Ok(to) =
+                    std::fs::read_link(e.path()).map(|t| t.to_string_lossy().into_owned())
+                {
+                    if !placed.iter().any(|p| *p == to) {
+                        continue;
+                    }
+                    links.push((cs(m, &to)?, cs(m, &e.file_name().to_string_lossy())?));
                 }
             }
         }

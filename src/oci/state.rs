@@ -261,7 +261,11 @@ impl State {
 
     /// `state ID`'s JSON: runc's keys, `pid` 0 once stopped, annotations only when any.
     pub fn oci_json(&self, status: Status) -> String {
-        let pid = if status == Status::Stopped { 0 } else { self.pid };
+        let pid = if status == Status::Stopped {
+            0
+        } else {
+            self.pid
+        };
         self.json(status.word(), pid)
     }
 
