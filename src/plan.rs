@@ -815,6 +815,7 @@ mod tests {
             MountOp::Volume(v) => format!("volume {}", lossy(&v.dst)),
             MountOp::Workdir { path, .. } => format!("workdir {}", lossy(path)),
             MountOp::RemountRoot { flags } => format!("remount {flags:#x}"),
+            _ => "other (OCI)".to_string(),
         }
     }
 
