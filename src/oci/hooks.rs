@@ -164,8 +164,8 @@ fn nonblocking(fd: &OwnedFd) -> Result<()> {
 }
 
 fn monotonic_ns() -> i128 {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
-    i128::from(t.tv_sec) * 1_000_000_000 + i128::from(t.tv_nsec)
+    let (sec, nsec) = crate::sys::clock_time(libc::CLOCK_MONOTONIC);
+    i128::from(sec) * 1_000_000_000 + i128::from(nsec)
 }
 
 /// Null-terminated pointer arrays for execve over `strings`.
