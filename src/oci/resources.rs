@@ -302,7 +302,7 @@ mod tests {
         let linux = At::root(&v).get("linux").unwrap().unwrap();
         match linux.get("resources")? {
             Some(r) => parse(r),
-            None => parse(At::named(&json::Value::Null, "linux.resources")),
+            None => parse(At::root(&json::Value::Null)),
         }
     }
 
