@@ -398,7 +398,7 @@ fn v1_hierarchies() -> Vec<String> {
             out.push(name.to_string());
         }
     }
-    out.sort();
+    out.sort_unstable();
     out
 }
 

@@ -93,13 +93,7 @@ pub fn one_line(prefix: &str, msg: &str) -> String {
 
 /// The kernel's words for an errno ("No such file or directory").
 pub fn strerror(errno: Errno) -> String {
-    let e = std::io::Error::from_raw_os_error(errno.raw_os_error());
-    let s = e.to_string();
-    // std appends " (os error N)"; the user wants the words only.
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
-    }
+    crate::sys::strerror(errno.raw_os_error())
 }
 
 /// Declares [`Step`] and the list that decodes it, from one list of names.

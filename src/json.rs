@@ -268,38 +268,113 @@ impl Parser<'_> {
 /// A value and its JSON path, for messages: "process.user.uid", "mounts[2].options[0]",
 /// "linux.sysctl[\"net.ipv4.ip_forward\"]" (keys that are not plain identifiers are bracket-quoted).
 /// The root's path is "" and its errors are the bare message.
-#[derive(Clone)]
+///
+/// An `At` is two references and no text (so it is `Copy` and dropping one costs nothing):
+/// its path is written only when a message needs it, by finding the value in the document.
+#[derive(Clone, Copy)]
 pub struct At<'a> {
     pub value: &'a Value,
-    pub path: String,
+    pub path: Path<'a>,
+}
+
+/// Where a value is in its document; `Display` writes the JSON path.
+#[derive(Clone, Copy)]
+pub struct Path<'a> {
+    root: &'a Value,
+    node: &'a Value,
+}
+
+impl Path<'_> {
+    pub fn is_empty(&self) -> bool {
+        std::ptr::eq(self.root, self.node)
+    }
+}
+
+impl std::fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut path = String::new();
+        find(self.root, self.node, &mut path);
+        f.write_str(&path)
+    }
+}
+
+/// Append to `path` the steps from `v` to `target` (by address); whether it was found.
+fn find(v: &Value, target: &Value, path: &mut String) -> bool {
+    if std::ptr::eq(v, target) {
+        return true;
+    }
+    let len = path.len();
+    match v {
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                path.push('[');
+                push_num(path, i);
+                path.push(']');
+                if find(item, target, path) {
+                    return true;
+                }
+                path.truncate(len);
+            }
+        }
+        Value::Object(members) => {
+            for (key, item) in members {
+                push_key(path, key);
+                if find(item, target, path) {
+                    return true;
+                }
+                path.truncate(len);
+            }
+        }
+        _ => {}
+    }
+    false
+}
+
+fn push_num(out: &mut String, n: usize) {
+    if n >= 10 {
+        push_num(out, n / 10);
+    }
+    out.push(char::from(b'0' + (n % 10) as u8));
+}
+
+/// `.key`, or `["key"]` when the key is not a plain identifier.
+fn push_key(path: &mut String, key: &str) {
+    let mut bytes = key.bytes();
+    let ident = bytes
+        .next()
+        .is_some_and(|c| c == b'_' || c.is_ascii_alphabetic())
+        && bytes.all(|c| c == b'_' || c.is_ascii_alphanumeric());
+    if !ident {
+        path.push('[');
+        quote(path, key);
+        path.push(']');
+    } else {
+        if !path.is_empty() {
+            path.push('.');
+        }
+        path.push_str(key);
+    }
 }
 
 impl<'a> At<'a> {
     pub fn root(value: &'a Value) -> At<'a> {
         At {
             value,
-            path: String::new(),
+            path: Path {
+                root: value,
+                node: value,
+            },
         }
     }
 
-    fn member(&self, key: &str, value: &'a Value) -> At<'a> {
-        let mut path = self.path.clone();
-        let mut bytes = key.bytes();
-        let ident = bytes
-            .next()
-            .is_some_and(|c| c == b'_' || c.is_ascii_alphabetic())
-            && bytes.all(|c| c == b'_' || c.is_ascii_alphanumeric());
-        if !ident {
-            path.push('[');
-            quote(&mut path, key);
-            path.push(']');
-        } else {
-            if !path.is_empty() {
-                path.push('.');
-            }
-            path.push_str(key);
+    fn at(&self, value: &'a Value) -> At<'a> {
+        At {
+            value,
+            path: Path {
+                node: value,
+                ..self.path
+            },
         }
-        At { value, path }
     }
 
     /// Member `key` of an object. Absent or null → Ok(None) (Go semantics: null = unset).
@@ -309,7 +384,7 @@ impl<'a> At<'a> {
             Value::Null => Ok(None),
             Value::Object(members) => Ok(match members.iter().rev().find(|m| m.0 == key) {
                 None | Some((_, Value::Null)) => None,
-                Some((_, v)) => Some(self.member(key, v)),
+                Some((_, v)) => Some(self.at(v)),
             }),
             _ => Err(self.error("expected an object")),
         }
@@ -386,11 +461,7 @@ impl<'a> At<'a> {
         let Value::Array(items) = self.value else {
             return Err(self.error("expected an array"));
         };
-        let at = |(i, value)| At {
-            value,
-            path: format!("{}[{i}]", self.path),
-        };
-        Ok(items.iter().enumerate().map(at).collect())
+        Ok(items.iter().map(|v| self.at(v)).collect())
     }
 
     /// The members in document order; of a repeated key only the last is kept (where it
@@ -413,7 +484,7 @@ impl<'a> At<'a> {
                 match seen[slot] {
                     usize::MAX => {
                         seen[slot] = n;
-                        out.push((key.as_str(), self.member(key, value)));
+                        out.push((key.as_str(), self.at(value)));
                         break;
                     }
                     j if members[j].0 == *key => break,
@@ -436,10 +507,10 @@ impl<'a> At<'a> {
     }
 }
 
-fn path_error(path: &str, msg: String) -> Error {
-    match path {
-        "" => Error::new(msg),
-        _ => Error::new(format!("{path}: {msg}")),
+fn path_error(path: &Path<'_>, msg: String) -> Error {
+    match path.is_empty() {
+        true => Error::new(msg),
+        false => Error::new(format!("{path}: {msg}")),
     }
 }
 
@@ -769,16 +840,16 @@ mod tests {
         let root = At::root(&doc);
         assert_eq!(get(&root, "ociVersion").str().unwrap(), "1.0.2");
         let process = get(&root, "process");
-        assert_eq!(process.path, "process");
+        assert_eq!(process.path.to_string(), "process");
         let user = get(&process, "user");
         let uid = get(&user, "uid");
-        assert_eq!(uid.path, "process.user.uid");
+        assert_eq!(uid.path.to_string(), "process.user.uid");
         assert_eq!(uid.u32().unwrap(), 1000);
         assert_eq!(uid.u64().unwrap(), 1000);
         assert_eq!(uid.i32().unwrap(), 1000);
         assert_eq!(uid.i64().unwrap(), 1000);
         let gids = get(&user, "additionalGids").array().unwrap();
-        assert_eq!(gids[1].path, "process.user.additionalGids[1]");
+        assert_eq!(gids[1].path.to_string(), "process.user.additionalGids[1]");
         assert_eq!(gids[1].u32().unwrap(), 6);
         let args = get(&process, "args").strings().unwrap();
         assert_eq!(args, ["sh", "-c", "echo \"hi\" é😀"]);
@@ -789,7 +860,7 @@ mod tests {
             "process.oomScoreAdj: -17 is out of range"
         );
         let rl = &get(&process, "rlimits").array().unwrap()[0];
-        assert_eq!(get(rl, "hard").path, "process.rlimits[0].hard");
+        assert_eq!(get(rl, "hard").path.to_string(), "process.rlimits[0].hard");
         assert!(get(&get(&root, "root"), "readonly").bool().unwrap());
 
         // Wrong types name the path.
@@ -839,27 +910,31 @@ mod tests {
         // Keys that are not identifiers are bracket-quoted.
         let sysctl = get(&linux, "sysctl");
         let ip = get(&sysctl, "net.ipv4.ip_forward");
-        assert_eq!(ip.path, "linux.sysctl[\"net.ipv4.ip_forward\"]");
+        assert_eq!(ip.path.to_string(), "linux.sysctl[\"net.ipv4.ip_forward\"]");
         // The last of a repeated key wins, for get and for object().
         assert_eq!(ip.str().unwrap(), "0");
         let members = sysctl.object().unwrap();
-        let flat: Vec<(&str, &str, &str)> = members
+        let flat: Vec<(&str, &str, String)> = members
             .iter()
-            .map(|(k, a)| (*k, a.str().unwrap(), a.path.as_str()))
+            .map(|(k, a)| (*k, a.str().unwrap(), a.path.to_string()))
             .collect();
         assert_eq!(
             flat,
             [
-                ("kernel.shmmax", "0", "linux.sysctl[\"kernel.shmmax\"]"),
+                (
+                    "kernel.shmmax",
+                    "0",
+                    "linux.sysctl[\"kernel.shmmax\"]".to_string()
+                ),
                 (
                     "net.ipv4.ip_forward",
                     "0",
-                    "linux.sysctl[\"net.ipv4.ip_forward\"]"
+                    "linux.sysctl[\"net.ipv4.ip_forward\"]".to_string()
                 ),
             ]
         );
         let ann = get(&root, "annotations").object().unwrap();
-        let paths: Vec<&str> = ann.iter().map(|(_, a)| a.path.as_str()).collect();
+        let paths: Vec<String> = ann.iter().map(|(_, a)| a.path.to_string()).collect();
         assert_eq!(
             paths,
             [
@@ -871,7 +946,7 @@ mod tests {
         let odd = ok("{\"1a\": {\"_b9\": {\"a-b\": 1}}}");
         let odd = At::root(&odd);
         let deep = get(&get(&get(&odd, "1a"), "_b9"), "a-b");
-        assert_eq!(deep.path, "[\"1a\"]._b9[\"a-b\"]");
+        assert_eq!(deep.path.to_string(), "[\"1a\"]._b9[\"a-b\"]");
         assert_eq!(msg(deep.str()), "[\"1a\"]._b9[\"a-b\"]: expected a string");
     }
 
@@ -911,11 +986,8 @@ mod tests {
     fn json_integer_ranges() {
         let int = |t: &str| Value::Number(t.to_string());
         let check = |t: &str| {
-            let v = int(t);
-            let a = At {
-                value: &v,
-                path: "n".into(),
-            };
+            let v = Value::Object(vec![("n".to_string(), int(t))]);
+            let a = At::root(&v).get("n").unwrap().unwrap();
             let e = |r: Result<i128>| r.map_err(|e| e.msg);
             (
                 e(a.u32().map(i128::from)),

@@ -179,6 +179,29 @@ pub fn read_signal(fd: BorrowedFd<'_>) -> Result<i32, Errno> {
     Ok(u32::from_ne_bytes([info[0], info[1], info[2], info[3]]) as i32)
 }
 
+/// The time of `clock` (`CLOCK_REALTIME`, `CLOCK_MONOTONIC`) as seconds and nanoseconds, by
+/// a plain system call: rustix's vDSO lookup is over 2 KB of code, for callers that need
+/// no speed (hook timeouts, log timestamps).
+pub fn clock_time(clock: libc::clockid_t) -> (i64, i64) {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec through the pointer, which is valid and
+    // writable for it; on failure (an unknown clock) it writes nothing and `ts` stays 0.
+    unsafe { libc::syscall(libc::SYS_clock_gettime, clock, &mut ts) };
+    (ts.tv_sec, ts.tv_nsec)
+}
+
+/// The C library's words for an errno ("No such file or directory").
+pub fn strerror(errno: i32) -> String {
+    // SAFETY: musl's strerror returns a pointer to a static NUL-terminated string for any
+    // number (an unknown one gets "No error information"); nothing writes to it.
+    unsafe { CStr::from_ptr(libc::strerror(errno)) }
+        .to_string_lossy()
+        .into_owned()
+}
+
 /// Close every fd from `first` to `last` inclusive.
 fn close_range(first: u32, last: u32) -> Result<(), Errno> {
     if first > last {

@@ -165,9 +165,10 @@ fn nonblocking(fd: &OwnedFd) -> Result<()> {
         .map_err(|e| Error::sys("cannot set a pipe non-blocking", e))
 }
 
-fn monotonic_ns() -> i128 {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
-    i128::from(t.tv_sec) * 1_000_000_000 + i128::from(t.tv_nsec)
+/// Nanoseconds of CLOCK_MONOTONIC (i64 lasts 292 years; no i128 division code).
+fn monotonic_ns() -> i64 {
+    let (sec, nsec) = crate::sys::clock_time(libc::CLOCK_MONOTONIC);
+    sec.saturating_mul(1_000_000_000).saturating_add(nsec)
 }
 
 /// Null-terminated pointer arrays for execve over `strings`.
@@ -321,7 +322,7 @@ fn feed_and_wait(
     let mut output = Vec::new();
     let deadline = hook
         .timeout
-        .map(|t| monotonic_ns() + i128::from(t) * 1_000_000_000);
+        .map(|t| monotonic_ns().saturating_add(i64::from(t) * 1_000_000_000));
     if input.is_empty() {
         stdin_w = None;
     }
@@ -335,8 +336,8 @@ fn feed_and_wait(
                     )));
                 }
                 ns => Some(Timespec {
-                    tv_sec: (ns / 1_000_000_000) as i64,
-                    tv_nsec: (ns % 1_000_000_000) as i64,
+                    tv_sec: ns / 1_000_000_000,
+                    tv_nsec: ns % 1_000_000_000,
                 }),
             },
             None => None,

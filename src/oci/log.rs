@@ -68,8 +68,8 @@ pub fn rfc3339(secs: i64, nanos: u32) -> String {
 
 /// The current time (CLOCK_REALTIME) in [`rfc3339`] form.
 pub fn rfc3339_now() -> String {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::Realtime);
-    rfc3339(t.tv_sec, t.tv_nsec as u32)
+    let (sec, nsec) = crate::sys::clock_time(libc::CLOCK_REALTIME);
+    rfc3339(sec, nsec as u32)
 }
 
 /// Where `--log` lines go: nowhere without `--log`.

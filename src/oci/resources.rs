@@ -302,10 +302,7 @@ mod tests {
         let linux = At::root(&v).get("linux").unwrap().unwrap();
         match linux.get("resources")? {
             Some(r) => parse(r),
-            None => parse(At {
-                value: &json::Value::Null,
-                path: "linux.resources".into(),
-            }),
+            None => parse(At::root(&json::Value::Null)),
         }
     }
 

@@ -12,11 +12,13 @@ const KILL_THREAD: u32 = 0;
 
 /// `text` compiled for `arch` as config.json's `linux.seccomp`, and the warnings.
 fn compile(arch: &Arch, text: &str) -> crate::error::Result<(Filter, Vec<String>)> {
-    let v = parse(text.as_bytes()).unwrap_or_else(|e| panic!("bad test JSON: {e}\n{text}"));
-    let spec = At {
-        value: &v,
-        path: "linux.seccomp".into(),
-    };
+    let doc = format!("{{\"linux\":{{\"seccomp\":{text}}}}}");
+    let v = parse(doc.as_bytes()).unwrap_or_else(|e| panic!("bad test JSON: {e}\n{text}"));
+    let linux = At::root(&v).get("linux").unwrap().unwrap();
+    let spec = linux
+        .get("seccomp")
+        .unwrap()
+        .expect("linux.seccomp is null");
     let mut warnings = Vec::new();
     let f = super::oci::compile(arch, &spec, &mut |w: &str| warnings.push(w.to_string()))?;
     Ok((f, warnings))
