@@ -179,7 +179,11 @@ fn setup(plan: &Plan, fds: &ChildFds<'_>) -> Result<Gate, Failure> {
     if c.namespaces & libc::CLONE_NEWNET as u64 != 0 {
         net::loopback_up()?;
     }
-    rootfs::enter(&c.root, &c.mounts)?;
+    rootfs::enter(
+        &c.root,
+        &c.mounts,
+        c.namespaces & libc::CLONE_NEWUSER as u64 != 0,
+    )?;
     // The handles of the host's side (IMAGE, the volumes' trees) have done their work.
     sys::close_fds_except(&fds.after_root);
     // Nobody inside may read the init's memory, fds or executable through /proc/1.

@@ -183,11 +183,13 @@ pub fn mount_flags_of(st: &rustix::fs::StatVfs) -> u32 {
 
 /// Build the container's root and enter it, then replay `ops`. Runs in the child, before
 /// its own mount namespace exists.
-pub fn enter(root: &Root, ops: &[MountOp]) -> std::result::Result<(), Failure> {
-    enter_image(root)?;
+pub fn enter(root: &Root, ops: &[MountOp], userns: bool) -> std::result::Result<(), Failure> {
+    enter_image(root, if userns { ops } else { &[] })?;
     let mut walk = Walk::default();
     for (i, op) in ops.iter().enumerate() {
-        walk.apply(i, op)?;
+        if !(userns && kernel_view(op).is_some()) {
+            walk.apply(i, op)?;
+        }
     }
     rustix::process::umask(Mode::from_raw_mode(0o022));
     Ok(())
@@ -199,7 +201,21 @@ pub fn enter(root: &Root, ops: &[MountOp]) -> std::result::Result<(), Failure> {
 /// (`open_tree`, with everything mounted below it) is attached over it and entered by its
 /// fd, and that is what `pivot_root` makes the root. Swapping IMAGE's path for a symlink to
 /// `/` at any moment after the check changes nothing.
-fn enter_image(root: &Root) -> std::result::Result<(), Failure> {
+/// A proc or sysfs mount: in a user namespace the kernel mounts these only while a full
+/// view of the same kind is visible in the mount namespace (the host's, before
+/// `pivot_root`), so they are made first there. Returns the target without its leading
+/// `/` (relative to the new root, entered by its fd).
+fn kernel_view(op: &MountOp) -> Option<&CStr> {
+    match op {
+        MountOp::Fs { fstype, target, .. } if matches!(fstype.to_bytes(), b"proc" | b"sysfs") => {
+            let b = target.to_bytes_with_nul();
+            CStr::from_bytes_with_nul(b.strip_prefix(b"/").unwrap_or(b)).ok()
+        }
+        _ => None,
+    }
+}
+
+fn enter_image(root: &Root, early: &[MountOp]) -> std::result::Result<(), Failure> {
     use rustix::mount::{MoveMountFlags, OpenTreeFlags};
     rustix::process::fchdir(&root.image).map_err(Failure::of(Step::EnterImage))?;
     crate::sys::unshare_namespaces(rustix::thread::UnshareFlags::NEWNS)
@@ -229,6 +245,25 @@ fn enter_image(root: &Root) -> std::result::Result<(), Failure> {
     .map_err(Failure::of(Step::CopyImage))?;
     rustix::process::fchdir(&tree).map_err(Failure::of(Step::CopyImage))?;
     drop(tree);
+    for (i, op) in early.iter().enumerate() {
+        if let (
+            Some(rel),
+            MountOp::Fs {
+                fstype,
+                flags: f,
+                data,
+                ..
+            },
+        ) = (kernel_view(op), op)
+        {
+            match rustix::fs::mkdir(rel, Mode::from_raw_mode(0o755)) {
+                Ok(()) | Err(Errno::EXIST) => {}
+                Err(e) => return Err(Failure::at(Step::Mount, i)(e)),
+            }
+            rustix::mount::mount(&**fstype, rel, &**fstype, flags(*f), data.as_deref())
+                .map_err(Failure::at(Step::Mount, i))?;
+        }
+    }
     match rustix::process::pivot_root(c".", c".") {
         Ok(()) => {
             // The old root now sits on top of the new one: detach it and everything under

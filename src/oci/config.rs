@@ -265,7 +265,8 @@ fn build(at: &At<'_>, bundle: &str, dir: &OwnedFd, opts: &Options<'_>) -> Result
             mount(&root.image, &m, bundle, &dst, &placed, &mut mounts)?;
         }
     }
-    devices(get_linux("devices")?, dev_is_tmpfs, &mut mounts)?;
+    let userns = namespaces & libc::CLONE_NEWUSER as u64 != 0;
+    devices(get_linux("devices")?, dev_is_tmpfs, userns, &mut mounts)?;
     // Sysctls before /proc/sys turns read-only (runc's order too).
     if let Some(s) = get_linux("sysctl")? {
         for (k, v) in s.object()? {
@@ -857,16 +858,46 @@ fn cgroup_mount(m: &At<'_>, target: CString, flags: u32, placed: &[String]) -> R
 
 /// The devices every container gets (runc's), then the config's `linux.devices`, and the
 /// links of `/dev` — on a `/dev` of the container's own only.
-fn devices(list: Option<At<'_>>, dev_is_tmpfs: bool, out: &mut Vec<MountOp>) -> Result<()> {
-    let node =
-        |path: &str, kind: FileType, major: u32, minor: u32, mode: u32, uid, gid| MountOp::Node {
+fn devices(
+    list: Option<At<'_>>,
+    dev_is_tmpfs: bool,
+    userns: bool,
+    out: &mut Vec<MountOp>,
+) -> Result<()> {
+    // In a user namespace the kernel refuses mknod of devices: the host's node of the same
+    // path is bound instead (as runc does), a detached copy made here.
+    let node = |path: &str, kind: FileType, major: u32, minor: u32, mode: u32, uid, gid| {
+        if userns && kind != FileType::Fifo {
+            let tree = rustix::mount::open_tree(
+                rustix::fs::CWD,
+                path,
+                rustix::mount::OpenTreeFlags::OPEN_TREE_CLONE
+                    | rustix::mount::OpenTreeFlags::OPEN_TREE_CLOEXEC,
+            )
+            .map_err(|e| Error::sys(format!("cannot bind the host's {path}"), e))?;
+            let vfs = rustix::fs::fstatvfs(&tree).map_err(|e| Error::sys(path, e))?;
+            return Ok(MountOp::Volume(rootfs::Volume {
+                tree,
+                src_display: path.to_string(),
+                src_is_dir: false,
+                src_flags: rootfs::mount_flags_of(&vfs)
+                    & (rootfs::NOSUID | rootfs::NODEV | rootfs::NOEXEC | rootfs::RDONLY),
+                dst: plan::cstring(path.as_bytes()),
+                dst_parents: Vec::new(),
+                read_only: false,
+                flags: 0,
+                propagation: 0,
+            }));
+        }
+        Ok(MountOp::Node {
             path: plan::cstring(path.as_bytes()),
             kind,
             dev: rustix::fs::makedev(major, minor),
             mode,
             uid,
             gid,
-        };
+        })
+    };
     if dev_is_tmpfs {
         for (name, major, minor) in [
             ("null", 1, 3),
@@ -884,7 +915,7 @@ fn devices(list: Option<At<'_>>, dev_is_tmpfs: bool, out: &mut Vec<MountOp>) -> 
                 0o666,
                 0,
                 0,
-            ));
+            )?);
         }
         for (to, link) in [
             ("/proc/self/fd", "/dev/fd"),
@@ -941,7 +972,7 @@ fn devices(list: Option<At<'_>>, dev_is_tmpfs: bool, out: &mut Vec<MountOp>) -> 
                 parents: plan::parents(parent),
             });
         }
-        out.push(node(path, kind, major, minor, mode, uid, gid));
+        out.push(node(path, kind, major, minor, mode, uid, gid)?);
     }
     Ok(())
 }

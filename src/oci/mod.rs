@@ -35,6 +35,8 @@ pub fn is_oci(first: &str) -> bool {
             | "kill"
             | "delete"
             | "list"
+            | "pause"
+            | "resume"
             | "spec"
             | "features"
             | "--root"
@@ -656,8 +658,9 @@ fn kill(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
         .pidfd()
         .ok_or_else(|| Error::new("container not running"))?;
     if sig == libc::SIGKILL && !st.own_pid_ns {
-        // Without a PID namespace the init's death ends nothing else (runc does this too).
-        crate::cgroup::signal_all(&st.cgroups, sig)?;
+        // Without a PID namespace the init's death ends nothing else (runc does this too);
+        // the init is one of those killed.
+        return crate::cgroup::signal_all(&st.cgroups, sig).map(|()| 0);
     }
     if sig == libc::SIGKILL && st.status(&_dir) == Status::Paused {
         // Frozen, it could not die: thaw it after the signal.
