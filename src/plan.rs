@@ -696,7 +696,18 @@ pub fn failure_error(plan: &Plan, f: &Failure) -> Error {
         }
         Step::CgroupNs => "cannot create the cgroup namespace".into(),
         Step::JoinNs => match c.extra.join.get(f.arg as usize) {
-            Some((kind, _)) => format!("cannot join the {kind:?} namespace"),
+            Some((kind, _)) => {
+                use rustix::thread::LinkNameSpaceType as N;
+                let name = match kind {
+                    N::ProcessID => "PID",
+                    N::Network => "network",
+                    N::InterProcessCommunication => "IPC",
+                    N::HostNameAndNISDomainName => "UTS",
+                    N::ControlGroup => "cgroup",
+                    _ => "other",
+                };
+                format!("cannot join the {name} namespace")
+            }
             None => "cannot join a namespace".into(),
         },
         Step::AtGate => "the container's init reported no failure".into(),

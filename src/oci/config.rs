@@ -429,10 +429,9 @@ fn process(
             if let Some(list) = c.get(name)? {
                 for n in list.strings()? {
                     let bare = n.strip_prefix("CAP_").unwrap_or(n);
-                    match CAP_NAMES.iter().position(|k| k.eq_ignore_ascii_case(bare)) {
-                        Some(i) => *set |= 1 << i,
-                        // Unknown to this build (newer than it): skipped, as runc does.
-                        None => {}
+                    // A name unknown to this build (newer than it) is skipped, as runc does.
+                    if let Some(i) = CAP_NAMES.iter().position(|k| k.eq_ignore_ascii_case(bare)) {
+                        *set |= 1 << i;
                     }
                 }
             }
@@ -840,7 +839,7 @@ fn cgroup_mount(m: &At<'_>, target: CString, flags: u32, placed: &[String]) -> R
                 if let Ok(to) =
                     std::fs::read_link(e.path()).map(|t| t.to_string_lossy().into_owned())
                 {
-                    if !placed.iter().any(|p| *p == to) {
+                    if !placed.contains(&to) {
                         continue;
                     }
                     links.push((cs(m, &to)?, cs(m, &e.file_name().to_string_lossy())?));

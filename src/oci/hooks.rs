@@ -102,6 +102,7 @@ fn parse_hook(at: &At<'_>) -> Result<Hook> {
 
 /// Run one hook of kind `kind` (`poststop`, …) with `state_json` on its stdin and the
 /// bundle `cwd` as its working directory; an error unless it exits 0 in time.
+#[cfg(test)]
 pub fn run(hook: &Hook, kind: &str, state_json: &str, cwd: BorrowedFd<'_>) -> Result<()> {
     run_as(hook, &format!("{kind} hook"), state_json, cwd)
 }
