@@ -489,7 +489,7 @@ fn start_dir(h: &hooks::Hooks, bundle: BorrowedFd<'_>, st: &State, dir: &Dir) ->
             true,
         );
         if let Err(e) = r {
-            let _ = crate::sys::pidfd_signal(pidfd.as_fd(), libc::SIGKILL);
+            kill_and_wait(pidfd.as_fd());
             return Err(e);
         }
     }
@@ -518,11 +518,26 @@ fn start_dir(h: &hooks::Hooks, bundle: BorrowedFd<'_>, st: &State, dir: &Dir) ->
     let running = st.oci_json(Status::Running);
     if let Err(e) = hooks::run_all(&h.poststart, "poststart", &running, bundle) {
         if let Some(pidfd) = st.pidfd() {
-            let _ = crate::sys::pidfd_signal(pidfd.as_fd(), libc::SIGKILL);
+            kill_and_wait(pidfd.as_fd());
         }
         return Err(e);
     }
     Ok(())
+}
+
+/// A failed hook stops the container: SIGKILL its init and wait (up to 10 s) until it has
+/// exited, so the status is `stopped` when the command returns.
+fn kill_and_wait(pidfd: BorrowedFd<'_>) {
+    use rustix::event::{PollFd, PollFlags};
+    let _ = crate::sys::pidfd_signal(pidfd, libc::SIGKILL);
+    let mut fds = [PollFd::from_borrowed_fd(pidfd, PollFlags::IN)];
+    let _ = rustix::event::poll(
+        &mut fds,
+        Some(&rustix::time::Timespec {
+            tv_sec: 10,
+            tv_nsec: 0,
+        }),
+    );
 }
 
 /// The container `id`: its directory and state, or `does not exist`.
