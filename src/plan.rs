@@ -161,7 +161,7 @@ pub const MAX_IMAGE_FILE: u64 = 4 << 20;
 /// `None`. Anything but a regular file (a FIFO that would block, a device node, a
 /// directory) or a file past [`MAX_IMAGE_FILE`] is refused: it is opened without blocking
 /// and without becoming a controlling terminal, and checked before a byte is read.
-fn open_in_image(
+pub fn open_in_image(
     image: &OwnedFd,
     display: &str,
     path: &str,

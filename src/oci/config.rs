@@ -553,28 +553,13 @@ fn lsm(p: &At<'_>) -> Result<Option<(CString, Vec<u8>)>> {
     Ok(None)
 }
 
-/// HOME of `uid` in the image's /etc/passwd.
+/// HOME of `uid` in the image's /etc/passwd, opened the checked way the docker-like
+/// front end opens it (a FIFO, a device or a huge file is never read); None when there
+/// is none.
 fn home_of(root: &rootfs::Root, uid: u32) -> Option<String> {
-    let fd = rustix::fs::openat2(
-        &root.image,
-        "etc/passwd",
-        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY,
-        Mode::empty(),
-        rustix::fs::ResolveFlags::IN_ROOT | rustix::fs::ResolveFlags::NO_MAGICLINKS,
-    )
-    .ok()?;
-    let st = rustix::fs::fstat(&fd).ok()?;
-    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile
-        || st.st_size as u64 > plan::MAX_IMAGE_FILE
-    {
-        return None;
-    }
-    let text = std::fs::read_to_string(format!("/proc/self/fd/{}", {
-        use rustix::fd::AsRawFd;
-        fd.as_raw_fd()
-    }))
-    .ok()?;
-    text.lines().find_map(|l| {
+    use std::io::BufRead;
+    let file = plan::open_in_image(&root.image, &root.display, "etc/passwd").ok()??;
+    file.lines().map_while(|l| l.ok()).find_map(|l| {
         let f: Vec<&str> = l.split(':').collect();
         (f.len() >= 6 && f[2].parse() == Ok(uid) && !f[5].is_empty()).then(|| f[5].to_string())
     })

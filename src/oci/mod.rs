@@ -216,19 +216,8 @@ fn open_parent(path: &str) -> Result<(OwnedFd, String)> {
 
 /// The pid file: decimal, no newline, renamed into place.
 fn write_pid_file(dir: &OwnedFd, name: &str, pid: i32) -> Result<()> {
-    use rustix::fs::{Mode, OFlags};
-    let tmp = format!(".{name}.crab-can");
-    let cannot = |e| Error::sys(format!("cannot write the pid file {name}"), e);
-    let fd = rustix::fs::openat(
-        dir,
-        tmp.as_str(),
-        OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-        Mode::from_raw_mode(0o644),
-    )
-    .map_err(cannot)?;
-    state::write_all(fd.as_fd(), pid.to_string().as_bytes()).map_err(cannot)?;
-    drop(fd);
-    rustix::fs::renameat(dir, tmp.as_str(), dir, name).map_err(cannot)
+    state::replace(dir, name, pid.to_string().as_bytes(), 0o644)
+        .map_err(|e| Error::sys(format!("cannot write the pid file {name}"), e))
 }
 
 /// Send the pty master to the caller's console socket: one message, one fd, a non-empty

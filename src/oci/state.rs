@@ -208,18 +208,8 @@ impl State {
 
     /// Replace `state.json` whole: a crash leaves the old version or the new one.
     pub fn save(&self, dir: &Dir) -> Result<()> {
-        let cannot = |e| Error::sys(format!("cannot write the state of {}", dir.id), e);
-        let text = self.to_json();
-        let fd = rustix::fs::openat(
-            &dir.fd,
-            "state.json.new",
-            OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-            Mode::from_raw_mode(0o600),
-        )
-        .map_err(cannot)?;
-        write_all(fd.as_fd(), text.as_bytes()).map_err(cannot)?;
-        drop(fd);
-        rustix::fs::renameat(&dir.fd, "state.json.new", &dir.fd, "state.json").map_err(cannot)
+        replace(&dir.fd, "state.json", self.to_json().as_bytes(), 0o600)
+            .map_err(|e| Error::sys(format!("cannot write the state of {}", dir.id), e))
     }
 
     /// The state of `dir`; None when it is missing or not crab-can's (foreign state is
@@ -332,6 +322,26 @@ pub fn read_small(dir: &impl AsFd, name: &str, max: usize) -> Option<Vec<u8>> {
     }
 }
 
+/// Write `name` under `dir` whole: a hidden file of its own, renamed over it, so a reader
+/// (or a crash) sees the old content or the new, never part of it.
+pub fn replace(
+    dir: &impl AsFd,
+    name: &str,
+    text: &[u8],
+    mode: u32,
+) -> std::result::Result<(), Errno> {
+    let tmp = format!(".{name}.crab-can");
+    let fd = rustix::fs::openat(
+        dir,
+        tmp.as_str(),
+        OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        Mode::from_raw_mode(mode),
+    )?;
+    write_all(fd.as_fd(), text)?;
+    drop(fd);
+    rustix::fs::renameat(dir, tmp.as_str(), dir, name)
+}
+
 pub fn write_all(fd: rustix::fd::BorrowedFd<'_>, mut buf: &[u8]) -> std::result::Result<(), Errno> {
     while !buf.is_empty() {
         match rustix::io::write(fd, buf) {
@@ -346,7 +356,7 @@ pub fn write_all(fd: rustix::fd::BorrowedFd<'_>, mut buf: &[u8]) -> std::result:
 
 /// Remove `id`'s directory and what is in it (only the files crab-can puts there).
 pub fn remove(root: &OwnedFd, dir: Dir) {
-    for f in ["state.json", "state.json.new", "config.json", "start"] {
+    for f in ["state.json", ".state.json.crab-can", "config.json", "start"] {
         let _ = rustix::fs::unlinkat(&dir.fd, f, AtFlags::empty());
     }
     let _ = rustix::fs::unlinkat(root, dir.id.as_str(), AtFlags::REMOVEDIR);
