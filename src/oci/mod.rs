@@ -185,18 +185,26 @@ struct OciRecord<'a> {
     st: State,
 }
 
+/// The state is written twice (each write costs a journal commit where `--root` is not a
+/// tmpfs): once with the cgroups it will make, before any is made, and once whole when
+/// `create` is done. A `create` killed in between leaves an init that dies with it (its
+/// parent-death signal) and cgroups recorded with inode 0, which `delete` only rmdirs.
 impl Record for OciRecord<'_> {
     fn cgroups(&mut self, dirs: &[(&str, Option<u64>)]) -> Result<()> {
+        let intent = dirs.iter().all(|(_, i)| i.is_none());
         self.st.cgroups = dirs
             .iter()
             .map(|(p, i)| (p.to_string(), i.unwrap_or(0)))
             .collect();
-        self.st.save(self.dir)
+        match intent {
+            true => self.st.save(self.dir),
+            false => Ok(()),
+        }
     }
     fn init(&mut self, pid: i32, _cg: Option<&crate::cgroup::Cgroup>) -> Result<()> {
         self.st.pid = pid;
         self.st.start = state::proc_start(pid).map_or(0, |(_, s)| s);
-        self.st.save(self.dir)
+        Ok(())
     }
 }
 
@@ -348,7 +356,20 @@ fn create_in(
     detach: bool,
 ) -> Result<u8> {
     let _ = g;
-    {
+    // The config is kept for the steps of later invocations (`start`'s and `delete`'s
+    // hooks); a foreground `run` without hooks has none.
+    let h = &b.hooks;
+    let hooked = [
+        &h.prestart,
+        &h.create_runtime,
+        &h.create_container,
+        &h.start_container,
+        &h.poststart,
+        &h.poststop,
+    ]
+    .iter()
+    .any(|l| !l.is_empty());
+    if !run || detach || hooked {
         use rustix::fs::{Mode, OFlags};
         let fd = rustix::fs::openat(
             &dir.fd,
@@ -374,7 +395,6 @@ fn create_in(
             ..State::default()
         },
     };
-    rec.st.save(dir)?;
     let listener = gate_socket(dir)?;
     let mut ct = container::create_with(&b.plan, &mut rec, Some(listener.as_fd()))?;
     drop(listener);

@@ -1,8 +1,9 @@
 //! An OCI container's state between invocations: no crab-can process lives between
 //! `create`, `start`, `kill` and `delete`, so the state is files under `--root`.
 //!
-//! `ROOT/ID/` holds `state.json` (crab-can's own record, replaced whole with a rename:
-//! the init's pid and start time, the bundle, the cgroup directories with their inodes),
+//! `ROOT/ID/` holds `state.json` (crab-can's own record, written whole with a rename:
+//! the init's pid and start time, the bundle, the cgroup directories with their inodes;
+//! `creating.json` until `create` is done),
 //! `config.json` (the bundle's, as `create` read it: poststop hooks and `exec` use it)
 //! and `start`, the listening socket of the init's start gate while it is created. Making
 //! the directory is what takes the ID: `mkdir` refuses a second one.
@@ -206,16 +207,29 @@ impl State {
         Ok(st)
     }
 
-    /// Replace `state.json` whole: a crash leaves the old version or the new one.
+    /// Write the state whole (a crash leaves none or all of it): `creating.json` while
+    /// `create` runs, `state.json` once it is done. Two names, so that neither write
+    /// replaces a file: on ext4 a rename over a file forces the new one's blocks to be
+    /// allocated (`auto_da_alloc`), and with `discard` freeing them at `delete` then
+    /// waits for the disk; a state file never replaced is freed before it is written.
     pub fn save(&self, dir: &Dir) -> Result<()> {
-        replace(&dir.fd, "state.json", self.to_json().as_bytes(), 0o600)
-            .map_err(|e| Error::sys(format!("cannot write the state of {}", dir.id), e))
+        let name = match self.created.is_empty() {
+            true => "creating.json",
+            false => "state.json",
+        };
+        replace(&dir.fd, name, self.to_json().as_bytes(), 0o600)
+            .map_err(|e| Error::sys(format!("cannot write the state of {}", dir.id), e))?;
+        if !self.created.is_empty() {
+            let _ = rustix::fs::unlinkat(&dir.fd, "creating.json", AtFlags::empty());
+        }
+        Ok(())
     }
 
-    /// The state of `dir`; None when it is missing or not crab-can's (foreign state is
-    /// treated as no state at all).
+    /// The state of `dir` (`state.json`, else the record of a `create` not done); None
+    /// when it is missing or not crab-can's (foreign state is treated as no state at all).
     pub fn load(dir: &Dir) -> Option<State> {
-        let text = read_small(&dir.fd, "state.json", 1 << 20)?;
+        let text = read_small(&dir.fd, "state.json", 1 << 20)
+            .or_else(|| read_small(&dir.fd, "creating.json", 1 << 20))?;
         State::from_json(&text).ok()
     }
 
@@ -356,7 +370,14 @@ pub fn write_all(fd: rustix::fd::BorrowedFd<'_>, mut buf: &[u8]) -> std::result:
 
 /// Remove `id`'s directory and what is in it (only the files crab-can puts there).
 pub fn remove(root: &OwnedFd, dir: Dir) {
-    for f in ["state.json", ".state.json.crab-can", "config.json", "start"] {
+    for f in [
+        "state.json",
+        ".state.json.crab-can",
+        "creating.json",
+        ".creating.json.crab-can",
+        "config.json",
+        "start",
+    ] {
         let _ = rustix::fs::unlinkat(&dir.fd, f, AtFlags::empty());
     }
     let _ = rustix::fs::unlinkat(root, dir.id.as_str(), AtFlags::REMOVEDIR);
