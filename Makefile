@@ -2,7 +2,8 @@
 TARGET   := x86_64-unknown-linux-musl
 CARGO    ?= cargo
 DEMO     := build/demo-image
-# The release binary: std rebuilt for size with panic=immediate-abort (README, "Size").
+# The release binary: std rebuilt for size (its optimize_for_size feature) with
+# panic=immediate-abort (README, "Size").
 # These are unstable options of the stable compiler, enabled
 # with RUSTC_BOOTSTRAP=1; `make build-stable` builds without them.
 SMALL_DIR   := target/small
@@ -28,14 +29,14 @@ all: build
 
 build: deps-rust
 	RUSTC_BOOTSTRAP=1 RUSTFLAGS="$(SMALL_FLAGS)" $(CARGO) build --release --locked \
-		-Z build-std=std,panic_abort --target-dir $(SMALL_DIR)
+		-Z build-std=std,panic_abort -Z build-std-features=optimize_for_size --target-dir $(SMALL_DIR)
 	cp --remove-destination $(BIN) ./crab-can
 
 # The aarch64 binary (static, musl), for the aarch64 VM tests and the release.
 build-arm64: deps-rust
 	@rustup target list --installed 2>/dev/null | grep -qx $(ARM_TARGET) || rustup target add $(ARM_TARGET)
 	RUSTC_BOOTSTRAP=1 RUSTFLAGS="$(ARM_FLAGS)" $(CARGO) build --release --locked --target $(ARM_TARGET) \
-		-Z build-std=std,panic_abort --target-dir $(SMALL_DIR)
+		-Z build-std=std,panic_abort -Z build-std-features=optimize_for_size --target-dir $(SMALL_DIR)
 
 # dist/crab-can-VERSION-{x86_64,aarch64} and dist/SHA256SUMS; each checked to be a static
 # executable of its architecture within the size budget.

@@ -1037,13 +1037,11 @@ impl Cgroup {
             _ => "none".to_string(),
         };
         if status == 128 + libc::SIGKILL as u8 {
-            return Err(Error {
-                code: status,
-                msg: format!(
-                    "container {name} was killed by the OOM killer (memory limit {limit})"
-                ),
-                errno: None,
-            });
+            return Err(Error::with(
+                status,
+                format!("container {name} was killed by the OOM killer (memory limit {limit})"),
+                None,
+            ));
         }
         crate::error::warn(&format!(
             "the OOM killer ended {kills} process{} in container {name} (memory limit {limit})",
@@ -1239,9 +1237,9 @@ fn write_v1(ctrl: &str, d: &Dir, l: &Limits) -> Result<()> {
         }
         "devices" => {
             if let Some(rules) = &l.devices {
-                devices::apply_v1(d.fd.as_fd(), rules).map_err(|e| Error {
-                    msg: format!("{}: {}", d.path, e.msg),
-                    ..e
+                devices::apply_v1(d.fd.as_fd(), rules).map_err(|mut e| {
+                    e.msg = format!("{}: {}", d.path, e.msg);
+                    e
                 })?;
             }
         }
@@ -1792,9 +1790,9 @@ mod tests {
         assert_eq!(swap_v2(max, of(30)).unwrap(), of(30));
         assert_eq!(swap_v2(of(10), of(30)).unwrap(), of(20));
         assert_eq!(swap_v2(of(10), of(10)).unwrap(), of(0));
-        let e = swap_v2(None, of(10)).unwrap_err().msg;
+        let e = swap_v2(None, of(10)).unwrap_err().msg.clone();
         assert!(e.contains("needs a memory limit"), "{e}");
-        let e = swap_v2(of(20), of(10)).unwrap_err().msg;
+        let e = swap_v2(of(20), of(10)).unwrap_err().msg.clone();
         assert!(
             e.starts_with("linux.resources.memory.swap: 10 is below"),
             "{e}"
@@ -1841,7 +1839,7 @@ mod tests {
             ..Limits::default()
         };
         assert!(u.check_layout(true).is_ok());
-        let e = u.check_layout(false).unwrap_err().msg;
+        let e = u.check_layout(false).unwrap_err().msg.clone();
         assert!(
             e.starts_with("linux.resources.unified[\"memory.high\"]"),
             "{e}"
@@ -1868,7 +1866,7 @@ mod tests {
         assert_eq!(p(None, false).unwrap(), "ctr1");
         assert_eq!(p(Some(""), false).unwrap(), "ctr1");
         for root in ["/", "..", "/a/..", "."] {
-            let e = p(Some(root), false).unwrap_err().msg;
+            let e = p(Some(root), false).unwrap_err().msg.clone();
             assert!(e.contains("names the root"), "{root}: {e}");
         }
         // systemd
@@ -1899,7 +1897,7 @@ mod tests {
             "a.slice:p:",
             "a.slice:p:x/y",
         ] {
-            let e = p(Some(bad), true).unwrap_err().msg;
+            let e = p(Some(bad), true).unwrap_err().msg.clone();
             assert_eq!(
                 e,
                 format!(
@@ -1914,7 +1912,7 @@ mod tests {
             ".slice:p:n",
             "a-.slice:p:n",
         ] {
-            let e = p(Some(bad), true).unwrap_err().msg;
+            let e = p(Some(bad), true).unwrap_err().msg.clone();
             assert!(e.starts_with("invalid slice name: "), "{bad}: {e}");
         }
     }
@@ -1944,7 +1942,10 @@ mod tests {
             "user.slice/s.scope"
         );
         assert_eq!(oci_parent("id", "0::/\n", None, true).unwrap(), "");
-        let e = oci_parent("id", own, Some("pids"), false).unwrap_err().msg;
+        let e = oci_parent("id", own, Some("pids"), false)
+            .unwrap_err()
+            .msg
+            .clone();
         assert!(e.contains("no line for the pids hierarchy"), "{e}");
     }
 
@@ -2145,7 +2146,11 @@ mod tests {
 
         // The leaf must be new.
         let p2 = Placement::oci(&path, &Limits::default()).unwrap();
-        let e = Cgroup::create(&p2, &Limits::default()).err().unwrap().msg;
+        let e = Cgroup::create(&p2, &Limits::default())
+            .err()
+            .unwrap()
+            .msg
+            .clone();
         assert!(
             e.contains("already exists and crab-can did not make it"),
             "{e}"

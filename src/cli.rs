@@ -207,16 +207,23 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command> {
     Ok(Command::Run(Box::new(s)))
 }
 
-fn lexerr(e: lexopt::Error) -> Error {
+/// A command-line error in words, for both command lines. Every kind is spelled here
+/// (lexopt's own words quote values with Rust's debug escapes, and bring them along).
+pub fn lexerr(e: lexopt::Error) -> Error {
+    use lexopt::Error as E;
     Error::new(match e {
-        lexopt::Error::MissingValue { option: Some(o) } => format!("option '{o}' needs a value"),
-        lexopt::Error::UnexpectedOption(o) => {
-            format!("unknown option '{o}' (try 'crab-can --help')")
-        }
-        lexopt::Error::UnexpectedArgument(a) => {
-            format!("unexpected argument '{}'", a.to_string_lossy())
-        }
-        e => e.to_string(),
+        E::MissingValue { option: Some(o) } => format!("option '{o}' needs a value"),
+        E::MissingValue { option: None } => "a value is missing".to_string(),
+        E::UnexpectedOption(o) => format!("unknown option '{o}' (try 'crab-can --help')"),
+        E::UnexpectedArgument(a) => format!("unexpected argument '{}'", a.to_string_lossy()),
+        E::UnexpectedValue { option, value } => format!(
+            "option '{option}' takes no value (given '{}')",
+            value.to_string_lossy()
+        ),
+        E::NonUnicodeValue(v) => format!("'{}' is not valid UTF-8", v.to_string_lossy()),
+        // crab-can parses values itself: lexopt never makes these for it.
+        E::ParsingFailed { value, .. } => format!("invalid value '{value}'"),
+        E::Custom(_) => "invalid command line".to_string(),
     })
 }
 

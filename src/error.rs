@@ -17,8 +17,11 @@ pub const EXIT_CANNOT_EXEC: u8 = 126;
 /// Exit status: the command was not found.
 pub const EXIT_NOT_FOUND: u8 = 127;
 
+/// Boxed, so that a `Result` is as small as its value (every `?` moves it).
+pub struct Error(Box<Inner>);
+
 #[derive(Debug)]
-pub struct Error {
+pub struct Inner {
     pub code: u8,
     /// What went wrong: the step and the path or value it was about.
     pub msg: String,
@@ -26,25 +29,41 @@ pub struct Error {
     pub errno: Option<Errno>,
 }
 
+impl std::ops::Deref for Error {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Error {
+    fn deref_mut(&mut self) -> &mut Inner {
+        &mut self.0
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
+    /// An error with every part given.
+    pub fn with(code: u8, msg: String, errno: Option<Errno>) -> Error {
+        Error(Box::new(Inner { code, msg, errno }))
+    }
+
     /// A failure of crab-can itself (exit 125).
     pub fn new(msg: impl Into<String>) -> Error {
-        Error {
-            code: EXIT_RUNTIME,
-            msg: msg.into(),
-            errno: None,
-        }
+        Error::with(EXIT_RUNTIME, msg.into(), None)
     }
 
     /// A failed system call: `what` says what was being done, the errno why.
     pub fn sys(what: impl fmt::Display, errno: Errno) -> Error {
-        Error {
-            code: EXIT_RUNTIME,
-            msg: what.to_string(),
-            errno: Some(errno),
-        }
+        Error::with(EXIT_RUNTIME, what.to_string(), Some(errno))
     }
 }
 

@@ -553,7 +553,7 @@ mod tests {
     fn fail(text: &[u8]) -> String {
         match parse(text) {
             Ok(v) => panic!("{text:?} parsed as {v:?}"),
-            Err(e) => e.msg,
+            Err(e) => e.msg.clone(),
         }
     }
 
@@ -830,7 +830,7 @@ mod tests {
     fn msg<T>(r: Result<T>) -> String {
         match r {
             Ok(_) => panic!("expected an error"),
-            Err(e) => e.msg,
+            Err(e) => e.msg.clone(),
         }
     }
 
@@ -988,7 +988,7 @@ mod tests {
         let check = |t: &str| {
             let v = Value::Object(vec![("n".to_string(), int(t))]);
             let a = At::root(&v).get("n").unwrap().unwrap();
-            let e = |r: Result<i128>| r.map_err(|e| e.msg);
+            let e = |r: Result<i128>| r.map_err(|e| e.msg.clone());
             (
                 e(a.u32().map(i128::from)),
                 e(a.u64().map(i128::from)),

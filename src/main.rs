@@ -28,6 +28,10 @@ mod user;
 
 use std::io::Write;
 
+#[cfg(not(test))]
+#[global_allocator]
+static ALLOCATOR: sys::Arena = sys::Arena::new();
+
 fn main() {
     // First of all: the signals crab-can handles wait in a queue from here on (a run reads
     // them through a signalfd and passes them on to the command once it runs), so even a

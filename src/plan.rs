@@ -663,11 +663,7 @@ pub fn failure_error(plan: &Plan, f: &Failure) -> Error {
                 ),
                 _ => format!("cannot run '{cmd}': {why}"),
             };
-            return Error {
-                code: f.exit_code(),
-                msg,
-                errno: None,
-            };
+            return Error::with(f.exit_code(), msg, None);
         }
         Step::Mount
         | Step::Dev
@@ -747,11 +743,7 @@ pub fn failure_error(plan: &Plan, f: &Failure) -> Error {
         Step::NoNewPrivs => "cannot set no_new_privs".into(),
         Step::Seccomp => "cannot load the seccomp filter".into(),
     };
-    Error {
-        code: f.exit_code(),
-        msg: what,
-        errno: Some(f.errno),
-    }
+    Error::with(f.exit_code(), what, Some(f.errno))
 }
 
 fn cap_name(cap: u16) -> String {
@@ -1037,6 +1029,7 @@ mod tests {
                 },
             )
             .msg
+            .clone()
         };
         assert_eq!(at(Step::Mount, 0, 0), "cannot mount proc on /proc");
         assert_eq!(at(Step::DevNode, 2, 1), "cannot create device /dev/zero");

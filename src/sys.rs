@@ -489,3 +489,178 @@ pub fn bpf_attach_device_filter(cgroup: BorrowedFd<'_>, prog: &OwnedFd) -> Resul
     };
     check(r).map(drop)
 }
+
+// ---- memory -------------------------------------------------------------------------------
+
+/// crab-can's allocator (installed in main.rs; the unit tests, which run threads, keep the
+/// system's). crab-can is one thread that builds a plan and walks it, so blocks are carved
+/// in order from 64 KiB chunks mapped as needed: freeing or resizing the newest block
+/// works in place, any other freed block is given back when the process exits. A block
+/// of 16 KiB or more is a mapping of its own, unmapped when freed and resized with
+/// mremap. It stands in for musl's malloc, 9 KB of the binary.
+pub struct Arena {
+    top: std::cell::Cell<usize>,
+    end: std::cell::Cell<usize>,
+}
+
+impl Arena {
+    pub const fn new() -> Arena {
+        Arena {
+            top: std::cell::Cell::new(0),
+            end: std::cell::Cell::new(0),
+        }
+    }
+}
+
+// SAFETY: crab-can never starts a thread (the design: the process tree is its own), so
+// the cells are never touched from two threads; a forked child has its own copy.
+unsafe impl Sync for Arena {}
+
+const CHUNK: usize = 64 << 10;
+const BIG: usize = 16 << 10;
+const PAGE: usize = 4096;
+
+fn pages(n: usize) -> usize {
+    (n + PAGE - 1) & !(PAGE - 1)
+}
+
+fn map(len: usize) -> *mut u8 {
+    // SAFETY: a new private anonymous mapping; no existing memory is touched.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    match p {
+        libc::MAP_FAILED => std::ptr::null_mut(),
+        p => p.cast(),
+    }
+}
+
+// SAFETY: every block handed out is `layout.size()` bytes at `layout.align()` (at most a
+// page) that no other live block overlaps: small ones lie below `top` in the current
+// chunk, which only moves down over the newest block when that block is freed or
+// shrunk, and big ones are mappings of their own.
+unsafe impl std::alloc::GlobalAlloc for Arena {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        let (size, align) = (layout.size(), layout.align());
+        if align > PAGE {
+            return std::ptr::null_mut();
+        }
+        if size >= BIG {
+            return map(pages(size));
+        }
+        let mut start = (self.top.get() + align - 1) & !(align - 1);
+        if start + size > self.end.get() {
+            let chunk = map(CHUNK);
+            if chunk.is_null() {
+                return chunk;
+            }
+            start = chunk as usize;
+            self.end.set(start + CHUNK);
+        }
+        self.top.set(start + size);
+        start as *mut u8
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        let size = layout.size();
+        if size >= BIG {
+            // SAFETY: a big block is exactly the mapping `alloc` or `realloc` made for it.
+            unsafe { libc::munmap(ptr.cast(), pages(size)) };
+        } else if ptr as usize + size == self.top.get() {
+            self.top.set(ptr as usize);
+        }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new: usize) -> *mut u8 {
+        let old = layout.size();
+        if old >= BIG && new >= BIG {
+            // SAFETY: the block is a whole mapping of pages(old) bytes, moved if need be.
+            let p =
+                unsafe { libc::mremap(ptr.cast(), pages(old), pages(new), libc::MREMAP_MAYMOVE) };
+            return match p {
+                libc::MAP_FAILED => std::ptr::null_mut(),
+                p => p.cast(),
+            };
+        }
+        let at = ptr as usize;
+        if old < BIG && new < BIG && at + old == self.top.get() && at + new <= self.end.get() {
+            self.top.set(at + new);
+            return ptr;
+        }
+        // SAFETY: the new layout keeps the caller's valid alignment, with a non-zero size.
+        let new_layout =
+            unsafe { std::alloc::Layout::from_size_align_unchecked(new, layout.align()) };
+        // SAFETY: as `alloc`; the copy is within both blocks, which do not overlap.
+        unsafe {
+            let p = self.alloc(new_layout);
+            if !p.is_null() {
+                std::ptr::copy_nonoverlapping(ptr, p, old.min(new));
+                self.dealloc(ptr, layout);
+            }
+            p
+        }
+    }
+}
+
+#[cfg(test)]
+mod arena_tests {
+    use super::*;
+    use std::alloc::{GlobalAlloc, Layout};
+
+    #[test]
+    fn arena_blocks() {
+        let a = Arena::new();
+        let l = |n, al| Layout::from_size_align(n, al).unwrap();
+        // SAFETY: each block is used within its layout and freed with it, once.
+        unsafe {
+            // Aligned, in order, not overlapping.
+            let p = a.alloc(l(3, 1));
+            let q = a.alloc(l(8, 8));
+            assert_eq!(q as usize % 8, 0);
+            assert!(q as usize >= p as usize + 3);
+            q.write_bytes(0xab, 8);
+            // The newest block grows and shrinks in place; freeing it gives its room back.
+            let q2 = a.realloc(q, l(8, 8), 100);
+            assert_eq!(q2, q);
+            assert_eq!(*q2.add(7), 0xab);
+            a.dealloc(q2, l(100, 8));
+            assert_eq!(a.alloc(l(8, 8)), q);
+            // An older block moves when it grows, with its bytes.
+            p.write_bytes(7, 3);
+            let p2 = a.realloc(p, l(3, 1), 50);
+            assert_ne!(p2, p);
+            assert_eq!(std::slice::from_raw_parts(p2, 3), [7, 7, 7]);
+            // A big block is a mapping of its own; it keeps its bytes as it grows.
+            let b = a.alloc(l(BIG, 16));
+            assert_eq!(b as usize % PAGE, 0);
+            b.add(BIG - 1).write(9);
+            let b2 = a.realloc(b, l(BIG, 16), 1 << 20);
+            assert_eq!(*b2.add(BIG - 1), 9);
+            b2.add((1 << 20) - 1).write(1);
+            b2.write(5);
+            // Back below the threshold: copied into a chunk.
+            let s = a.realloc(b2, l(1 << 20, 16), 100);
+            assert_eq!(*s, 5);
+            a.dealloc(s, l(100, 16));
+            // A new chunk when the current one is full.
+            let c = a.alloc(l(BIG - 1, 1));
+            let d = a.alloc(l(BIG - 1, 1));
+            let e = a.alloc(l(BIG - 1, 1));
+            let f = a.alloc(l(BIG - 1, 1));
+            let g = a.alloc(l(BIG - 1, 1));
+            for x in [c, d, e, f, g] {
+                assert!(!x.is_null());
+                x.write_bytes(1, BIG - 1);
+            }
+            // No alignment beyond a page.
+            assert!(a.alloc(l(8, PAGE * 2)).is_null());
+        }
+    }
+}

@@ -89,8 +89,8 @@ pub fn absolute(path: &str) -> Result<String> {
     if path.starts_with('/') {
         return Ok(path.to_string());
     }
-    let cwd = std::env::current_dir()
-        .map_err(|e| Error::new(format!("cannot read the current directory: {e}")))?;
+    let cwd = rustix::process::getcwd(Vec::new())
+        .map_err(|e| Error::sys("cannot read the current directory", e))?;
     let mut s = cwd.to_string_lossy().into_owned();
     if path != "." && !path.is_empty() {
         if !s.ends_with('/') {
@@ -818,15 +818,21 @@ fn cgroup_mount(m: &At<'_>, target: CString, flags: u32, placed: &[String]) -> R
         }
     }
     let mut links = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(base) {
-        for e in rd.flatten() {
-            if e.file_type().is_ok_and(|t| t.is_symlink()) {
-                if let Ok(to) =
-                    std::fs::read_link(e.path()).map(|t| t.to_string_lossy().into_owned())
-                {
-                    if !placed.contains(&to) {
-                        continue;
-                    }
+    if let Ok(fd) = rustix::fs::open(
+        base,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
+        if let Ok(mut d) = rustix::fs::Dir::read_from(&fd) {
+            while let Some(Ok(e)) = d.next() {
+                if e.file_type() != FileType::Symlink {
+                    continue;
+                }
+                let Ok(to) = rustix::fs::readlinkat(&fd, e.file_name(), Vec::new()) else {
+                    continue;
+                };
+                let to = to.to_string_lossy();
+                if placed.iter().any(|p| *p == *to) {
                     links.push((cs(m, &to)?, cs(m, &e.file_name().to_string_lossy())?));
                 }
             }
@@ -1102,7 +1108,7 @@ mod tests {
     fn err(tag: &str, text: &str) -> String {
         match load_plan(tag, text) {
             Ok(_) => panic!("{tag}: accepted"),
-            Err(e) => e.msg,
+            Err(e) => e.msg.clone(),
         }
     }
 

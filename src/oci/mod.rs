@@ -17,6 +17,7 @@ pub mod resources;
 pub mod spec;
 pub mod state;
 
+use crate::cli::lexerr;
 use crate::container::{self, Record};
 use crate::error::{Error, Result};
 use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
@@ -92,10 +93,6 @@ pub fn main(args: Vec<OsString>) -> u8 {
             1
         }
     }
-}
-
-fn lexerr(e: lexopt::Error) -> Error {
-    Error::new(e.to_string())
 }
 
 fn value(p: &mut lexopt::Parser) -> Result<String> {

@@ -309,7 +309,7 @@ mod tests {
     fn err(res: &str) -> String {
         match read(res) {
             Ok(_) => panic!("accepted: {res}"),
-            Err(e) => e.msg,
+            Err(e) => e.msg.clone(),
         }
     }
 
