@@ -188,6 +188,7 @@ const MOV64_K: u8 = 0xb7; // BPF_ALU64 | BPF_MOV | BPF_K
 const JEQ_K: u8 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
 const JNE_K: u8 = 0x55; // BPF_JMP | BPF_JNE | BPF_K
 const JSET_K: u8 = 0x45; // BPF_JMP | BPF_JSET | BPF_K
+const JA: u8 = 0x05; // BPF_JMP | BPF_JA
 const EXIT: u8 = 0x95; // BPF_JMP | BPF_EXIT
 
 // Registers: r1 points at struct bpf_cgroup_dev_ctx { u32 access_type, major, minor } on
@@ -255,6 +256,13 @@ fn conditions(r: &Rule) -> impl Iterator<Item = (u8, u32)> {
 /// to (the verifier refuses unreachable code). More than [`MAX_RULES`] rules give a
 /// program that denies everything.
 ///
+/// Shaped for the verifier, whose time is most of the cost of loading (it walks every
+/// path until it meets a state it has seen): the rules are a chain of one test each (the
+/// first condition of the rule) that falls through to the next rule when it fails and
+/// jumps out to the rest of that rule when it holds. The verifier walks the chain first,
+/// knowing nothing of the request, and a rule's block that comes back to the chain with
+/// more knowledge then meets a state it has seen, instead of walking the rest again.
+///
 /// Major and minor numbers are compared as 64-bit values with a sign-extended immediate,
 /// so a number above `i32::MAX` (no Linux device has one) never matches.
 pub fn program(rules: &[Rule]) -> Vec<u64> {
@@ -268,37 +276,75 @@ pub fn program(rules: &[Rule]) -> Vec<u64> {
         .rev()
         .filter(|r| r.access & RWM != 0)
         .collect();
-    let block_len = |r: &Rule| conditions(r).count() + if r.allow { 2 } else { 1 };
-    // Where the blocks end: the default exit, then the other one if any rule needs it.
-    let exits = PROLOGUE + live.iter().map(|r| block_len(r)).sum::<usize>();
-    let other_used = live.iter().any(|r| r.allow != default);
+    let decision_len = |r: &Rule| if r.allow { 2 } else { 1 };
+    // Where each rule's test in the chain is (`chain[k]`; the last one is the default
+    // exit, right after the chain), and where its block is.
+    let mut chain = vec![PROLOGUE];
+    let mut block_len = 0;
+    for r in &live {
+        let n = conditions(r).count();
+        let here = chain[chain.len() - 1];
+        if n == 0 {
+            chain.push(here + decision_len(r));
+        } else {
+            chain.push(here + 1);
+            block_len += n - 1 + decision_len(r) + 1;
+        }
+    }
+    let exit_default = chain[live.len()];
+    let exit_other = exit_default + 2 + block_len;
 
-    let mut p = Vec::with_capacity(exits + 4);
+    let mut p = Vec::with_capacity(exit_other + 2);
     p.push(insn(LDX_W_MEM, TYPE, R1, 0, 0));
     p.push(insn(MOV32_X, PENDING, TYPE, 0, 0));
     p.push(insn(RSH32_K, PENDING, 0, 0, 16));
     p.push(insn(AND32_K, TYPE, 0, 0, 0xffff));
     p.push(insn(LDX_W_MEM, MAJOR, R1, 4, 0));
     p.push(insn(LDX_W_MEM, MINOR, R1, 8, 0));
-    for r in live {
-        let end = p.len() + block_len(r);
-        let exit = if r.allow == default { exits } else { exits + 2 };
-        // A jump from the instruction about to be pushed to `to`.
-        let off = |p: &Vec<u64>, to: usize| (to - p.len() - 1) as i16;
-        for (reg, v) in conditions(r) {
-            p.push(insn(JNE_K, reg, 0, off(&p, end), v as i32));
-        }
+    // A jump from the instruction about to be pushed to `to`.
+    fn jump(p: &mut Vec<u64>, code: u8, reg: u8, to: usize, imm: i32) {
+        let off = to as isize - p.len() as isize - 1;
+        p.push(insn(code, reg, 0, off as i16, imm));
+    }
+    // A rule's verdict once it matches.
+    let decide = |p: &mut Vec<u64>, r: &Rule| {
+        let exit = if r.allow == default {
+            exit_default
+        } else {
+            exit_other
+        };
         let a = kernel_access(r.access);
         if r.allow {
             p.push(insn(AND32_K, PENDING, 0, 0, !a));
-            p.push(insn(JEQ_K, PENDING, 0, off(&p, exit), 0));
+            jump(p, JEQ_K, PENDING, exit, 0);
         } else {
-            p.push(insn(JSET_K, PENDING, 0, off(&p, exit), a));
+            jump(p, JSET_K, PENDING, exit, a);
+        }
+    };
+    let mut block = exit_default + 2;
+    for r in &live {
+        match conditions(r).next() {
+            None => decide(&mut p, r),
+            Some((reg, v)) => {
+                jump(&mut p, JEQ_K, reg, block, v as i32);
+                block += conditions(r).count() - 1 + decision_len(r) + 1;
+            }
         }
     }
     p.push(insn(MOV64_K, R0, 0, 0, default as i32));
     p.push(insn(EXIT, 0, 0, 0, 0));
-    if other_used {
+    for (k, r) in live.iter().enumerate() {
+        if conditions(r).next().is_none() {
+            continue;
+        }
+        let next = chain[k + 1];
+        for (reg, v) in conditions(r).skip(1) {
+            jump(&mut p, JNE_K, reg, next, v as i32);
+        }
+        decide(&mut p, r);
+        jump(&mut p, JA, 0, next, 0);
+    }
+    if live.iter().any(|r| r.allow != default) {
         p.push(insn(MOV64_K, R0, 0, 0, !default as i32));
         p.push(insn(EXIT, 0, 0, 0, 0));
     }
@@ -358,6 +404,7 @@ mod tests {
                 JEQ_K => next += jump(r[dst] == k),
                 JNE_K => next += jump(r[dst] != k),
                 JSET_K => next += jump(r[dst] & k != 0),
+                JA => next += off as isize,
                 EXIT => return r[0],
                 _ => panic!("unknown opcode {code:#x}"),
             }
@@ -390,6 +437,7 @@ mod tests {
             let off = i16::from_ne_bytes([b[2], b[3]]) as isize;
             match b[0] {
                 EXIT => {}
+                JA => todo.push((pc as isize + 1 + off) as usize),
                 JEQ_K | JNE_K | JSET_K => {
                     todo.push(pc + 1);
                     todo.push((pc as isize + 1 + off) as usize);
@@ -412,13 +460,17 @@ mod tests {
         assert_eq!(p[5], 0x0000_0000_0008_1561);
         // r0 = 0; exit
         assert_eq!(&p[6..], &[0xb7, 0x95]);
-        // if r4 != 1 goto +3; if r5 != 3 goto +2; (type is any)
+        // The chain: if r4 == 1 goto +2 (the rule's block; type is any), then the default
+        // exit: r0 = 0; exit.
         let p = program(&[rule(false, Kind::All, Some(1), Some(3), READ)]);
-        assert_eq!(p[6], 0x0000_0001_0002_0455);
-        assert_eq!(p[7], 0x0000_0003_0001_0555);
-        // if r3 & 2 goto +0 (the deny exit is the default exit, right after)
-        assert_eq!(p[8], 0x0000_0002_0000_0345);
-        assert_eq!(p.len(), 11);
+        assert_eq!(p[6], 0x0000_0001_0002_0415);
+        assert_eq!(&p[7..9], &[0xb7, 0x95]);
+        // The block: if r5 != 3 goto -3 (the next rule: here the default exit); if r3 & 2
+        // goto -4 (the deny exit is the default exit); goto -5 (the next rule).
+        assert_eq!(p[9], 0x0000_0003_fffd_0555);
+        assert_eq!(p[10], 0x0000_0002_fffc_0345);
+        assert_eq!(p[11], 0x0000_0000_fffb_0005);
+        assert_eq!(p.len(), 12);
     }
 
     #[test]
