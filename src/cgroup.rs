@@ -947,23 +947,29 @@ impl Cgroup {
         if self.layout == Layout::V2 {
             if let Some(d) = &self.v2 {
                 write_v2(d, l)?;
-                if let Some(rules) = &l.devices {
-                    devices::apply_v2(d.fd.as_fd(), rules)?;
-                }
             }
             return Ok(());
-        }
-        // On a hybrid host whose container has no v1 devices hierarchy, the device rules
-        // are the v2 tree's eBPF program (the kernel checks both; the v1 root allows all).
-        if let (Some(d), Some(rules)) = (&self.v2, &l.devices) {
-            if !self.v1.iter().any(|(h, _)| holds(h, "devices")) {
-                devices::apply_v2(d.fd.as_fd(), rules)?;
-            }
         }
         for (h, d) in &self.v1 {
             for ctrl in h.split(',') {
                 write_v1(ctrl, d, l)?;
             }
+        }
+        Ok(())
+    }
+
+    /// The device rules as the v2 directory's eBPF program: on a v2 host, and on a hybrid
+    /// host whose container has no v1 devices hierarchy (the kernel checks both; the v1
+    /// root allows all). Apart from [`Cgroup::create`] because loading it is most of the
+    /// cost of a cgroup (the kernel verifies the program): `container::create_with` loads
+    /// it while the init sets itself up, when the init waits at a gate before it runs
+    /// anything of the image.
+    pub fn device_program(&self, l: &Limits) -> Result<()> {
+        let (Some(d), Some(rules)) = (&self.v2, &l.devices) else {
+            return Ok(());
+        };
+        if self.layout == Layout::V2 || !self.v1.iter().any(|(h, _)| holds(h, "devices")) {
+            devices::apply_v2(d.fd.as_fd(), rules)?;
         }
         Ok(())
     }
@@ -2093,6 +2099,7 @@ mod tests {
             }
         }
         let cg = Cgroup::create(&p, &limits).unwrap();
+        cg.device_program(&limits).unwrap();
         let read = |ctrl: &str, file: &str| {
             let dir = if v2 {
                 paths[0].clone()

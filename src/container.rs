@@ -161,12 +161,28 @@ pub fn create_with<'p>(
 
     // The child waits on the sync pipe until it is in every cgroup (and, in a user
     // namespace, mapped); only then does it set itself up.
-    if let Err(e) = prepare_init(plan, pid, in_cgroup, cgroup.as_ref(), rec) {
+    // The device program is loaded while the init sets itself up when the init then waits
+    // at a gate (nothing of the image runs before `start`, which follows `create`'s end);
+    // else before the init goes on.
+    let devices = |cg: Option<&Cgroup>| match (cg, &c.cgroup) {
+        (Some(cg), Some(cp)) => cg.device_program(&cp.limits),
+        _ => Ok(()),
+    };
+    let ready = prepare_init(plan, pid, in_cgroup, cgroup.as_ref(), rec).and_then(|()| {
+        if gate.is_none() {
+            devices(cgroup.as_ref())?;
+        }
+        sys::write_once(sync_w.as_fd(), &[1]);
+        if gate.is_some() {
+            devices(cgroup.as_ref())?;
+        }
+        Ok(())
+    });
+    if let Err(e) = ready {
         let _ = rustix::process::pidfd_send_signal(&pidfd, Signal::KILL);
         let _ = wait_init(pidfd.as_fd());
         return Err(e);
     }
-    sys::write_once(sync_w.as_fd(), &[1]);
     Ok(Container {
         plan,
         lock: None,
