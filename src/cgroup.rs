@@ -1616,16 +1616,23 @@ pub fn remove_leftover(path: &str, ino: Option<u64>) {
             let _ = remove_checked(path, ino);
         }
         None => {
-            // Never known to be ours: only removed when empty. A `create` killed before
-            // it recorded its init leaves that init dying of its parent-death signal:
-            // the directory empties once it is reaped, so a busy one is tried again, 1 s
-            // at most.
-            for _ in 0..100 {
-                match rustix::fs::rmdir(path) {
-                    Err(Errno::BUSY) => std::thread::sleep(std::time::Duration::from_millis(10)),
-                    _ => break,
-                }
-            }
+            let _ = rustix::fs::rmdir(path);
+        }
+    }
+}
+
+/// An OCI `create`'s cgroup recorded before it was made (inode unknown), removed when
+/// empty. A `create` killed before it recorded its init leaves that init dying of its
+/// parent-death signal: the directory empties once it is reaped, so a busy one is tried
+/// again, for 1 s at most.
+pub fn remove_unconfirmed(path: &str) {
+    if !inside_root(path) {
+        return;
+    }
+    for _ in 0..100 {
+        match rustix::fs::rmdir(path) {
+            Err(Errno::BUSY) => std::thread::sleep(std::time::Duration::from_millis(10)),
+            _ => return,
         }
     }
 }

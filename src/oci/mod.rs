@@ -182,10 +182,11 @@ struct OciRecord<'a> {
     st: State,
 }
 
-/// The state is written twice (each write costs a journal commit where `--root` is not a
+/// The state is written twice (each write is filesystem work where `--root` is not a
 /// tmpfs): once with the cgroups it will make, before any is made, and once whole when
 /// `create` is done. A `create` killed in between leaves an init that dies with it (its
-/// parent-death signal) and cgroups recorded with inode 0, which `delete` only rmdirs.
+/// parent-death signal) and cgroups recorded with inode 0, which `delete` only rmdirs
+/// (waiting out that init: `cgroup::remove_unconfirmed`).
 impl Record for OciRecord<'_> {
     fn cgroups(&mut self, dirs: &[(&str, Option<u64>)]) -> Result<()> {
         let intent = dirs.iter().all(|(_, i)| i.is_none());
@@ -766,7 +767,7 @@ fn delete_cmd(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
         .cloned()
         .collect();
     for (p, _) in st.cgroups.iter().filter(|(_, i)| *i == 0) {
-        crate::cgroup::remove_leftover(p, None);
+        crate::cgroup::remove_unconfirmed(p);
     }
     let removed = crate::cgroup::remove(&made);
     let hooks = saved_bundle(&dir, &st);
