@@ -974,6 +974,36 @@ impl Cgroup {
         Ok(())
     }
 
+    /// Each directory as a detached bind mount (`open_tree`), with the name of its
+    /// hierarchy's mount point under [`ROOT`] (`""` for a pure v2 host, `unified`, or the
+    /// v1 hierarchy's): what an OCI `cgroup` mount binds when the container has no cgroup
+    /// namespace of its own, the container's own cgroups and nothing above them, without
+    /// a new superblock or a helper process.
+    pub fn trees(&self) -> Result<Vec<(String, OwnedFd)>> {
+        use rustix::mount::OpenTreeFlags as T;
+        let tree = |d: &Dir| {
+            rustix::mount::open_tree(
+                d.fd.as_fd(),
+                c"",
+                T::OPEN_TREE_CLONE | T::OPEN_TREE_CLOEXEC | T::AT_EMPTY_PATH,
+            )
+            .map_err(|e| Error::sys(format!("cannot bind {}", d.path), e))
+        };
+        let mut out = Vec::new();
+        if let Some(d) = &self.v2 {
+            let name = if self.layout == Layout::V2 {
+                ""
+            } else {
+                "unified"
+            };
+            out.push((name.to_string(), tree(d)?));
+        }
+        for (h, d) in &self.v1 {
+            out.push((h.clone(), tree(d)?));
+        }
+        Ok(out)
+    }
+
     /// The directory fd for `clone3(CLONE_INTO_CGROUP)`.
     pub fn clone_fd(&self) -> Option<BorrowedFd<'_>> {
         self.v2.as_ref().map(|d| d.fd.as_fd())

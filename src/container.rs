@@ -125,6 +125,19 @@ pub fn create_with<'p>(
         None => None,
     };
 
+    // An OCI `cgroup` mount without a cgroup namespace of the container's own binds the
+    // container's cgroup directories, opened here (see `Cgroup::trees`).
+    let cgroup_mount = c
+        .mounts
+        .iter()
+        .any(|op| matches!(op, crate::rootfs::MountOp::Cgroup { .. }));
+    let cgroup_trees = match &cgroup {
+        Some(cg) if cgroup_mount && c.namespaces & libc::CLONE_NEWCGROUP as u64 == 0 => {
+            cg.trees()?
+        }
+        _ => Vec::new(),
+    };
+
     // Everything the child keeps open, worked out (and allocated) before the clone.
     let tty_child = tty_pair.as_ref().map(|(_, child)| child.as_fd());
     let mut after_root = vec![sync_r.as_raw_fd(), err_w.as_raw_fd()];
@@ -137,6 +150,7 @@ pub fn create_with<'p>(
         crate::rootfs::MountOp::Volume(v) => Some(v.tree.as_raw_fd()),
         _ => None,
     }));
+    keep.extend(cgroup_trees.iter().map(|(_, fd)| fd.as_raw_fd()));
     let child_fds = ChildFds {
         sync: sync_r.as_fd(),
         error: err_w.as_fd(),
@@ -145,6 +159,7 @@ pub fn create_with<'p>(
         after_root,
         host_traces: init::host_traces(),
         gate,
+        cgroup_trees: &cgroup_trees,
     };
 
     // The mount and cgroup namespaces are made by the child itself (init::setup).

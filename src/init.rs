@@ -13,7 +13,7 @@
 use crate::error::{EXIT_NOT_FOUND, EXIT_RUNTIME, Failure, Step};
 use crate::plan::{Plan, ProcessPlan};
 use crate::{net, rootfs, security, signal, sys, tty};
-use rustix::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use rustix::io::Errno;
 use rustix::process::{Gid, Signal, Uid, WaitOptions};
 use rustix::thread::LinkNameSpaceType;
@@ -38,6 +38,9 @@ pub struct ChildFds<'a> {
     /// OCI: the start gate is this listening socket (`crab-can start` connects to it), and
     /// the pseudo-terminal is made before the gate. None: the gate is the sync pipe.
     pub gate: Option<BorrowedFd<'a>>,
+    /// The container's cgroup directories as detached bind mounts, for an OCI `cgroup`
+    /// mount when the container has no cgroup namespace (`Cgroup::trees`); else empty.
+    pub cgroup_trees: &'a [(String, OwnedFd)],
 }
 
 /// What the sync pipe's bytes mean after "go": start the command (docker-like `run`), or
@@ -183,6 +186,7 @@ fn setup(plan: &Plan, fds: &ChildFds<'_>) -> Result<Gate, Failure> {
         &c.root,
         &c.mounts,
         c.namespaces & libc::CLONE_NEWUSER as u64 != 0,
+        fds.cgroup_trees,
     )?;
     // The handles of the host's side (IMAGE, the volumes' trees) have done their work.
     sys::close_fds_except(&fds.after_root);

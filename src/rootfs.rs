@@ -183,9 +183,17 @@ pub fn mount_flags_of(st: &rustix::fs::StatVfs) -> u32 {
 
 /// Build the container's root and enter it, then replay `ops`. Runs in the child, before
 /// its own mount namespace exists.
-pub fn enter(root: &Root, ops: &[MountOp], userns: bool) -> std::result::Result<(), Failure> {
+pub fn enter(
+    root: &Root,
+    ops: &[MountOp],
+    userns: bool,
+    cgroup_trees: &[(String, OwnedFd)],
+) -> std::result::Result<(), Failure> {
     enter_image(root, if userns { ops } else { &[] })?;
-    let mut walk = Walk::default();
+    let mut walk = Walk {
+        cgroup_trees,
+        ..Walk::default()
+    };
     for (i, op) in ops.iter().enumerate() {
         if !(userns && kernel_view(op).is_some()) {
             walk.apply(i, op)?;
@@ -290,6 +298,8 @@ struct Walk<'a> {
     empty_dir: Option<&'a CStr>,
     /// `/dev/null` was checked to be the null device (before anything hides behind it).
     null_checked: bool,
+    /// The container's cgroup directories, for a `cgroup` mount (`Cgroup::trees`).
+    cgroup_trees: &'a [(String, OwnedFd)],
 }
 
 impl<'a> Walk<'a> {
@@ -428,22 +438,32 @@ impl<'a> Walk<'a> {
                 flags: f,
                 parts,
                 links,
-            } => mount_cgroup(target, *f, parts, links).map_err(Failure::at(Step::CgroupMount, i)),
+            } => mount_cgroup(target, *f, parts, links, self.cgroup_trees)
+                .map_err(Failure::at(Step::CgroupMount, i)),
         }
     }
 }
 
-/// See [`MountOp::Cgroup`]. The hierarchies are mounted by a child of the init that makes
-/// a cgroup namespace of its own first (the mounts stay in the mount namespace they share),
-/// so each shows the container's cgroup as its root even when the container itself has no
-/// cgroup namespace.
+/// See [`MountOp::Cgroup`]. Each hierarchy shows the container's cgroup as its root. Without
+/// a cgroup namespace of the container's own, that is a bind mount of the container's own
+/// directory, which the parent opened (`trees`, by the hierarchy's name); with one (or
+/// without the trees), the hierarchies are mounted by a child of the init that makes a
+/// cgroup namespace of its own first (the mounts stay in the mount namespace they share).
 fn mount_cgroup(
     target: &CStr,
     f: u32,
     parts: &[CgroupPart],
     links: &[(CString, CString)],
+    trees: &[(String, OwnedFd)],
 ) -> std::result::Result<(), Errno> {
     let v2_only = parts.len() == 1 && parts[0].dir.is_empty();
+    let tree_of = |p: &CgroupPart| {
+        trees
+            .iter()
+            .find(|(name, _)| name.as_bytes() == p.dir.to_bytes())
+            .map(|(_, fd)| fd)
+    };
+    let bind = !trees.is_empty() && parts.iter().all(|p| tree_of(p).is_some());
     if !v2_only {
         rustix::mount::mount(
             c"tmpfs",
@@ -461,6 +481,64 @@ fn mount_cgroup(
         }
         rustix::process::chdir(c"/")?;
     }
+    if bind {
+        use rustix::mount::{MoveMountFlags, OpenTreeFlags as T};
+        for p in parts {
+            let Some(tree) = tree_of(p) else {
+                continue;
+            };
+            // The parent's detached tree is attached as it is the first time (the kernel
+            // copies no mount of another namespace); a second `cgroup` mount of the same
+            // hierarchy copies the one attached by then.
+            let copy = match rustix::mount::open_tree(
+                tree,
+                c"",
+                T::OPEN_TREE_CLONE | T::OPEN_TREE_CLOEXEC | T::AT_EMPTY_PATH,
+            ) {
+                Ok(c) => Some(c),
+                Err(Errno::INVAL) => None,
+                Err(e) => return Err(e),
+            };
+            let src = copy.as_ref().map_or(tree.as_fd(), |c| c.as_fd());
+            let at: &CStr = if v2_only { target } else { &p.dir };
+            if !v2_only {
+                rustix::process::chdir(target)?;
+            }
+            let moved = rustix::mount::move_mount(
+                src,
+                c"",
+                CWD,
+                at,
+                MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
+            )
+            .and_then(|()| rustix::mount::mount(c"", at, c"", flags(REMOUNT | BIND | f), None));
+            if !v2_only {
+                rustix::process::chdir(c"/")?;
+            }
+            moved?;
+        }
+    } else {
+        mount_cgroup_in_ns(target, f, parts, v2_only)?;
+    }
+    if !v2_only && f & RDONLY != 0 {
+        rustix::mount::mount(
+            c"",
+            target,
+            c"",
+            flags(REMOUNT | RDONLY | (f & !RDONLY)),
+            None,
+        )?;
+    }
+    Ok(())
+}
+
+/// The hierarchies mounted by a child of the init in a cgroup namespace of its own.
+fn mount_cgroup_in_ns(
+    target: &CStr,
+    f: u32,
+    parts: &[CgroupPart],
+    v2_only: bool,
+) -> std::result::Result<(), Errno> {
     let pid = crate::sys::fork()?;
     if pid == 0 {
         let r = (|| {
@@ -488,15 +566,6 @@ fn mount_cgroup(
             ));
         }
         _ => return Err(Errno::CHILD),
-    }
-    if !v2_only && f & RDONLY != 0 {
-        rustix::mount::mount(
-            c"",
-            target,
-            c"",
-            flags(REMOUNT | RDONLY | (f & !RDONLY)),
-            None,
-        )?;
     }
     Ok(())
 }

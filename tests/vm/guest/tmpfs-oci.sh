@@ -234,6 +234,21 @@ expect_contains cgroup-ns-root "0::/
 " "$RUN_OUT
 "
 expect_not_contains cgroup-mount-host-tree-hidden HOST-TREE-VISIBLE "$RUN_OUT"
+# Without a cgroup namespace (runc's default spec has none) the mount is a bind of the container's
+# own cgroup: the same files, its mountinfo root the container's path, nothing above it, read-only.
+inside='cat /sys/fs/cgroup/memory.max
+awk '\''$5 == "/sys/fs/cgroup" { print "root=" $4; print "opts=" $6 }'\'' /proc/self/mountinfo
+[ -e /sys/fs/cgroup/'$P' ] && echo HOST-TREE-VISIBLE
+echo end'
+b=$(bundle cgbind args="$(oci_sh "$inside")" resources='"memory": {"limit": 67108864}' mounts="$OCI_MOUNT_CGROUP" \
+	namespaces='{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}')
+expect_status cgroup-bind-run 0 "$CRAB" run -b "$b" cgbind
+expect_eq cgroup-bind-memory.max 67108864 "$(printf '%s\n' "$RUN_OUT" | head -n 1)"
+expect_contains cgroup-bind-root "root=/$P/cgbind
+" "$RUN_OUT
+"
+expect_not_contains cgroup-bind-host-tree-hidden HOST-TREE-VISIBLE "$RUN_OUT"
+expect_contains cgroup-bind-read-only "opts=ro," "$RUN_OUT"
 
 # ---- nothing left behind -----------------------------------------------------------------------------
 section "nothing left behind"
