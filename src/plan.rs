@@ -358,7 +358,7 @@ pub const DOCKER_CAPS: [&str; 14] = [
 ];
 
 /// Character devices of `/dev`: (name, major, minor), all mode 0666.
-const DEVICES: [(&str, u32, u32); 6] = [
+pub const DEVICES: [(&str, u32, u32); 6] = [
     ("null", 1, 3),
     ("zero", 1, 5),
     ("full", 1, 7),
@@ -368,7 +368,7 @@ const DEVICES: [(&str, u32, u32); 6] = [
 ];
 
 /// Symbolic links of `/dev`: (link, target).
-const DEV_LINKS: [(&str, &str); 5] = [
+pub const DEV_LINKS: [(&str, &str); 5] = [
     ("/dev/ptmx", "pts/ptmx"),
     ("/dev/fd", "/proc/self/fd"),
     ("/dev/stdin", "/proc/self/fd/0"),

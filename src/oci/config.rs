@@ -889,14 +889,8 @@ fn devices(
         })
     };
     if dev_is_tmpfs {
-        for (name, major, minor) in [
-            ("null", 1, 3),
-            ("zero", 1, 5),
-            ("full", 1, 7),
-            ("random", 1, 8),
-            ("urandom", 1, 9),
-            ("tty", 5, 0),
-        ] {
+        // The nodes and links the docker-like front end gives its `/dev` (plan.rs).
+        for (name, major, minor) in plan::DEVICES {
             out.push(node(
                 &format!("/dev/{name}"),
                 FileType::CharacterDevice,
@@ -907,13 +901,10 @@ fn devices(
                 0,
             )?);
         }
-        for (to, link) in [
-            ("/proc/self/fd", "/dev/fd"),
-            ("/proc/self/fd/0", "/dev/stdin"),
-            ("/proc/self/fd/1", "/dev/stdout"),
-            ("/proc/self/fd/2", "/dev/stderr"),
-            ("pts/ptmx", "/dev/ptmx"),
-        ] {
+        // runc makes /dev/ptmx (the docker-like list's first link) last.
+        let mut links = plan::DEV_LINKS;
+        links.rotate_left(1);
+        for (link, to) in links {
             out.push(MountOp::Symlink {
                 target: plan::cstring(to.as_bytes()),
                 link: plan::cstring(link.as_bytes()),
