@@ -56,7 +56,7 @@ pub fn load(bundle: &str, opts: &Options<'_>) -> Result<Bundle> {
     })?;
     let v = json::parse(&text).map_err(|e| Error::new(format!("config.json: {}", e.msg)))?;
     let at = At::root(&v);
-    let (plan, rootfs) = build(&at, &bundle_abs, &dir, opts)?;
+    let (plan, rootfs) = build(&at, &bundle_abs, opts)?;
     let hooks = match at.get("hooks")? {
         Some(h) => hooks::parse_hooks(h)?,
         None => Hooks::default(),
@@ -123,7 +123,7 @@ fn cs(at: &At<'_>, s: &str) -> Result<CString> {
     CString::new(s).map_err(|_| at.error("holds a NUL byte"))
 }
 
-fn build(at: &At<'_>, bundle: &str, dir: &OwnedFd, opts: &Options<'_>) -> Result<(Plan, String)> {
+fn build(at: &At<'_>, bundle: &str, opts: &Options<'_>) -> Result<(Plan, String)> {
     let version = need(at, "ociVersion")?;
     if !version.str()?.starts_with("1.") {
         return Err(version.error(format!(
@@ -205,13 +205,12 @@ fn build(at: &At<'_>, bundle: &str, dir: &OwnedFd, opts: &Options<'_>) -> Result
         format!("{bundle}/{}", path_at.str()?)
     };
     let (root, _) = plan::open_image(OsStr::new(&rootfs), path_at.str()?)?;
-    let _ = dir;
 
     let mut extra = Extras {
         join,
         ..Extras::default()
     };
-    let process = process(at, &root, namespaces, &mut extra)?;
+    let process = process(at, &root, &mut extra)?;
 
     // The hostname needs a UTS namespace of the container's own.
     let hostname = match at.get("hostname")? {
@@ -367,12 +366,7 @@ fn open_ns(p: &At<'_>, proc_name: &str) -> Result<OwnedFd> {
     Ok(fd)
 }
 
-fn process(
-    at: &At<'_>,
-    root: &rootfs::Root,
-    namespaces: u64,
-    extra: &mut Extras,
-) -> Result<ProcessPlan> {
+fn process(at: &At<'_>, root: &rootfs::Root, extra: &mut Extras) -> Result<ProcessPlan> {
     let p = need(at, "process")?;
     let args_at = need(&p, "args")?;
     let args = args_at.strings()?;
@@ -483,7 +477,6 @@ fn process(
             return Err(v.error("is not supported"));
         }
     }
-    let _ = namespaces;
     let path = path.unwrap_or_else(|| plan::DEFAULT_PATH.to_string());
     let argv: Vec<CString> = args
         .iter()

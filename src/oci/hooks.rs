@@ -37,6 +37,18 @@ pub struct Hooks {
     pub poststop: Vec<Hook>,
 }
 
+impl Hooks {
+    /// No hook of any kind.
+    pub fn is_empty(&self) -> bool {
+        self.prestart.is_empty()
+            && self.create_runtime.is_empty()
+            && self.create_container.is_empty()
+            && self.start_container.is_empty()
+            && self.poststart.is_empty()
+            && self.poststop.is_empty()
+    }
+}
+
 /// How much of a failed hook's output its error shows.
 const OUTPUT_MAX: usize = 4096;
 

@@ -353,21 +353,9 @@ fn create_in(
     run: bool,
     detach: bool,
 ) -> Result<u8> {
-    let _ = g;
     // The config is kept for the steps of later invocations (`start`'s and `delete`'s
     // hooks); a foreground `run` without hooks has none.
-    let h = &b.hooks;
-    let hooked = [
-        &h.prestart,
-        &h.create_runtime,
-        &h.create_container,
-        &h.start_container,
-        &h.poststart,
-        &h.poststop,
-    ]
-    .iter()
-    .any(|l| !l.is_empty());
-    if !run || detach || hooked {
+    if !run || detach || !b.hooks.is_empty() {
         use rustix::fs::{Mode, OFlags};
         let fd = rustix::fs::openat(
             &dir.fd,
@@ -549,10 +537,10 @@ fn kill_and_wait(pidfd: BorrowedFd<'_>) {
 
 /// The container `id`: its directory and state, or `does not exist`.
 fn find(root: &OwnedFd, id: &str) -> Result<(Dir, State)> {
-    let dir = state::open(root, id).ok_or_else(|| state::not_found(id))?;
+    let dir = state::open(root, id).ok_or_else(state::not_found)?;
     let st = State::load(&dir)
         .filter(|st| !st.created.is_empty())
-        .ok_or_else(|| state::not_found(id))?;
+        .ok_or_else(state::not_found)?;
     Ok((dir, st))
 }
 
@@ -723,7 +711,7 @@ fn delete_cmd(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
         return if force {
             Ok(0)
         } else {
-            Err(state::not_found(&id))
+            Err(state::not_found())
         };
     };
     let Some(st) = State::load(&dir) else {
@@ -732,7 +720,7 @@ fn delete_cmd(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
         return if force {
             Ok(0)
         } else {
-            Err(state::not_found(&id))
+            Err(state::not_found())
         };
     };
     match st.status(&dir) {

@@ -131,8 +131,7 @@ pub fn open(root: &OwnedFd, id: &str) -> Option<Dir> {
 }
 
 /// `container does not exist`, the words engines match.
-pub fn not_found(id: &str) -> Error {
-    let _ = id;
+pub fn not_found() -> Error {
     Error::new("container does not exist")
 }
 
