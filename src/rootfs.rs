@@ -465,6 +465,7 @@ fn mount_cgroup(
     };
     let bind = !trees.is_empty() && parts.iter().all(|p| tree_of(p).is_some());
     if !v2_only {
+        // A tmpfs with a directory per hierarchy, worked in from inside.
         rustix::mount::mount(
             c"tmpfs",
             target,
@@ -479,47 +480,19 @@ fn mount_cgroup(
         for (to, link) in links {
             rustix::fs::symlink(&**to, &**link)?;
         }
+    }
+    let r = if bind {
+        parts.iter().try_for_each(|p| match tree_of(p) {
+            Some(tree) => attach_cgroup(tree, if v2_only { target } else { &p.dir }, f),
+            None => Ok(()),
+        })
+    } else {
+        mount_cgroup_in_ns(target, f, parts, v2_only)
+    };
+    if !v2_only {
         rustix::process::chdir(c"/")?;
     }
-    if bind {
-        use rustix::mount::{MoveMountFlags, OpenTreeFlags as T};
-        for p in parts {
-            let Some(tree) = tree_of(p) else {
-                continue;
-            };
-            // The parent's detached tree is attached as it is the first time (the kernel
-            // copies no mount of another namespace); a second `cgroup` mount of the same
-            // hierarchy copies the one attached by then.
-            let copy = match rustix::mount::open_tree(
-                tree,
-                c"",
-                T::OPEN_TREE_CLONE | T::OPEN_TREE_CLOEXEC | T::AT_EMPTY_PATH,
-            ) {
-                Ok(c) => Some(c),
-                Err(Errno::INVAL) => None,
-                Err(e) => return Err(e),
-            };
-            let src = copy.as_ref().map_or(tree.as_fd(), |c| c.as_fd());
-            let at: &CStr = if v2_only { target } else { &p.dir };
-            if !v2_only {
-                rustix::process::chdir(target)?;
-            }
-            let moved = rustix::mount::move_mount(
-                src,
-                c"",
-                CWD,
-                at,
-                MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
-            )
-            .and_then(|()| rustix::mount::mount(c"", at, c"", flags(REMOUNT | BIND | f), None));
-            if !v2_only {
-                rustix::process::chdir(c"/")?;
-            }
-            moved?;
-        }
-    } else {
-        mount_cgroup_in_ns(target, f, parts, v2_only)?;
-    }
+    r?;
     if !v2_only && f & RDONLY != 0 {
         rustix::mount::mount(
             c"",
@@ -530,6 +503,26 @@ fn mount_cgroup(
         )?;
     }
     Ok(())
+}
+
+/// Attach the parent's tree of one of the container's cgroup directories at `at`, with the
+/// mount's flags. The tree is attached as it is the first time (the kernel copies no mount
+/// of another namespace); a second `cgroup` mount of the same hierarchy copies the one
+/// attached by then.
+fn attach_cgroup(tree: &OwnedFd, at: &CStr, f: u32) -> std::result::Result<(), Errno> {
+    use rustix::mount::{MoveMountFlags, OpenTreeFlags as T};
+    let copy = match rustix::mount::open_tree(
+        tree,
+        c"",
+        T::OPEN_TREE_CLONE | T::OPEN_TREE_CLOEXEC | T::AT_EMPTY_PATH,
+    ) {
+        Ok(c) => Some(c),
+        Err(Errno::INVAL) => None,
+        Err(e) => return Err(e),
+    };
+    let src = copy.as_ref().map_or(tree.as_fd(), |c| c.as_fd());
+    rustix::mount::move_mount(src, c"", CWD, at, MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH)?;
+    rustix::mount::mount(c"", at, c"", flags(REMOUNT | BIND | f), None)
 }
 
 /// The hierarchies mounted by a child of the init in a cgroup namespace of its own.
