@@ -89,9 +89,13 @@ pub fn create_with<'p>(
     let c = &plan.container;
     let cgroup = match &c.cgroup {
         Some(cp) => {
-            let placement = match &cp.oci_path {
-                Some(path) => Placement::oci(path, &cp.limits)?,
-                None => Placement::new(&c.name, &cp.parent, &cp.limits)?,
+            let docker;
+            let placement = match &cp.placement {
+                Some(p) => p,
+                None => {
+                    docker = Placement::new(&c.name, &cp.parent, &cp.limits)?;
+                    &docker
+                }
             };
             // Recorded before anything is made, and again with the inodes once it is: a
             // kill at any moment leaves nothing the next run cannot find and tell apart.
@@ -99,7 +103,7 @@ pub fn create_with<'p>(
             let intent: Vec<(&str, Option<u64>)> =
                 paths.iter().map(|p| (p.as_str(), None)).collect();
             rec.cgroups(&intent)?;
-            let cg = Cgroup::create(&placement, &cp.limits)?;
+            let cg = Cgroup::create(placement, &cp.limits)?;
             let made: Vec<(&str, Option<u64>)> = cg.dirs().map(|(p, i)| (p, Some(i))).collect();
             rec.cgroups(&made)?;
             Some(cg)

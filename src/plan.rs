@@ -96,8 +96,9 @@ pub struct CgroupPlan {
     /// Where the container's cgroup goes, relative to the cgroup root.
     pub parent: String,
     pub limits: Limits,
-    /// OCI: the whole path (`cgroupsPath`, resolved), instead of `parent/name`.
-    pub oci_path: Option<String>,
+    /// OCI: where its directories go (`cgroupsPath`, resolved), decided by the front end,
+    /// instead of `parent/name`.
+    pub placement: Option<crate::cgroup::Placement>,
 }
 
 /// What runs in the container: the container's command, or (later) a process exec'd into it.
@@ -517,7 +518,7 @@ pub fn cgroup_plan(limits: Limits, parent: Option<&str>) -> Option<CgroupPlan> {
     (limits.any() || parent.is_some()).then(|| CgroupPlan {
         parent: parent.unwrap_or(crate::cgroup::DEFAULT_PARENT).to_string(),
         limits,
-        oci_path: None,
+        placement: None,
     })
 }
 

@@ -235,8 +235,9 @@ fn build(at: &At<'_>, bundle: &str, opts: &Options<'_>) -> Result<(Plan, String)
     };
     let cgroups_path = get_linux("cgroupsPath")?.map(|p| p.str()).transpose()?;
     let path = crate::cgroup::oci_path(cgroups_path, opts.systemd_cgroup, opts.id)?;
+    let placement = crate::cgroup::Placement::oci(&path, &limits)?;
     // The hierarchies it will be in: a `cgroup` mount shows those only.
-    let placed: Vec<String> = crate::cgroup::Placement::oci(&path, &limits)?
+    let placed: Vec<String> = placement
         .paths()
         .filter_map(|p| {
             let rest = p.strip_prefix(crate::cgroup::ROOT)?.strip_prefix('/')?;
@@ -246,7 +247,7 @@ fn build(at: &At<'_>, bundle: &str, opts: &Options<'_>) -> Result<(Plan, String)
     let cgroup = Some(CgroupPlan {
         parent: String::new(),
         limits,
-        oci_path: Some(path),
+        placement: Some(placement),
     });
 
     // The mounts, in order, then devices, masks and read-only paths, as runc does them.
