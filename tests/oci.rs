@@ -22,44 +22,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// Which runtimes a test is for.
-#[derive(Clone, Copy, PartialEq)]
-enum Who {
-    /// runc and crab-can: runc does what OCI.md asks here.
-    All,
-    /// crab-can only: OCI.md asks something runc 1.1.5 does not do (said at the test).
-    CrabCanOnly,
-}
-
-/// Run `f` once per runtime under test, each in a fresh `Lab`.
-fn each(tag: &str, who: Who, f: impl Fn(&Lab)) {
-    use std::io::Write;
-    // Not eprintln!: the harness captures that for a passing test.
-    let note = |m: &str| {
-        let _ = writeln!(std::io::stderr().lock(), "NOTE: {tag}: {m}");
-    };
-    let mut kinds = Vec::new();
-    if who == Who::All || strict_runc() {
-        if runc_bin().exists() {
-            kinds.push(Kind::Runc);
-        } else if crab_can_oci() {
-            note("runc (the reference) is not installed: crab-can only");
-        } else {
-            common::skip(tag, "runc is not installed (apt-get install runc)");
-        }
-    }
-    if crab_can_oci() {
-        kinds.push(Kind::CrabCan);
-    } else if who == Who::CrabCanOnly && !strict_runc() {
-        note("crab-can only, and CRAB_CAN_OCI=1 is not set: nothing to run");
-    }
-    for k in kinds {
-        eprintln!("==== {tag} with {}", k.name());
-        let lab = Lab::new(tag, k);
-        f(&lab);
-    }
-}
-
 /// Exit 1 and `needle` in the error output.
 #[track_caller]
 fn assert_fails(r: &Run, needle: &str, what: &str) {

@@ -17,43 +17,6 @@ use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-/// Which runtimes a test is for.
-#[derive(Clone, Copy, PartialEq)]
-enum Who {
-    /// runc and crab-can.
-    All,
-    /// crab-can only: runc 1.1.5 cannot do it on this host (said at the test).
-    CrabCanOnly,
-}
-
-/// Run `f` once per runtime under test, each in a fresh `Lab` (as tests/oci.rs does).
-fn each(tag: &str, who: Who, f: impl Fn(&Lab)) {
-    use std::io::Write;
-    let note = |m: &str| {
-        let _ = writeln!(std::io::stderr().lock(), "NOTE: {tag}: {m}");
-    };
-    let mut kinds = Vec::new();
-    if who == Who::All || strict_runc() {
-        if runc_bin().exists() {
-            kinds.push(Kind::Runc);
-        } else if crab_can_oci() {
-            note("runc (the reference) is not installed: crab-can only");
-        } else {
-            common::skip(tag, "runc is not installed (apt-get install runc)");
-        }
-    }
-    if crab_can_oci() {
-        kinds.push(Kind::CrabCan);
-    } else if who == Who::CrabCanOnly && !strict_runc() {
-        note("crab-can only, and CRAB_CAN_OCI=1 is not set: nothing to run");
-    }
-    for k in kinds {
-        eprintln!("==== {tag} with {}", k.name());
-        let lab = Lab::new(tag, k);
-        f(&lab);
-    }
-}
-
 #[track_caller]
 fn assert_ok(r: &Run, what: &str) {
     assert_eq!(r.code, 0, "{what}: {}", show(r));
