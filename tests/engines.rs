@@ -407,64 +407,45 @@ fn containerd_configured_runtime() {
         let d = Containerd::start_in(sb, &extra, Some(&bin));
         d.import();
         let calls = || std::fs::read_to_string(&log).unwrap_or_default();
-        // (1) the v1 shim, runtime from config.toml.
-        let id = format!("v1-{}", rt.name);
-        let r = d.ctr_run(
-            &[
-                "run",
-                "--rm",
-                "--runtime",
-                "io.containerd.runtime.v1.linux",
-                "--fifo-dir",
-                s(&d.sb.path("fifo")),
-                IMAGE,
-                &id,
-                "sh",
-                "-c",
-                "echo v1 shim; exit 4",
-            ],
-            60,
-        );
-        expect_code(&r, 4, "ctr run with the v1 shim");
-        assert_eq!(r.stdout, "v1 shim\n");
-        assert!(
-            calls()
-                .lines()
-                .any(|l| l.contains("create") && l.contains(&id)),
-            "the configured runtime was not called to create {id}; its calls:\n{}\n{}",
-            calls(),
-            d.sb.logs()
-        );
-        d.assert_no_cgroup(&id);
-        // (2) the v2 shim, `runc` from containerd's PATH.
-        let id = format!("v2-{}", rt.name);
-        let r = d.ctr_run(
-            &[
-                "run",
-                "--rm",
-                "--runc-root",
-                s(&d.sb.path("runtime-root-v2")),
-                "--fifo-dir",
-                s(&d.sb.path("fifo")),
-                IMAGE,
-                &id,
-                "sh",
-                "-c",
-                "echo v2 shim; exit 6",
-            ],
-            60,
-        );
-        expect_code(&r, 6, "ctr run with the v2 shim and runc from PATH");
-        assert_eq!(r.stdout, "v2 shim\n");
-        assert!(
-            calls()
-                .lines()
-                .any(|l| l.contains("create") && l.contains(&id)),
-            "`runc` on containerd's PATH was not called to create {id}; calls:\n{}\n{}",
-            calls(),
-            d.sb.logs()
-        );
-        d.assert_no_cgroup(&id);
+        // (1) the v1 shim, runtime from config.toml; (2) the v2 shim, `runc` from
+        // containerd's PATH.
+        let v2_root = d.sb.path("runtime-root-v2");
+        let fifo = d.sb.path("fifo");
+        let cases: [(&str, [&str; 2], i32, &str, &str); 2] = [
+            (
+                "v1",
+                ["--runtime", "io.containerd.runtime.v1.linux"],
+                4,
+                "ctr run with the v1 shim",
+                "the configured runtime was not called",
+            ),
+            (
+                "v2",
+                ["--runc-root", s(&v2_root)],
+                6,
+                "ctr run with the v2 shim and runc from PATH",
+                "`runc` on containerd's PATH was not called",
+            ),
+        ];
+        for (shim, how, code, what, not_called) in cases {
+            let id = format!("{shim}-{}", rt.name);
+            let say = format!("echo {shim} shim; exit {code}");
+            let mut args = vec!["run", "--rm"];
+            args.extend(how);
+            args.extend(["--fifo-dir", s(&fifo), IMAGE, &id, "sh", "-c", &say]);
+            let r = d.ctr_run(&args, 60);
+            expect_code(&r, code, what);
+            assert_eq!(r.stdout, format!("{shim} shim\n"));
+            assert!(
+                calls()
+                    .lines()
+                    .any(|l| l.contains("create") && l.contains(&id)),
+                "{not_called} to create {id}; its calls:\n{}\n{}",
+                calls(),
+                d.sb.logs()
+            );
+            d.assert_no_cgroup(&id);
+        }
     });
 }
 
