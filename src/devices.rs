@@ -278,16 +278,20 @@ pub fn program(rules: &[Rule]) -> Vec<u64> {
         .collect();
     let decision_len = |r: &Rule| if r.allow { 2 } else { 1 };
     // Where each rule's test in the chain is (`chain[k]`; the last one is the default
-    // exit, right after the chain), and where its block is.
+    // exit, right after the chain), and where its block starts among the blocks (none
+    // for a rule without conditions, decided in the chain).
     let mut chain = vec![PROLOGUE];
+    let mut block_at = Vec::with_capacity(live.len());
     let mut block_len = 0;
     for r in &live {
         let n = conditions(r).count();
         let here = chain[chain.len() - 1];
         if n == 0 {
             chain.push(here + decision_len(r));
+            block_at.push(None);
         } else {
             chain.push(here + 1);
+            block_at.push(Some(block_len));
             block_len += n - 1 + decision_len(r) + 1;
         }
     }
@@ -321,20 +325,17 @@ pub fn program(rules: &[Rule]) -> Vec<u64> {
             jump(p, JSET_K, PENDING, exit, a);
         }
     };
-    let mut block = exit_default + 2;
-    for r in &live {
-        match conditions(r).next() {
-            None => decide(&mut p, r),
-            Some((reg, v)) => {
-                jump(&mut p, JEQ_K, reg, block, v as i32);
-                block += conditions(r).count() - 1 + decision_len(r) + 1;
-            }
+    let blocks = exit_default + 2;
+    for (r, at) in live.iter().zip(&block_at) {
+        match (conditions(r).next(), at) {
+            (Some((reg, v)), Some(at)) => jump(&mut p, JEQ_K, reg, blocks + at, v as i32),
+            _ => decide(&mut p, r),
         }
     }
     p.push(insn(MOV64_K, R0, 0, 0, default as i32));
     p.push(insn(EXIT, 0, 0, 0, 0));
     for (k, r) in live.iter().enumerate() {
-        if conditions(r).next().is_none() {
+        if block_at[k].is_none() {
             continue;
         }
         let next = chain[k + 1];
