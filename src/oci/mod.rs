@@ -329,23 +329,16 @@ fn create_cmd(g: &Global, p: &mut lexopt::Parser, run: bool) -> Result<u8> {
         ));
     }
     let dir = state::make(&root, &id)?;
-    let result = create_in(
-        g,
-        &b,
-        &dir,
-        pid_dir.as_ref(),
-        console.as_deref(),
-        run,
-        detach,
-    );
-    if result.is_err() {
+    let result = create_in(&b, &dir, pid_dir.as_ref(), console.as_deref(), run, detach);
+    // A failed `create`, and a foreground `run` once it is over, leave no state: removed
+    // through the directory this command made, never looked up again by its name.
+    if result.is_err() || (run && !detach) {
         state::remove(&root, dir);
     }
     result
 }
 
 fn create_in(
-    g: &Global,
     b: &config::Bundle,
     dir: &Dir,
     pid_file: Option<&(OwnedFd, String)>,
@@ -451,10 +444,6 @@ fn create_in(
     let stopped = st.oci_json(Status::Stopped);
     if let Err(e) = hooks::run_all(&b.hooks.poststop, "poststop", &stopped, b.dir.as_fd()) {
         crate::error::warn(&e.to_string());
-    }
-    let root = state::open_root(&g.root)?;
-    if let Some(d) = state::open(&root, &dir.id) {
-        state::remove(&root, d);
     }
     status
 }
