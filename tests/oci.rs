@@ -1698,8 +1698,15 @@ fn lab_sees_and_removes_leftovers() {
         .clone();
     let cg = h.join(lab.cgroups_path(&id).trim_start_matches('/'));
     fs::create_dir_all(&cg).unwrap();
+    // In a process group of its own, without the test's output: its `sleep` (not marked,
+    // and maybe forked before the move into the cgroup) goes with the group at the end.
+    use std::os::unix::process::CommandExt;
     let mut child = std::process::Command::new("/bin/sh")
         .args(["-c", "sleep 100; :", &lab.marker(&id)])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
         .spawn()
         .unwrap();
     let pid = child.id() as i32;
@@ -1733,6 +1740,7 @@ fn lab_sees_and_removes_leftovers() {
     let dir = lab.dir.clone();
     drop(lab);
     let _ = child.wait();
+    common::kill(-pid, libc::SIGKILL);
     assert!(!cg.exists(), "the cgroup stayed");
     assert!(!dir.exists(), "the lab's directory stayed");
     assert!(
