@@ -61,22 +61,20 @@ fn script(path: &Path, body: &str) {
 fn delete_unknown() {
     each("del-unknown", Who::All, |lab| {
         let id = lab.id("u");
-        // A directory left by an aborted create (no state in it): cleaned either way.
-        fs::create_dir_all(lab.rt.root.join(&id)).unwrap();
+        // What a create killed right after taking the ID leaves (runc: a directory with
+        // no state in it; crab-can: the empty claim file): cleaned either way.
+        lab.half_made(&id);
         let r = lab.run(&["delete", &id]);
         assert_fails(&r, "container does not exist", "delete of an unknown id");
-        assert!(
-            !lab.rt.root.join(&id).exists(),
-            "delete left {id}'s directory"
-        );
-        fs::create_dir_all(lab.rt.root.join(&id)).unwrap();
+        assert!(lab.leftovers(&id).is_empty(), "delete left {id}'s entry");
+        lab.half_made(&id);
         assert_ok(
             &lab.run(&["delete", "--force", &id]),
             "delete --force of an unknown id",
         );
         assert!(
-            !lab.rt.root.join(&id).exists(),
-            "delete --force left the directory"
+            lab.leftovers(&id).is_empty(),
+            "delete --force left {id}'s entry"
         );
         assert_ok(
             &lab.run(&["delete", "--force", "never-seen"]),
@@ -86,14 +84,36 @@ fn delete_unknown() {
             // Foreign or unreadable state = not existing (OCI.md 2.4). runc fails here
             // with a JSON error instead.
             let g = lab.id("g");
-            fs::create_dir_all(lab.rt.root.join(&g)).unwrap();
-            fs::write(lab.rt.root.join(&g).join("state.json"), "{garbage").unwrap();
+            lab.half_made(&g);
+            fs::write(lab.rt.root.join(format!("{g}:state.json")), "{garbage").unwrap();
             let r = lab.run(&["delete", &g]);
             assert_fails(&r, "does not exist", "delete of unreadable state");
             assert_ok(
                 &lab.run(&["delete", "--force", &g]),
                 "delete --force of garbage",
             );
+            assert!(
+                lab.leftovers(&g).is_empty(),
+                "delete --force left {g}'s files"
+            );
+            // Nothing that is not crab-can's is taken for a container, or removed: a
+            // directory where a claim would be.
+            let d = lab.id("d");
+            fs::create_dir_all(lab.rt.root.join(&d)).unwrap();
+            let r = lab.run(&["delete", &d]);
+            assert_fails(&r, "does not exist", "delete of a foreign directory");
+            assert_ok(&lab.run(&["delete", "--force", &d]), "delete --force");
+            assert!(
+                lab.rt.root.join(&d).is_dir(),
+                "a foreign directory was removed"
+            );
+            let r = lab.run(&["list", "-q"]);
+            assert!(
+                !r.stdout.contains(&d),
+                "list shows a foreign directory: {}",
+                show(&r)
+            );
+            fs::remove_dir(lab.rt.root.join(&d)).unwrap();
         }
     });
 }
@@ -1031,6 +1051,28 @@ fn signals_by_number_and_name() {
 }
 
 #[test]
+fn long_ids() {
+    // An ID whose start socket's path would not fit in a socket address (crab-can binds it
+    // under a short name and renames it), through the whole life, and `run`.
+    each("long-id", Who::All, |lab| {
+        let id = lab.id(&"l".repeat(150));
+        lab.sleeper(&id);
+        assert_eq!(lab.status(&id), "running");
+        let r = lab.run(&["list", "-q"]);
+        assert!(r.stdout.lines().any(|l| l == id), "list: {}", show(&r));
+        assert_ok(&lab.run(&["kill", &id, "KILL"]), "kill");
+        lab.wait_status(&id, "stopped", 10);
+        assert_ok(&lab.run(&["delete", &id]), "delete");
+        lab.assert_gone(&id);
+        let id = lab.id(&"r".repeat(150));
+        let b = lab.bundle(&id, &lab.config(&id, "exit 3"));
+        let r = lab.run_files(&["run", "--bundle", b.to_str().unwrap(), &id]);
+        assert_eq!(r.code, 3, "run with a long id: {}", show(&r));
+        lab.assert_gone(&id);
+    });
+}
+
+#[test]
 fn errors_of_kill_start_and_unknown_ids() {
     each("errors", Who::All, |lab| {
         for a in [
@@ -1067,7 +1109,7 @@ fn errors_of_kill_start_and_unknown_ids() {
         // Bad ids are refused, and nothing is made for them anywhere.
         let good = lab.id("g");
         let b = lab.bundle(&good, &lab.config(&good, Lab::SLEEPER));
-        for bad in ["", ".", "..", "a/b", "../escape", "/abs"] {
+        for bad in ["", ".", "..", "a/b", "../escape", "/abs", "a:state.json"] {
             let r = lab.run_files(&["create", "--bundle", b.to_str().unwrap(), bad]);
             assert_eq!(r.code, 1, "create with id {bad:?}: {}", show(&r));
         }
@@ -1689,6 +1731,18 @@ fn lab_sees_and_removes_leftovers() {
     let lab = Lab::new("self", Kind::Runc);
     let id = lab.id("x");
     fs::create_dir_all(lab.rt.root.join(&id)).unwrap();
+    let files = Lab::new("self-files", Kind::CrabCan);
+    let fid = files.id("x");
+    files.half_made(&fid);
+    fs::write(files.rt.root.join(format!("{fid}:state.json")), "{}").unwrap();
+    fs::write(
+        files.rt.root.join(format!(".{fid}:state.json.crab-can")),
+        "{}",
+    )
+    .unwrap();
+    let left = files.leftovers(&fid);
+    assert_eq!(left.len(), 3, "{left:?}");
+    drop(files);
     let hs = hierarchies();
     let h = hs
         .iter()

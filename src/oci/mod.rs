@@ -4,7 +4,7 @@
 //!
 //! - `config.rs`: config.json → the plan (the same one the docker-like command line builds);
 //! - `resources.rs`: `linux.resources` → the cgroup's limits;
-//! - `state.rs`: the state directory (`--root`) and the derived status;
+//! - `state.rs`: the state files under `--root` and the derived status;
 //! - `hooks.rs`: the lifecycle hooks; `log.rs`: `--log` and its time stamps;
 //! - `spec.rs`: `spec`'s default config, `features`, `--version`.
 //!
@@ -178,7 +178,7 @@ fn one_id(p: &mut lexopt::Parser) -> Result<String> {
 
 /// `create` and `run`: the state, the record, the init, its gate.
 struct OciRecord<'a> {
-    dir: &'a Dir,
+    dir: &'a Dir<'a>,
     st: State,
 }
 
@@ -256,8 +256,9 @@ fn send_console(path: &str, master: BorrowedFd<'_>) -> Result<()> {
     crate::tty::send_master(sock.as_fd(), master).map_err(cannot)
 }
 
-/// The start gate's socket: `ROOT/ID/start`, bound through the directory's fd (a long
-/// `--root` would not fit in a socket address).
+/// The start gate's socket, `ROOT/ID:start`, bound through the root's fd (a long `--root`
+/// would not fit in a socket address); for an ID too long for one too, bound under a short
+/// name first and renamed (see [`state::long_gate_name`]).
 fn gate_socket(dir: &Dir) -> Result<OwnedFd> {
     use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
     let cannot = |e| Error::sys("cannot create the start gate", e);
@@ -268,22 +269,42 @@ fn gate_socket(dir: &Dir) -> Result<OwnedFd> {
         None,
     )
     .map_err(cannot)?;
-    let addr = SocketAddrUnix::new(format!("/proc/self/fd/{}/start", dir.fd.as_raw_fd()).as_str())
-        .map_err(cannot)?;
-    rustix::net::bind(&sock, &addr).map_err(cannot)?;
+    let name = dir.file("start");
+    let at = |n: &str| format!("/proc/self/fd/{}/{n}", dir.fd.as_raw_fd());
+    let direct = at(&name);
+    if direct.len() < 108 {
+        let addr = SocketAddrUnix::new(direct.as_str()).map_err(cannot)?;
+        rustix::net::bind(&sock, &addr).map_err(cannot)?;
+    } else {
+        let tmp = state::long_gate_name(dir).ok_or_else(|| cannot(Errno::NOENT))?;
+        // A stale one is of a killed `create` whose claim had this inode: not in use.
+        let _ = rustix::fs::unlinkat(dir.fd, tmp.as_str(), rustix::fs::AtFlags::empty());
+        let addr = SocketAddrUnix::new(at(&tmp).as_str()).map_err(cannot)?;
+        rustix::net::bind(&sock, &addr).map_err(cannot)?;
+        rustix::fs::renameat(dir.fd, tmp.as_str(), dir.fd, name.as_str()).map_err(cannot)?;
+    }
     rustix::net::listen(&sock, 1).map_err(cannot)?;
     Ok(sock)
 }
 
+/// Connect to the start gate through an `O_PATH` fd of the socket itself: no path, however
+/// long the ID, has to fit in the address.
 fn connect_gate(dir: &Dir) -> std::result::Result<OwnedFd, Errno> {
+    use rustix::fs::{Mode, OFlags};
     use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+    let file = rustix::fs::openat(
+        dir.fd,
+        dir.file("start"),
+        OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
     let sock = rustix::net::socket_with(
         AddressFamily::UNIX,
         SocketType::STREAM,
         SocketFlags::CLOEXEC,
         None,
     )?;
-    let addr = SocketAddrUnix::new(format!("/proc/self/fd/{}/start", dir.fd.as_raw_fd()).as_str())?;
+    let addr = SocketAddrUnix::new(format!("/proc/self/fd/{}", file.as_raw_fd()).as_str())?;
     rustix::net::connect(&sock, &addr)?;
     Ok(sock)
 }
@@ -333,7 +354,7 @@ fn create_cmd(g: &Global, p: &mut lexopt::Parser, run: bool) -> Result<u8> {
     // A failed `create`, and a foreground `run` once it is over, leave no state: removed
     // through the directory this command made, never looked up again by its name.
     if result.is_err() || (run && !detach) {
-        state::remove(&root, dir);
+        state::remove(dir);
     }
     result
 }
@@ -351,8 +372,8 @@ fn create_in(
     if !run || detach || !b.hooks.is_empty() {
         use rustix::fs::{Mode, OFlags};
         let fd = rustix::fs::openat(
-            &dir.fd,
-            "config.json",
+            dir.fd,
+            dir.file("config.json"),
             OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC,
             Mode::from_raw_mode(0o600),
         )
@@ -479,7 +500,7 @@ fn start_dir(h: &hooks::Hooks, bundle: BorrowedFd<'_>, st: &State, dir: &Dir) ->
     }
     let conn = connect_gate(dir)
         .map_err(|e| Error::sys("cannot start the container (its init is gone)", e))?;
-    let _ = rustix::fs::unlinkat(&dir.fd, "start", rustix::fs::AtFlags::empty());
+    let _ = rustix::fs::unlinkat(dir.fd, dir.file("start"), rustix::fs::AtFlags::empty());
     let mut buf = [0u8; crate::error::Failure::SIZE];
     let mut got = 0;
     while got < buf.len() {
@@ -525,7 +546,7 @@ fn kill_and_wait(pidfd: BorrowedFd<'_>) {
 }
 
 /// The container `id`: its directory and state, or `does not exist`.
-fn find(root: &OwnedFd, id: &str) -> Result<(Dir, State)> {
+fn find<'r>(root: &'r OwnedFd, id: &str) -> Result<(Dir<'r>, State)> {
     let dir = state::open(root, id).ok_or_else(state::not_found)?;
     let st = State::load(&dir)
         .filter(|st| !st.created.is_empty())
@@ -535,7 +556,7 @@ fn find(root: &OwnedFd, id: &str) -> Result<(Dir, State)> {
 
 /// The saved config of a container (hooks for `start` and `delete`).
 fn saved_bundle(dir: &Dir, st: &State) -> Option<(hooks::Hooks, OwnedFd)> {
-    let text = state::read_small(&dir.fd, "config.json", 16 << 20)?;
+    let text = state::read_small(&dir.fd, &dir.file("config.json"), 16 << 20)?;
     let v = crate::json::parse(&text).ok()?;
     let at = crate::json::At::root(&v);
     let h = match at.get("hooks").ok()? {
@@ -705,7 +726,7 @@ fn delete_cmd(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
     };
     let Some(st) = State::load(&dir) else {
         // Half made (a create killed early) or not crab-can's: only our files go.
-        state::remove(&root, dir);
+        state::remove(dir);
         return if force {
             Ok(0)
         } else {
@@ -748,7 +769,7 @@ fn delete_cmd(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
     }
     let removed = crate::cgroup::remove(&made);
     let hooks = saved_bundle(&dir, &st);
-    state::remove(&root, dir);
+    state::remove(dir);
     if let Some((h, fd)) = hooks {
         let stopped = st.oci_json(Status::Stopped);
         if let Err(e) = hooks::run_all(&h.poststop, "poststop", &stopped, fd.as_fd()) {

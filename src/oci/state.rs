@@ -1,12 +1,17 @@
 //! An OCI container's state between invocations: no crab-can process lives between
 //! `create`, `start`, `kill` and `delete`, so the state is files under `--root`.
 //!
-//! `ROOT/ID/` holds `state.json` (crab-can's own record, written whole with a rename:
-//! the init's pid and start time, the bundle, the cgroup directories with their inodes;
-//! `creating.json` until `create` is done),
-//! `config.json` (the bundle's, as `create` read it: poststop hooks and `exec` use it)
-//! and `start`, the listening socket of the init's start gate while it is created. Making
-//! the directory is what takes the ID: `mkdir` refuses a second one.
+//! Each container is a handful of files directly under the root, never a directory:
+//! `ID` (empty: creating it with `O_EXCL` is what takes the ID, removing it last is what
+//! frees it), `ID:state.json` (crab-can's own record, written whole with a rename: the
+//! init's pid and start time, the bundle, the cgroup directories with their inodes;
+//! `ID:creating.json` until `create` is done), `ID:config.json` (the bundle's, as `create`
+//! read it: poststop hooks and `exec` use it) and `ID:start`, the listening socket of the
+//! init's start gate while it is created. `:` is not allowed in an ID, so no container's
+//! files can be taken for another's. No directory, because on ext4 (`/run` is a plain
+//! directory of `/` on some hosts) a directory has a data block from its `mkdir`, and with
+//! the `discard` mount option freeing it at `delete` waits for the disk; files written
+//! and removed before writeback never get one.
 //!
 //! The status is derived, never stored (as runc's `refreshState`): the init gone, a
 //! zombie, or a different process under its pid (another start time) → stopped; its
@@ -14,7 +19,7 @@
 
 use crate::error::{Error, Result};
 use crate::json::{self, At};
-use rustix::fd::{AsFd, OwnedFd};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 
@@ -97,37 +102,46 @@ pub fn open_root(root: &str) -> Result<OwnedFd> {
     .map_err(cannot)
 }
 
-/// A container's directory under the root.
-pub struct Dir {
-    pub fd: OwnedFd,
+/// A container's entry under the root: the root's fd and the ID, whose files are named
+/// [`Dir::file`].
+pub struct Dir<'r> {
+    pub fd: BorrowedFd<'r>,
     pub id: String,
 }
 
-/// Take `id`: make its directory (an existing one means the ID is in use).
-pub fn make(root: &OwnedFd, id: &str) -> Result<Dir> {
-    match rustix::fs::mkdirat(root, id, Mode::from_raw_mode(0o700)) {
-        Ok(()) => {}
-        Err(Errno::EXIST) => {
-            return Err(Error::new(format!("container with id {id} already exists")));
-        }
-        Err(e) => return Err(Error::sys(format!("cannot create the state of {id}"), e)),
+impl Dir<'_> {
+    /// The name under the root of the container's file `what` (`ID:what`).
+    pub fn file(&self, what: &str) -> String {
+        format!("{}:{what}", self.id)
     }
-    open(root, id).ok_or_else(|| Error::new(format!("cannot open the state of {id}")))
 }
 
-/// Open `id`'s directory (None: there is none).
-pub fn open(root: &OwnedFd, id: &str) -> Option<Dir> {
-    rustix::fs::openat(
+/// Take `id`: create its claim file (an existing one means the ID is in use).
+pub fn make<'r>(root: &'r OwnedFd, id: &str) -> Result<Dir<'r>> {
+    match rustix::fs::openat(
         root,
         id,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-        Mode::empty(),
+        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        Mode::from_raw_mode(0o600),
+    ) {
+        Ok(_) => Ok(Dir {
+            fd: root.as_fd(),
+            id: id.to_string(),
+        }),
+        Err(Errno::EXIST) => Err(Error::new(format!("container with id {id} already exists"))),
+        Err(e) => Err(Error::sys(format!("cannot create the state of {id}"), e)),
+    }
+}
+
+/// `id`'s entry (None: there is none, or what is there is not a claim file crab-can made).
+pub fn open<'r>(root: &'r OwnedFd, id: &str) -> Option<Dir<'r>> {
+    let st = rustix::fs::statat(root, id, AtFlags::SYMLINK_NOFOLLOW).ok()?;
+    (rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::RegularFile).then(
+        || Dir {
+            fd: root.as_fd(),
+            id: id.to_string(),
+        },
     )
-    .ok()
-    .map(|fd| Dir {
-        fd,
-        id: id.to_string(),
-    })
 }
 
 /// `container does not exist`, the words engines match.
@@ -216,10 +230,10 @@ impl State {
             true => "creating.json",
             false => "state.json",
         };
-        replace(&dir.fd, name, self.to_json().as_bytes(), 0o600)
+        replace(&dir.fd, &dir.file(name), self.to_json().as_bytes(), 0o600)
             .map_err(|e| Error::sys(format!("cannot write the state of {}", dir.id), e))?;
         if !self.created.is_empty() {
-            let _ = rustix::fs::unlinkat(&dir.fd, "creating.json", AtFlags::empty());
+            let _ = rustix::fs::unlinkat(dir.fd, dir.file("creating.json"), AtFlags::empty());
         }
         Ok(())
     }
@@ -227,8 +241,8 @@ impl State {
     /// The state of `dir` (`state.json`, else the record of a `create` not done); None
     /// when it is missing or not crab-can's (foreign state is treated as no state at all).
     pub fn load(dir: &Dir) -> Option<State> {
-        let text = read_small(&dir.fd, "state.json", 1 << 20)
-            .or_else(|| read_small(&dir.fd, "creating.json", 1 << 20))?;
+        let text = read_small(&dir.fd, &dir.file("state.json"), 1 << 20)
+            .or_else(|| read_small(&dir.fd, &dir.file("creating.json"), 1 << 20))?;
         State::from_json(&text).ok()
     }
 
@@ -240,7 +254,7 @@ impl State {
         if crate::cgroup::is_frozen(&self.cgroups) {
             return Status::Paused;
         }
-        if rustix::fs::statat(&dir.fd, "start", AtFlags::SYMLINK_NOFOLLOW).is_ok() {
+        if rustix::fs::statat(dir.fd, dir.file("start"), AtFlags::SYMLINK_NOFOLLOW).is_ok() {
             Status::Created
         } else {
             Status::Running
@@ -367,19 +381,29 @@ pub fn write_all(fd: rustix::fd::BorrowedFd<'_>, mut buf: &[u8]) -> std::result:
     Ok(())
 }
 
-/// Remove `id`'s directory and what is in it (only the files crab-can puts there).
-pub fn remove(root: &OwnedFd, dir: Dir) {
-    for f in [
-        "state.json",
-        ".state.json.crab-can",
-        "creating.json",
-        ".creating.json.crab-can",
-        "config.json",
-        "start",
-    ] {
-        let _ = rustix::fs::unlinkat(&dir.fd, f, AtFlags::empty());
+/// Remove `id`'s files (only those crab-can puts there), the claim last: the ID is free
+/// only once nothing of it is left.
+pub fn remove(dir: Dir<'_>) {
+    for f in ["state.json", "creating.json"] {
+        let name = dir.file(f);
+        let _ = rustix::fs::unlinkat(dir.fd, format!(".{name}.crab-can"), AtFlags::empty());
+        let _ = rustix::fs::unlinkat(dir.fd, name, AtFlags::empty());
     }
-    let _ = rustix::fs::unlinkat(root, dir.id.as_str(), AtFlags::REMOVEDIR);
+    for f in ["config.json", "start"] {
+        let _ = rustix::fs::unlinkat(dir.fd, dir.file(f), AtFlags::empty());
+    }
+    if let Some(tmp) = long_gate_name(&dir) {
+        let _ = rustix::fs::unlinkat(dir.fd, tmp, AtFlags::empty());
+    }
+    let _ = rustix::fs::unlinkat(dir.fd, dir.id.as_str(), AtFlags::empty());
+}
+
+/// Where the start gate's socket of an ID too long for a socket address is bound before
+/// it is renamed to `ID:start`: a name of the claim file's inode (unique while the claim
+/// exists), so a `create` killed in between leaves nothing `remove` does not know of.
+pub fn long_gate_name(dir: &Dir<'_>) -> Option<String> {
+    let st = rustix::fs::statat(dir.fd, dir.id.as_str(), AtFlags::SYMLINK_NOFOLLOW).ok()?;
+    Some(format!(".{}:start", st.st_ino))
 }
 
 /// Every ID under the root, sorted.
@@ -387,6 +411,10 @@ pub fn list(root: &OwnedFd) -> Vec<String> {
     let mut ids = Vec::new();
     if let Ok(mut d) = rustix::fs::Dir::read_from(root) {
         while let Some(Ok(e)) = d.next() {
+            use rustix::fs::FileType;
+            if !matches!(e.file_type(), FileType::RegularFile | FileType::Unknown) {
+                continue;
+            }
             if let Ok(name) = e.file_name().to_str() {
                 if check_id(name).is_ok() {
                     ids.push(name.to_string());

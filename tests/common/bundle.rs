@@ -1026,6 +1026,17 @@ impl Lab {
         self.rt.kind == Kind::CrabCan
     }
 
+    /// What a `create` killed right after taking `id` leaves in the root: runc's empty
+    /// directory, crab-can's empty claim file.
+    pub fn half_made(&self, id: &str) {
+        fs::create_dir_all(&self.rt.root).unwrap();
+        let e = self.rt.root.join(id);
+        match self.rt.kind {
+            Kind::Runc => fs::create_dir_all(e).unwrap(),
+            Kind::CrabCan => drop(fs::File::create(e).unwrap()),
+        }
+    }
+
     /// Whether to check what OCI.md asks beyond runc 1.1.5: for crab-can, and for runc
     /// with `OCI_STRICT_RUNC=1`.
     pub fn strict(&self) -> bool {
@@ -1254,9 +1265,21 @@ impl Lab {
     /// marker or in its cgroup, a mount under the lab's directory or of the image.
     pub fn leftovers(&self, id: &str) -> Vec<String> {
         let mut v = Vec::new();
-        let e = self.rt.root.join(id);
-        if e.exists() || e.is_symlink() {
-            v.push(format!("state entry {}", e.display()));
+        // runc's directory `ID`; crab-can's claim `ID`, its files `ID:NAME`, their
+        // `.ID:NAME.crab-can` while written, and the start socket of a long ID `.INODE:start`.
+        if let Ok(rd) = fs::read_dir(&self.rt.root) {
+            for e in rd.flatten() {
+                let n = e.file_name().to_string_lossy().into_owned();
+                let tmp_gate = n.strip_prefix('.').and_then(|r| r.strip_suffix(":start"));
+                if n == id
+                    || n.starts_with(&format!("{id}:"))
+                    || n.starts_with(&format!(".{id}:"))
+                    || tmp_gate
+                        .is_some_and(|i| !i.is_empty() && i.bytes().all(|b| b.is_ascii_digit()))
+                {
+                    v.push(format!("state entry {}", e.path().display()));
+                }
+            }
         }
         let rel = self.cgroups_path(id);
         for h in hierarchies() {

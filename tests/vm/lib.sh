@@ -185,6 +185,15 @@ expect_file() {
 }
 
 # expect_absent NAME PATH
+# expect_no_state NAME ID: nothing of OCI container ID under $OCI_ROOT (its claim file ID, its
+# files ID:NAME, their .ID:NAME.crab-can while written).
+expect_no_state() {
+	_left=$(ls -A "$OCI_ROOT" 2> /dev/null | while IFS= read -r _n; do
+		case $_n in "$2" | "$2":* | ."$2":*) printf '%s ' "$_n" ;; esac
+	done)
+	expect_eq "$1" "" "$_left"
+}
+
 expect_absent() {
 	if [ $# -ne 2 ] || [ -z "$2" ]; then
 		fail "${1:-unnamed}" "expect_absent takes NAME PATH"

@@ -13,7 +13,7 @@ expect_eq root-is-rootfs rootfs "$(awk '$2 == "/" { t = $3 } END { print t }' /p
 b=$(oci_bundle exit3 args="$(oci_sh 'echo out; exit 3')")
 expect_status run-exit-3 3 "$CRAB" run -b "$b" exit3
 expect_eq run-stdout out "$RUN_OUT"
-expect_absent run-removes-state "$OCI_ROOT/exit3"
+expect_no_state run-removes-state exit3
 
 # ---- the image is / --------------------------------------------------------------------------------
 # The image's /etc/passwd has user 1000; the initramfs's has root only. Neither by path nor through
@@ -55,7 +55,7 @@ if oci_create create $id "$b"; then
 	expect_eq command-gone 0 "$(procs_matching 'sleep 1031')"
 	expect_status delete 0 "$CRAB" delete $id
 	expect_absent delete-removes-cgroup "$cg"
-	expect_absent delete-removes-state "$OCI_ROOT/$id"
+	expect_no_state delete-removes-state $id
 fi
 
 # A created container is removed by a plain delete.
@@ -64,7 +64,7 @@ b=$(oci_bundle $id args='["sleep", "1032"]')
 if oci_create create-then-delete $id "$b"; then
 	expect_oci_status created-state $id created
 	expect_status delete-created 0 "$CRAB" delete $id
-	expect_absent delete-created-removes-state "$OCI_ROOT/$id"
+	expect_no_state delete-created-removes-state $id
 	expect_status state-after-delete-1 1 "$CRAB" state $id
 fi
 

@@ -66,7 +66,7 @@ if oci_create create $id "$b"; then
 	expect_eq stopped-command-gone 0 "$(procs_matching 'sleep 1001')"
 	expect_status delete 0 "$CRAB" delete $id
 	expect_absent delete-removes-cgroup "$cg"
-	expect_absent delete-removes-state "$OCI_ROOT/$id"
+	expect_no_state delete-removes-state $id
 	expect_status state-after-delete-1 1 "$CRAB" state $id
 	expect_contains state-after-delete-message "does not exist" "$RUN_ERR"
 fi
@@ -78,7 +78,7 @@ expect_status run-exit-3 3 "$CRAB" run -b "$b" exit3
 expect_eq run-stdout out "$RUN_OUT"
 expect_contains run-stderr err "$RUN_ERR"
 expect_absent run-removes-cgroup "$CG/$P/exit3"
-expect_absent run-removes-state "$OCI_ROOT/exit3"
+expect_no_state run-removes-state exit3
 # 128 + N when the command is killed by signal N.
 b=$(bundle sig args="$(oci_sh 'kill -KILL $$')")
 expect_status run-killed-137 137 "$CRAB" run -b "$b" sig
@@ -209,7 +209,7 @@ if oci_create create-frz $id "$b"; then
 	expect_oci_status state-paused-again $id paused
 	expect_status delete-force-paused 0 "$CRAB" delete --force $id
 	expect_absent delete-force-removes-cgroup "$cg"
-	expect_absent delete-force-removes-state "$OCI_ROOT/$id"
+	expect_no_state delete-force-removes-state $id
 	wait_for 5 procs_matching_are 0 'sleep 1021'
 	expect_eq delete-force-ends-command 0 "$(procs_matching 'sleep 1021')"
 fi
