@@ -620,7 +620,7 @@ impl Placement {
         // Clean already when it comes from oci_path; never anything but a path below.
         let path = &clean(path)?;
         let layout = detect();
-        let own = || std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+        let own = || crate::sys::read_text("/proc/self/cgroup").unwrap_or_default();
         let mut dirs = Vec::new();
         let mut all_controllers = Vec::new();
         match layout {
@@ -632,7 +632,7 @@ impl Placement {
                     parent,
                     role: Role::V2,
                 });
-                all_controllers = std::fs::read_to_string(format!("{ROOT}/cgroup.controllers"))
+                all_controllers = crate::sys::read_text(&format!("{ROOT}/cgroup.controllers"))
                     .unwrap_or_default()
                     .split_whitespace()
                     .map(str::to_string)
@@ -641,8 +641,22 @@ impl Placement {
             Layout::Hybrid { unified } => {
                 limits.check_layout(false)?;
                 let own = own();
-                let hierarchies = v1_hierarchies();
-                for (ctrl, what) in limits.needs(false) {
+                // With the v2 tree there, it holds the container (born inside it), its
+                // device program, and `cgroup.kill` and `cgroup.freeze`: a v1 hierarchy
+                // is joined only for a limit it enforces. Each v1 join costs the kernel a
+                // grace period (about 10 ms here: the cgroup threadgroup lock), which
+                // runc pays nine times over.
+                let needs: Vec<(&str, &str)> = limits
+                    .needs(false)
+                    .into_iter()
+                    .filter(|(c, _)| !(unified && *c == "devices"))
+                    .collect();
+                // Listed (a statfs each) only when one is to be joined.
+                let hierarchies = match unified && needs.is_empty() {
+                    true => Vec::new(),
+                    false => v1_hierarchies(),
+                };
+                for (ctrl, what) in &needs {
                     if !hierarchies.iter().any(|h| holds(h, ctrl)) {
                         return Err(Error::new(format!(
                             "cannot apply {what}: the {ctrl} controller is not mounted under {ROOT}"
@@ -656,20 +670,9 @@ impl Placement {
                         role: Role::V2,
                     });
                 }
-                // With the v2 tree there, it holds the container (born inside it), its
-                // device program, and `cgroup.kill` and `cgroup.freeze`: a v1 hierarchy
-                // is joined only for a limit it enforces. Each v1 join costs the kernel a
-                // grace period (about 10 ms here: the cgroup threadgroup lock), which
-                // runc pays nine times over.
-                let needed: Vec<&str> = limits
-                    .needs(false)
-                    .into_iter()
-                    .map(|(c, _)| c)
-                    .filter(|c| !(unified && *c == "devices"))
-                    .collect();
                 let hierarchies: Vec<String> = hierarchies
                     .into_iter()
-                    .filter(|h| !unified || needed.iter().any(|c| holds(h, c)))
+                    .filter(|h| !unified || needs.iter().any(|(c, _)| holds(h, c)))
                     .collect();
                 for h in hierarchies {
                     dirs.push(Target {

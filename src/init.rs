@@ -68,7 +68,7 @@ fn signalfd() -> Result<rustix::fd::OwnedFd, Errno> {
 /// /proc/PID/environ (fields 48 to 51 of /proc/self/stat). The init, a copy of crab-can,
 /// overwrites them before the container can look at PID 1. None without /proc.
 pub fn host_traces() -> Option<[(usize, usize); 2]> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let stat = sys::read_text("/proc/self/stat")?;
     let after_comm = &stat[stat.rfind(')')? + 1..];
     // Field 3 (state) is the first after the command name; fields 48-51 follow.
     let f: Vec<usize> = after_comm

@@ -7,7 +7,7 @@
 //! This is the only module allowed `unsafe` (the crate root denies it everywhere else).
 //! Each block says why it is sound; the functions it exports are safe to call.
 
-use rustix::fd::{BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use rustix::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use rustix::io::Errno;
 use std::ffi::{CStr, c_char};
 
@@ -607,6 +607,44 @@ unsafe impl std::alloc::GlobalAlloc for Arena {
             p
         }
     }
+}
+
+/// A small file under `dir`, read whole, 4 KiB at a time (a /proc file reads in one go,
+/// where std's reader starts at 32 bytes, and each read of /proc/self/mountinfo formats
+/// the table again). None when missing, not a regular file, unreadable or over `max`.
+pub fn read_small(dir: &impl AsFd, name: &str, max: usize) -> Option<Vec<u8>> {
+    use rustix::fs::{Mode, OFlags};
+    let fd = rustix::fs::openat(
+        dir,
+        name,
+        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::NONBLOCK,
+        Mode::empty(),
+    )
+    .ok()?;
+    let st = rustix::fs::fstat(&fd).ok()?;
+    if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile {
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match rustix::io::read(&fd, &mut buf) {
+            Ok(0) => return Some(out),
+            Ok(n) => {
+                out.extend_from_slice(&buf[..n]);
+                if out.len() > max {
+                    return None;
+                }
+            }
+            Err(Errno::INTR) => {}
+            Err(_) => return None,
+        }
+    }
+}
+
+/// A small text file by path ([`read_small`], up to 1 MiB, UTF-8).
+pub fn read_text(path: &str) -> Option<String> {
+    String::from_utf8(read_small(&rustix::fs::CWD, path, 1 << 20)?).ok()
 }
 
 #[cfg(test)]

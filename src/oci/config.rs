@@ -49,7 +49,7 @@ pub fn load(bundle: &str, opts: &Options<'_>) -> Result<Bundle> {
         Mode::empty(),
     )
     .map_err(|e| Error::sys(format!("cannot open the bundle {bundle}"), e))?;
-    let text = crate::oci::state::read_small(&dir, "config.json", MAX_CONFIG).ok_or_else(|| {
+    let text = crate::sys::read_small(&dir, "config.json", MAX_CONFIG).ok_or_else(|| {
         Error::new(format!(
             "cannot read {bundle_abs}/config.json (missing, not a regular file, or over 16 MiB)"
         ))
@@ -764,8 +764,8 @@ fn mount(
 /// v1 or hybrid hosts a tmpfs with each v1 hierarchy (and `unified`) and the host's
 /// links (`cpu` → `cpu,cpuacct`).
 fn cgroup_mount(m: &At<'_>, target: CString, flags: u32, placed: &[String]) -> Result<MountOp> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo")
-        .map_err(|e| m.error(format!("cannot read /proc/self/mountinfo: {e}")))?;
+    let info = crate::sys::read_text("/proc/self/mountinfo")
+        .ok_or_else(|| m.error("cannot read /proc/self/mountinfo"))?;
     let mut parts = Vec::new();
     let base = crate::cgroup::ROOT;
     for line in info.lines() {

@@ -556,7 +556,7 @@ fn find<'r>(root: &'r OwnedFd, id: &str) -> Result<(Dir<'r>, State)> {
 
 /// The saved config of a container (hooks for `start` and `delete`).
 fn saved_bundle(dir: &Dir, st: &State) -> Option<(hooks::Hooks, OwnedFd)> {
-    let text = state::read_small(&dir.fd, &dir.file("config.json"), 16 << 20)?;
+    let text = crate::sys::read_small(&dir.fd, &dir.file("config.json"), 16 << 20)?;
     let v = crate::json::parse(&text).ok()?;
     let at = crate::json::At::root(&v);
     let h = match at.get("hooks").ok()? {

@@ -241,8 +241,8 @@ impl State {
     /// The state of `dir` (`state.json`, else the record of a `create` not done); None
     /// when it is missing or not crab-can's (foreign state is treated as no state at all).
     pub fn load(dir: &Dir) -> Option<State> {
-        let text = read_small(&dir.fd, &dir.file("state.json"), 1 << 20)
-            .or_else(|| read_small(&dir.fd, &dir.file("creating.json"), 1 << 20))?;
+        let text = crate::sys::read_small(&dir.fd, &dir.file("state.json"), 1 << 20)
+            .or_else(|| crate::sys::read_small(&dir.fd, &dir.file("creating.json"), 1 << 20))?;
         State::from_json(&text).ok()
     }
 
@@ -310,43 +310,14 @@ impl State {
 
 /// The state letter and start time (field 22) of /proc/PID/stat.
 pub fn proc_start(pid: i32) -> Option<(u8, u64)> {
-    let text = read_small(&rustix::fs::CWD.as_fd(), &format!("/proc/{pid}/stat"), 4096)?;
+    let text =
+        crate::sys::read_small(&rustix::fs::CWD.as_fd(), &format!("/proc/{pid}/stat"), 4096)?;
     let text = std::str::from_utf8(&text).ok()?;
     let after = &text[text.rfind(')')? + 1..];
     let mut f = after.split_whitespace();
     let state = f.next()?.bytes().next()?;
     let start = f.nth(18)?.parse().ok()?;
     Some((state, start))
-}
-
-/// A small file under `dir`, read whole (None when missing, unreadable or larger).
-pub fn read_small(dir: &impl AsFd, name: &str, max: usize) -> Option<Vec<u8>> {
-    let fd = rustix::fs::openat(
-        dir,
-        name,
-        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::NONBLOCK,
-        Mode::empty(),
-    )
-    .ok()?;
-    let st = rustix::fs::fstat(&fd).ok()?;
-    if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile {
-        return None;
-    }
-    let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        match rustix::io::read(&fd, &mut buf) {
-            Ok(0) => return Some(out),
-            Ok(n) => {
-                out.extend_from_slice(&buf[..n]);
-                if out.len() > max {
-                    return None;
-                }
-            }
-            Err(Errno::INTR) => {}
-            Err(_) => return None,
-        }
-    }
 }
 
 /// Write `name` under `dir` whole: a hidden file of its own, renamed over it, so a reader
