@@ -398,8 +398,11 @@ impl Outcome {
 pub fn delete(ct: Container<'_>) {
     let Container { cgroup, lock, .. } = ct;
     drop(cgroup);
-    drop(lock);
-    state::sweep();
+    // The docker-like front end's own records (an OCI container has none there).
+    if let Some(lock) = lock {
+        drop(lock);
+        state::sweep();
+    }
 }
 
 fn wait_init(pidfd: BorrowedFd<'_>) -> Result<u8> {

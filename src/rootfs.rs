@@ -400,17 +400,23 @@ impl<'a> Walk<'a> {
                     Err(Errno::EXIST) => return Ok(()),
                     Err(e) => return Err(Failure::at(Step::Node, i)(e)),
                 }
-                rustix::fs::chmod(&**path, Mode::from_raw_mode(*mode))
-                    .and_then(|()| {
-                        rustix::fs::chownat(
-                            CWD,
-                            &**path,
-                            Some(rustix::process::Uid::from_raw(*uid)),
-                            Some(rustix::process::Gid::from_raw(*gid)),
-                            rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
-                        )
-                    })
-                    .map_err(Failure::at(Step::Node, i))
+                // The umask is 0 here and the init is root: mknod gave the permission
+                // bits and the owner 0:0 already; anything else is set.
+                if *mode & !0o777 != 0 {
+                    rustix::fs::chmod(&**path, Mode::from_raw_mode(*mode))
+                        .map_err(Failure::at(Step::Node, i))?;
+                }
+                if (*uid, *gid) == (0, 0) {
+                    return Ok(());
+                }
+                rustix::fs::chownat(
+                    CWD,
+                    &**path,
+                    Some(rustix::process::Uid::from_raw(*uid)),
+                    Some(rustix::process::Gid::from_raw(*gid)),
+                    rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+                )
+                .map_err(Failure::at(Step::Node, i))
             }
             MountOp::Mask { path } => match rustix::fs::stat(&**path) {
                 Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Directory => {

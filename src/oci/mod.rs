@@ -271,9 +271,8 @@ fn gate_socket(dir: &Dir) -> Result<OwnedFd> {
     .map_err(cannot)?;
     let name = dir.file("start");
     let at = |n: &str| format!("/proc/self/fd/{}/{n}", dir.fd.as_raw_fd());
-    let direct = at(&name);
-    if direct.len() < 108 {
-        let addr = SocketAddrUnix::new(direct.as_str()).map_err(cannot)?;
+    if !state::long_id(&dir.id) {
+        let addr = SocketAddrUnix::new(at(&name).as_str()).map_err(cannot)?;
         rustix::net::bind(&sock, &addr).map_err(cannot)?;
     } else {
         let tmp = state::long_gate_name(dir).ok_or_else(|| cannot(Errno::NOENT))?;

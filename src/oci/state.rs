@@ -369,10 +369,19 @@ pub fn remove(dir: Dir<'_>) {
     let _ = rustix::fs::unlinkat(dir.fd, dir.id.as_str(), AtFlags::empty());
 }
 
+/// An ID too long for its start socket's path to fit in a socket address: at most
+/// `/proc/self/fd/` (14 bytes), the root's fd (10), `/`, the ID and `:start` in 107.
+pub fn long_id(id: &str) -> bool {
+    id.len() > 70
+}
+
 /// Where the start gate's socket of an ID too long for a socket address is bound before
 /// it is renamed to `ID:start`: a name of the claim file's inode (unique while the claim
 /// exists), so a `create` killed in between leaves nothing `remove` does not know of.
 pub fn long_gate_name(dir: &Dir<'_>) -> Option<String> {
+    if !long_id(&dir.id) {
+        return None;
+    }
     let st = rustix::fs::statat(dir.fd, dir.id.as_str(), AtFlags::SYMLINK_NOFOLLOW).ok()?;
     Some(format!(".{}:start", st.st_ino))
 }
