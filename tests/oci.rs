@@ -1735,11 +1735,7 @@ fn lab_sees_and_removes_leftovers() {
     let fid = files.id("x");
     files.half_made(&fid);
     fs::write(files.rt.root.join(format!("{fid}:state.json")), "{}").unwrap();
-    fs::write(
-        files.rt.root.join(format!(".{fid}:state.json.crab-can")),
-        "{}",
-    )
-    .unwrap();
+    fs::write(files.rt.root.join(format!("{fid}:config.json")), "{}").unwrap();
     let left = files.leftovers(&fid);
     assert_eq!(left.len(), 3, "{left:?}");
     drop(files);

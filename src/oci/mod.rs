@@ -183,8 +183,8 @@ struct OciRecord<'a> {
 }
 
 /// The state is written twice (each write is filesystem work where `--root` is not a
-/// tmpfs): once with the cgroups it will make, before any is made, and once whole when
-/// `create` is done. A `create` killed in between leaves an init that dies with it (its
+/// tmpfs): once with the cgroups it will make, before any is made (into the claim file),
+/// and once whole when `create` is done (`ID:state.json`). A `create` killed in between leaves an init that dies with it (its
 /// parent-death signal) and cgroups recorded with inode 0, which `delete` only rmdirs
 /// (waiting out that init: `cgroup::remove_unconfirmed`).
 impl Record for OciRecord<'_> {

@@ -2,12 +2,12 @@
 //! `create`, `start`, `kill` and `delete`, so the state is files under `--root`.
 //!
 //! Each container is a handful of files directly under the root, never a directory:
-//! `ID` (empty: creating it with `O_EXCL` is what takes the ID, removing it last is what
-//! frees it), `ID:state.json` (crab-can's own record, written whole with a rename: the
-//! init's pid and start time, the bundle, the cgroup directories with their inodes;
-//! `ID:creating.json` until `create` is done), `ID:config.json` (the bundle's, as `create`
-//! read it: poststop hooks and `exec` use it) and `ID:start`, the listening socket of the
-//! init's start gate while it is created. `:` is not allowed in an ID, so no container's
+//! `ID` (creating it with `O_EXCL` is what takes the ID, removing it last is what frees
+//! it; it holds the record of what `create` is about to make), `ID:state.json`
+//! (crab-can's own record once `create` is done: the init's pid and start time, the
+//! bundle, the cgroup directories with their inodes), `ID:config.json` (the bundle's, as
+//! `create` read it: poststop hooks and `exec` use it) and `ID:start`, the listening
+//! socket of the init's start gate while it is created. `:` is not allowed in an ID, so no container's
 //! files can be taken for another's. No directory, because on ext4 (`/run` is a plain
 //! directory of `/` on some hosts) a directory has a data block from its `mkdir`, and with
 //! the `discard` mount option freeing it at `delete` waits for the disk; files written
@@ -103,10 +103,11 @@ pub fn open_root(root: &str) -> Result<OwnedFd> {
 }
 
 /// A container's entry under the root: the root's fd and the ID, whose files are named
-/// [`Dir::file`].
+/// [`Dir::file`]; for the `create` that took the ID, its claim file, open.
 pub struct Dir<'r> {
     pub fd: BorrowedFd<'r>,
     pub id: String,
+    claim: Option<OwnedFd>,
 }
 
 impl Dir<'_> {
@@ -124,9 +125,10 @@ pub fn make<'r>(root: &'r OwnedFd, id: &str) -> Result<Dir<'r>> {
         OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC | OFlags::NOFOLLOW,
         Mode::from_raw_mode(0o600),
     ) {
-        Ok(_) => Ok(Dir {
+        Ok(claim) => Ok(Dir {
             fd: root.as_fd(),
             id: id.to_string(),
+            claim: Some(claim),
         }),
         Err(Errno::EXIST) => Err(Error::new(format!("container with id {id} already exists"))),
         Err(e) => Err(Error::sys(format!("cannot create the state of {id}"), e)),
@@ -140,6 +142,7 @@ pub fn open<'r>(root: &'r OwnedFd, id: &str) -> Option<Dir<'r>> {
         || Dir {
             fd: root.as_fd(),
             id: id.to_string(),
+            claim: None,
         },
     )
 }
@@ -220,30 +223,43 @@ impl State {
         Ok(st)
     }
 
-    /// Write the state whole (a crash leaves none or all of it): `creating.json` while
-    /// `create` runs, `state.json` once it is done. Two names, so that neither write
-    /// replaces a file: on ext4 a rename over a file forces the new one's blocks to be
-    /// allocated (`auto_da_alloc`), and with `discard` freeing them at `delete` then
-    /// waits for the disk; a state file never replaced is freed before it is written.
+    /// Write the state, each time with one `write` to a file that was empty, so a reader
+    /// (or a kill) sees nothing or all of it: while `create` runs, the record of what it is
+    /// about to make goes into the claim file itself; once it is done, the whole state
+    /// into `ID:state.json`, made for it. No rename and no file replaced: on ext4 a rename
+    /// over a file forces the new one's blocks to be allocated (`auto_da_alloc`), and with
+    /// `discard` freeing them at `delete` waits for the disk; and every file made costs an
+    /// inode (ext4 then skips the recently freed ones, a scan that grows with the churn).
     pub fn save(&self, dir: &Dir) -> Result<()> {
-        let name = match self.created.is_empty() {
-            true => "creating.json",
-            false => "state.json",
-        };
-        replace(&dir.fd, &dir.file(name), self.to_json().as_bytes(), 0o600)
-            .map_err(|e| Error::sys(format!("cannot write the state of {}", dir.id), e))?;
-        if !self.created.is_empty() {
-            let _ = rustix::fs::unlinkat(dir.fd, dir.file("creating.json"), AtFlags::empty());
+        let cannot = |e| Error::sys(format!("cannot write the state of {}", dir.id), e);
+        let text = self.to_json();
+        if self.created.is_empty() {
+            let claim = dir.claim.as_ref().ok_or_else(|| cannot(Errno::BADF))?;
+            return match rustix::io::pwrite(claim, text.as_bytes(), 0) {
+                Ok(n) if n == text.len() => Ok(()),
+                Ok(_) => Err(cannot(Errno::IO)),
+                Err(e) => Err(cannot(e)),
+            };
         }
-        Ok(())
+        let fd = rustix::fs::openat(
+            dir.fd,
+            dir.file("state.json"),
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+            Mode::from_raw_mode(0o600),
+        )
+        .map_err(cannot)?;
+        write_all(fd.as_fd(), text.as_bytes()).map_err(cannot)
     }
 
-    /// The state of `dir` (`state.json`, else the record of a `create` not done); None
-    /// when it is missing or not crab-can's (foreign state is treated as no state at all).
+    /// The state of `dir`: `state.json`, else (missing, or empty while it is written) the
+    /// record of a `create` not done, in the claim file. None when neither is there or is
+    /// crab-can's (foreign state is treated as no state at all).
     pub fn load(dir: &Dir) -> Option<State> {
-        let text = crate::sys::read_small(&dir.fd, &dir.file("state.json"), 1 << 20)
-            .or_else(|| crate::sys::read_small(&dir.fd, &dir.file("creating.json"), 1 << 20))?;
-        State::from_json(&text).ok()
+        let read = |name: &str| {
+            let text = crate::sys::read_small(&dir.fd, name, 1 << 20)?;
+            State::from_json(&text).ok()
+        };
+        read(&dir.file("state.json")).or_else(|| read(&dir.id))
     }
 
     /// The status, derived from the kernel (see the module's words).
@@ -355,12 +371,7 @@ pub fn write_all(fd: rustix::fd::BorrowedFd<'_>, mut buf: &[u8]) -> std::result:
 /// Remove `id`'s files (only those crab-can puts there), the claim last: the ID is free
 /// only once nothing of it is left.
 pub fn remove(dir: Dir<'_>) {
-    for f in ["state.json", "creating.json"] {
-        let name = dir.file(f);
-        let _ = rustix::fs::unlinkat(dir.fd, format!(".{name}.crab-can"), AtFlags::empty());
-        let _ = rustix::fs::unlinkat(dir.fd, name, AtFlags::empty());
-    }
-    for f in ["config.json", "start"] {
+    for f in ["state.json", "config.json", "start"] {
         let _ = rustix::fs::unlinkat(dir.fd, dir.file(f), AtFlags::empty());
     }
     if let Some(tmp) = long_gate_name(&dir) {

@@ -965,6 +965,10 @@ fn remove_cgroup_tree(top: &Path) {
         }
     }
     for _ in 0..100 {
+        // Listed again each time: a cgroup made below after the first listing (a runtime
+        // still finishing) must not keep its parent forever.
+        let mut dirs = subdirs_deepest_first(top);
+        dirs.push(top.to_path_buf());
         let mut left = false;
         for d in &dirs {
             for p in pids_in(d) {
