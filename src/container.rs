@@ -79,12 +79,12 @@ pub fn create(plan: &Plan) -> Result<Container<'_>> {
     Ok(ct)
 }
 
-/// [`create`] for any front end: `rec` keeps the record, and `gate` (OCI) is the listening
-/// socket `crab-can start` will connect to (None: the sync pipe is the gate).
+/// [`create`] for any front end: `rec` keeps the record, and `gate` (OCI) is how `start`
+/// reaches the init (None: the sync pipe is the gate).
 pub fn create_with<'p>(
     plan: &'p Plan,
     rec: &mut dyn Record,
-    gate: Option<BorrowedFd<'_>>,
+    gate: Option<init::StartGate<'_>>,
 ) -> Result<Container<'p>> {
     let c = &plan.container;
     let cgroup = match &c.cgroup {
@@ -146,7 +146,7 @@ pub fn create_with<'p>(
     let tty_child = tty_pair.as_ref().map(|(_, child)| child.as_fd());
     let mut after_root = vec![sync_r.as_raw_fd(), err_w.as_raw_fd()];
     after_root.extend(tty_child.map(|t| t.as_raw_fd()));
-    after_root.extend(gate.map(|g| g.as_raw_fd()));
+    after_root.extend(gate.map(|g| g.fd().as_raw_fd()));
     let mut keep = after_root.clone();
     keep.push(c.root.image.as_raw_fd());
     keep.extend(c.extra.join.iter().map(|(_, fd)| fd.as_raw_fd()));

@@ -35,9 +35,9 @@ pub struct ChildFds<'a> {
     pub after_root: Vec<RawFd>,
     /// The caller's command line and environment in this memory ([`host_traces`]).
     pub host_traces: Option<[(usize, usize); 2]>,
-    /// OCI: the start gate is this listening socket (`crab-can start` connects to it), and
-    /// the pseudo-terminal is made before the gate. None: the gate is the sync pipe.
-    pub gate: Option<BorrowedFd<'a>>,
+    /// OCI: the start gate (see [`StartGate`]); the pseudo-terminal is made before it.
+    /// None: the gate is the sync pipe.
+    pub gate: Option<StartGate<'a>>,
     /// The container's cgroup directories as detached bind mounts, for an OCI `cgroup`
     /// mount when the container has no cgroup namespace (`Cgroup::trees`); else empty.
     pub cgroup_trees: &'a [(String, OwnedFd)],
@@ -47,6 +47,24 @@ pub struct ChildFds<'a> {
 /// (OCI) the caller is done with `create` and the init must outlive it.
 pub const SYNC_START: u8 = 1;
 pub const SYNC_DETACH: u8 = 2;
+
+/// How OCI's `start` reaches the init waiting at the gate.
+#[derive(Clone, Copy)]
+pub enum StartGate<'a> {
+    /// A listening socket at `ROOT/ID:start`: `crab-can start` connects to it.
+    Listen(BorrowedFd<'a>),
+    /// One end of a socket pair whose other end the same crab-can holds (a foreground
+    /// `run`, which starts the container itself): one byte opens the gate.
+    Paired(BorrowedFd<'a>),
+}
+
+impl StartGate<'_> {
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        match self {
+            StartGate::Listen(fd) | StartGate::Paired(fd) => *fd,
+        }
+    }
+}
 
 /// What the init holds at the gate for the command (OCI mode).
 #[derive(Default)]
@@ -193,7 +211,7 @@ fn setup(plan: &Plan, fds: &ChildFds<'_>) -> Result<Gate, Failure> {
     // Nobody inside may read the init's memory, fds or executable through /proc/1.
     rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
         .map_err(Failure::of(Step::NotDumpable))?;
-    let Some(listener) = fds.gate else {
+    let Some(start_gate) = fds.gate else {
         // Everything is set up: wait at the start gate.
         read_sync(fds.sync).map_err(|f| Failure {
             step: Step::StartGate,
@@ -214,7 +232,7 @@ fn setup(plan: &Plan, fds: &ChildFds<'_>) -> Result<Gate, Failure> {
         return Err(Failure::of(Step::Exec)(e));
     }
     let sigfd = signalfd().map_err(Failure::of(Step::Signals))?;
-    gate.conn = Some(wait_at_gate(fds, listener, sigfd.as_fd())?);
+    gate.conn = Some(wait_at_gate(fds, start_gate, sigfd.as_fd())?);
     gate.sigfd = Some(sigfd);
     Ok(gate)
 }
@@ -250,10 +268,11 @@ fn find_command(p: &ProcessPlan) -> Result<(), Errno> {
 /// the container ends it here too, as it would end runc's waiting init.
 fn wait_at_gate(
     fds: &ChildFds<'_>,
-    listener: BorrowedFd<'_>,
+    start_gate: StartGate<'_>,
     sigfd: BorrowedFd<'_>,
 ) -> Result<rustix::fd::OwnedFd, Failure> {
     use rustix::event::{PollFd, PollFlags};
+    let listener = start_gate.fd();
     report(fds.error, Failure::of(Step::AtGate)(Errno::INVAL));
     let mut attached = true;
     loop {
@@ -294,7 +313,20 @@ fn wait_at_gate(
             }
         }
         if !pfds[0].revents().is_empty() {
-            match rustix::net::accept_with(listener, rustix::net::SocketFlags::CLOEXEC) {
+            let conn = match start_gate {
+                StartGate::Listen(_) => {
+                    rustix::net::accept_with(listener, rustix::net::SocketFlags::CLOEXEC)
+                }
+                StartGate::Paired(_) => {
+                    let mut b = [0u8; 1];
+                    match rustix::io::read(listener, &mut b) {
+                        Ok(1) => rustix::io::fcntl_dupfd_cloexec(listener, 0),
+                        Ok(_) => return Err(Failure::of(Step::ParentGone)(Errno::PIPE)),
+                        Err(e) => Err(e),
+                    }
+                }
+            };
+            match conn {
                 Ok(conn) => {
                     sys::close(listener.as_raw_fd());
                     if attached {

@@ -394,8 +394,27 @@ fn create_in(
             ..State::default()
         },
     };
-    let listener = gate_socket(dir)?;
-    let mut ct = container::create_with(&b.plan, &mut rec, Some(listener.as_fd()))?;
+    // A foreground `run` without hooks starts the container itself: its gate is a socket
+    // pair (no socket under the root, so `state` says `running` from `create`'s end).
+    let paired = run && !detach && b.hooks.is_empty();
+    let (listener, mut own_end) = match paired {
+        true => {
+            let (mine, theirs) = rustix::net::socketpair(
+                rustix::net::AddressFamily::UNIX,
+                rustix::net::SocketType::STREAM,
+                rustix::net::SocketFlags::CLOEXEC,
+                None,
+            )
+            .map_err(|e| Error::sys("cannot create the start gate", e))?;
+            (theirs, Some(mine))
+        }
+        false => (gate_socket(dir)?, None),
+    };
+    let gate = match paired {
+        true => crate::init::StartGate::Paired(listener.as_fd()),
+        false => crate::init::StartGate::Listen(listener.as_fd()),
+    };
+    let mut ct = container::create_with(&b.plan, &mut rec, Some(gate))?;
     drop(listener);
     let stamp = log::rfc3339_now();
     let steps = (|| -> Result<Option<OwnedFd>> {
@@ -450,7 +469,7 @@ fn create_in(
     }
     // `run`: start it ourselves, then (unless detached) wait for it like `crab-can run`.
     if run {
-        if let Err(e) = start_dir(&b.hooks, b.dir.as_fd(), st, dir) {
+        if let Err(e) = start_dir(&b.hooks, b.dir.as_fd(), st, dir, own_end.take()) {
             container::abort(ct);
             return Err(e);
         }
@@ -481,8 +500,15 @@ fn gate_error(plan: &crate::plan::Plan, e: Error) -> Error {
 
 /// Open the gate of a created container and see the command exec'd, then the poststart
 /// hooks (a failing one stops the container).
-fn start_dir(h: &hooks::Hooks, bundle: BorrowedFd<'_>, st: &State, dir: &Dir) -> Result<()> {
-    if let Some(pidfd) = st.pidfd() {
+fn start_dir(
+    h: &hooks::Hooks,
+    bundle: BorrowedFd<'_>,
+    st: &State,
+    dir: &Dir,
+    paired: Option<OwnedFd>,
+) -> Result<()> {
+    let hooked = !h.start_container.is_empty();
+    if let Some(pidfd) = hooked.then(|| st.pidfd()).flatten() {
         let created = st.json("created", st.pid);
         let r = hooks::run_all_in(
             &h.start_container,
@@ -497,9 +523,22 @@ fn start_dir(h: &hooks::Hooks, bundle: BorrowedFd<'_>, st: &State, dir: &Dir) ->
             return Err(e);
         }
     }
-    let conn = connect_gate(dir)
-        .map_err(|e| Error::sys("cannot start the container (its init is gone)", e))?;
-    let _ = rustix::fs::unlinkat(dir.fd, dir.file("start"), rustix::fs::AtFlags::empty());
+    let gone = |e| Error::sys("cannot start the container (its init is gone)", e);
+    let conn = match paired {
+        Some(conn) => {
+            match rustix::io::write(&conn, &[1]) {
+                Ok(1) => {}
+                Ok(_) => return Err(gone(Errno::PIPE)),
+                Err(e) => return Err(gone(e)),
+            }
+            conn
+        }
+        None => {
+            let conn = connect_gate(dir).map_err(gone)?;
+            let _ = rustix::fs::unlinkat(dir.fd, dir.file("start"), rustix::fs::AtFlags::empty());
+            conn
+        }
+    };
     let mut buf = [0u8; crate::error::Failure::SIZE];
     let mut got = 0;
     while got < buf.len() {
@@ -591,7 +630,7 @@ fn start(g: &Global, id: &str) -> Result<u8> {
             .map_err(|e| Error::sys("cannot open /", e))?,
         ),
     };
-    start_dir(&h, bundle_fd.as_fd(), &st, &dir).map(|()| 0)
+    start_dir(&h, bundle_fd.as_fd(), &st, &dir, None).map(|()| 0)
 }
 
 /// `pause` and `resume`: the cgroup freezer (v2 `cgroup.freeze`, v1 `freezer.state`).
