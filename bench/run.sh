@@ -297,12 +297,29 @@ for row in "${ROWS[@]}"; do
   sleep 1   # let the kernel tear down the namespaces of the last row (netns cleanup is deferred)
 done
 
+# Before each set of pairs: wait (at most 10 s) for a half second in which the machine is
+# under 10 % busy, so that no set starts while the kernel still tears down what the rows
+# before it made (network namespaces, cgroups: deferred work that would slow whichever
+# side comes first). Both sides of a pair get the same machine.
+settle() {
+  local t a b
+  for t in $(seq 20); do
+    a=$(awk '/^cpu /{print $2+$3+$4+$7+$8, $5+$6}' /proc/stat); sleep 0.5
+    b=$(awk '/^cpu /{print $2+$3+$4+$7+$8, $5+$6}' /proc/stat)
+    if python3 -c 'import sys; b0,i0,b1,i1=map(int,sys.argv[1:]); d=(b1-b0)+(i1-i0); sys.exit(0 if d and (b1-b0)/d<0.10 else 1)' $a $b; then
+      return 0
+    fi
+  done
+  say "  (the machine stayed busy for 10 s; measuring anyway)"
+}
+
 # ---------------------------------------------------------------- the floor, in pairs
 # The rows above run one after another, so drift (other work, the deferred cleanup of the
 # previous row's network namespaces) can favour either side. The same comparison in
 # alternating pairs, ratio per pair:
 if [ -n "${OK[crab-can]:-}" ] && [ -n "${OK[unshare-net]:-}" ]; then
   say "bench: crab-can against the unshare --net floor in $RUNS alternating pairs"
+  settle
   fgrun python3 "$B/pairs.py" "$RUNS" "$OUT/pairs-floor.json" -- $CRAB run $IMG /bin/true \
     -- unshare --fork --pid --mount --uts --ipc --net --root $IMG /bin/true >&2 || say "  pairs FAILED"
 fi
@@ -331,6 +348,7 @@ for peer in runc crun; do
   fi
   for m in run life; do
     say "  crab-can $m against $peer"
+    settle
     fgrun python3 "$B/pairs.py" "$OCI_PAIRS" "$OUT/pairs-oci-$m-$peer.json" -- $(oci_$m "$CRAB" crab-can) \
       -- $(oci_$m "$peer" "$peer") >&2 || say "  pairs FAILED"
   done
@@ -350,6 +368,7 @@ if fgrun timeout 120 "${POD[@]}" import "$E2E/bb.tar" localhost/crabbench-bb:1 >
   PRUN=(run --rm --network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024
         --cgroup-parent=/crabbench-e2e-podman localhost/crabbench-bb:1 true)
   say "  podman --runtime crab-can|runc run --rm IMAGE true"
+  settle
   fgrun python3 "$B/pairs.py" --warmup 3 "$E2E_PAIRS" "$OUT/pairs-podman.json" \
     -- "${POD[@]}" --runtime "$CRAB" "${PRUN[@]}" -- "${POD[@]}" --runtime "$RUNC" "${PRUN[@]}" >&2 \
     || say "  podman pairs FAILED"
@@ -397,6 +416,7 @@ else
   ctr_run() { echo "${CTR[@]}" run --rm --runc-binary "$1" --runc-root "$E2E/containerd/rt-$2" \
     --fifo-dir "$E2E/containerd/fifo" localhost/crabbench-bb:1 "{id}" true; }
   say "  ctr run --rm --runc-binary crab-can|runc IMAGE ID true"
+  settle
   fgrun python3 "$B/pairs.py" --warmup 3 "$E2E_PAIRS" "$OUT/pairs-ctr.json" \
     -- $(ctr_run "$CRAB" crab-can) -- $(ctr_run "$RUNC" runc) >&2 || say "  ctr pairs FAILED"
 fi
