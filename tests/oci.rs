@@ -85,7 +85,12 @@ fn delete_unknown() {
             // with a JSON error instead.
             let g = lab.id("g");
             lab.half_made(&g);
-            fs::write(lab.rt.root.join(format!("{g}:state.json")), "{garbage").unwrap();
+            let garbage = if lab.is_crab() {
+                lab.rt.root.join(&g)
+            } else {
+                lab.rt.root.join(&g).join("state.json")
+            };
+            fs::write(garbage, "{garbage\n").unwrap();
             let r = lab.run(&["delete", &g]);
             assert_fails(&r, "does not exist", "delete of unreadable state");
             assert_ok(
@@ -1109,7 +1114,7 @@ fn errors_of_kill_start_and_unknown_ids() {
         // Bad ids are refused, and nothing is made for them anywhere.
         let good = lab.id("g");
         let b = lab.bundle(&good, &lab.config(&good, Lab::SLEEPER));
-        for bad in ["", ".", "..", "a/b", "../escape", "/abs", "a:state.json"] {
+        for bad in ["", ".", "..", "a/b", "../escape", "/abs", "a:config.json"] {
             let r = lab.run_files(&["create", "--bundle", b.to_str().unwrap(), bad]);
             assert_eq!(r.code, 1, "create with id {bad:?}: {}", show(&r));
         }
@@ -1734,7 +1739,7 @@ fn lab_sees_and_removes_leftovers() {
     let files = Lab::new("self-files", Kind::CrabCan);
     let fid = files.id("x");
     files.half_made(&fid);
-    fs::write(files.rt.root.join(format!("{fid}:state.json")), "{}").unwrap();
+    fs::write(files.rt.root.join(format!("{fid}:start")), "").unwrap();
     fs::write(files.rt.root.join(format!("{fid}:config.json")), "{}").unwrap();
     let left = files.leftovers(&fid);
     assert_eq!(left.len(), 3, "{left:?}");

@@ -2,9 +2,9 @@
 //! `create`, `start`, `kill` and `delete`, so the state is files under `--root`.
 //!
 //! Each container is a handful of files directly under the root, never a directory:
-//! `ID` (creating it with `O_EXCL` is what takes the ID, removing it last is what frees
-//! it; it holds the record of what `create` is about to make), `ID:state.json`
-//! (crab-can's own record once `create` is done: the init's pid and start time, the
+//! `ID`, the state (creating it with `O_EXCL` is what takes the ID, removing it last is
+//! what frees it; one JSON line with what `create` is about to make, then one with
+//! crab-can's whole record once `create` is done: the init's pid and start time, the
 //! bundle, the cgroup directories with their inodes), `ID:config.json` (the bundle's, as
 //! `create` read it: poststop hooks and `exec` use it) and `ID:start`, the listening
 //! socket of the init's start gate while it is created. `:` is not allowed in an ID, so no container's
@@ -223,43 +223,36 @@ impl State {
         Ok(st)
     }
 
-    /// Write the state, each time with one `write` to a file that was empty, so a reader
-    /// (or a kill) sees nothing or all of it: while `create` runs, the record of what it is
-    /// about to make goes into the claim file itself; once it is done, the whole state
-    /// into `ID:state.json`, made for it. No rename and no file replaced: on ext4 a rename
-    /// over a file forces the new one's blocks to be allocated (`auto_da_alloc`), and with
-    /// `discard` freeing them at `delete` waits for the disk; and every file made costs an
-    /// inode (ext4 then skips the recently freed ones, a scan that grows with the churn).
+    /// Write the state into the claim file, each time with one `write` at its end, so a
+    /// reader (or a kill) sees the line before or both, never part of one: while `create`
+    /// runs, the record of what it is about to make; once it is done, the whole state,
+    /// the line after it. No other file, no rename: on ext4 a rename over a file forces
+    /// the new one's blocks to be allocated (`auto_da_alloc`), and with `discard` freeing
+    /// them at `delete` waits for the disk; and every file made costs an inode, which ext4
+    /// finds by skipping the ones freed recently (a scan that grows with the churn).
     pub fn save(&self, dir: &Dir) -> Result<()> {
         let cannot = |e| Error::sys(format!("cannot write the state of {}", dir.id), e);
+        let claim = dir.claim.as_ref().ok_or_else(|| cannot(Errno::BADF))?;
+        let at = rustix::fs::fstat(claim).map_err(cannot)?.st_size as u64;
         let text = self.to_json();
-        if self.created.is_empty() {
-            let claim = dir.claim.as_ref().ok_or_else(|| cannot(Errno::BADF))?;
-            return match rustix::io::pwrite(claim, text.as_bytes(), 0) {
-                Ok(n) if n == text.len() => Ok(()),
-                Ok(_) => Err(cannot(Errno::IO)),
-                Err(e) => Err(cannot(e)),
-            };
+        match rustix::io::pwrite(claim, text.as_bytes(), at) {
+            Ok(n) if n == text.len() => Ok(()),
+            Ok(_) => Err(cannot(Errno::IO)),
+            Err(e) => Err(cannot(e)),
         }
-        let fd = rustix::fs::openat(
-            dir.fd,
-            dir.file("state.json"),
-            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-            Mode::from_raw_mode(0o600),
-        )
-        .map_err(cannot)?;
-        write_all(fd.as_fd(), text.as_bytes()).map_err(cannot)
     }
 
-    /// The state of `dir`: `state.json`, else (missing, or empty while it is written) the
-    /// record of a `create` not done, in the claim file. None when neither is there or is
-    /// crab-can's (foreign state is treated as no state at all).
+    /// The state of `dir`: the last whole line of its claim file (the finished state, or
+    /// the record of a `create` not done). None when there is none or it is not crab-can's
+    /// (foreign state is treated as no state at all).
     pub fn load(dir: &Dir) -> Option<State> {
-        let read = |name: &str| {
-            let text = crate::sys::read_small(&dir.fd, name, 1 << 20)?;
-            State::from_json(&text).ok()
-        };
-        read(&dir.file("state.json")).or_else(|| read(&dir.id))
+        let text = crate::sys::read_small(&dir.fd, &dir.id, 1 << 20)?;
+        let whole = &text[..text.iter().rposition(|&b| b == b'\n')? + 1];
+        let last = whole[..whole.len() - 1]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(whole, |i| &whole[i + 1..]);
+        State::from_json(last).ok()
     }
 
     /// The status, derived from the kernel (see the module's words).
@@ -371,7 +364,7 @@ pub fn write_all(fd: rustix::fd::BorrowedFd<'_>, mut buf: &[u8]) -> std::result:
 /// Remove `id`'s files (only those crab-can puts there), the claim last: the ID is free
 /// only once nothing of it is left.
 pub fn remove(dir: Dir<'_>) {
-    for f in ["state.json", "config.json", "start"] {
+    for f in ["config.json", "start"] {
         let _ = rustix::fs::unlinkat(dir.fd, dir.file(f), AtFlags::empty());
     }
     if let Some(tmp) = long_gate_name(&dir) {
@@ -415,4 +408,52 @@ pub fn list(root: &OwnedFd) -> Vec<String> {
     }
     ids.sort_unstable();
     ids
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root() -> (String, OwnedFd) {
+        let path = format!("/tmp/crab-can-state-unit-{}", std::process::id());
+        let _ = std::fs::remove_dir_all(&path);
+        let fd = open_root(&path).unwrap();
+        (path, fd)
+    }
+
+    #[test]
+    fn the_last_whole_line_is_the_state() {
+        let (path, root) = root();
+        let dir = make(&root, "c1").unwrap();
+        assert!(State::load(&dir).is_none(), "an empty claim is no state");
+        let mut st = State {
+            id: "c1".into(),
+            cgroups: vec![("/sys/fs/cgroup/x/c1".into(), 0)],
+            ..State::default()
+        };
+        st.save(&dir).unwrap();
+        let got = State::load(&dir).unwrap();
+        assert!(
+            got.created.is_empty() && got.cgroups[0].1 == 0,
+            "the intent"
+        );
+        // A line being written (no newline yet) is not read: the one before it is.
+        let file = format!("{path}/c1");
+        std::fs::write(&file, st.to_json() + "{\"id\":\"c1\",\"pi").unwrap();
+        assert!(State::load(&dir).unwrap().created.is_empty());
+        std::fs::write(&file, st.to_json()).unwrap();
+        st.created = "2026-11-30T00:00:00Z".into();
+        st.pid = 42;
+        st.cgroups[0].1 = 7;
+        st.save(&dir).unwrap();
+        let got = State::load(&dir).unwrap();
+        assert_eq!((got.pid, got.cgroups[0].1), (42, 7), "the finished state");
+        assert!(!got.created.is_empty());
+        // Garbage as the last line: not crab-can's, no state.
+        std::fs::write(&file, "{garbage\n").unwrap();
+        assert!(State::load(&dir).is_none());
+        remove(dir);
+        assert!(list(&root).is_empty());
+        std::fs::remove_dir(&path).unwrap();
+    }
 }
