@@ -448,12 +448,14 @@ fn reap_and_forward(cmd: i32, sigfd: BorrowedFd<'_>, own_pid_ns: bool) -> ! {
             match rustix::process::wait(WaitOptions::NOHANG) {
                 Ok(Some((pid, st))) if pid.as_raw_nonzero().get() == cmd => {
                     let code = status_code(st.exit_status(), st.terminating_signal());
-                    // Everything else in the container goes with the command (only in a
-                    // PID namespace of its own: otherwise -1 would mean the host).
-                    if own_pid_ns {
-                        sys::kill_all();
+                    // Everything else in the container goes with the command. In a PID
+                    // namespace of its own the kernel does it as this init exits: it
+                    // kills every process left in the namespace (also those that entered
+                    // it from outside) and reaps them before the exit completes.
+                    // Without one, only what is left of our own children, reaped here.
+                    if !own_pid_ns {
+                        while rustix::process::wait(WaitOptions::empty()).is_ok() {}
                     }
-                    while rustix::process::wait(WaitOptions::empty()).is_ok() {}
                     sys::exit(code);
                 }
                 Ok(Some(_)) => continue, // an orphan, reaped

@@ -399,11 +399,6 @@ pub fn pidfd_signal(pidfd: BorrowedFd<'_>, sig: i32) -> Result<(), Errno> {
     check(r).map(drop)
 }
 
-pub fn kill_all() {
-    // SAFETY: kill has no memory-safety preconditions.
-    unsafe { libc::kill(-1, libc::SIGKILL) };
-}
-
 // ---------------------------------------------------------------------------------------
 // bpf(2) for the cgroup v2 device filter (devices.rs): load a BPF_PROG_TYPE_CGROUP_DEVICE
 // program and attach it to a cgroup. rustix has no bpf wrapper.
