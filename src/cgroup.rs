@@ -1672,7 +1672,7 @@ pub fn remove_unconfirmed(path: &str) {
 
 /// Online CPUs, from the kernel's own list (`0-3,6`): the bound of `--cpus`.
 pub fn online_cpus() -> u64 {
-    let s = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap_or_default();
+    let s = crate::sys::read_text("/sys/devices/system/cpu/online").unwrap_or_default();
     let mut n: u64 = 0;
     for range in s.trim().split(',').filter(|r| !r.is_empty()) {
         let (a, b) = range.split_once('-').unwrap_or((range, range));

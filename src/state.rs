@@ -149,7 +149,7 @@ fn record_line(path: &str, ino: Option<u64>) -> String {
 /// Remove the cgroups a dead run of `name` recorded, and its file.
 fn remove_leftovers(name: &str) {
     let path = state_file(name);
-    let Ok(text) = std::fs::read_to_string(&path) else {
+    let Some(text) = crate::sys::read_text(&path) else {
         return;
     };
     for line in text.lines() {

@@ -524,8 +524,8 @@ fn seccomp(at: &At<'_>) -> Result<Option<crate::seccomp::Filter>> {
 fn lsm(p: &At<'_>) -> Result<Option<(CString, Vec<u8>)>> {
     if let Some(a) = p.get("apparmorProfile")? {
         let profile = a.str()?;
-        let enabled = std::fs::read("/sys/module/apparmor/parameters/enabled")
-            .is_ok_and(|v| v.starts_with(b"Y"));
+        let enabled = crate::sys::read_text("/sys/module/apparmor/parameters/enabled")
+            .is_some_and(|v| v.starts_with('Y'));
         if enabled && !profile.is_empty() {
             let file = if std::path::Path::new("/proc/self/attr/apparmor/exec").exists() {
                 c"/proc/self/attr/apparmor/exec"
