@@ -1385,7 +1385,6 @@ fn open_all(dirs: &[(String, u64)]) -> Vec<(OwnedFd, bool)> {
 
 /// The host pids of every process in the container's cgroups (and their sub-cgroups),
 /// sorted. Directories that are gone, or are no longer the recorded ones, count as empty.
-#[cfg(test)] // `ps` (the next issue) will use it
 pub fn procs(dirs: &[(String, u64)]) -> Vec<i32> {
     procs_of(&open_all(dirs))
 }

@@ -1078,6 +1078,74 @@ fn long_ids() {
 }
 
 #[test]
+fn ps_lists_the_container_processes() {
+    // `ps --format json ID` is what containerd reads (ctr task ps, the CRI's ListPids): an
+    // array of host pids, the container's first process among them.
+    each("ps", Who::All, |lab| {
+        let id = lab.id("p");
+        let b = lab.sleeper(&id);
+        let first = lab.pid_file(&b);
+        let pids = |lab: &Lab| -> Vec<i32> {
+            let r = lab.run(&["ps", "--format", "json", &id]);
+            assert_ok(&r, "ps --format json");
+            let t = r.stdout.trim();
+            if t == "null" {
+                return Vec::new(); // runc's word for none
+            }
+            let inner = t.strip_prefix('[').and_then(|t| t.strip_suffix(']'));
+            let inner = inner.unwrap_or_else(|| panic!("not a JSON array: {t:?}"));
+            inner
+                .split(',')
+                .filter(|x| !x.is_empty())
+                .map(|x| {
+                    x.trim()
+                        .parse()
+                        .unwrap_or_else(|_| panic!("not a pid: {x:?}"))
+                })
+                .collect()
+        };
+        let running = pids(lab);
+        assert!(running.contains(&first), "{first} not in {running:?}");
+        // The script's shell and its sleep (and crab-can's init) are all there, and
+        // nothing that is not in the container.
+        assert!(running.len() >= 2, "{running:?}");
+        let marked = lab.marked_processes(&id);
+        for p in &marked {
+            assert!(
+                running.contains(p),
+                "{p} (the container's) not in {running:?}"
+            );
+        }
+        if lab.is_crab() {
+            let r = lab.run(&["ps", &id]);
+            assert_ok(&r, "ps (table)");
+            assert!(r.stdout.starts_with("PID\tCMD\n"), "{}", r.stdout);
+            assert!(
+                r.stdout
+                    .lines()
+                    .any(|l| l.starts_with(&format!("{first}\t"))),
+                "{}",
+                r.stdout
+            );
+            assert_fails(
+                &lab.run(&["ps", &id, "aux"]),
+                "not supported",
+                "ps with ps options",
+            );
+        }
+        assert_ok(&lab.run(&["kill", &id, "KILL"]), "kill");
+        lab.wait_status(&id, "stopped", 10);
+        assert_eq!(pids(lab), Vec::<i32>::new(), "ps of a stopped container");
+        assert_ok(&lab.run(&["delete", &id]), "delete");
+        assert_fails(
+            &lab.run(&["ps", &id]),
+            "does not exist",
+            "ps of a deleted container",
+        );
+    });
+}
+
+#[test]
 fn errors_of_kill_start_and_unknown_ids() {
     each("errors", Who::All, |lab| {
         for a in [

@@ -140,6 +140,7 @@ fn parse_and_run(args: Vec<OsString>, log: &mut log::Log) -> Result<u8> {
         "kill" => kill(&g, &mut p),
         "delete" => delete_cmd(&g, &mut p),
         "list" => list(&g, &mut p),
+        "ps" => ps(&g, &mut p),
         "pause" => freeze(&g, &one_id(&mut p)?, true),
         "resume" => freeze(&g, &one_id(&mut p)?, false),
         "spec" => spec_cmd(&mut p),
@@ -148,7 +149,7 @@ fn parse_and_run(args: Vec<OsString>, log: &mut log::Log) -> Result<u8> {
             Ok(0)
         }
         other => Err(Error::new(format!(
-            "unknown command '{other}' (create, start, state, kill, delete, run, list, spec, features)"
+            "unknown command '{other}' (create, start, state, kill, delete, run, list, ps, pause, resume, spec, features)"
         ))),
     }
 }
@@ -643,6 +644,59 @@ fn freeze(g: &Global, id: &str, frozen: bool) -> Result<u8> {
         (Status::Running, false) => Err(Error::new("container not paused")),
         _ => crate::cgroup::set_frozen(&st.cgroups, frozen).map(|()| 0),
     }
+}
+
+/// `ps [--format table|json] ID`: the host pids of the container's processes (every
+/// process of its cgroups), as engines read them (`json`: an array, as runc prints it);
+/// the table is `PID CMD`, one line each (runc runs the host's `ps -ef` instead, and
+/// takes `ps` options, which crab-can refuses rather than ignores).
+fn ps(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
+    use lexopt::prelude::*;
+    let (mut json, mut id) = (false, None);
+    while let Some(a) = p.next().map_err(lexerr)? {
+        match a {
+            Short('f') | Long("format") => {
+                json = match value(p)?.as_str() {
+                    "json" => true,
+                    "table" => false,
+                    other => return Err(Error::new(format!("invalid format option '{other}'"))),
+                }
+            }
+            Value(v) if id.is_none() => id = Some(v.to_string_lossy().into_owned()),
+            Value(_) => return Err(Error::new("ps options are not supported yet")),
+            other => return Err(lexerr(other.unexpected())),
+        }
+    }
+    let id = id.ok_or_else(|| Error::new("a container id is needed"))?;
+    state::check_id(&id)?;
+    let root = state::open_root(&g.root)?;
+    let (_dir, st) = find(&root, &id)?;
+    let mut pids = crate::cgroup::procs(&st.cgroups);
+    if st.cgroups.is_empty() && st.init_alive() {
+        pids.push(st.pid);
+    }
+    let mut out = String::new();
+    if json {
+        out.push('[');
+        for (i, pid) in pids.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out += &pid.to_string();
+        }
+        out.push(']');
+    } else {
+        out += "PID\tCMD\n";
+        for pid in pids {
+            let cmd =
+                crate::sys::read_small(&rustix::fs::CWD, &format!("/proc/{pid}/cmdline"), 4096)
+                    .unwrap_or_default();
+            let cmd: Vec<u8> = cmd.iter().map(|&b| if b == 0 { b' ' } else { b }).collect();
+            out += &format!("{pid}\t{}\n", String::from_utf8_lossy(&cmd).trim_end());
+        }
+    }
+    print(&out);
+    Ok(0)
 }
 
 fn state_cmd(g: &Global, id: &str) -> Result<u8> {
