@@ -183,17 +183,17 @@ pub fn create_with<'p>(
     // The device program is loaded while the init sets itself up when the init then waits
     // at a gate (nothing of the image runs before `start`, which follows `create`'s end);
     // else before the init goes on.
-    let devices = |cg: Option<&Cgroup>| match (cg, &c.cgroup) {
+    let devices = || match (&cgroup, &c.cgroup) {
         (Some(cg), Some(cp)) => cg.device_program(&cp.limits),
         _ => Ok(()),
     };
     let ready = prepare_init(plan, pid, in_cgroup, cgroup.as_ref(), rec).and_then(|()| {
         if gate.is_none() {
-            devices(cgroup.as_ref())?;
+            devices()?;
         }
         sys::write_once(sync_w.as_fd(), &[1]);
         if gate.is_some() {
-            devices(cgroup.as_ref())?;
+            devices()?;
         }
         Ok(())
     });

@@ -22,7 +22,7 @@ use crate::container::{self, Record};
 use crate::error::{Error, Result};
 use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use rustix::io::Errno;
-use state::{Dir, State, Status};
+use state::{Entry, State, Status};
 use std::ffi::OsString;
 use std::io::Write;
 
@@ -179,15 +179,15 @@ fn one_id(p: &mut lexopt::Parser) -> Result<String> {
 
 /// `create` and `run`: the state, the record, the init, its gate.
 struct OciRecord<'a> {
-    dir: &'a Dir<'a>,
+    entry: &'a Entry<'a>,
     st: State,
 }
 
-/// The state is written twice (each write is filesystem work where `--root` is not a
-/// tmpfs): once with the cgroups it will make, before any is made (into the claim file),
-/// and once whole when `create` is done (`ID:state.json`). A `create` killed in between leaves an init that dies with it (its
-/// parent-death signal) and cgroups recorded with inode 0, which `delete` only rmdirs
-/// (waiting out that init: `cgroup::remove_unconfirmed`).
+/// The state is written twice, each time a line appended to the claim file (see
+/// `State::save`): once with the cgroups it will make, before any is made, and once whole
+/// when `create` is done. A `create` killed in between leaves an init that dies with it
+/// (its parent-death signal) and cgroups recorded with inode 0, which `delete` only
+/// rmdirs (waiting out that init: `cgroup::remove_unconfirmed`).
 impl Record for OciRecord<'_> {
     fn cgroups(&mut self, dirs: &[(&str, Option<u64>)]) -> Result<()> {
         let intent = dirs.iter().all(|(_, i)| i.is_none());
@@ -196,7 +196,7 @@ impl Record for OciRecord<'_> {
             .map(|(p, i)| (p.to_string(), i.unwrap_or(0)))
             .collect();
         match intent {
-            true => self.st.save(self.dir),
+            true => self.st.save(self.entry),
             false => Ok(()),
         }
     }
@@ -260,7 +260,7 @@ fn send_console(path: &str, master: BorrowedFd<'_>) -> Result<()> {
 /// The start gate's socket, `ROOT/ID:start`, bound through the root's fd (a long `--root`
 /// would not fit in a socket address); for an ID too long for one too, bound under a short
 /// name first and renamed (see [`state::long_gate_name`]).
-fn gate_socket(dir: &Dir) -> Result<OwnedFd> {
+fn gate_socket(entry: &Entry) -> Result<OwnedFd> {
     use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
     let cannot = |e| Error::sys("cannot create the start gate", e);
     let sock = rustix::net::socket_with(
@@ -270,18 +270,18 @@ fn gate_socket(dir: &Dir) -> Result<OwnedFd> {
         None,
     )
     .map_err(cannot)?;
-    let name = dir.file("start");
-    let at = |n: &str| format!("/proc/self/fd/{}/{n}", dir.fd.as_raw_fd());
-    if !state::long_id(&dir.id) {
+    let name = entry.file("start");
+    let at = |n: &str| format!("/proc/self/fd/{}/{n}", entry.fd.as_raw_fd());
+    if !state::long_id(&entry.id) {
         let addr = SocketAddrUnix::new(at(&name).as_str()).map_err(cannot)?;
         rustix::net::bind(&sock, &addr).map_err(cannot)?;
     } else {
-        let tmp = state::long_gate_name(dir).ok_or_else(|| cannot(Errno::NOENT))?;
+        let tmp = state::long_gate_name(entry).ok_or_else(|| cannot(Errno::NOENT))?;
         // A stale one is of a killed `create` whose claim had this inode: not in use.
-        let _ = rustix::fs::unlinkat(dir.fd, tmp.as_str(), rustix::fs::AtFlags::empty());
+        let _ = rustix::fs::unlinkat(entry.fd, tmp.as_str(), rustix::fs::AtFlags::empty());
         let addr = SocketAddrUnix::new(at(&tmp).as_str()).map_err(cannot)?;
         rustix::net::bind(&sock, &addr).map_err(cannot)?;
-        rustix::fs::renameat(dir.fd, tmp.as_str(), dir.fd, name.as_str()).map_err(cannot)?;
+        rustix::fs::renameat(entry.fd, tmp.as_str(), entry.fd, name.as_str()).map_err(cannot)?;
     }
     rustix::net::listen(&sock, 1).map_err(cannot)?;
     Ok(sock)
@@ -289,12 +289,12 @@ fn gate_socket(dir: &Dir) -> Result<OwnedFd> {
 
 /// Connect to the start gate through an `O_PATH` fd of the socket itself: no path, however
 /// long the ID, has to fit in the address.
-fn connect_gate(dir: &Dir) -> std::result::Result<OwnedFd, Errno> {
+fn connect_gate(entry: &Entry) -> std::result::Result<OwnedFd, Errno> {
     use rustix::fs::{Mode, OFlags};
     use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
     let file = rustix::fs::openat(
-        dir.fd,
-        dir.file("start"),
+        entry.fd,
+        entry.file("start"),
         OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
         Mode::empty(),
     )?;
@@ -349,19 +349,26 @@ fn create_cmd(g: &Global, p: &mut lexopt::Parser, run: bool) -> Result<u8> {
             "cannot allocate a pseudo-terminal without --console-socket when detached",
         ));
     }
-    let dir = state::make(&root, &id)?;
-    let result = create_in(&b, &dir, pid_dir.as_ref(), console.as_deref(), run, detach);
+    let entry = state::make(&root, &id)?;
+    let result = create_in(
+        &b,
+        &entry,
+        pid_dir.as_ref(),
+        console.as_deref(),
+        run,
+        detach,
+    );
     // A failed `create`, and a foreground `run` once it is over, leave no state: removed
-    // through the directory this command made, never looked up again by its name.
+    // through the entry this command made, never looked up again by its name.
     if result.is_err() || (run && !detach) {
-        state::remove(dir);
+        state::remove(entry);
     }
     result
 }
 
 fn create_in(
     b: &config::Bundle,
-    dir: &Dir,
+    entry: &Entry,
     pid_file: Option<&(OwnedFd, String)>,
     console: Option<&str>,
     run: bool,
@@ -372,8 +379,8 @@ fn create_in(
     if !run || detach || !b.hooks.is_empty() {
         use rustix::fs::{Mode, OFlags};
         let fd = rustix::fs::openat(
-            dir.fd,
-            dir.file("config.json"),
+            entry.fd,
+            entry.file("config.json"),
             OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC,
             Mode::from_raw_mode(0o600),
         )
@@ -382,9 +389,9 @@ fn create_in(
             .map_err(|e| Error::sys("cannot save config.json", e))?;
     }
     let mut rec = OciRecord {
-        dir,
+        entry,
         st: State {
-            id: dir.id.clone(),
+            id: entry.id.clone(),
             bundle: b.bundle.clone(),
             rootfs: b.rootfs.clone(),
             // Empty until `create` is done: until then the container does not exist for
@@ -397,23 +404,21 @@ fn create_in(
     };
     // A foreground `run` without hooks starts the container itself: its gate is a socket
     // pair (no socket under the root, so `state` says `running` from `create`'s end).
-    let paired = run && !detach && b.hooks.is_empty();
-    let (listener, mut own_end) = match paired {
-        true => {
-            let (mine, theirs) = rustix::net::socketpair(
-                rustix::net::AddressFamily::UNIX,
-                rustix::net::SocketType::STREAM,
-                rustix::net::SocketFlags::CLOEXEC,
-                None,
-            )
-            .map_err(|e| Error::sys("cannot create the start gate", e))?;
-            (theirs, Some(mine))
-        }
-        false => (gate_socket(dir)?, None),
+    let (listener, mut own_end) = if run && !detach && b.hooks.is_empty() {
+        let (mine, theirs) = rustix::net::socketpair(
+            rustix::net::AddressFamily::UNIX,
+            rustix::net::SocketType::STREAM,
+            rustix::net::SocketFlags::CLOEXEC,
+            None,
+        )
+        .map_err(|e| Error::sys("cannot create the start gate", e))?;
+        (theirs, Some(mine))
+    } else {
+        (gate_socket(entry)?, None)
     };
-    let gate = match paired {
-        true => crate::init::StartGate::Paired(listener.as_fd()),
-        false => crate::init::StartGate::Listen(listener.as_fd()),
+    let gate = match own_end {
+        Some(_) => crate::init::StartGate::Paired(listener.as_fd()),
+        None => crate::init::StartGate::Listen(listener.as_fd()),
     };
     let mut ct = container::create_with(&b.plan, &mut rec, Some(gate))?;
     drop(listener);
@@ -454,7 +459,7 @@ fn create_in(
     })();
     let steps = steps.and_then(|m| {
         rec.st.created = stamp.clone();
-        rec.st.save(dir)?;
+        rec.st.save(entry)?;
         Ok(m)
     });
     let st = &rec.st;
@@ -470,7 +475,7 @@ fn create_in(
     }
     // `run`: start it ourselves, then (unless detached) wait for it like `crab-can run`.
     if run {
-        if let Err(e) = start_dir(&b.hooks, b.dir.as_fd(), st, dir, own_end.take()) {
+        if let Err(e) = open_gate(&b.hooks, b.dir.as_fd(), st, entry, own_end.take()) {
             container::abort(ct);
             return Err(e);
         }
@@ -501,11 +506,11 @@ fn gate_error(plan: &crate::plan::Plan, e: Error) -> Error {
 
 /// Open the gate of a created container and see the command exec'd, then the poststart
 /// hooks (a failing one stops the container).
-fn start_dir(
+fn open_gate(
     h: &hooks::Hooks,
     bundle: BorrowedFd<'_>,
     st: &State,
-    dir: &Dir,
+    entry: &Entry,
     paired: Option<OwnedFd>,
 ) -> Result<()> {
     let hooked = !h.start_container.is_empty();
@@ -535,8 +540,9 @@ fn start_dir(
             conn
         }
         None => {
-            let conn = connect_gate(dir).map_err(gone)?;
-            let _ = rustix::fs::unlinkat(dir.fd, dir.file("start"), rustix::fs::AtFlags::empty());
+            let conn = connect_gate(entry).map_err(gone)?;
+            let _ =
+                rustix::fs::unlinkat(entry.fd, entry.file("start"), rustix::fs::AtFlags::empty());
             conn
         }
     };
@@ -584,18 +590,18 @@ fn kill_and_wait(pidfd: BorrowedFd<'_>) {
     );
 }
 
-/// The container `id`: its directory and state, or `does not exist`.
-fn find<'r>(root: &'r OwnedFd, id: &str) -> Result<(Dir<'r>, State)> {
-    let dir = state::open(root, id).ok_or_else(state::not_found)?;
-    let st = State::load(&dir)
+/// The container `id`: its entry and state, or `does not exist`.
+fn find<'r>(root: &'r OwnedFd, id: &str) -> Result<(Entry<'r>, State)> {
+    let entry = state::open(root, id).ok_or_else(state::not_found)?;
+    let st = State::load(&entry)
         .filter(|st| !st.created.is_empty())
         .ok_or_else(state::not_found)?;
-    Ok((dir, st))
+    Ok((entry, st))
 }
 
 /// The saved config of a container (hooks for `start` and `delete`).
-fn saved_bundle(dir: &Dir, st: &State) -> Option<(hooks::Hooks, OwnedFd)> {
-    let text = crate::sys::read_small(&dir.fd, &dir.file("config.json"), 16 << 20)?;
+fn saved_bundle(entry: &Entry, st: &State) -> Option<(hooks::Hooks, OwnedFd)> {
+    let text = crate::sys::read_small(&entry.fd, &entry.file("config.json"), 16 << 20)?;
     let v = crate::json::parse(&text).ok()?;
     let at = crate::json::At::root(&v);
     let h = match at.get("hooks").ok()? {
@@ -613,13 +619,13 @@ fn saved_bundle(dir: &Dir, st: &State) -> Option<(hooks::Hooks, OwnedFd)> {
 
 fn start(g: &Global, id: &str) -> Result<u8> {
     let root = state::open_root(&g.root)?;
-    let (dir, st) = find(&root, id)?;
-    match st.status(&dir) {
+    let (entry, st) = find(&root, id)?;
+    match st.status(&entry) {
         Status::Created => {}
         Status::Stopped => return Err(Error::new("cannot start a container that has stopped")),
         _ => return Err(Error::new("cannot start an already running container")),
     }
-    let (h, bundle_fd) = match saved_bundle(&dir, &st) {
+    let (h, bundle_fd) = match saved_bundle(&entry, &st) {
         Some(x) => x,
         None => (
             hooks::Hooks::default(),
@@ -631,14 +637,14 @@ fn start(g: &Global, id: &str) -> Result<u8> {
             .map_err(|e| Error::sys("cannot open /", e))?,
         ),
     };
-    start_dir(&h, bundle_fd.as_fd(), &st, &dir, None).map(|()| 0)
+    open_gate(&h, bundle_fd.as_fd(), &st, &entry, None).map(|()| 0)
 }
 
 /// `pause` and `resume`: the cgroup freezer (v2 `cgroup.freeze`, v1 `freezer.state`).
 fn freeze(g: &Global, id: &str, frozen: bool) -> Result<u8> {
     let root = state::open_root(&g.root)?;
-    let (dir, st) = find(&root, id)?;
-    match (st.status(&dir), frozen) {
+    let (entry, st) = find(&root, id)?;
+    match (st.status(&entry), frozen) {
         (Status::Stopped, _) | (Status::Created, _) => Err(Error::new("container not running")),
         (Status::Paused, true) => Err(Error::new("container already paused")),
         (Status::Running, false) => Err(Error::new("container not paused")),
@@ -670,7 +676,7 @@ fn ps(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
     let id = id.ok_or_else(|| Error::new("a container id is needed"))?;
     state::check_id(&id)?;
     let root = state::open_root(&g.root)?;
-    let (_dir, st) = find(&root, &id)?;
+    let (_, st) = find(&root, &id)?;
     let mut pids = crate::cgroup::procs(&st.cgroups);
     if st.cgroups.is_empty() && st.init_alive() {
         pids.push(st.pid);
@@ -701,8 +707,8 @@ fn ps(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
 
 fn state_cmd(g: &Global, id: &str) -> Result<u8> {
     let root = state::open_root(&g.root)?;
-    let (dir, st) = find(&root, id)?;
-    print(&st.oci_json(st.status(&dir)));
+    let (entry, st) = find(&root, id)?;
+    print(&st.oci_json(st.status(&entry)));
     Ok(0)
 }
 
@@ -762,7 +768,7 @@ fn kill(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
     };
     state::check_id(&id)?;
     let root = state::open_root(&g.root)?;
-    let (_dir, st) = find(&root, &id)?;
+    let (entry, st) = find(&root, &id)?;
     if all {
         return crate::cgroup::signal_all(&st.cgroups, sig).map(|()| 0);
     }
@@ -774,7 +780,7 @@ fn kill(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
         // the init is one of those killed.
         return crate::cgroup::signal_all(&st.cgroups, sig).map(|()| 0);
     }
-    if sig == libc::SIGKILL && st.status(&_dir) == Status::Paused {
+    if sig == libc::SIGKILL && st.status(&entry) == Status::Paused {
         // Frozen, it could not die: thaw it after the signal.
         let _ = crate::sys::pidfd_signal(pidfd.as_fd(), sig);
         let _ = crate::cgroup::set_frozen(&st.cgroups, false);
@@ -809,23 +815,23 @@ fn delete_cmd(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
     let id = id.ok_or_else(|| Error::new("a container id is needed"))?;
     state::check_id(&id)?;
     let root = state::open_root(&g.root)?;
-    let Some(dir) = state::open(&root, &id) else {
+    let Some(entry) = state::open(&root, &id) else {
         return if force {
             Ok(0)
         } else {
             Err(state::not_found())
         };
     };
-    let Some(st) = State::load(&dir) else {
+    let Some(st) = State::load(&entry) else {
         // Half made (a create killed early) or not crab-can's: only our files go.
-        state::remove(dir);
+        state::remove(entry);
         return if force {
             Ok(0)
         } else {
             Err(state::not_found())
         };
     };
-    match st.status(&dir) {
+    match st.status(&entry) {
         Status::Stopped => {}
         Status::Created => {
             if let Some(pidfd) = st.pidfd() {
@@ -860,8 +866,8 @@ fn delete_cmd(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
         crate::cgroup::remove_unconfirmed(p);
     }
     let removed = crate::cgroup::remove(&made);
-    let hooks = saved_bundle(&dir, &st);
-    state::remove(dir);
+    let hooks = saved_bundle(&entry, &st);
+    state::remove(entry);
     if let Some((h, fd)) = hooks {
         let stopped = st.oci_json(Status::Stopped);
         if let Err(e) = hooks::run_all(&h.poststop, "poststop", &stopped, fd.as_fd()) {
@@ -890,13 +896,13 @@ fn list(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
     }
     let mut first = true;
     for id in state::list(&root) {
-        let Some(dir) = state::open(&root, &id) else {
+        let Some(entry) = state::open(&root, &id) else {
             continue;
         };
-        let Some(st) = State::load(&dir) else {
+        let Some(st) = State::load(&entry) else {
             continue;
         };
-        let status = st.status(&dir);
+        let status = st.status(&entry);
         if quiet {
             out += &id;
             out.push('\n');

@@ -7,11 +7,11 @@
 //! crab-can's whole record once `create` is done: the init's pid and start time, the
 //! bundle, the cgroup directories with their inodes), `ID:config.json` (the bundle's, as
 //! `create` read it: poststop hooks and `exec` use it) and `ID:start`, the listening
-//! socket of the init's start gate while it is created. `:` is not allowed in an ID, so no container's
-//! files can be taken for another's. No directory, because on ext4 (`/run` is a plain
-//! directory of `/` on some hosts) a directory has a data block from its `mkdir`, and with
-//! the `discard` mount option freeing it at `delete` waits for the disk; files written
-//! and removed before writeback never get one.
+//! socket of the init's start gate while it is created. `:` is not allowed in an ID, so
+//! no container's files can be taken for another's. No directory, because on ext4
+//! (`/run` is a plain directory of `/` on some hosts) a directory has a data block from
+//! its `mkdir`, and with the `discard` mount option freeing it at `delete` waits for the
+//! disk; files written and removed before writeback never get one.
 //!
 //! The status is derived, never stored (as runc's `refreshState`): the init gone, a
 //! zombie, or a different process under its pid (another start time) → stopped; its
@@ -103,14 +103,14 @@ pub fn open_root(root: &str) -> Result<OwnedFd> {
 }
 
 /// A container's entry under the root: the root's fd and the ID, whose files are named
-/// [`Dir::file`]; for the `create` that took the ID, its claim file, open.
-pub struct Dir<'r> {
+/// [`Entry::file`]; for the `create` that took the ID, its claim file, open.
+pub struct Entry<'r> {
     pub fd: BorrowedFd<'r>,
     pub id: String,
     claim: Option<OwnedFd>,
 }
 
-impl Dir<'_> {
+impl Entry<'_> {
     /// The name under the root of the container's file `what` (`ID:what`).
     pub fn file(&self, what: &str) -> String {
         format!("{}:{what}", self.id)
@@ -118,14 +118,14 @@ impl Dir<'_> {
 }
 
 /// Take `id`: create its claim file (an existing one means the ID is in use).
-pub fn make<'r>(root: &'r OwnedFd, id: &str) -> Result<Dir<'r>> {
+pub fn make<'r>(root: &'r OwnedFd, id: &str) -> Result<Entry<'r>> {
     match rustix::fs::openat(
         root,
         id,
         OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC | OFlags::NOFOLLOW,
         Mode::from_raw_mode(0o600),
     ) {
-        Ok(claim) => Ok(Dir {
+        Ok(claim) => Ok(Entry {
             fd: root.as_fd(),
             id: id.to_string(),
             claim: Some(claim),
@@ -136,10 +136,10 @@ pub fn make<'r>(root: &'r OwnedFd, id: &str) -> Result<Dir<'r>> {
 }
 
 /// `id`'s entry (None: there is none, or what is there is not a claim file crab-can made).
-pub fn open<'r>(root: &'r OwnedFd, id: &str) -> Option<Dir<'r>> {
+pub fn open<'r>(root: &'r OwnedFd, id: &str) -> Option<Entry<'r>> {
     let st = rustix::fs::statat(root, id, AtFlags::SYMLINK_NOFOLLOW).ok()?;
     (rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::RegularFile).then(
-        || Dir {
+        || Entry {
             fd: root.as_fd(),
             id: id.to_string(),
             claim: None,
@@ -230,9 +230,9 @@ impl State {
     /// the new one's blocks to be allocated (`auto_da_alloc`), and with `discard` freeing
     /// them at `delete` waits for the disk; and every file made costs an inode, which ext4
     /// finds by skipping the ones freed recently (a scan that grows with the churn).
-    pub fn save(&self, dir: &Dir) -> Result<()> {
-        let cannot = |e| Error::sys(format!("cannot write the state of {}", dir.id), e);
-        let claim = dir.claim.as_ref().ok_or_else(|| cannot(Errno::BADF))?;
+    pub fn save(&self, entry: &Entry) -> Result<()> {
+        let cannot = |e| Error::sys(format!("cannot write the state of {}", entry.id), e);
+        let claim = entry.claim.as_ref().ok_or_else(|| cannot(Errno::BADF))?;
         let at = rustix::fs::fstat(claim).map_err(cannot)?.st_size as u64;
         let text = self.to_json();
         match rustix::io::pwrite(claim, text.as_bytes(), at) {
@@ -245,25 +245,26 @@ impl State {
     /// The state of `dir`: the last whole line of its claim file (the finished state, or
     /// the record of a `create` not done). None when there is none or it is not crab-can's
     /// (foreign state is treated as no state at all).
-    pub fn load(dir: &Dir) -> Option<State> {
-        let text = crate::sys::read_small(&dir.fd, &dir.id, 1 << 20)?;
-        let whole = &text[..text.iter().rposition(|&b| b == b'\n')? + 1];
-        let last = whole[..whole.len() - 1]
+    pub fn load(entry: &Entry) -> Option<State> {
+        let text = crate::sys::read_small(&entry.fd, &entry.id, 1 << 20)?;
+        // The last newline ends the last whole line; the one before it, if any, starts it.
+        let end = text.iter().rposition(|&b| b == b'\n')?;
+        let start = text[..end]
             .iter()
             .rposition(|&b| b == b'\n')
-            .map_or(whole, |i| &whole[i + 1..]);
-        State::from_json(last).ok()
+            .map_or(0, |i| i + 1);
+        State::from_json(&text[start..end]).ok()
     }
 
     /// The status, derived from the kernel (see the module's words).
-    pub fn status(&self, dir: &Dir) -> Status {
+    pub fn status(&self, entry: &Entry) -> Status {
         if !self.init_alive() {
             return Status::Stopped;
         }
         if crate::cgroup::is_frozen(&self.cgroups) {
             return Status::Paused;
         }
-        if rustix::fs::statat(dir.fd, dir.file("start"), AtFlags::SYMLINK_NOFOLLOW).is_ok() {
+        if rustix::fs::statat(entry.fd, entry.file("start"), AtFlags::SYMLINK_NOFOLLOW).is_ok() {
             Status::Created
         } else {
             Status::Running
@@ -363,14 +364,14 @@ pub fn write_all(fd: rustix::fd::BorrowedFd<'_>, mut buf: &[u8]) -> std::result:
 
 /// Remove `id`'s files (only those crab-can puts there), the claim last: the ID is free
 /// only once nothing of it is left.
-pub fn remove(dir: Dir<'_>) {
+pub fn remove(entry: Entry<'_>) {
     for f in ["config.json", "start"] {
-        let _ = rustix::fs::unlinkat(dir.fd, dir.file(f), AtFlags::empty());
+        let _ = rustix::fs::unlinkat(entry.fd, entry.file(f), AtFlags::empty());
     }
-    if let Some(tmp) = long_gate_name(&dir) {
-        let _ = rustix::fs::unlinkat(dir.fd, tmp, AtFlags::empty());
+    if let Some(tmp) = long_gate_name(&entry) {
+        let _ = rustix::fs::unlinkat(entry.fd, tmp, AtFlags::empty());
     }
-    let _ = rustix::fs::unlinkat(dir.fd, dir.id.as_str(), AtFlags::empty());
+    let _ = rustix::fs::unlinkat(entry.fd, entry.id.as_str(), AtFlags::empty());
 }
 
 /// An ID too long for its start socket's path to fit in a socket address: at most
@@ -382,11 +383,11 @@ pub fn long_id(id: &str) -> bool {
 /// Where the start gate's socket of an ID too long for a socket address is bound before
 /// it is renamed to `ID:start`: a name of the claim file's inode (unique while the claim
 /// exists), so a `create` killed in between leaves nothing `remove` does not know of.
-pub fn long_gate_name(dir: &Dir<'_>) -> Option<String> {
-    if !long_id(&dir.id) {
+pub fn long_gate_name(entry: &Entry<'_>) -> Option<String> {
+    if !long_id(&entry.id) {
         return None;
     }
-    let st = rustix::fs::statat(dir.fd, dir.id.as_str(), AtFlags::SYMLINK_NOFOLLOW).ok()?;
+    let st = rustix::fs::statat(entry.fd, entry.id.as_str(), AtFlags::SYMLINK_NOFOLLOW).ok()?;
     Some(format!(".{}:start", st.st_ino))
 }
 
@@ -424,15 +425,15 @@ mod tests {
     #[test]
     fn the_last_whole_line_is_the_state() {
         let (path, root) = root();
-        let dir = make(&root, "c1").unwrap();
-        assert!(State::load(&dir).is_none(), "an empty claim is no state");
+        let entry = make(&root, "c1").unwrap();
+        assert!(State::load(&entry).is_none(), "an empty claim is no state");
         let mut st = State {
             id: "c1".into(),
             cgroups: vec![("/sys/fs/cgroup/x/c1".into(), 0)],
             ..State::default()
         };
-        st.save(&dir).unwrap();
-        let got = State::load(&dir).unwrap();
+        st.save(&entry).unwrap();
+        let got = State::load(&entry).unwrap();
         assert!(
             got.created.is_empty() && got.cgroups[0].1 == 0,
             "the intent"
@@ -440,19 +441,19 @@ mod tests {
         // A line being written (no newline yet) is not read: the one before it is.
         let file = format!("{path}/c1");
         std::fs::write(&file, st.to_json() + "{\"id\":\"c1\",\"pi").unwrap();
-        assert!(State::load(&dir).unwrap().created.is_empty());
+        assert!(State::load(&entry).unwrap().created.is_empty());
         std::fs::write(&file, st.to_json()).unwrap();
         st.created = "2026-11-30T00:00:00Z".into();
         st.pid = 42;
         st.cgroups[0].1 = 7;
-        st.save(&dir).unwrap();
-        let got = State::load(&dir).unwrap();
+        st.save(&entry).unwrap();
+        let got = State::load(&entry).unwrap();
         assert_eq!((got.pid, got.cgroups[0].1), (42, 7), "the finished state");
         assert!(!got.created.is_empty());
         // Garbage as the last line: not crab-can's, no state.
         std::fs::write(&file, "{garbage\n").unwrap();
-        assert!(State::load(&dir).is_none());
-        remove(dir);
+        assert!(State::load(&entry).is_none());
+        remove(entry);
         assert!(list(&root).is_empty());
         std::fs::remove_dir(&path).unwrap();
     }
