@@ -39,6 +39,13 @@ fn assert_ok(r: &Run, what: &str) {
     assert_eq!(r.code, 0, "{what}: {}", show(r));
 }
 
+/// SIGKILL container `id` and wait (up to 10 s) until `state` says `stopped`.
+#[track_caller]
+fn kill_to_stopped(lab: &Lab, id: &str) {
+    assert_ok(&lab.run(&["kill", id, "KILL"]), "kill");
+    lab.wait_status(id, "stopped", 10);
+}
+
 /// Whether this host can freeze a cgroup (v1 freezer or v2).
 fn can_freeze() -> bool {
     common::fs_magic("/sys/fs/cgroup/freezer") == Some(common::CGROUP1_MAGIC)
@@ -1065,8 +1072,7 @@ fn long_ids() {
         assert_eq!(lab.status(&id), "running");
         let r = lab.run(&["list", "-q"]);
         assert!(r.stdout.lines().any(|l| l == id), "list: {}", show(&r));
-        assert_ok(&lab.run(&["kill", &id, "KILL"]), "kill");
-        lab.wait_status(&id, "stopped", 10);
+        kill_to_stopped(lab, &id);
         assert_ok(&lab.run(&["delete", &id]), "delete");
         lab.assert_gone(&id);
         let id = lab.id(&"r".repeat(150));
@@ -1133,8 +1139,7 @@ fn ps_lists_the_container_processes() {
                 "ps with ps options",
             );
         }
-        assert_ok(&lab.run(&["kill", &id, "KILL"]), "kill");
-        lab.wait_status(&id, "stopped", 10);
+        kill_to_stopped(lab, &id);
         assert_eq!(pids(lab), Vec::<i32>::new(), "ps of a stopped container");
         assert_ok(&lab.run(&["delete", &id]), "delete");
         assert_fails(
@@ -1165,8 +1170,7 @@ fn errors_of_kill_start_and_unknown_ids() {
             "",
             "start of a running container",
         );
-        assert_ok(&lab.run(&["kill", &id, "KILL"]), "kill");
-        lab.wait_status(&id, "stopped", 10);
+        kill_to_stopped(lab, &id);
         assert_fails(
             &lab.run(&["kill", &id, "KILL"]),
             "container not running",
