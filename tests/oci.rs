@@ -1138,6 +1138,10 @@ fn ps_lists_the_container_processes() {
                 "not supported",
                 "ps with ps options",
             );
+            // `ps` is runc's command line without a global option before it too (podman
+            // runs the runtime without --root).
+            let r = common::run_command(common::command_for(&lab.rt.bin, &["ps"]));
+            assert_fails(&r, "a container id is needed", "ps without an ID");
         }
         kill_to_stopped(lab, &id);
         assert_eq!(pids(lab), Vec::<i32>::new(), "ps of a stopped container");

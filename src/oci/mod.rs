@@ -36,6 +36,7 @@ pub fn is_oci(first: &str) -> bool {
             | "kill"
             | "delete"
             | "list"
+            | "ps"
             | "pause"
             | "resume"
             | "spec"
