@@ -151,6 +151,24 @@ impl Limits {
         }
     }
 
+    /// The docker-like limits in words, for `ps` (`-` when none).
+    pub fn docker_words(&self) -> String {
+        let mut w = Vec::new();
+        if let Some(Amount::Of(m)) = self.memory {
+            w.push(format!("memory={}", mib(m).replace(' ', "")));
+        }
+        if let (Some(Amount::Of(q)), Some(p)) = (self.cpu_quota, self.cpu_period) {
+            w.push(format!("cpus={}.{:02}", q / p, q % p * 100 / p));
+        }
+        if let Some(Amount::Of(n)) = self.pids {
+            w.push(format!("pids={n}"));
+        }
+        match w.is_empty() {
+            true => "-".into(),
+            false => w.join(" "),
+        }
+    }
+
     pub fn any(&self) -> bool {
         self.memory.is_some()
             || self.memory_low.is_some()

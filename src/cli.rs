@@ -7,6 +7,9 @@ use std::os::unix::ffi::OsStringExt;
 
 pub const USAGE: &str = "\
 Usage: crab-can run [OPTIONS] IMAGE [COMMAND [ARG...]]
+       crab-can exec [-e K=V] [-w DIR] [-u USER[:GROUP]] [--no-tty] [-d] NAME COMMAND [ARG...]
+       crab-can ps [--format table|json]
+       crab-can kill [-s SIGNAL] NAME
        crab-can --help | --version
 
 Run COMMAND (default /bin/sh) isolated inside IMAGE, a root filesystem directory.
@@ -80,10 +83,27 @@ pub struct Spec {
     pub no_tty: bool,
 }
 
+/// `exec`: what to run in which running container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecSpec {
+    pub name: String,
+    pub command: Vec<OsString>,
+    pub env: Vec<(OsString, Option<OsString>)>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    pub no_tty: bool,
+    pub detach: bool,
+}
+
 pub enum Command {
     Help,
     Version,
     Run(Box<Spec>),
+    Exec(Box<ExecSpec>),
+    /// `ps`: as JSON (else a table).
+    Ps(bool),
+    /// `kill`: the name and the signal.
+    Kill(String, i32),
 }
 
 use crate::cgroup::{CPU_PERIOD_US, MAX_PIDS};
@@ -99,9 +119,12 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command> {
         Short('h') | Long("help") => return Ok(Command::Help),
         Short('V') | Long("version") => return Ok(Command::Version),
         Value(v) if v == "run" => {}
+        Value(v) if v == "exec" => return parse_exec(&mut p),
+        Value(v) if v == "ps" => return parse_ps(&mut p),
+        Value(v) if v == "kill" => return parse_kill(&mut p),
         Value(v) => {
             return Err(Error::new(format!(
-                "unknown command '{}'; the only command is 'run' (try 'crab-can --help')",
+                "unknown command '{}' (run, exec, ps, kill; try 'crab-can --help')",
                 v.to_string_lossy()
             )));
         }
@@ -205,6 +228,84 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command> {
         return Err(Error::new("the command is an empty string"));
     }
     Ok(Command::Run(Box::new(s)))
+}
+
+/// `exec [-e K=V] [-w DIR] [-u USER[:GROUP]] [--no-tty] [-d] NAME COMMAND [ARG...]`
+/// (`-i` and `-t` are accepted as `docker exec` users type them: the terminal follows
+/// the caller's, as for `run`).
+fn parse_exec(p: &mut lexopt::Parser) -> Result<Command> {
+    use lexopt::prelude::*;
+    let mut s = ExecSpec {
+        name: String::new(),
+        command: Vec::new(),
+        env: Vec::new(),
+        workdir: None,
+        user: None,
+        no_tty: false,
+        detach: false,
+    };
+    while let Some(arg) = p.next().map_err(lexerr)? {
+        match arg {
+            Short('e') | Long("env") => s.env.push(parse_env(p.value().map_err(lexerr)?)?),
+            Short('w') | Long("workdir") => {
+                s.workdir = Some(check_workdir(&text(p, "--workdir")?)?)
+            }
+            Short('u') | Long("user") => s.user = Some(check_user(&text(p, "--user")?)?),
+            Long("no-tty") => s.no_tty = true,
+            Short('d') | Long("detach") => s.detach = true,
+            Short('i') | Short('t') | Long("interactive") => {}
+            Value(v) => {
+                s.name = check_name(&v.to_string_lossy())?;
+                s.command.extend(p.raw_args().map_err(lexerr)?);
+                break;
+            }
+            other => return Err(lexerr(other.unexpected())),
+        }
+    }
+    if s.name.is_empty() || s.command.is_empty() || s.command[0].is_empty() {
+        return Err(Error::new(
+            "usage: crab-can exec [OPTIONS] NAME COMMAND [ARG...]",
+        ));
+    }
+    Ok(Command::Exec(Box::new(s)))
+}
+
+/// `ps [--format table|json]`.
+fn parse_ps(p: &mut lexopt::Parser) -> Result<Command> {
+    use lexopt::prelude::*;
+    let mut json = false;
+    while let Some(arg) = p.next().map_err(lexerr)? {
+        match arg {
+            Long("format") | Short('f') => {
+                json = match text(p, "--format")?.as_str() {
+                    "json" => true,
+                    "table" => false,
+                    v => {
+                        return Err(Error::new(format!(
+                            "invalid --format '{v}': expected 'table' or 'json'"
+                        )));
+                    }
+                }
+            }
+            other => return Err(lexerr(other.unexpected())),
+        }
+    }
+    Ok(Command::Ps(json))
+}
+
+/// `kill [-s SIGNAL] NAME` (default TERM; a name or a number).
+fn parse_kill(p: &mut lexopt::Parser) -> Result<Command> {
+    use lexopt::prelude::*;
+    let (mut sig, mut name) = (libc::SIGTERM, None);
+    while let Some(arg) = p.next().map_err(lexerr)? {
+        match arg {
+            Short('s') | Long("signal") => sig = crate::signal::parse(&text(p, "--signal")?)?,
+            Value(v) if name.is_none() => name = Some(check_name(&v.to_string_lossy())?),
+            other => return Err(lexerr(other.unexpected())),
+        }
+    }
+    let name = name.ok_or_else(|| Error::new("usage: crab-can kill [-s SIGNAL] NAME"))?;
+    Ok(Command::Kill(name, sig))
 }
 
 /// A command-line error in words, for both command lines. Every kind is spelled here

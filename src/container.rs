@@ -29,6 +29,8 @@ pub struct Container<'p> {
     sigfd: OwnedFd,
     err_r: OwnedFd,
     tty_sock: Option<OwnedFd>,
+    /// CLOCK_BOOTTIME seconds at its creation.
+    started: u64,
 }
 
 /// What the init's end tells us.
@@ -212,6 +214,7 @@ pub fn create_with<'p>(
         sigfd,
         err_r,
         tty_sock,
+        started: sys::clock_time(libc::CLOCK_BOOTTIME).0 as u64,
     })
 }
 
@@ -365,20 +368,73 @@ pub fn start(ct: &mut Container<'_>) {
     }
 }
 
-/// Wait for the init to exit, forwarding signals and relaying the terminal.
+/// Wait for the init to exit, forwarding signals and relaying the terminal; the name
+/// socket answers `exec`, `ps` and `kill` meanwhile.
 pub fn wait(ct: &mut Container<'_>) -> Result<Outcome> {
-    relay_until_exit(
+    let tty_sock = ct.tty_sock.take();
+    let ct = &*ct;
+    let listener = match &ct.lock {
+        Some(lock) => Some(lock.listen()?),
+        None => None,
+    };
+    // Made at the first question: a run nobody asks about pays nothing for it.
+    let mut record: Option<(Vec<u8>, Vec<OwnedFd>)> = None;
+    let mut serve = |l: BorrowedFd<'_>| {
+        let (rec, dirs) = record.get_or_insert_with(|| running(ct));
+        let mut fds = vec![ct.pidfd.as_fd()];
+        fds.extend(dirs.iter().map(|d| d.as_fd()));
+        state::answer(l, rec, &fds);
+    };
+    relay_serving(
         ct.pidfd.as_fd(),
         ct.sigfd.as_fd(),
         ct.err_r.as_fd(),
-        ct.tty_sock.take(),
+        tty_sock,
         None,
+        listener.map(|l| (l, &mut serve as &mut dyn FnMut(BorrowedFd<'_>))),
     )
+}
+
+/// What `exec`, `ps` and `kill` learn of this container: its record and its cgroup
+/// directories.
+fn running(ct: &Container<'_>) -> (Vec<u8>, Vec<OwnedFd>) {
+    let (p, c) = (&ct.plan.process, &ct.plan.container);
+    let r = state::Running {
+        pid: ct.pid,
+        started: ct.started,
+        uid: p.privileges.uid,
+        gid: p.privileges.gid,
+        caps: p.privileges.caps.bounding,
+        seccomp: p.seccomp.is_some(),
+        image: c.root.display.clone(),
+        command: p.argv.strings().join(" "),
+        limits: c
+            .cgroup
+            .as_ref()
+            .map_or_else(|| "-".into(), |cp| cp.limits.docker_words()),
+        cwd: p.cwd.to_string_lossy().into_owned(),
+        env: p.envp.strings(),
+    };
+    let dirs = ct.cgroup.as_ref().map_or_else(Vec::new, |cg| {
+        cg.dirs()
+            .filter_map(|(path, _)| {
+                rustix::fs::open(
+                    path,
+                    rustix::fs::OFlags::PATH
+                        | rustix::fs::OFlags::DIRECTORY
+                        | rustix::fs::OFlags::CLOEXEC,
+                    rustix::fs::Mode::empty(),
+                )
+                .ok()
+            })
+            .collect()
+    });
+    (r.encode(), dirs)
 }
 
 /// [`wait`] for OCI's foreground `run`, whose terminal's master came before the gate.
 pub fn wait_with(ct: &mut Container<'_>, master: Option<OwnedFd>) -> Result<Outcome> {
-    relay_until_exit(
+    relay(
         ct.pidfd.as_fd(),
         ct.sigfd.as_fd(),
         ct.err_r.as_fd(),
@@ -387,9 +443,24 @@ pub fn wait_with(ct: &mut Container<'_>, master: Option<OwnedFd>) -> Result<Outc
     )
 }
 
+/// Wait for the process behind `pidfd` to exit: forward signals, read setup failures,
+/// relay the terminal.
+pub fn relay(
+    pidfd: BorrowedFd<'_>,
+    sigfd: BorrowedFd<'_>,
+    err_r: BorrowedFd<'_>,
+    tty_sock: Option<OwnedFd>,
+    master: Option<OwnedFd>,
+) -> Result<Outcome> {
+    relay_serving(pidfd, sigfd, err_r, tty_sock, master, None)
+}
+
 impl Outcome {
     pub fn status(&self) -> u8 {
         self.status
+    }
+    pub fn failure(&self) -> Option<Failure> {
+        self.failure
     }
 }
 
@@ -425,13 +496,17 @@ fn pick<'a>(on: bool, fd: Option<BorrowedFd<'a>>, idle: BorrowedFd<'a>) -> Borro
     }
 }
 
-/// Wait for the init to exit: forward signals, read setup failures, relay the terminal.
-fn relay_until_exit(
+/// The name socket, and what answers a caller on it.
+type Serve<'a> = (BorrowedFd<'a>, &'a mut dyn FnMut(BorrowedFd<'_>));
+
+/// [`relay`], answering the name socket's callers too (docker-like `run`).
+fn relay_serving(
     pidfd: BorrowedFd<'_>,
     sigfd: BorrowedFd<'_>,
     err_r: BorrowedFd<'_>,
     mut tty_sock: Option<OwnedFd>,
     mut master: Option<OwnedFd>,
+    mut serve: Option<Serve<'_>>,
 ) -> Result<Outcome> {
     let mut err_r = Some(err_r);
     let mut failure = None;
@@ -448,7 +523,8 @@ fn relay_until_exit(
     let stdin = rustix::stdio::stdin();
     let stdout = rustix::stdio::stdout();
     loop {
-        // Fixed slots: 0 pidfd, 1 signals, 2 error pipe, 3 terminal socket, 4 master, 5 stdin.
+        // Fixed slots: 0 pidfd, 1 signals, 2 error pipe, 3 terminal socket, 4 master, 5 stdin,
+        // 6 the name socket.
         // A slot that is off watches the signalfd for no events: poll reports hang-up and
         // errors even for fds asked for nothing, and a signalfd has neither.
         let on = [
@@ -458,6 +534,7 @@ fn relay_until_exit(
             tty_sock.is_some(),
             master.is_some() && master_open,
             master.is_some() && stdin_open,
+            serve.is_some(),
         ];
         let watch = |i: usize| {
             if on[i] {
@@ -479,12 +556,18 @@ fn relay_until_exit(
                 watch(4),
             ),
             PollFd::from_borrowed_fd(pick(on[5], Some(stdin), sigfd), watch(5)),
+            PollFd::from_borrowed_fd(pick(on[6], serve.as_ref().map(|s| s.0), sigfd), watch(6)),
         ];
         match rustix::event::poll(&mut fds, None) {
             Ok(_) | Err(Errno::INTR) => {}
             Err(e) => return Err(Error::sys("cannot wait for the container (poll)", e)),
         }
-        let ready: [bool; 6] = std::array::from_fn(|i| on[i] && !fds[i].revents().is_empty());
+        let ready: [bool; 7] = std::array::from_fn(|i| on[i] && !fds[i].revents().is_empty());
+        if ready[6] {
+            if let Some((l, answer)) = &mut serve {
+                answer(*l);
+            }
+        }
         if ready[1] {
             if let Ok(sig) = sys::read_signal(sigfd) {
                 match (sig, &master) {

@@ -343,7 +343,7 @@ fn wait_at_gate(
 
 /// The process half: its own session, default signals, the plan's working directory,
 /// limits, user and privileges, then execve. Never returns.
-fn command(
+pub fn command(
     p: &ProcessPlan,
     err: BorrowedFd<'_>,
     tty_sock: Option<BorrowedFd<'_>>,

@@ -11,7 +11,9 @@ use crate::error::{Error, Result};
 
 /// A JSON value.
 #[cfg_attr(test, derive(Debug, PartialEq))]
+#[derive(Default)]
 pub enum Value {
+    #[default]
     Null,
     Bool(bool),
     /// The number's text exactly as written (validated JSON number syntax).

@@ -11,12 +11,14 @@ mod cli;
 mod container;
 mod devices;
 mod error;
+mod exec;
 mod init;
 mod json;
 mod net;
 mod oci;
 mod plan;
 mod rootfs;
+mod running;
 mod seccomp;
 mod security;
 mod signal;
@@ -43,7 +45,7 @@ fn main() {
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     // runc's command line (an engine driving crab-can) or the docker-like one.
     let first = args.first().and_then(|a| a.to_str()).unwrap_or("");
-    if oci::is_oci(first) || (first == "run" && oci::is_oci_run(&args)) {
+    if oci::is_oci(first) || (first == "run" && oci::is_oci_run(&args)) || oci::is_oci_form(&args) {
         std::process::exit(i32::from(oci::main(args)));
     }
     let code = match cli::parse(args) {
@@ -60,6 +62,11 @@ fn main() {
                 Ok(code) => code,
                 Err(e) => error::print(&e),
             }
+        }
+        Ok(cli::Command::Exec(spec)) => running::exec(&spec).unwrap_or_else(|e| error::print(&e)),
+        Ok(cli::Command::Ps(json)) => running::ps(json).unwrap_or_else(|e| error::print(&e)),
+        Ok(cli::Command::Kill(name, sig)) => {
+            running::kill(&name, sig).unwrap_or_else(|e| error::print(&e))
         }
         Err(e) => error::print(&e),
     };

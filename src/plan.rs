@@ -42,8 +42,7 @@ impl CStrings {
     pub fn as_ptrs(&self) -> &[*const c_char] {
         &self.ptrs
     }
-    /// The strings, as text (for tests).
-    #[cfg(test)]
+    /// The strings, as text.
     pub fn strings(&self) -> Vec<String> {
         self._owned
             .iter()
@@ -636,36 +635,94 @@ pub fn from_cli(spec: &Spec) -> Result<Plan> {
     })
 }
 
+/// The process half of an `exec`: the container's command's user, capabilities, seccomp
+/// filter, working directory and environment (from its name socket's record), changed by
+/// `-u`, `-w` and `-e`. `-u` names are looked up in the container's own files, through
+/// `root` (its init's root directory).
+pub fn exec_process(
+    r: &crate::state::Running,
+    spec: &crate::cli::ExecSpec,
+    root: &Root,
+) -> Result<ProcessPlan> {
+    let (uid, gid) = match &spec.user {
+        None => (r.uid, r.gid),
+        Some(u) => {
+            let user = user::resolve(
+                Some(u),
+                false,
+                || open_in_image(&root.image, &root.display, "/etc/passwd"),
+                || open_in_image(&root.image, &root.display, "/etc/group"),
+            )?;
+            (user.uid, user.gid)
+        }
+    };
+    let mut env: Vec<(OsString, OsString)> = r
+        .env
+        .iter()
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (k.into(), v.into())
+        })
+        .collect();
+    for (k, v) in &spec.env {
+        let Some(v) = v.clone().or_else(|| std::env::var_os(k)) else {
+            continue;
+        };
+        match env.iter_mut().find(|(ok, _)| ok == k) {
+            Some(slot) => slot.1 = v,
+            None => env.push((k.clone(), v)),
+        }
+    }
+    let path = env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.as_bytes().to_vec())
+        .unwrap_or_default();
+    let envp = env
+        .iter()
+        .map(|(k, v)| {
+            let mut b = k.as_bytes().to_vec();
+            b.push(b'=');
+            b.extend_from_slice(v.as_bytes());
+            cstring(&b)
+        })
+        .collect();
+    let cmd = spec.command[0].as_bytes();
+    let workdir = spec.workdir.as_deref().unwrap_or(&r.cwd);
+    Ok(ProcessPlan {
+        exec_candidates: exec_candidates(cmd, &path),
+        argv: CStrings::new(spec.command.iter().map(|a| cstring(a.as_bytes())).collect()),
+        envp: CStrings::new(envp),
+        command_display: String::from_utf8_lossy(cmd).into_owned(),
+        path_display: String::from_utf8_lossy(&path).into_owned(),
+        cwd: cstring(workdir.as_bytes()),
+        privileges: Privileges {
+            uid,
+            gid,
+            groups: Vec::new(),
+            caps: docker_capabilities(r.caps, uid),
+            no_new_privs: true,
+        },
+        rlimits: Vec::new(),
+        seccomp: r
+            .seccomp
+            .then(|| seccomp::Filter::default_profile(if uid == 0 { r.caps } else { 0 })),
+        terminal: crate::tty::wanted(spec.no_tty || spec.detach).then(|| Terminal {
+            size: crate::tty::caller_size(),
+        }),
+        umask: None,
+        lsm_exec: None,
+    })
+}
+
 /// A failure of the child as an error, in the terms of the plan it walked: the step and
 /// the item of the plan it was about, the errno, and the exit code (126/127 for the
 /// command, whose words already say why).
 pub fn failure_error(plan: &Plan, f: &Failure) -> Error {
-    let why = crate::error::strerror(f.errno);
     let p = &plan.process;
     let c = &plan.container;
     let image = &c.root.display;
-    let cmd = &p.command_display;
     let what = match f.step {
-        Step::Exec => {
-            let in_path = !cmd.contains('/');
-            let msg = match f.errno {
-                Errno::NOENT | Errno::NOTDIR if in_path => format!(
-                    "cannot run '{cmd}': not found in the container's PATH ({})",
-                    p.path_display
-                ),
-                Errno::NOENT | Errno::NOTDIR => {
-                    format!("cannot run '{cmd}': {why} in the container")
-                }
-                Errno::NOEXEC => {
-                    format!("cannot run '{cmd}': not an executable (neither ELF nor a #! script)")
-                }
-                Errno::ACCESS => format!(
-                    "cannot run '{cmd}': permission denied (not executable, or a directory)"
-                ),
-                _ => format!("cannot run '{cmd}': {why}"),
-            };
-            return Error::with(f.exit_code(), msg, None);
-        }
         Step::Mount
         | Step::Dev
         | Step::DevNode
@@ -708,7 +765,6 @@ pub fn failure_error(plan: &Plan, f: &Failure) -> Error {
             None => "cannot join a namespace".into(),
         },
         Step::AtGate => "the container's init reported no failure".into(),
-        Step::Lsm => "cannot set the process's security label".into(),
         Step::Hostname => format!(
             "cannot set the hostname '{}'",
             String::from_utf8_lossy(&c.hostname)
@@ -728,6 +784,38 @@ pub fn failure_error(plan: &Plan, f: &Failure) -> Error {
         Step::StartGate => "the container's init lost its start signal".into(),
         Step::Signals => "cannot set up the init's signals".into(),
         Step::Fork => "cannot fork the command".into(),
+        _ => return process_failure(p, f),
+    };
+    Error::with(f.exit_code(), what, Some(f.errno))
+}
+
+/// A failure of the process half (the container's command, or a process exec'd into
+/// it), in the terms of its plan.
+pub fn process_failure(p: &ProcessPlan, f: &Failure) -> Error {
+    let why = crate::error::strerror(f.errno);
+    let cmd = &p.command_display;
+    let what = match f.step {
+        Step::Exec => {
+            let in_path = !cmd.contains('/');
+            let msg = match f.errno {
+                Errno::NOENT | Errno::NOTDIR if in_path => format!(
+                    "cannot run '{cmd}': not found in the container's PATH ({})",
+                    p.path_display
+                ),
+                Errno::NOENT | Errno::NOTDIR => {
+                    format!("cannot run '{cmd}': {why} in the container")
+                }
+                Errno::NOEXEC => {
+                    format!("cannot run '{cmd}': not an executable (neither ELF nor a #! script)")
+                }
+                Errno::ACCESS => format!(
+                    "cannot run '{cmd}': permission denied (not executable, or a directory)"
+                ),
+                _ => format!("cannot run '{cmd}': {why}"),
+            };
+            return Error::with(f.exit_code(), msg, None);
+        }
+        Step::Lsm => "cannot set the process's security label".into(),
         Step::Session => "cannot give the command a session of its own".into(),
         Step::Terminal => "cannot give the command a pseudo-terminal".into(),
         Step::Chdir => format!(
@@ -743,6 +831,7 @@ pub fn failure_error(plan: &Plan, f: &Failure) -> Error {
         Step::Ambient => "cannot set the ambient capabilities".into(),
         Step::NoNewPrivs => "cannot set no_new_privs".into(),
         Step::Seccomp => "cannot load the seccomp filter".into(),
+        _ => "cannot set up the process".into(),
     };
     Error::with(f.exit_code(), what, Some(f.errno))
 }

@@ -66,3 +66,42 @@ pub fn reset_for_exec() {
     }
     let _ = sys::sigprocmask(libc::SIG_SETMASK, &sys::sigset(&[]));
 }
+
+/// A signal as a number or a name, with or without SIG, any case.
+pub fn parse(s: &str) -> crate::error::Result<i32> {
+    if let Ok(n) = s.parse::<i32>() {
+        if (1..=64).contains(&n) {
+            return Ok(n);
+        }
+    }
+    let up = s.to_ascii_uppercase();
+    let name = up.strip_prefix("SIG").unwrap_or(&up);
+    const NAMES: [&str; 31] = [
+        "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2",
+        "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG",
+        "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
+    ];
+    if let Some(i) = NAMES.iter().position(|n| *n == name) {
+        return Ok(i as i32 + 1);
+    }
+    let rt = |rest: &str, base: i32, sign: i32| -> Option<i32> {
+        let n = if rest.is_empty() {
+            0
+        } else {
+            rest.strip_prefix(if sign > 0 { '+' } else { '-' })?
+                .parse()
+                .ok()?
+        };
+        let v = base + sign * n;
+        (34..=64).contains(&v).then_some(v)
+    };
+    let r = match name {
+        "IOT" => Some(6),
+        "POLL" => Some(29),
+        "CLD" => Some(17),
+        _ if name.starts_with("RTMIN") => rt(&name[5..], 34, 1),
+        _ if name.starts_with("RTMAX") => rt(&name[5..], 64, -1),
+        _ => None,
+    };
+    r.ok_or_else(|| crate::error::Error::new(format!("unknown signal \"{s}\"")))
+}

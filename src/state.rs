@@ -2,7 +2,11 @@
 //!
 //! A running container's name is an abstract unix socket, `@crab-can/NAME`, bound by its
 //! crab-can for the container's whole life: binding is atomic, needs no file, and the
-//! kernel frees the name the moment crab-can dies, however it dies. Abstract names belong
+//! kernel frees the name the moment crab-can dies, however it dies. It is a listening
+//! `SEQPACKET` socket: `exec`, `ps` and `kill` connect to it and receive one [`Running`]
+//! record with the init's pidfd and the cgroup directories (SCM_RIGHTS). Anyone can
+//! connect to or bind an abstract name, so both sides check the other's uid
+//! (`SO_PEERCRED`): the server answers root only, and a client trusts only a root holder. Abstract names belong
 //! to a network namespace, so the socket is always made in the host's (see `host_net_ns`): a name is
 //! unique on the host whichever network namespace crab-can is started in (`ip netns exec`,
 //! systemd's `PrivateNetwork=`, a CI runner's). Only without `/proc`, or where PID 1's
@@ -14,7 +18,7 @@
 //! next run removes the cgroups it lists, and only those (see `cgroup::remove_leftover`).
 
 use crate::error::{Error, Result};
-use rustix::fd::{AsFd, OwnedFd};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
@@ -23,16 +27,18 @@ use rustix::thread::LinkNameSpaceType;
 pub const DIR: &str = "/run/crab-can";
 
 pub struct NameLock {
-    _socket: OwnedFd,
+    socket: OwnedFd,
     name: String,
     /// The state file, once this run has written one.
     record: Option<OwnedFd>,
 }
 
 fn unix_socket() -> std::result::Result<OwnedFd, Errno> {
+    // Abstract names are per socket type: every user of the name (lock, sweep, clients)
+    // must use this one.
     rustix::net::socket_with(
         AddressFamily::UNIX,
-        SocketType::DGRAM,
+        SocketType::SEQPACKET,
         SocketFlags::CLOEXEC,
         None,
     )
@@ -86,11 +92,14 @@ fn host_socket() -> std::result::Result<OwnedFd, Errno> {
     sock
 }
 
+fn address(name: &str) -> std::result::Result<SocketAddrUnix, Errno> {
+    SocketAddrUnix::new_abstract_name(format!("crab-can/{name}").as_bytes())
+}
+
 /// Bind `@crab-can/NAME`: Ok(None) when another process holds it.
 fn try_bind(name: &str) -> std::result::Result<Option<OwnedFd>, Errno> {
     let sock = host_socket()?;
-    let addr = SocketAddrUnix::new_abstract_name(format!("crab-can/{name}").as_bytes())?;
-    match rustix::net::bind(&sock, &addr) {
+    match rustix::net::bind(&sock, &address(name)?) {
         Ok(()) => Ok(Some(sock)),
         Err(Errno::ADDRINUSE) => Ok(None),
         Err(e) => Err(e),
@@ -116,7 +125,7 @@ pub fn lock(name: &str) -> Result<NameLock> {
         match try_bind(name) {
             Ok(Some(socket)) => {
                 return Ok(NameLock {
-                    _socket: socket,
+                    socket,
                     name: name.to_string(),
                     record: None,
                 });
@@ -169,6 +178,13 @@ fn remove_leftovers(name: &str) {
 }
 
 impl NameLock {
+    /// Start answering `exec`, `ps` and `kill` (see [`answer`]).
+    pub fn listen(&self) -> Result<BorrowedFd<'_>> {
+        rustix::net::listen(&self.socket, 16)
+            .map_err(|e| Error::sys("cannot listen on the container's name socket", e))?;
+        Ok(self.socket.as_fd())
+    }
+
     /// Whatever a killed crab-can of this name left behind: remove it.
     pub fn clean_leftovers(&self) {
         remove_leftovers(&self.name);
@@ -260,4 +276,189 @@ pub fn sweep() {
             remove_leftovers(name);
         }
     }
+}
+
+/// What a running container tells `exec`, `ps` and `kill`: its init, what an exec'd
+/// process inherits from the container's command, and what `ps` shows. It travels as
+/// NUL-separated fields, with the init's pidfd and the cgroup directories as SCM_RIGHTS.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Running {
+    pub pid: i32,
+    /// CLOCK_BOOTTIME seconds when it started.
+    pub started: u64,
+    pub uid: u32,
+    pub gid: u32,
+    /// The capability set of the command (as root; a non-root user holds none).
+    pub caps: u64,
+    /// Docker's default seccomp profile (else unconfined).
+    pub seccomp: bool,
+    pub image: String,
+    pub command: String,
+    pub limits: String,
+    pub cwd: String,
+    /// `KEY=VALUE`, the command's whole environment.
+    pub env: Vec<String>,
+}
+
+/// The most fds a record carries: the init's pidfd and one per cgroup hierarchy.
+const MAX_FDS: usize = 16;
+/// The largest record (the command's environment is the bulk of it).
+const MAX_RECORD: usize = 64 << 10;
+
+impl Running {
+    pub fn encode(&self) -> Vec<u8> {
+        let nums = [
+            self.pid as u64,
+            self.started,
+            self.uid as u64,
+            self.gid as u64,
+            self.caps,
+            self.seccomp as u64,
+        ];
+        let mut fields: Vec<String> = nums.iter().map(|n| n.to_string()).collect();
+        fields.extend(
+            [&self.image, &self.command, &self.limits, &self.cwd]
+                .into_iter()
+                .cloned(),
+        );
+        fields.extend(self.env.iter().cloned());
+        fields.join("\0").into_bytes()
+    }
+
+    pub fn decode(b: &[u8]) -> Option<Running> {
+        let text = std::str::from_utf8(b).ok()?;
+        let mut f = text.split('\0');
+        let mut num = || f.next()?.parse::<u64>().ok();
+        let (pid, started, uid, gid, caps, seccomp) =
+            (num()?, num()?, num()?, num()?, num()?, num()?);
+        let mut s = || f.next().map(str::to_string);
+        Some(Running {
+            pid: pid as i32,
+            started,
+            uid: uid as u32,
+            gid: gid as u32,
+            caps,
+            seccomp: seccomp == 1,
+            image: s()?,
+            command: s()?,
+            limits: s()?,
+            cwd: s()?,
+            env: f.map(str::to_string).collect(),
+        })
+    }
+}
+
+/// The uid of the process at the other end of a unix socket.
+fn peer_uid(sock: BorrowedFd<'_>) -> Option<u32> {
+    rustix::net::sockopt::socket_peercred(sock)
+        .ok()
+        .map(|c| c.uid.as_raw())
+}
+
+/// Server side: take one connection from the name socket and, when the caller is root,
+/// send it the record and the fds, then close it. The server never acts for a client.
+pub fn answer(listener: BorrowedFd<'_>, record: &[u8], fds: &[BorrowedFd<'_>]) {
+    use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags, SocketFlags};
+    let Ok(conn) = rustix::net::accept_with(listener, SocketFlags::CLOEXEC | SocketFlags::NONBLOCK)
+    else {
+        return;
+    };
+    if peer_uid(conn.as_fd()) != Some(0) {
+        return;
+    }
+    let mut space =
+        [std::mem::MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    control.push(SendAncillaryMessage::ScmRights(
+        &fds[..fds.len().min(MAX_FDS)],
+    ));
+    let _ = rustix::net::sendmsg(
+        &conn,
+        &[std::io::IoSlice::new(record)],
+        &mut control,
+        SendFlags::NOSIGNAL,
+    );
+}
+
+/// Client side: ask the container NAME. None when no container holds the name; an error
+/// when the holder is not root's (a squatter) or says nothing.
+pub fn ask(name: &str) -> Result<Option<(Running, Vec<OwnedFd>)>> {
+    use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+    let sock = host_socket().map_err(|e| Error::sys("cannot create a socket", e))?;
+    let addr = address(name).map_err(|e| Error::sys("cannot create a socket", e))?;
+    match rustix::net::connect(&sock, &addr) {
+        Ok(()) => {}
+        Err(Errno::CONNREFUSED) | Err(Errno::NOENT) => return Ok(None),
+        Err(e) => return Err(Error::sys(format!("cannot reach container {name}"), e)),
+    }
+    // The listener's credentials, known before it accepts: never trust a name another
+    // user bound (it could hand us fds into namespaces of its own).
+    match peer_uid(sock.as_fd()) {
+        Some(0) => {}
+        Some(uid) => {
+            return Err(Error::new(format!(
+                "@crab-can/{name} is held by uid {uid}, not by crab-can"
+            )));
+        }
+        None => {
+            return Err(Error::new(format!(
+                "cannot check who holds @crab-can/{name}"
+            )));
+        }
+    }
+    let mut buf = vec![0u8; MAX_RECORD];
+    let mut space =
+        [std::mem::MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let n = loop {
+        match rustix::net::recvmsg(&sock, &mut iov, &mut control, RecvFlags::CMSG_CLOEXEC) {
+            Ok(m) => break m.bytes,
+            Err(Errno::INTR) => continue,
+            Err(e) => return Err(Error::sys(format!("cannot hear from container {name}"), e)),
+        }
+    };
+    let mut fds = Vec::new();
+    for m in control.drain() {
+        if let RecvAncillaryMessage::ScmRights(r) = m {
+            fds.extend(r);
+        }
+    }
+    // A container that is ending closes the connection without a word.
+    if n == 0 || fds.is_empty() {
+        return Ok(None);
+    }
+    match Running::decode(&buf[..n]) {
+        Some(r) => Ok(Some((r, fds))),
+        None => Err(Error::new(format!(
+            "container {name} sent a record crab-can cannot read"
+        ))),
+    }
+}
+
+/// The names of the running containers: the listening `@crab-can/` SEQPACKET sockets of
+/// the host's network namespace, as `/proc/PID/net/unix` lists them.
+pub fn names() -> Result<Vec<String>> {
+    let path = match host_net_ns() {
+        Some((ns, _)) => ns.replace("ns/net", "net/unix"),
+        None => "/proc/self/net/unix".into(),
+    };
+    let text = crate::sys::read_text(&path)
+        .ok_or_else(|| Error::new("cannot list containers: /proc is not mounted"))?;
+    let mut out = Vec::new();
+    // "Num RefCount Protocol Flags Type St Inode Path": flags 00010000 is a listener,
+    // type 0005 SEQPACKET.
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() < 8 || f[3] != "00010000" || f[4] != "0005" {
+            continue;
+        }
+        if let Some(n) = f[7].strip_prefix("@crab-can/") {
+            if is_name(n) && !out.iter().any(|o| o == n) {
+                out.push(n.to_string());
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
 }

@@ -218,6 +218,12 @@ pub fn close(fd: RawFd) {
     unsafe { libc::close(fd) };
 }
 
+/// Let `fd` survive `execve` (clear FD_CLOEXEC); a number that is not open is left alone.
+pub fn keep_on_exec(fd: RawFd) {
+    // SAFETY: F_SETFD on any number only changes that fd's flags, or fails with EBADF.
+    unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+}
+
 /// Close every fd above 2 except those in `keep` (in any order).
 ///
 /// With `close_range` (Linux 5.9); where it is missing or refused (a seccomp profile of an

@@ -367,6 +367,96 @@ fn open_ns(p: &At<'_>, proc_name: &str) -> Result<OwnedFd> {
     Ok(fd)
 }
 
+/// What `exec ID CMD...` changes of the container's own process (runc's exec flags).
+#[derive(Default)]
+pub struct ExecFlags {
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: Option<String>,
+    /// `UID[:GID]`.
+    pub user: Option<String>,
+    pub caps: Vec<String>,
+    pub no_new_privs: bool,
+    pub tty: bool,
+}
+
+fn member<'v>(obj: &'v mut json::Value, key: &str) -> Option<&'v mut json::Value> {
+    match obj {
+        json::Value::Object(m) => {
+            if !m.iter().any(|(k, _)| k == key) {
+                m.push((key.to_string(), json::Value::Null));
+            }
+            m.iter_mut().rev().find(|(k, _)| k == key).map(|(_, v)| v)
+        }
+        _ => None,
+    }
+}
+
+fn strings(v: &[String]) -> json::Value {
+    json::Value::Array(v.iter().map(|s| json::Value::String(s.clone())).collect())
+}
+
+/// The process half of an OCI `exec`: `--process`'s spec Process (`process`), or else the
+/// container's own process with runc's exec flags over it; the seccomp filter is always
+/// the container's (a Process has none).
+pub fn exec_process(
+    config: &[u8],
+    given: Option<&[u8]>,
+    flags: &ExecFlags,
+    root: &rootfs::Root,
+) -> Result<ProcessPlan> {
+    let mut c = json::parse(config).map_err(|e| Error::new(format!("config.json: {}", e.msg)))?;
+    let mut p = match given {
+        Some(text) => json::parse(text).map_err(|e| Error::new(format!("process: {}", e.msg)))?,
+        None => {
+            let mut p = member(&mut c, "process").map_or(json::Value::Null, std::mem::take);
+            let num = |n: &str| json::Value::Number(n.to_string());
+            if let Some(v) = member(&mut p, "args") {
+                *v = strings(&flags.args);
+            }
+            if let Some(json::Value::Array(env)) = member(&mut p, "env") {
+                env.extend(flags.env.iter().map(|e| json::Value::String(e.clone())));
+            }
+            if let (Some(cwd), Some(v)) = (&flags.cwd, member(&mut p, "cwd")) {
+                *v = json::Value::String(cwd.clone());
+            }
+            if let Some(u) = &flags.user {
+                let (uid, gid) = u.split_once(':').unwrap_or((u, "0"));
+                if let Some(user) = member(&mut p, "user") {
+                    *user = json::Value::Object(vec![
+                        ("uid".into(), num(uid)),
+                        ("gid".into(), num(gid)),
+                    ]);
+                }
+            }
+            if let Some(v) = member(&mut p, "terminal") {
+                *v = json::Value::Bool(flags.tty);
+            }
+            if flags.no_new_privs {
+                if let Some(v) = member(&mut p, "noNewPrivileges") {
+                    *v = json::Value::Bool(true);
+                }
+            }
+            if let Some(caps) = member(&mut p, "capabilities") {
+                for set in ["bounding", "effective", "permitted", "ambient"] {
+                    if let Some(json::Value::Array(list)) = member(caps, set) {
+                        list.extend(flags.caps.iter().map(|c| json::Value::String(c.clone())));
+                    } else if let Some(v) = member(caps, set) {
+                        *v = strings(&flags.caps);
+                    }
+                }
+            }
+            p
+        }
+    };
+    let linux = member(&mut c, "linux").map_or(json::Value::Null, std::mem::take);
+    let whole = json::Value::Object(vec![
+        ("process".into(), std::mem::take(&mut p)),
+        ("linux".into(), linux),
+    ]);
+    process(&At::root(&whole), root, &mut Extras::default())
+}
+
 fn process(at: &At<'_>, root: &rootfs::Root, extra: &mut Extras) -> Result<ProcessPlan> {
     let p = need(at, "process")?;
     let args_at = need(&p, "args")?;
@@ -1025,8 +1115,8 @@ fn id_maps(
 
 /// The error `create` gives for a command that is not there, in runc's words (podman
 /// turns "executable file not found in $PATH" and "no such file or directory" into 127).
-pub fn exec_error(plan: &Plan, errno: Errno) -> Error {
-    let cmd = &plan.process.command_display;
+pub fn exec_error(p: &ProcessPlan, errno: Errno) -> Error {
+    let cmd = &p.command_display;
     match errno {
         Errno::NOENT | Errno::NOTDIR if !cmd.contains('/') => Error::new(format!(
             "exec: \"{cmd}\": executable file not found in $PATH"
@@ -1311,7 +1401,7 @@ mod tests {
     fn runc_words_for_a_missing_command() {
         let b = load_plan("exec", &config(PROC, "", "")).unwrap();
         assert_eq!(
-            exec_error(&b.plan, Errno::NOENT).msg,
+            exec_error(&b.plan.process, Errno::NOENT).msg,
             "exec: \"sh\": executable file not found in $PATH"
         );
     }

@@ -33,10 +33,8 @@ pub fn is_oci(first: &str) -> bool {
         "create"
             | "start"
             | "state"
-            | "kill"
             | "delete"
             | "list"
-            | "ps"
             | "pause"
             | "resume"
             | "spec"
@@ -50,6 +48,48 @@ pub fn is_oci(first: &str) -> bool {
     ) || ["--root=", "--log=", "--log-format=", "--rootless="]
         .iter()
         .any(|p| first.starts_with(p))
+}
+
+/// `exec`, `ps` and `kill` are words of both command lines: runc's when their arguments
+/// are in runc's form — `exec` with one of runc's own options, `ps ID`, `kill [--all] ID
+/// SIGNAL` — and the docker-like command's otherwise (CONTRACT.md).
+pub fn is_oci_form(args: &[OsString]) -> bool {
+    let words: Vec<&str> = args.iter().skip(1).filter_map(|a| a.to_str()).collect();
+    let opt = |w: &&str| w.split('=').next().unwrap_or(w).to_string();
+    match args.first().and_then(|a| a.to_str()) {
+        Some("exec") => words.iter().take_while(|w| w.starts_with('-')).any(|w| {
+            matches!(
+                opt(w).as_str(),
+                "--process"
+                    | "-p"
+                    | "--pid-file"
+                    | "--console-socket"
+                    | "--preserve-fds"
+                    | "--cap"
+                    | "-c"
+                    | "--no-new-privs"
+                    | "--cwd"
+                    | "--tty"
+                    | "--process-label"
+                    | "--apparmor"
+                    | "--ignore-paused"
+            )
+        }),
+        Some("ps") => {
+            let mut after_format = false;
+            words.iter().any(|w| {
+                let value = !w.starts_with('-') && !after_format;
+                after_format = *w == "--format" || *w == "-f";
+                value
+            })
+        }
+        Some("kill") => {
+            !words.iter().any(|w| opt(w) == "-s" || opt(w) == "--signal")
+                && (words.iter().any(|w| *w == "-a" || *w == "--all")
+                    || words.iter().filter(|w| !w.starts_with('-')).count() >= 2)
+        }
+        _ => false,
+    }
 }
 
 /// `run` is OCI's when one of runc's `run` options comes before the first word.
@@ -139,6 +179,12 @@ fn parse_and_run(args: Vec<OsString>, log: &mut log::Log) -> Result<u8> {
         "start" => start(&g, &one_id(&mut p)?),
         "state" => state_cmd(&g, &one_id(&mut p)?),
         "kill" => kill(&g, &mut p),
+        // runc: every failure of `exec` itself is 255 (the process's status is its own).
+        "exec" => Ok(exec_cmd(&g, &mut p).unwrap_or_else(|e| {
+            log.error(&e.to_string());
+            crate::error::print(&e);
+            255
+        })),
         "delete" => delete_cmd(&g, &mut p),
         "list" => list(&g, &mut p),
         "ps" => ps(&g, &mut p),
@@ -150,7 +196,7 @@ fn parse_and_run(args: Vec<OsString>, log: &mut log::Log) -> Result<u8> {
             Ok(0)
         }
         other => Err(Error::new(format!(
-            "unknown command '{other}' (create, start, state, kill, delete, run, list, ps, pause, resume, spec, features)"
+            "unknown command '{other}' (create, start, state, kill, delete, run, exec, list, ps, pause, resume, spec, features)"
         ))),
     }
 }
@@ -496,13 +542,225 @@ fn create_in(
 
 /// A setup failure in the words engines expect (a missing command as runc says it).
 fn gate_error(plan: &crate::plan::Plan, e: Error) -> Error {
+    process_error(&plan.process, e)
+}
+
+fn process_error(p: &crate::plan::ProcessPlan, e: Error) -> Error {
     match e.code {
-        crate::error::EXIT_NOT_FOUND => config::exec_error(plan, Errno::NOENT),
-        crate::error::EXIT_CANNOT_EXEC => {
-            config::exec_error(plan, e.errno.unwrap_or(Errno::ACCESS))
-        }
+        crate::error::EXIT_NOT_FOUND => config::exec_error(p, Errno::NOENT),
+        crate::error::EXIT_CANNOT_EXEC => config::exec_error(p, e.errno.unwrap_or(Errno::ACCESS)),
         _ => e,
     }
+}
+
+/// `exec [options] ID [COMMAND...]`: runc's flags; a runtime failure exits 255 (the exec'd
+/// process's own status is passed on otherwise).
+fn exec_cmd(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
+    use lexopt::prelude::*;
+    let mut f = config::ExecFlags::default();
+    let (mut process, mut pid_file, mut console, mut id) = (None, None, None, None);
+    let (mut detach, mut preserve) = (false, 0u32);
+    while let Some(a) = p.next().map_err(lexerr)? {
+        match a {
+            Short('p') | Long("process") => process = Some(value(p)?),
+            Long("pid-file") => pid_file = Some(value(p)?),
+            Long("console-socket") => console = Some(value(p)?),
+            Short('d') | Long("detach") => detach = true,
+            Short('t') | Long("tty") => f.tty = true,
+            Long("cwd") => f.cwd = Some(value(p)?),
+            Short('e') | Long("env") => f.env.push(value(p)?),
+            Short('u') | Long("user") => f.user = Some(value(p)?),
+            Short('c') | Long("cap") => f.caps.push(value(p)?),
+            Long("no-new-privs") => f.no_new_privs = true,
+            Long("preserve-fds") => {
+                preserve = value(p)?
+                    .parse()
+                    .map_err(|_| Error::new("--preserve-fds takes a number"))?
+            }
+            Long("process-label") | Long("apparmor") => {
+                value(p)?;
+            }
+            Long("ignore-paused") => {}
+            Value(v) => {
+                id = Some(v.to_string_lossy().into_owned());
+                f.args = p
+                    .raw_args()
+                    .map_err(lexerr)?
+                    .map(|a| a.to_string_lossy().into_owned())
+                    .collect();
+                break;
+            }
+            other => return Err(lexerr(other.unexpected())),
+        }
+    }
+    let id = id.ok_or_else(|| Error::new("a container id is needed"))?;
+    state::check_id(&id)?;
+    if process.is_none() && f.args.is_empty() {
+        return Err(Error::new("exec: a command or --process is needed"));
+    }
+    let given = match &process {
+        Some(path) => {
+            let (dir, name) = open_parent(path)?;
+            Some(
+                crate::sys::read_small(&dir, &name, 16 << 20)
+                    .ok_or_else(|| Error::new(format!("cannot read the process file {path}")))?,
+            )
+        }
+        None => None,
+    };
+    let root = state::open_root(&g.root)?;
+    let (entry, st) = find(&root, &id)?;
+    let Some(config) = crate::sys::read_small(&entry.fd, &entry.file("config.json"), 16 << 20)
+    else {
+        return Err(Error::new(format!("cannot read the saved config of {id}")));
+    };
+    exec_in(
+        &id,
+        &entry,
+        &st,
+        &config,
+        given.as_deref(),
+        &f,
+        preserve,
+        detach,
+        pid_file.as_deref(),
+        console.as_deref(),
+    )
+}
+
+/// Enter the OCI container (`entry`, `st`) and run the process there.
+#[allow(clippy::too_many_arguments)]
+fn exec_in(
+    id: &str,
+    entry: &Entry,
+    st: &State,
+    config: &[u8],
+    given: Option<&[u8]>,
+    f: &config::ExecFlags,
+    preserve: u32,
+    detach: bool,
+    pid_file: Option<&str>,
+    console: Option<&str>,
+) -> Result<u8> {
+    match st.status(entry) {
+        Status::Paused => return Err(Error::new("cannot exec in a paused container")),
+        Status::Stopped => return Err(Error::new("cannot exec in a stopped container")),
+        _ => {}
+    }
+    let pidfd = st
+        .pidfd()
+        .ok_or_else(|| Error::new("container not running"))?;
+    let image = rustix::fs::open(
+        format!("/proc/{}/root", st.pid).as_str(),
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| Error::sys("cannot open the container's root", e))?;
+    if !st.init_alive() {
+        return Err(Error::new("container not running"));
+    }
+    let root = crate::rootfs::Root {
+        image,
+        display: id.to_string(),
+    };
+    let plan = config::exec_process(config, given, f, &root)?;
+    if plan.terminal.is_some() && console.is_none() && detach {
+        return Err(Error::new(
+            "cannot allocate a pseudo-terminal without --console-socket when detached",
+        ));
+    }
+    let pid_dir = pid_file.map(open_parent).transpose()?;
+    // The cgroups it was made with, each still the very directory (its inode).
+    let cgroups = st
+        .cgroups
+        .iter()
+        .filter_map(|(path, ino)| {
+            let fd = rustix::fs::open(
+                path.as_str(),
+                rustix::fs::OFlags::PATH
+                    | rustix::fs::OFlags::DIRECTORY
+                    | rustix::fs::OFlags::CLOEXEC,
+                rustix::fs::Mode::empty(),
+            )
+            .ok()?;
+            let same = rustix::fs::fstat(&fd).is_ok_and(|s| s.st_ino == *ino);
+            same.then_some(fd)
+        })
+        .collect();
+    let target = crate::exec::Target {
+        name: id.to_string(),
+        pid: st.pid,
+        pidfd,
+        cgroups,
+        pids: None,
+    };
+    let started = crate::exec::start(&target, &plan, preserve)?;
+    let pid = started.pid;
+    let fail =
+        |f: crate::error::Failure| process_error(&plan, crate::plan::process_failure(&plan, &f));
+    if detach {
+        let master = crate::exec::detach(started).map_err(fail)?;
+        if let (Some(m), Some(path)) = (master, console) {
+            send_console(path, m.as_fd())?;
+        }
+        if let Some((dir, name)) = &pid_dir {
+            write_pid_file(dir, name, pid)?;
+        }
+        return Ok(0);
+    }
+    if let Some((dir, name)) = &pid_dir {
+        write_pid_file(dir, name, pid)?;
+    }
+    crate::exec::wait(started).map_err(fail)
+}
+
+/// The docker-like `exec NAME` of an OCI container: found under the default `--root`.
+/// None when there is no such container.
+pub fn exec_by_name(spec: &crate::cli::ExecSpec) -> Option<Result<u8>> {
+    let root = state::open_root(state::DEFAULT_ROOT).ok()?;
+    let (entry, st) = find(&root, &spec.name).ok()?;
+    let config = crate::sys::read_small(&entry.fd, &entry.file("config.json"), 16 << 20)?;
+    let mut f = config::ExecFlags {
+        args: spec
+            .command
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect(),
+        cwd: spec.workdir.clone(),
+        user: spec.user.clone(),
+        tty: crate::tty::wanted(spec.no_tty || spec.detach),
+        ..Default::default()
+    };
+    for (k, v) in &spec.env {
+        if let Some(v) = v.clone().or_else(|| std::env::var_os(k)) {
+            f.env
+                .push(format!("{}={}", k.to_string_lossy(), v.to_string_lossy()));
+        }
+    }
+    Some(exec_in(
+        &spec.name,
+        &entry,
+        &st,
+        &config,
+        None,
+        &f,
+        0,
+        spec.detach,
+        None,
+        None,
+    ))
+}
+
+/// The docker-like `kill NAME` of an OCI container under the default `--root`.
+pub fn kill_by_name(name: &str, sig: i32) -> Option<Result<u8>> {
+    let root = state::open_root(state::DEFAULT_ROOT).ok()?;
+    let (_, st) = find(&root, name).ok()?;
+    Some(match st.pidfd() {
+        Some(fd) => crate::sys::pidfd_signal(fd.as_fd(), sig)
+            .map(|()| 0)
+            .map_err(|e| Error::sys(format!("cannot signal container {name}"), e)),
+        None => Err(Error::new(format!("container {name} is not running"))),
+    })
 }
 
 /// Open the gate of a created container and see the command exec'd, then the poststart
@@ -713,45 +971,6 @@ fn state_cmd(g: &Global, id: &str) -> Result<u8> {
     Ok(0)
 }
 
-/// A signal as a number or a name, with or without SIG, any case.
-pub fn parse_signal(s: &str) -> Result<i32> {
-    if let Ok(n) = s.parse::<i32>() {
-        if (1..=64).contains(&n) {
-            return Ok(n);
-        }
-    }
-    let up = s.to_ascii_uppercase();
-    let name = up.strip_prefix("SIG").unwrap_or(&up);
-    const NAMES: [&str; 31] = [
-        "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2",
-        "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG",
-        "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
-    ];
-    if let Some(i) = NAMES.iter().position(|n| *n == name) {
-        return Ok(i as i32 + 1);
-    }
-    let rt = |rest: &str, base: i32, sign: i32| -> Option<i32> {
-        let n = if rest.is_empty() {
-            0
-        } else {
-            rest.strip_prefix(if sign > 0 { '+' } else { '-' })?
-                .parse()
-                .ok()?
-        };
-        let v = base + sign * n;
-        (34..=64).contains(&v).then_some(v)
-    };
-    let r = match name {
-        "IOT" => Some(6),
-        "POLL" => Some(29),
-        "CLD" => Some(17),
-        _ if name.starts_with("RTMIN") => rt(&name[5..], 34, 1),
-        _ if name.starts_with("RTMAX") => rt(&name[5..], 64, -1),
-        _ => None,
-    };
-    r.ok_or_else(|| Error::new(format!("unknown signal \"{s}\"")))
-}
-
 fn kill(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
     use lexopt::prelude::*;
     let (mut all, mut words) = (false, Vec::new());
@@ -764,7 +983,7 @@ fn kill(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
     }
     let (id, sig) = match words.as_slice() {
         [id] => (id.clone(), libc::SIGTERM),
-        [id, s] => (id.clone(), parse_signal(s)?),
+        [id, s] => (id.clone(), crate::signal::parse(s)?),
         _ => return Err(Error::new("usage: kill [--all] ID [SIGNAL]")),
     };
     state::check_id(&id)?;

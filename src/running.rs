@@ -1,0 +1,135 @@
+//! The docker-like commands on running containers: `exec`, `ps` and `kill`. A container
+//! is found by its name socket (see `state`): the record it sends, with its init's pidfd
+//! and cgroup directories, is all these commands use; nothing is looked up by pid. A name
+//! no `run` holds may be an OCI container's ID under the default `--root` (`oci`).
+
+use crate::cli::ExecSpec;
+use crate::error::{Error, Result};
+use crate::state::{self, Running};
+use crate::{exec, json, oci, plan, sys};
+use rustix::fd::{AsFd, OwnedFd};
+
+/// A container found by name: its record, and the init's pidfd followed by its cgroup
+/// directories.
+fn find(name: &str) -> Result<Option<(Running, Vec<OwnedFd>)>> {
+    state::ask(name)
+}
+
+fn unknown(name: &str) -> Error {
+    Error::new(format!("no container named {name}"))
+}
+
+/// `exec`: run a command in the running container NAME; the exit status as for `run`.
+pub fn exec(spec: &ExecSpec) -> Result<u8> {
+    let Some((r, fds)) = find(&spec.name)? else {
+        return oci::exec_by_name(spec).unwrap_or_else(|| Err(unknown(&spec.name)));
+    };
+    let mut fds = fds.into_iter();
+    let pidfd = fds.next().ok_or_else(|| unknown(&spec.name))?;
+    // The container's own files (for `-u` names), through its init's root: the pid is
+    // checked to be the init's still, after the open.
+    let root = rustix::fs::open(
+        format!("/proc/{}/root", r.pid).as_str(),
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    );
+    let alive = sys::pidfd_signal(pidfd.as_fd(), 0).is_ok();
+    let root = match root {
+        Ok(fd) if alive => crate::rootfs::Root {
+            image: fd,
+            display: spec.name.clone(),
+        },
+        _ => {
+            return Err(Error::new(format!(
+                "container {} is not running",
+                spec.name
+            )));
+        }
+    };
+    let p = plan::exec_process(&r, spec, &root)?;
+    let target = exec::Target {
+        name: spec.name.clone(),
+        pid: r.pid,
+        pidfd,
+        cgroups: fds.collect(),
+        pids: r
+            .limits
+            .split(' ')
+            .find_map(|w| w.strip_prefix("pids=")?.parse().ok()),
+    };
+    let started = exec::start(&target, &p, 0)?;
+    let fail = |f| plan::process_failure(&p, &f);
+    if spec.detach {
+        return exec::detach(started).map(|_| 0).map_err(fail);
+    }
+    exec::wait(started).map_err(fail)
+}
+
+/// `kill`: a signal to NAME's command, through its init (which passes it on, as a signal
+/// to `crab-can run` is passed on).
+pub fn kill(name: &str, sig: i32) -> Result<u8> {
+    let Some((_, fds)) = find(name)? else {
+        return oci::kill_by_name(name, sig).unwrap_or_else(|| Err(unknown(name)));
+    };
+    let pidfd = fds.first().ok_or_else(|| unknown(name))?;
+    sys::pidfd_signal(pidfd.as_fd(), sig)
+        .map_err(|e| Error::sys(format!("cannot signal container {name}"), e))?;
+    Ok(0)
+}
+
+fn uptime(secs: u64) -> String {
+    match secs {
+        0..60 => format!("{secs}s"),
+        60..3600 => format!("{}m", secs / 60),
+        _ => format!("{}h", secs / 3600),
+    }
+}
+
+/// `ps`: every running container, as a table or a JSON array.
+pub fn ps(as_json: bool) -> Result<u8> {
+    let now = sys::clock_time(libc::CLOCK_BOOTTIME).0 as u64;
+    let mut out = String::new();
+    let mut first = true;
+    if as_json {
+        out.push('[');
+    } else {
+        out.push_str("NAME\tPID\tUPTIME\tIMAGE\tCOMMAND\tLIMITS\n");
+    }
+    for name in state::names()? {
+        // A container that ended meanwhile, or a name held by another user, is not listed.
+        let Ok(Some((r, _))) = find(&name) else {
+            continue;
+        };
+        let up = now.saturating_sub(r.started);
+        if as_json {
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            out.push_str("{\"name\":");
+            json::quote(&mut out, &name);
+            out.push_str(&format!(",\"pid\":{},\"uptime\":{up},\"image\":", r.pid));
+            json::quote(&mut out, &r.image);
+            out.push_str(",\"command\":");
+            json::quote(&mut out, &r.command);
+            out.push_str(",\"limits\":");
+            json::quote(&mut out, &r.limits);
+            out.push('}');
+        } else {
+            out.push_str(&format!(
+                "{name}\t{}\t{}\t{}\t{}\t{}\n",
+                r.pid,
+                uptime(up),
+                r.image,
+                r.command,
+                r.limits
+            ));
+        }
+    }
+    if as_json {
+        out.push_str("]\n");
+    }
+    crate::tty::write_all(rustix::stdio::stdout(), out.as_bytes())
+        .map_err(|e| Error::sys("cannot write the list", e))?;
+    Ok(0)
+}
