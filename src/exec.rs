@@ -96,6 +96,7 @@ pub fn start(t: &Target, p: &ProcessPlan, preserve: u32) -> Result<Started> {
     let tty_child = tty_pair.as_ref().map(|(_, c)| c.as_fd());
     let mut keep = vec![sync_r.as_raw_fd(), err_w.as_raw_fd()];
     keep.extend(tty_child.map(|c| c.as_raw_fd()));
+    let own = keep.clone();
     keep.extend(3..3 + preserve as i32);
     let v2 = t.cgroups.iter().map(|d| d.as_fd()).find(|d| is_v2(*d));
 
@@ -109,7 +110,9 @@ pub fn start(t: &Target, p: &ProcessPlan, preserve: u32) -> Result<Started> {
     let (pid, pidfd, in_cgroup) = match sys::clone_container(0, v2) {
         Ok(sys::Forked::Child) => {
             sys::close_fds_except(&keep);
-            for fd in 3..3 + preserve as i32 {
+            // The caller's fds 3..3+N live on (not crab-can's own, should it have taken
+            // one of those numbers).
+            for fd in (3..3 + preserve as i32).filter(|fd| !own.contains(fd)) {
                 sys::keep_on_exec(fd);
             }
             let mut b = [0u8; 1];

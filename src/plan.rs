@@ -530,12 +530,7 @@ pub fn from_cli(spec: &Spec) -> Result<Plan> {
         None => random_name()?,
     };
     let hostname = spec.hostname.clone().unwrap_or_else(|| name.clone());
-    let user = user::resolve(
-        spec.user.as_deref(),
-        !home_from_env(&spec.env),
-        || open_in_image(&root.image, &image_str, "/etc/passwd"),
-        || open_in_image(&root.image, &image_str, "/etc/group"),
-    )?;
+    let user = resolve_user(spec.user.as_deref(), !home_from_env(&spec.env), &root)?;
     let env = environment(
         &hostname,
         &user.home,
@@ -635,6 +630,17 @@ pub fn from_cli(spec: &Spec) -> Result<Plan> {
     })
 }
 
+/// `USER[:GROUP]` (or root) against the files of `root`, one copy for every front end.
+#[inline(never)]
+fn resolve_user(spec: Option<&str>, need_home: bool, root: &Root) -> Result<user::User> {
+    user::resolve(
+        spec,
+        need_home,
+        || open_in_image(&root.image, &root.display, "/etc/passwd"),
+        || open_in_image(&root.image, &root.display, "/etc/group"),
+    )
+}
+
 /// The process half of an `exec`: the container's command's user, capabilities, seccomp
 /// filter, working directory and environment (from its name socket's record), changed by
 /// `-u`, `-w` and `-e`. `-u` names are looked up in the container's own files, through
@@ -647,12 +653,7 @@ pub fn exec_process(
     let (uid, gid) = match &spec.user {
         None => (r.uid, r.gid),
         Some(u) => {
-            let user = user::resolve(
-                Some(u),
-                false,
-                || open_in_image(&root.image, &root.display, "/etc/passwd"),
-                || open_in_image(&root.image, &root.display, "/etc/group"),
-            )?;
+            let user = resolve_user(Some(u), false, root)?;
             (user.uid, user.gid)
         }
     };

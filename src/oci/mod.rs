@@ -277,13 +277,21 @@ fn write_pid_file(dir: &OwnedFd, name: &str, pid: i32) -> Result<()> {
 /// Send the pty master to the caller's console socket: one message, one fd, a non-empty
 /// payload, before `create` returns.
 fn send_console(path: &str, master: BorrowedFd<'_>) -> Result<()> {
+    let sock = connect_console(path)?;
+    crate::tty::send_master(sock.as_fd(), master).map_err(|e| console_error(path, e))
+}
+
+fn console_error(path: &str, e: Errno) -> Error {
+    Error::sys(
+        format!("cannot send the terminal to the console socket {path}"),
+        e,
+    )
+}
+
+/// Connect to the caller's console socket (a path `AF_UNIX` stream socket).
+fn connect_console(path: &str) -> Result<OwnedFd> {
     use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
-    let cannot = |e| {
-        Error::sys(
-            format!("cannot send the terminal to the console socket {path}"),
-            e,
-        )
-    };
+    let cannot = |e| console_error(path, e);
     let sock = rustix::net::socket_with(
         AddressFamily::UNIX,
         SocketType::STREAM,
@@ -301,7 +309,7 @@ fn send_console(path: &str, master: BorrowedFd<'_>) -> Result<()> {
     };
     let addr = SocketAddrUnix::new(target).map_err(cannot)?;
     rustix::net::connect(&sock, &addr).map_err(cannot)?;
-    crate::tty::send_master(sock.as_fd(), master).map_err(cannot)
+    Ok(sock)
 }
 
 /// The start gate's socket, `ROOT/ID:start`, bound through the root's fd (a long `--root`
@@ -669,7 +677,12 @@ fn exec_in(
             "cannot allocate a pseudo-terminal without --console-socket when detached",
         ));
     }
+    // Everything named by a host path is opened before crab-can joins the container's
+    // mount namespace (where the same path names the container's files).
     let pid_dir = pid_file.map(open_parent).transpose()?;
+    let console = console
+        .map(|c| Ok::<_, Error>((c, connect_console(c)?)))
+        .transpose()?;
     // The cgroups it was made with, each still the very directory (its inode).
     let cgroups = st
         .cgroups
@@ -700,8 +713,8 @@ fn exec_in(
         |f: crate::error::Failure| process_error(&plan, crate::plan::process_failure(&plan, &f));
     if detach {
         let master = crate::exec::detach(started).map_err(fail)?;
-        if let (Some(m), Some(path)) = (master, console) {
-            send_console(path, m.as_fd())?;
+        if let (Some(m), Some((path, sock))) = (master, &console) {
+            crate::tty::send_master(sock.as_fd(), m.as_fd()).map_err(|e| console_error(path, e))?;
         }
         if let Some((dir, name)) = &pid_dir {
             write_pid_file(dir, name, pid)?;
