@@ -1045,3 +1045,402 @@ fn docker_stop_and_rm() {
         },
     );
 }
+
+// ---- a pod, built the way containerd's CRI plugin builds one ----------------------------
+
+/// A namespace of a process as the kernel names it: `readlink /proc/PID/ns/KIND`
+/// (`net:[4026532201]`).
+fn ns_of(pid: i32, kind: &str) -> String {
+    let p = format!("/proc/{pid}/ns/{kind}");
+    std::fs::read_link(&p)
+        .unwrap_or_else(|e| panic!("readlink {p}: {e}"))
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The host pids of the processes in the container's cgroup (its first hierarchy's
+/// `cgroup.procs`), sorted.
+fn cgroup_pids(d: &Containerd, id: &str) -> Vec<i32> {
+    let cg = d.sb.cgroups_named(id);
+    let cg = cg
+        .first()
+        .unwrap_or_else(|| panic!("no cgroup {id} under the sandbox's parent"));
+    let t = std::fs::read_to_string(cg.join("cgroup.procs")).unwrap_or_default();
+    let mut v: Vec<i32> = t
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    v.sort();
+    v
+}
+
+/// The container's memory limit as its cgroup file on the host says it: `memory.max` on
+/// v2, `memory.limit_in_bytes` in the v1 memory hierarchy.
+fn memory_limit_file(d: &Containerd, id: &str) -> String {
+    let cgs = d.sb.cgroups_named(id);
+    let f = cgs
+        .iter()
+        .map(|c| c.join("memory.max"))
+        .chain(cgs.iter().map(|c| c.join("memory.limit_in_bytes")))
+        .find(|f| f.exists())
+        .unwrap_or_else(|| panic!("no memory limit file in the cgroups of {id}: {cgs:?}"));
+    std::fs::read_to_string(&f).unwrap().trim().to_string()
+}
+
+impl Containerd {
+    /// The host pid of `id`'s task (`ctr task ls`'s PID column).
+    #[track_caller]
+    fn task_pid(&self, id: &str) -> i32 {
+        let r = self.ctr_run(&["task", "ls"], 20);
+        expect_code(&r, 0, "ctr task ls");
+        r.stdout
+            .lines()
+            .skip(1)
+            .find_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                (f.first() == Some(&id)).then(|| f.get(1)?.parse().ok())?
+            })
+            .unwrap_or_else(|| panic!("no pid for {id} in ctr task ls:\n{}", r.stdout))
+    }
+
+    /// The pids `ctr task ps ID` lists (what the runtime's `ps --format json` said), sorted.
+    #[track_caller]
+    fn task_ps(&self, id: &str) -> Vec<i32> {
+        let r = self.ctr_run(&["task", "ps", id], 20);
+        expect_code(&r, 0, &format!("ctr task ps {id}"));
+        let mut v: Vec<i32> = r
+            .stdout
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// `ctr task kill [--all] -s SIGKILL ID`, then wait for STOPPED and for every one of
+    /// `pids` to be gone (dead or a zombie).
+    #[track_caller]
+    fn kill_task(&self, id: &str, all: bool, pids: &[i32]) {
+        let mut args = vec!["task", "kill", "-s", "SIGKILL"];
+        if all {
+            args.push("--all");
+        }
+        args.push(id);
+        expect_code(&self.ctr_run(&args, 20), 0, &args.join(" "));
+        self.wait_status(id, "STOPPED", 20);
+        assert!(
+            poll(10, || pids.iter().all(|&p| !alive(p))),
+            "{id}: processes still running 10 s after `{}`: {:?}",
+            args.join(" "),
+            pids.iter().filter(|&&p| alive(p)).collect::<Vec<_>>()
+        );
+    }
+
+    /// CRI's RemoveContainer: `ctr task rm ID` and `ctr container rm ID`; then neither lists
+    /// it, and its cgroups and its bundle (with the rootfs mount) are gone.
+    #[track_caller]
+    fn remove(&self, id: &str) {
+        expect_code(&self.ctr_run(&["task", "rm", id], 20), 0, "ctr task rm");
+        expect_code(&self.ctr_run(&["container", "rm", id], 20), 0, "ctr c rm");
+        assert_eq!(self.task_status(id), None, "ctr task ls still lists {id}");
+        let r = self.ctr_run(&["container", "ls", "-q"], 20);
+        assert!(
+            !r.stdout.lines().any(|l| l == id),
+            "ctr container ls still lists {id}"
+        );
+        self.assert_no_cgroup(id);
+        let bundle = self.sb.path(&format!(
+            "state/io.containerd.runtime.v2.task/{}/{id}",
+            self.sb.id
+        ));
+        assert!(
+            mounts_under(&bundle).is_empty() && !bundle.exists(),
+            "{id}'s bundle is left: {} (mounts {:?})",
+            bundle.display(),
+            mounts_under(&bundle)
+        );
+    }
+}
+
+/// One pod, with one runtime: what containerd's CRI plugin does for a pod of two
+/// containers, step by step through `ctr` (no CRI client is packaged in Debian 12).
+///
+/// 1. RunPodSandbox: the sandbox ("pause") container, busybox `sleep` in network, IPC and
+///    UTS namespaces of its own (and PID, which the pod shares when `share_pid`). CRI writes
+///    the pod's hostname into its config.json; ctr 1.6 has no `--hostname`, so the sandbox
+///    sets it itself (with CAP_SYS_ADMIN) before it becomes `sleep`.
+/// 2. CreateContainer and StartContainer, twice: each app container's config.json joins the
+///    sandbox's network, IPC and UTS namespaces (and PID when shared) by `/proc/PID/ns/*`
+///    path (`ctr run --with-ns`). The kernel must then show the same namespace inodes, new
+///    ones where the app has its own, and none of the host's.
+/// 3. `ctr task ps` of each app lists exactly its cgroup's processes.
+/// 4. StopContainer and RemoveContainer of app2 (`sh` with a child `sleep`): SIGKILL to its
+///    init alone. With a PID namespace of its own the child dies with it; in the pod's
+///    shared one it does not, and containerd's shim sends the runtime `kill --all` when the
+///    init exits (it does so for any container without a PID namespace of its own): the
+///    runtime's call log must show that call, and every process must end.
+/// 5. ExecSync into app1 (`ctr task exec --exec-id e1`): the process sees the pod's
+///    hostname and the sandbox's network namespace, and is in app1's PID namespace.
+/// 6. UpdateContainerResources of app1: the memory limit in its cgroup file on the host.
+///    ctr 1.6 has no `task update`, so the test sends the runtime the very command the runc
+///    shim sends for a task Update (`update --resources - ID`, LinuxResources JSON on
+///    stdin).
+/// 7. A second exec left running (`-d --exec-id e2 sleep`): `ctr task ps` lists one more
+///    process, in app1's PID namespace.
+/// 8. StopContainer (forced: `kill --all` SIGKILL, as CRI sends after the grace period),
+///    StopPodSandbox (SIGKILL to the sandbox) and the removals; then nothing is left: no
+///    process of the pod, no cgroup, no bundle or mount, nothing in the runtime's state
+///    directory.
+fn pod_scenario(d: &Containerd, rt: &Runtime, share_pid: bool) {
+    let tag = if share_pid { "pidns" } else { "pod" };
+    let (sb_id, app1, app2) = (
+        format!("{tag}-{}-sandbox", rt.name),
+        format!("{tag}-{}-app1", rt.name),
+        format!("{tag}-{}-app2", rt.name),
+    );
+    // The runtime behind a wrapper that logs its calls (what the shim asked of it).
+    let log = d.sb.path(&format!("calls-{}-{tag}.log", rt.name));
+    let wrapper = d.sb.mkdir(&format!("bin-{}-{tag}", rt.name)).join(rt.name);
+    logging_wrapper(&wrapper, &rt.path, &log);
+    let wrt = Runtime {
+        name: rt.name,
+        path: wrapper,
+    };
+    let calls = || std::fs::read_to_string(&log).unwrap_or_default();
+    let state_root =
+        d.sb.path(&format!("runtime-root-{}", rt.name))
+            .join(&d.sb.id);
+    let mut pod_pids: Vec<i32> = Vec::new();
+
+    // 1. The sandbox.
+    let hostname = format!("{tag}-{}", rt.name);
+    let set_host = format!("hostname {hostname} && exec sleep 600");
+    let r = run(
+        d.run_cmd(
+            &wrt,
+            &["-d", "--cap-add", "CAP_SYS_ADMIN"],
+            &sb_id,
+            &["sh", "-c", &set_host],
+        ),
+        60,
+    );
+    expect_code(&r, 0, "ctr run -d of the sandbox");
+    d.wait_status(&sb_id, "RUNNING", 20);
+    let sb_pid = d.task_pid(&sb_id);
+    assert!(
+        poll(20, || d.task_ps(&sb_id).iter().any(|&p| {
+            common::read_proc(p).is_some_and(|s| s.comm == "sleep")
+        })),
+        "the sandbox did not set its hostname and become `sleep`: {}",
+        show(&run(d.ctr(&["task", "ps", &sb_id]), 20))
+    );
+    pod_pids.extend(d.task_ps(&sb_id));
+    let host = |kind: &str| ns_of(std::process::id() as i32, kind);
+    for kind in ["net", "ipc", "uts", "pid", "mnt"] {
+        assert_ne!(
+            ns_of(sb_pid, kind),
+            host(kind),
+            "the sandbox should have a {kind} namespace of its own"
+        );
+    }
+
+    // 2. The app containers, joining the sandbox's namespaces by path.
+    let mut kinds = vec![("network", "net"), ("ipc", "ipc"), ("uts", "uts")];
+    if share_pid {
+        kinds.push(("pid", "pid"));
+    }
+    let with_ns: Vec<String> = kinds
+        .iter()
+        .map(|(ty, kind)| format!("{ty}:/proc/{sb_pid}/ns/{kind}"))
+        .collect();
+    let mut opts = vec!["-d"];
+    for w in &with_ns {
+        opts.extend(["--with-ns", w.as_str()]);
+    }
+    for app in [&app1, &app2] {
+        let r = run(
+            d.run_cmd(&wrt, &opts, app, &["sh", "-c", "sleep 600 & wait"]),
+            60,
+        );
+        expect_code(&r, 0, &format!("ctr run -d {}", with_ns.join(" ")));
+        d.wait_status(app, "RUNNING", 20);
+        let pid = d.task_pid(app);
+        for kind in ["net", "ipc", "uts"] {
+            assert_eq!(
+                ns_of(pid, kind),
+                ns_of(sb_pid, kind),
+                "{app} should be in the sandbox's {kind} namespace"
+            );
+        }
+        if share_pid {
+            assert_eq!(ns_of(pid, "pid"), ns_of(sb_pid, "pid"), "{app}: pid");
+        } else {
+            assert_ne!(ns_of(pid, "pid"), ns_of(sb_pid, "pid"), "{app}: own pid");
+            assert_ne!(ns_of(pid, "pid"), host("pid"), "{app}: own pid");
+        }
+        assert_ne!(ns_of(pid, "mnt"), ns_of(sb_pid, "mnt"), "{app}: own mnt");
+    }
+
+    // 3. ctr task ps: the cgroup's processes, the shell and its sleep at least.
+    let mut app_pids = Vec::new();
+    for app in [&app1, &app2] {
+        let want = cgroup_pids(d, app);
+        let mut got = Vec::new();
+        assert!(
+            poll(10, || {
+                got = d.task_ps(app);
+                got == cgroup_pids(d, app) && got.len() >= 2
+            }),
+            "ctr task ps {app} lists {got:?}; its cgroup holds {want:?}"
+        );
+        app_pids.push(got);
+    }
+    pod_pids.extend(app_pids.iter().flatten());
+
+    // 4. app2 stopped by SIGKILL to its init alone, then removed.
+    let before = calls().lines().count();
+    d.kill_task(&app2, false, &app_pids[1]);
+    let kill_all = calls()
+        .lines()
+        .skip(before)
+        .any(|l| l.contains("kill --all") && l.contains(&app2));
+    if share_pid {
+        assert!(
+            kill_all,
+            "containerd's shim should send `kill --all` when {app2}'s init exits in a \
+             shared PID namespace; the runtime's calls:\n{}",
+            calls()
+        );
+    }
+    d.remove(&app2);
+
+    // 5. An exec into app1.
+    let pid1 = d.task_pid(&app1);
+    let script = "hostname; for n in net pid uts; do readlink /proc/self/ns/$n; done";
+    let fifo = d.sb.path("fifo");
+    let r = d.ctr_run(
+        &[
+            "task",
+            "exec",
+            "--fifo-dir",
+            s(&fifo),
+            "--exec-id",
+            "e1",
+            &app1,
+            "sh",
+            "-c",
+            script,
+        ],
+        30,
+    );
+    expect_code(&r, 0, "ctr task exec --exec-id e1");
+    let want = format!(
+        "{hostname}\n{}\n{}\n{}\n",
+        ns_of(sb_pid, "net"),
+        ns_of(pid1, "pid"),
+        ns_of(sb_pid, "uts")
+    );
+    assert_eq!(r.stdout, want, "what the exec sees: {}", show(&r));
+
+    // 6. The update of app1's memory limit (see the function's comment).
+    let limit: u64 = 48 << 20;
+    let mut c = cmd(
+        &wrt.path,
+        &[
+            "--root",
+            s(&state_root),
+            "update",
+            "--resources",
+            "-",
+            &app1,
+        ],
+    );
+    let json = d.sb.path(&format!("resources-{}-{tag}.json", rt.name));
+    std::fs::write(&json, format!("{{\"memory\":{{\"limit\":{limit}}}}}\n")).unwrap();
+    c.stdin(std::fs::File::open(&json).unwrap());
+    let up = run(c, 20);
+    expect_code(&up, 0, "the update of app1's memory limit");
+    assert_eq!(memory_limit_file(d, &app1), limit.to_string());
+
+    // 7. A second exec left running: ctr task ps lists it, in app1's PID namespace.
+    let r = d.ctr_run(
+        &[
+            "task",
+            "exec",
+            "-d",
+            "--fifo-dir",
+            s(&fifo),
+            "--exec-id",
+            "e2",
+            &app1,
+            "sleep",
+            "600",
+        ],
+        30,
+    );
+    expect_code(&r, 0, "ctr task exec -d --exec-id e2");
+    let mut ps = Vec::new();
+    assert!(
+        poll(10, || {
+            ps = d.task_ps(&app1);
+            ps.len() == app_pids[0].len() + 1
+        }),
+        "ctr task ps {app1} lists {ps:?}, before the exec {:?}",
+        app_pids[0]
+    );
+    let e2: Vec<i32> = ps
+        .iter()
+        .copied()
+        .filter(|p| !app_pids[0].contains(p))
+        .collect();
+    assert_eq!(e2.len(), 1, "one new process in {ps:?}");
+    assert_eq!(ns_of(e2[0], "pid"), ns_of(pid1, "pid"), "e2: app1's pid ns");
+    assert_eq!(ps, cgroup_pids(d, &app1), "ctr task ps against the cgroup");
+    pod_pids.extend(&e2);
+
+    // 8. Stop and remove everything, then check nothing is left.
+    d.kill_task(&app1, true, &ps);
+    d.remove(&app1);
+    d.kill_task(&sb_id, false, &[sb_pid]);
+    d.remove(&sb_id);
+    let left: Vec<&i32> = pod_pids.iter().filter(|&&p| alive(p)).collect();
+    assert!(left.is_empty(), "processes of the pod left: {left:?}");
+    let state: Vec<_> = std::fs::read_dir(&state_root)
+        .map(|rd| rd.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        state.is_empty(),
+        "the runtime's state directory {} still holds {state:?}",
+        state_root.display()
+    );
+}
+
+/// A pod as containerd's CRI plugin makes it (see `pod_scenario`): a sandbox and two app
+/// containers joining its network, IPC and UTS namespaces, each app with a PID namespace of
+/// its own.
+#[test]
+fn containerd_pod() {
+    let test = "containerd_pod";
+    if !have_tools(test, &["containerd", "ctr"]) {
+        return;
+    }
+    let rts = runtimes();
+    let d = Containerd::start("ctr-pod");
+    d.import();
+    each_runtime(test, &rts, || d.sb.logs(), |rt| pod_scenario(&d, rt, false));
+}
+
+/// The same pod sharing its PID namespace (`shareProcessNamespace: true`): the apps join the
+/// sandbox's PID namespace too, and stopping one takes `kill --all`.
+#[test]
+fn containerd_pod_shared_pid() {
+    let test = "containerd_pod_shared_pid";
+    if !have_tools(test, &["containerd", "ctr"]) {
+        return;
+    }
+    let rts = runtimes();
+    let d = Containerd::start("ctr-pod-pid");
+    d.import();
+    each_runtime(test, &rts, || d.sb.logs(), |rt| pod_scenario(&d, rt, true));
+}
