@@ -38,6 +38,8 @@ pub struct Started {
     sigfd: OwnedFd,
     err_r: OwnedFd,
     tty_sock: Option<OwnedFd>,
+    /// `pidfd` is the short-lived starter of an orphan (reaped by `detach`).
+    orphan: bool,
 }
 
 const CGROUP2_SUPER_MAGIC: u64 = 0x6367_7270;
@@ -56,18 +58,38 @@ fn same_ns(pid: i32, kind: &str) -> bool {
     }
 }
 
+/// Write `pid` into the `cgroup.procs` of `dir`.
+fn move_into(dir: BorrowedFd<'_>, pid: i32) -> std::result::Result<(), Errno> {
+    let f = rustix::fs::openat(
+        dir,
+        "cgroup.procs",
+        rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )?;
+    rustix::io::write(&f, pid.to_string().as_bytes()).map(drop)
+}
+
 /// Join the container and start `p` in it. `preserve`: fds 3..3+N the process keeps
-/// (OCI `--preserve-fds`).
-pub fn start(t: &Target, p: &ProcessPlan, preserve: u32) -> Result<Started> {
+/// (OCI `--preserve-fds`). `orphan`: the process is handed to the container's init at
+/// once (docker-like `exec -d`: it is started by a short-lived process of the container's
+/// PID namespace, so the init adopts and reaps it); otherwise it is crab-can's child, as
+/// an engine's subreaper expects of runc's `exec --detach`.
+///
+/// The kernel checks a `--pids` limit when a process forks inside the cgroup, not when
+/// one is moved in: so on v1 hierarchies (and v2 without `clone3`) crab-can moves itself
+/// into the container's cgroups before it forks; on v2 the child is born there.
+pub fn start(t: &Target, p: &ProcessPlan, preserve: u32, orphan: bool) -> Result<Started> {
     use rustix::process::DumpableBehavior;
     rustix::process::set_dumpable_behavior(DumpableBehavior::NotDumpable)
         .map_err(|e| Error::sys("cannot make crab-can non-dumpable", e))?;
+    // The cgroup namespace is the child's to join, once it is in the container's cgroup:
+    // the kernel refuses to move a process into a cgroup (CLONE_INTO_CGROUP, cgroup.procs)
+    // from outside the namespace of the mover (ENOENT).
     let mut flags = Ns::MOUNT
         | Ns::HOST_NAME_AND_NIS_DOMAIN_NAME
         | Ns::INTER_PROCESS_COMMUNICATION
         | Ns::PROCESS_ID
-        | Ns::NETWORK
-        | Ns::CONTROL_GROUP;
+        | Ns::NETWORK;
     for (kind, flag) in [("user", Ns::USER), ("time", Ns::TIME)] {
         if !same_ns(t.pid, kind) {
             flags |= flag;
@@ -94,11 +116,17 @@ pub fn start(t: &Target, p: &ProcessPlan, preserve: u32) -> Result<Started> {
         None => None,
     };
     let tty_child = tty_pair.as_ref().map(|(_, c)| c.as_fd());
-    let mut keep = vec![sync_r.as_raw_fd(), err_w.as_raw_fd()];
+    let mut keep = vec![sync_r.as_raw_fd(), err_w.as_raw_fd(), t.pidfd.as_raw_fd()];
     keep.extend(tty_child.map(|c| c.as_raw_fd()));
     let own = keep.clone();
     keep.extend(3..3 + preserve as i32);
     let v2 = t.cgroups.iter().map(|d| d.as_fd()).find(|d| is_v2(*d));
+    let me = rustix::process::getpid().as_raw_nonzero().get();
+    for dir in t.cgroups.iter().filter(|d| !is_v2(d.as_fd())) {
+        move_into(dir.as_fd(), me).map_err(|e| {
+            Error::sys(format!("cannot move into container {}'s cgroup", t.name), e)
+        })?;
+    }
 
     rustix::thread::move_into_thread_name_spaces(t.pidfd.as_fd(), flags).map_err(|e| match e {
         Errno::SRCH => Error::new(format!("container {} is not running", t.name)),
@@ -119,6 +147,25 @@ pub fn start(t: &Target, p: &ProcessPlan, preserve: u32) -> Result<Started> {
             if !matches!(rustix::io::read(&sync_r, &mut b), Ok(1)) {
                 sys::exit(crate::error::EXIT_RUNTIME as i32);
             }
+            let joined =
+                rustix::thread::move_into_thread_name_spaces(t.pidfd.as_fd(), Ns::CONTROL_GROUP);
+            sys::close(t.pidfd.as_raw_fd());
+            if let Err(e) = joined {
+                init::report(err_w.as_fd(), Failure::of(crate::error::Step::CgroupNs)(e));
+                sys::exit(crate::error::EXIT_RUNTIME as i32);
+            }
+            if orphan {
+                // Started by this short-lived process, the command is the init's to reap.
+                match sys::fork() {
+                    // Detached from the caller's terminal and pipes too, as `docker exec -d`.
+                    Ok(0) => detach_stdio(),
+                    Ok(_) => sys::exit(0),
+                    Err(e) => {
+                        init::report(err_w.as_fd(), Failure::of(crate::error::Step::Fork)(e));
+                        sys::exit(crate::error::EXIT_RUNTIME as i32);
+                    }
+                }
+            }
             init::command(p, err_w.as_fd(), tty_child, None, false)
         }
         Ok(sys::Forked::Parent {
@@ -126,13 +173,7 @@ pub fn start(t: &Target, p: &ProcessPlan, preserve: u32) -> Result<Started> {
             pidfd,
             in_cgroup,
         }) => (pid, pidfd, in_cgroup),
-        Err(Errno::AGAIN) => {
-            let limit = t.pids.map_or_else(String::new, |n| format!(" ({n})"));
-            return Err(Error::new(format!(
-                "cannot start in container {}: its --pids limit{limit} is reached",
-                t.name
-            )));
-        }
+        Err(Errno::AGAIN) => return Err(pids_full(t)),
         Err(Errno::NOMEM) => {
             return Err(Error::new(format!("container {} has stopped", t.name)));
         }
@@ -145,19 +186,23 @@ pub fn start(t: &Target, p: &ProcessPlan, preserve: u32) -> Result<Started> {
     };
     drop((sync_r, err_w));
     let tty_sock = tty_pair.map(|(parent, _)| parent);
-    // Into every cgroup the kernel did not put it in, before it runs a line of its own.
-    for dir in &t.cgroups {
-        if in_cgroup && is_v2(dir.as_fd()) {
-            continue;
-        }
-        let moved = rustix::fs::openat(
+    // Its fork counted, crab-can steps out into the container cgroup's parent (the
+    // container's cgroup parent, crab-can's or the engine's): not counted against the
+    // container while it waits, nor killed with the container's cgroup.
+    for dir in t.cgroups.iter().filter(|d| !is_v2(d.as_fd())) {
+        use rustix::fs::{Mode, OFlags};
+        if let Ok(up) = rustix::fs::openat(
             dir,
-            "cgroup.procs",
-            rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CLOEXEC,
-            rustix::fs::Mode::empty(),
-        )
-        .and_then(|f| rustix::io::write(&f, pid.to_string().as_bytes()));
-        if let Err(e) = moved {
+            "..",
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) {
+            let _ = move_into(up.as_fd(), me);
+        }
+    }
+    // Into the v2 cgroup when clone3 could not put it there, before it runs a line of its own.
+    if let (Some(dir), false) = (v2, in_cgroup) {
+        if let Err(e) = move_into(dir, pid) {
             let _ = rustix::process::pidfd_send_signal(&pidfd, rustix::process::Signal::KILL);
             return Err(Error::sys(
                 format!("cannot move the process into container {}'s cgroup", t.name),
@@ -172,7 +217,36 @@ pub fn start(t: &Target, p: &ProcessPlan, preserve: u32) -> Result<Started> {
         sigfd,
         err_r,
         tty_sock,
+        orphan,
     })
+}
+
+/// 0, 1 and 2 become the container's `/dev/null`.
+fn detach_stdio() {
+    use rustix::fs::{Mode, OFlags};
+    if let Ok(null) = rustix::fs::open(c"/dev/null", OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())
+    {
+        let _ = rustix::stdio::dup2_stdin(&null);
+        let _ = rustix::stdio::dup2_stdout(&null);
+        let _ = rustix::stdio::dup2_stderr(&null);
+    }
+}
+
+/// A failure of the started process's setup in words: a full `--pids` as such, the rest
+/// as the plan's process half says.
+pub fn failure(t: &Target, p: &ProcessPlan, f: Failure) -> Error {
+    if f.step == crate::error::Step::Fork && f.errno == Errno::AGAIN {
+        return pids_full(t);
+    }
+    crate::plan::process_failure(p, &f)
+}
+
+fn pids_full(t: &Target) -> Error {
+    let limit = t.pids.map_or_else(String::new, |n| format!(" ({n})"));
+    Error::new(format!(
+        "cannot start in container {}: its --pids limit{limit} is reached",
+        t.name
+    ))
 }
 
 /// Wait for the process, forwarding signals and relaying its terminal; its exit status
@@ -210,7 +284,16 @@ pub fn detach(s: Started) -> std::result::Result<Option<OwnedFd>, Failure> {
                 }
             }
             Err(Errno::INTR) => continue,
-            _ => return Ok(master),
+            _ => break,
         }
     }
+    // The starter of an orphan is gone once its child exec'd: reaped here, so it is not
+    // counted against `--pids` a moment longer.
+    if s.orphan {
+        use rustix::process::{WaitId, WaitIdOptions};
+        while let Err(Errno::INTR) =
+            rustix::process::waitid(WaitId::PidFd(s.pidfd.as_fd()), WaitIdOptions::EXITED)
+        {}
+    }
+    Ok(master)
 }

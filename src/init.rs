@@ -98,7 +98,7 @@ pub fn host_traces() -> Option<[(usize, usize); 2]> {
     (f.len() == 4 && f[0] <= f[1] && f[2] <= f[3]).then(|| [(f[0], f[1]), (f[2], f[3])])
 }
 
-fn report(err: BorrowedFd<'_>, f: Failure) {
+pub fn report(err: BorrowedFd<'_>, f: Failure) {
     sys::write_once(err, &f.encode());
 }
 

@@ -832,6 +832,7 @@ pub fn process_failure(p: &ProcessPlan, f: &Failure) -> Error {
         Step::Ambient => "cannot set the ambient capabilities".into(),
         Step::NoNewPrivs => "cannot set no_new_privs".into(),
         Step::Seccomp => "cannot load the seccomp filter".into(),
+        Step::CgroupNs => "cannot join the container's cgroup namespace".into(),
         _ => "cannot set up the process".into(),
     };
     Error::with(f.exit_code(), what, Some(f.errno))

@@ -57,8 +57,8 @@ pub fn exec(spec: &ExecSpec) -> Result<u8> {
             .split(' ')
             .find_map(|w| w.strip_prefix("pids=")?.parse().ok()),
     };
-    let started = exec::start(&target, &p, 0)?;
-    let fail = |f| plan::process_failure(&p, &f);
+    let started = exec::start(&target, &p, 0, spec.detach)?;
+    let fail = |f| exec::failure(&target, &p, f);
     if spec.detach {
         return exec::detach(started).map(|_| 0).map_err(fail);
     }

@@ -707,10 +707,9 @@ fn exec_in(
         cgroups,
         pids: None,
     };
-    let started = crate::exec::start(&target, &plan, preserve)?;
+    let started = crate::exec::start(&target, &plan, preserve, false)?;
     let pid = started.pid;
-    let fail =
-        |f: crate::error::Failure| process_error(&plan, crate::plan::process_failure(&plan, &f));
+    let fail = |f| process_error(&plan, crate::exec::failure(&target, &plan, f));
     if detach {
         let master = crate::exec::detach(started).map_err(fail)?;
         if let (Some(m), Some((path, sock))) = (master, &console) {
