@@ -112,14 +112,14 @@ def pairs(name):
 
 
 OCI = {k: pairs(k) for k in ("oci-run-runc", "oci-life-runc", "oci-run-crun", "oci-life-crun",
-                              "podman", "ctr")}
+                              "podman", "ctr", "exec-nsenter", "exec-runc")}
 if any(OCI.values()) or any(k.startswith(("oci-", "life-")) for k in lat):
     n_oci = next((r["pairs"] for r in OCI.values() if r and r.get("ok")), "?")
     w("## OCI mode and engines: crab-can against runc (and crun), as ratios\n")
     w("Alternating pairs (`bench/pairs.py`: crab-can, peer, crab-can, peer, ...; the ratio is "
       "taken per pair, then the median, so the drift of a shared machine hits both sides "
-      "alike). **× faster** = peer's time / crab-can's; the end-to-end rows show crab-can's "
-      "time / runc's instead (≤ 1.00 = no slower).\n")
+      "alike). **× faster** = peer's time / crab-can's; the end-to-end and exec rows show crab-can's "
+      "time / the peer's instead (≤ 1.00 = no slower).\n")
     w("| comparison | crab-can median ms | peer median ms | ratio (median per pair) | p25 .. p75 | pairs |")
     w("|---|---:|---:|---:|---:|---:|")
     desc = {
@@ -129,6 +129,8 @@ if any(OCI.values()) or any(k.startswith(("oci-", "life-")) for k in lat):
         "oci-life-crun": "create, start, wait, delete vs crun's (× faster)",
         "podman": "end to end: `podman --runtime crab-can` vs `--runtime runc`, `run --rm IMAGE true` (crab-can / runc)",
         "ctr": "end to end: `ctr run --rm --runc-binary crab-can` vs `runc`, `IMAGE ID true` (crab-can / runc)",
+        "exec-nsenter": "`exec NAME true` vs `nsenter --all -t PID true` into the same container (crab-can / nsenter)",
+        "exec-runc": "`exec NAME true` vs `runc exec ID true` into runc's container of the same image (crab-can / runc)",
     }
     for k, d in desc.items():
         r = OCI.get(k)
@@ -137,7 +139,7 @@ if any(OCI.values()) or any(k.startswith(("oci-", "life-")) for k in lat):
         if not r.get("ok"):
             w(f"| {d} | FAILED | `{r.get('error', '')}` | | | |")
             continue
-        if k in ("podman", "ctr"):
+        if k in ("podman", "ctr", "exec-nsenter", "exec-runc"):
             ratios = sorted(a / b for a, b in zip(r["times_a_ms"], r["times_b_ms"]))
             q = lambda f_: ratios[min(len(ratios) - 1, int(f_ * len(ratios)))]
             w(f"| {d} | {r['median_a_ms']:.1f} | {r['median_b_ms']:.1f} | **{st.median(ratios):.3f}** "
@@ -312,6 +314,15 @@ for k, name in (("podman", "podman"), ("ctr", "containerd (`ctr run`)")):
                ratio <= E2E_MAX)
     else:
         target(f"end to end under {name} no slower than with runc", f"FAILED: {r.get('error', '')}", False)
+r = OCI.get("exec-nsenter")
+if r is not None:
+    if r.get("ok"):
+        ratio = st.median(a / b for a, b in zip(r["times_a_ms"], r["times_b_ms"]))
+        target("`exec NAME true` at or below `nsenter --all -t PID true` (crab-can / nsenter ≤ 1)",
+               f"{ratio:.3f} ({r['median_a_ms']:.2f} vs {r['median_b_ms']:.2f} ms, {r['pairs']} pairs)",
+               ratio <= 1.0)
+    else:
+        target("`exec NAME true` at or below `nsenter`", f"FAILED: {r.get('error', '')}", False)
 cr = next((r for r in sz if r["key"] == "crab-can"), None)
 if cr:
     b = int(cr["bin_bytes"])

@@ -181,6 +181,7 @@ cleanup() {
     sleep 1.5
   fi
   e2e_stop
+  exec_stop 2>/dev/null
   sweep
   rm -f "$CG_BEFORE" "$OUT/.time" "$OUT/.res" "$OUT/.err"
   n=$(cat "$OUT/leftovers.txt" 2>/dev/null | wc -l)
@@ -353,6 +354,42 @@ for peer in runc crun; do
       -- $(oci_$m "$peer" "$peer") >&2 || say "  pairs FAILED"
   done
 done
+
+# ---------------------------------------------------------------- exec, in pairs
+# `crab-can exec NAME true` into a running docker-like container, against `nsenter --all -t
+# PID true` into that very container (PID: its command) and against `runc exec ID true` into
+# a runc container of the same image (runc enters only its own), in alternating pairs.
+# Both containers are stopped right after (and by the EXIT trap: exec_stop).
+EXNAME=crabbench-exec-$$
+exec_stop() {
+  "$CRAB" kill -s KILL "$EXNAME" >/dev/null 2>&1
+  runc --root "$OCIROOT/runc-exec" delete -f "$EXNAME" >/dev/null 2>&1
+  rm -rf "$OCIROOT/runc-exec"
+}
+say "bench: exec against nsenter and runc exec, $OCI_PAIRS alternating pairs each"
+mkbundle "$OUT/bundle-long" '["/bin/sleep", "1000"]'
+setsid "$CRAB" run --name "$EXNAME" "$IMG" /bin/sleep 1000 </dev/null >/dev/null 2>&1 &
+runc --root "$OCIROOT/runc-exec" run -d -b "$OUT/bundle-long" "$EXNAME" </dev/null >/dev/null 2>&1
+expid=
+for _ in $(seq 50); do
+  init=$("$CRAB" ps --format json | python3 -c 'import json, sys
+print(next((c["pid"] for c in json.load(sys.stdin) if c["name"] == sys.argv[1]), ""))' "$EXNAME")
+  [ -n "$init" ] && expid=$(pgrep -P "$init" | head -n 1)
+  [ -n "$expid" ] && break
+  sleep 0.1
+done
+if [ -z "$expid" ]; then
+  fail_json "$OUT/pairs-exec-nsenter.json" "crab-can run --name $EXNAME did not start"
+  fail_json "$OUT/pairs-exec-runc.json" "crab-can run --name $EXNAME did not start"
+else
+  settle
+  fgrun python3 "$B/pairs.py" "$OCI_PAIRS" "$OUT/pairs-exec-nsenter.json" -- "$CRAB" exec "$EXNAME" /bin/true \
+    -- nsenter --all -t "$expid" /bin/true >&2 || say "  pairs FAILED"
+  settle
+  fgrun python3 "$B/pairs.py" "$OCI_PAIRS" "$OUT/pairs-exec-runc.json" -- "$CRAB" exec "$EXNAME" /bin/true \
+    -- runc --root "$OCIROOT/runc-exec" exec "$EXNAME" /bin/true >&2 || say "  pairs FAILED"
+fi
+exec_stop
 
 # ---------------------------------------------------------------- end to end: podman, containerd
 # podman (through conmon) and containerd (ctr run, through containerd-shim-runc-v2) with
