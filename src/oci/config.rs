@@ -438,7 +438,14 @@ pub fn exec_process(
                 }
             }
             if let Some(caps) = member(&mut p, "capabilities") {
-                for set in ["bounding", "effective", "permitted", "ambient"] {
+                // Ambient ones only next to inheritable ones (the kernel refuses the rest),
+                // as runc does.
+                let inheritable = matches!(member(caps, "inheritable"), Some(json::Value::Array(l)) if !l.is_empty());
+                let sets: &[&str] = match inheritable {
+                    true => &["bounding", "effective", "permitted", "ambient"],
+                    false => &["bounding", "effective", "permitted"],
+                };
+                for &set in sets {
                     if let Some(json::Value::Array(list)) = member(caps, set) {
                         list.extend(flags.caps.iter().map(|c| json::Value::String(c.clone())));
                     } else if let Some(v) = member(caps, set) {
