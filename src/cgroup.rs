@@ -155,7 +155,12 @@ impl Limits {
     pub fn docker_words(&self) -> String {
         let mut w = Vec::new();
         if let Some(Amount::Of(m)) = self.memory {
-            w.push(format!("memory={}", mib(m).replace(' ', "")));
+            let (n, unit) = match m {
+                _ if m % (1 << 20) == 0 => (m >> 20, "MiB"),
+                _ if m % 1024 == 0 => (m >> 10, "KiB"),
+                _ => (m, "B"),
+            };
+            w.push(format!("memory={n}{unit}"));
         }
         if let (Some(Amount::Of(q)), Some(p)) = (self.cpu_quota, self.cpu_period) {
             w.push(format!("cpus={}.{:02}", q / p, q % p * 100 / p));

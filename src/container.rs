@@ -407,7 +407,7 @@ fn running(ct: &Container<'_>) -> (Vec<u8>, Vec<OwnedFd>) {
         caps: p.privileges.caps.bounding,
         seccomp: p.seccomp.is_some(),
         image: c.root.display.clone(),
-        command: p.argv.strings().join(" "),
+        command: p.argv.words(),
         limits: c
             .cgroup
             .as_ref()

@@ -42,6 +42,18 @@ impl CStrings {
     pub fn as_ptrs(&self) -> &[*const c_char] {
         &self.ptrs
     }
+    /// The strings as one line of words (for `ps`).
+    pub fn words(&self) -> String {
+        let mut out = String::new();
+        for s in &self._owned {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out += &s.to_string_lossy();
+        }
+        out
+    }
+
     /// The strings, as text.
     pub fn strings(&self) -> Vec<String> {
         self._owned

@@ -307,22 +307,27 @@ const MAX_RECORD: usize = 64 << 10;
 
 impl Running {
     pub fn encode(&self) -> Vec<u8> {
-        let nums = [
+        let mut out = String::new();
+        for n in [
             self.pid as u64,
             self.started,
             self.uid as u64,
             self.gid as u64,
             self.caps,
             self.seccomp as u64,
-        ];
-        let mut fields: Vec<String> = nums.iter().map(|n| n.to_string()).collect();
-        fields.extend(
-            [&self.image, &self.command, &self.limits, &self.cwd]
-                .into_iter()
-                .cloned(),
-        );
-        fields.extend(self.env.iter().cloned());
-        fields.join("\0").into_bytes()
+        ] {
+            out += &n.to_string();
+            out.push('\0');
+        }
+        for f in [&self.image, &self.command, &self.limits, &self.cwd]
+            .into_iter()
+            .chain(&self.env)
+        {
+            out += f;
+            out.push('\0');
+        }
+        out.pop();
+        out.into_bytes()
     }
 
     pub fn decode(b: &[u8]) -> Option<Running> {
@@ -440,12 +445,13 @@ pub fn ask(name: &str) -> Result<Option<(Running, Vec<OwnedFd>)>> {
 /// the host's network namespace, as `/proc/PID/net/unix` lists them.
 pub fn names() -> Result<Vec<String>> {
     let path = match host_net_ns() {
-        Some((ns, _)) => ns.replace("ns/net", "net/unix"),
-        None => "/proc/self/net/unix".into(),
+        Some(("/proc/1/ns/net", _)) => "/proc/1/net/unix",
+        Some(_) => "/proc/2/net/unix",
+        None => "/proc/self/net/unix",
     };
-    let text = crate::sys::read_text(&path)
+    let text = crate::sys::read_text(path)
         .ok_or_else(|| Error::new("cannot list containers: /proc is not mounted"))?;
-    let mut out = Vec::new();
+    let mut out: Vec<String> = Vec::new();
     // "Num RefCount Protocol Flags Type St Inode Path": flags 00010000 is a listener,
     // type 0005 SEQPACKET.
     for line in text.lines().skip(1) {
@@ -454,11 +460,12 @@ pub fn names() -> Result<Vec<String>> {
             continue;
         }
         if let Some(n) = f[7].strip_prefix("@crab-can/") {
-            if is_name(n) && !out.iter().any(|o| o == n) {
-                out.push(n.to_string());
+            // In order, once each.
+            let i = out.partition_point(|o| o.as_str() < n);
+            if is_name(n) && out.get(i).is_none_or(|o| o != n) {
+                out.insert(i, n.to_string());
             }
         }
     }
-    out.sort();
     Ok(out)
 }
