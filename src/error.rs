@@ -115,6 +115,12 @@ pub fn strerror(errno: Errno) -> String {
     crate::sys::strerror(errno.raw_os_error())
 }
 
+/// An errno in the words std's `io::Error` gives it ("No such file or directory (os
+/// error 2)"), for the messages that have always carried them.
+pub fn os_error(errno: Errno) -> String {
+    format!("{} (os error {})", strerror(errno), errno.raw_os_error())
+}
+
 /// Declares [`Step`] and the list that decodes it, from one list of names.
 macro_rules! steps {
     ($($name:ident),* $(,)?) => {
@@ -259,5 +265,7 @@ mod tests {
         assert_eq!(e.errno, Some(Errno::NOENT));
         assert_eq!(e.to_string(), "cannot open '/x': No such file or directory");
         assert_eq!(Error::new("plain").to_string(), "plain");
+        let io = std::io::Error::from_raw_os_error(libc::ENOENT);
+        assert_eq!(os_error(Errno::NOENT), io.to_string());
     }
 }

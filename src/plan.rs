@@ -162,11 +162,7 @@ pub const MAX_IMAGE_FILE: u64 = 4 << 20;
 /// `None`. Anything but a regular file (a FIFO that would block, a device node, a
 /// directory) or a file past [`MAX_IMAGE_FILE`] is refused: it is opened without blocking
 /// and without becoming a controlling terminal, and checked before a byte is read.
-pub fn open_in_image(
-    image: &OwnedFd,
-    display: &str,
-    path: &str,
-) -> Result<Option<std::io::BufReader<std::io::Take<std::fs::File>>>> {
+pub fn open_in_image(image: &OwnedFd, display: &str, path: &str) -> Result<Option<user::Lines>> {
     let what = || format!("IMAGE '{display}': {path}");
     let fd = match rustix::fs::openat2(
         image.as_fd(),
@@ -196,8 +192,7 @@ pub fn open_in_image(
             st.st_size
         )));
     }
-    let file = std::io::Read::take(std::fs::File::from(fd), MAX_IMAGE_FILE);
-    Ok(Some(std::io::BufReader::with_capacity(4096, file)))
+    Ok(Some(user::Lines::new(fd, MAX_IMAGE_FILE)))
 }
 
 fn file_kind(kind: rustix::fs::FileType) -> &'static str {

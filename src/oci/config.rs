@@ -551,12 +551,22 @@ fn lsm(p: &At<'_>) -> Result<Option<(CString, Vec<u8>)>> {
 /// front end opens it (a FIFO, a device or a huge file is never read); None when there
 /// is none.
 fn home_of(root: &rootfs::Root, uid: u32) -> Option<String> {
-    use std::io::BufRead;
-    let file = plan::open_in_image(&root.image, &root.display, "etc/passwd").ok()??;
-    file.lines().map_while(|l| l.ok()).find_map(|l| {
+    let mut file = plan::open_in_image(&root.image, &root.display, "etc/passwd").ok()??;
+    let mut line = Vec::new();
+    // Up to the first line that cannot be read or is not UTF-8, each without its "\n" or
+    // "\r\n" (as std's `BufRead::lines` gave them).
+    while file.next(&mut line).ok()? {
+        let l = std::str::from_utf8(&line).ok()?;
+        let l = match l.strip_suffix('\n') {
+            Some(l) => l.strip_suffix('\r').unwrap_or(l),
+            None => l,
+        };
         let f: Vec<&str> = l.split(':').collect();
-        (f.len() >= 6 && f[2].parse() == Ok(uid) && !f[5].is_empty()).then(|| f[5].to_string())
-    })
+        if f.len() >= 6 && f[2].parse() == Ok(uid) && !f[5].is_empty() {
+            return Some(f[5].to_string());
+        }
+    }
+    None
 }
 
 fn rlimit_resource(name: &str) -> Option<rustix::process::Resource> {
