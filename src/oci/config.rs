@@ -527,7 +527,7 @@ fn lsm(p: &At<'_>) -> Result<Option<(CString, Vec<u8>)>> {
         let enabled = crate::sys::read_text("/sys/module/apparmor/parameters/enabled")
             .is_some_and(|v| v.starts_with('Y'));
         if enabled && !profile.is_empty() {
-            let file = if std::path::Path::new("/proc/self/attr/apparmor/exec").exists() {
+            let file = if rustix::fs::stat("/proc/self/attr/apparmor/exec").is_ok() {
                 c"/proc/self/attr/apparmor/exec"
             } else {
                 c"/proc/self/attr/exec"
@@ -537,7 +537,7 @@ fn lsm(p: &At<'_>) -> Result<Option<(CString, Vec<u8>)>> {
     }
     if let Some(s) = p.get("selinuxLabel")? {
         let label = s.str()?;
-        if !label.is_empty() && std::path::Path::new("/sys/fs/selinux/enforce").exists() {
+        if !label.is_empty() && rustix::fs::stat("/sys/fs/selinux/enforce").is_ok() {
             return Ok(Some((
                 c"/proc/self/attr/exec".into(),
                 label.as_bytes().to_vec(),
