@@ -20,7 +20,7 @@
 use crate::error::{Error, Result};
 use crate::json::{self, At};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
 /// The default `--root`, kept apart from the docker-like mode's `/run/crab-can`.
@@ -87,8 +87,11 @@ pub fn open_root(root: &str) -> Result<OwnedFd> {
         Ok(()) | Err(Errno::EXIST) => {}
         Err(Errno::NOENT) => {
             // Its parents (a rootless $XDG_RUNTIME_DIR/..., /run/containerd/runc/NS).
-            std::fs::create_dir_all(root).map_err(|e| {
-                Error::new(format!("cannot create the state directory {root}: {e}"))
+            mkdir_all(root).map_err(|e| {
+                Error::new(format!(
+                    "cannot create the state directory {root}: {}",
+                    crate::error::os_error(e)
+                ))
             })?;
             let _ = rustix::fs::chmod(root, Mode::from_raw_mode(0o700));
         }
@@ -100,6 +103,35 @@ pub fn open_root(root: &str) -> Result<OwnedFd> {
         Mode::empty(),
     )
     .map_err(cannot)
+}
+
+/// Make `path` and its missing parents (0777 before the umask), as `std::fs::create_dir_all`
+/// does: a directory that exists, or that another process makes meanwhile, is no error.
+fn mkdir_all(path: &str) -> std::result::Result<(), Errno> {
+    let mkdir = || match rustix::fs::mkdir(path, Mode::from_raw_mode(0o777)) {
+        Err(_)
+            if rustix::fs::stat(path)
+                .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory) =>
+        {
+            Ok(())
+        }
+        r => r,
+    };
+    if path.is_empty() {
+        return Ok(());
+    }
+    match mkdir() {
+        Err(Errno::NOENT) => {}
+        r => return r,
+    }
+    // The parent: `path` less its last component (and the slashes around it).
+    let parent = match path.trim_end_matches('/').rsplit_once('/') {
+        Some((p, _)) if p.trim_end_matches('/').is_empty() => "/",
+        Some((p, _)) => p.trim_end_matches('/'),
+        None => "",
+    };
+    mkdir_all(parent)?;
+    mkdir()
 }
 
 /// A container's entry under the root: the root's fd and the ID, whose files are named
@@ -456,5 +488,27 @@ mod tests {
         remove(entry);
         assert!(list(&root).is_empty());
         std::fs::remove_dir(&path).unwrap();
+    }
+
+    /// A root whose parents are missing: all made, whatever the slashes; one that exists
+    /// (or is made meanwhile) is no error; anything else in the way is.
+    #[test]
+    fn roots_with_missing_parents() {
+        let base = format!("/tmp/crab-can-mkdir-unit-{}", std::process::id());
+        let _ = std::fs::remove_dir_all(&base);
+        let deep = format!("{base}//a/b/./c/");
+        open_root(&deep).unwrap();
+        assert!(std::path::Path::new(&format!("{base}/a/b/c")).is_dir());
+        assert_eq!(mkdir_all(&deep), Ok(()));
+        assert_eq!(mkdir_all(&format!("{base}/a")), Ok(()));
+        std::fs::write(format!("{base}/f"), "").unwrap();
+        assert_eq!(mkdir_all(&format!("{base}/f/x/y")), Err(Errno::NOTDIR));
+        std::os::unix::fs::symlink("/nonexistent/crab-can", format!("{base}/dangling")).unwrap();
+        let e = open_root(&format!("{base}/dangling/x"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.ends_with("/dangling/x: File exists (os error 17)"), "{e}");
+        std::fs::remove_dir_all(&base).unwrap();
     }
 }
