@@ -943,12 +943,20 @@ fn spec_cmd(p: &mut lexopt::Parser) -> Result<u8> {
         }
     }
     let path = format!("{bundle}/config.json");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&path)
-        .map_err(|e| Error::new(format!("cannot write {path}: {e}")))?;
-    f.write_all(spec::default_config(rootless).as_bytes())
-        .map_err(|e| Error::new(format!("cannot write {path}: {e}")))?;
+    use rustix::fs::{Mode, OFlags};
+    let cannot = |e| {
+        Error::new(format!(
+            "cannot write {path}: {}",
+            crate::error::os_error(e)
+        ))
+    };
+    // Created new (0666 before the umask), as std's `OpenOptions::create_new` did.
+    let f = rustix::fs::open(
+        path.as_str(),
+        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o666),
+    )
+    .map_err(cannot)?;
+    state::write_all(f.as_fd(), spec::default_config(rootless).as_bytes()).map_err(cannot)?;
     Ok(0)
 }
