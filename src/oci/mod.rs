@@ -128,7 +128,7 @@ fn parse_and_run(args: Vec<OsString>, log: &mut log::Log) -> Result<u8> {
             None => return Err(Error::new("no command given")),
         }
     };
-    *log = log::Log::open(log_path.as_deref().map(std::path::Path::new), &log_format)?;
+    *log = log::Log::open(log_path.as_deref(), &log_format)?;
     let g = Global {
         root: root.unwrap_or_else(|| state::DEFAULT_ROOT.to_string()),
         systemd_cgroup,
