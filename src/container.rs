@@ -284,7 +284,7 @@ fn write_file(path: &str, text: &str) -> std::result::Result<(), Errno> {
         OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC,
         Mode::from_raw_mode(0o666),
     )?;
-    crate::oci::state::write_all(fd.as_fd(), text.as_bytes())
+    sys::write_all(fd.as_fd(), text.as_bytes())
 }
 
 /// Between the clone and "go": the init's cgroups, its user namespace's maps, its OOM

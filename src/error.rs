@@ -80,15 +80,19 @@ impl fmt::Display for Error {
 /// Print the one line a failure gets and return its exit code. A closed or broken stderr
 /// is no reason to panic.
 pub fn print(e: &Error) -> u8 {
-    use std::io::Write;
-    let _ = std::io::stderr().write_all(one_line("", &e.to_string()).as_bytes());
+    let _ = crate::sys::write_all(
+        rustix::stdio::stderr(),
+        one_line("", &e.to_string()).as_bytes(),
+    );
     e.code
 }
 
 /// A `crab-can: warning: ...` line.
 pub fn warn(msg: &str) {
-    use std::io::Write;
-    let _ = std::io::stderr().write_all(one_line("warning: ", msg).as_bytes());
+    let _ = crate::sys::write_all(
+        rustix::stdio::stderr(),
+        one_line("warning: ", msg).as_bytes(),
+    );
 }
 
 /// `crab-can: PREFIXMSG` and a newline, as exactly one line of plain text: every control

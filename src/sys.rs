@@ -1,7 +1,8 @@
 //! The raw system calls rustix does not wrap, or wraps only as `unsafe`: `clone3` (and its
 //! `clone` fallback), a plain fork for the init, `signalfd`, `sigprocmask` and signal
 //! dispositions, `close_range` (and its fallback), `unshare`, `seccomp`, SIOCSIFFLAGS,
-//! `execve`, `kill(-1)`, `_exit`.
+//! `execve`, `kill(-1)`, `_exit`; and the small file helpers over rustix the rest shares
+//! ([`read_small`], [`read_text`], [`write_all`]).
 //!
 //! # Safety
 //! This is the only module allowed `unsafe` (the crate root denies it everywhere else).
@@ -635,6 +636,20 @@ pub fn read_small(dir: &impl AsFd, name: &str, max: usize) -> Option<Vec<u8>> {
             Err(_) => return None,
         }
     }
+}
+
+/// Write all of `buf`, as std's `write_all` does: EINTR retried, a write of nothing an
+/// error (EIO).
+pub fn write_all(fd: BorrowedFd<'_>, mut buf: &[u8]) -> Result<(), Errno> {
+    while !buf.is_empty() {
+        match rustix::io::write(fd, buf) {
+            Ok(0) => return Err(Errno::IO),
+            Ok(n) => buf = &buf[n..],
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// A small text file by path ([`read_small`], up to 1 MiB, UTF-8).

@@ -24,7 +24,6 @@ use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use rustix::io::Errno;
 use state::{Entry, State, Status};
 use std::ffi::OsString;
-use std::io::Write;
 
 /// The first words that mean runc's command line (besides `run` with a bundle).
 pub fn is_oci(first: &str) -> bool {
@@ -155,13 +154,16 @@ fn parse_and_run(args: Vec<OsString>, log: &mut log::Log) -> Result<u8> {
     }
 }
 
+/// `s` on stdout, ending in a newline, in one `write`.
 fn print(s: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(s.as_bytes());
-    if !s.ends_with('\n') {
-        let _ = out.write_all(b"\n");
-    }
-    let _ = out.flush();
+    let line;
+    let s = if s.ends_with('\n') {
+        s
+    } else {
+        line = format!("{s}\n");
+        &line
+    };
+    let _ = crate::sys::write_all(rustix::stdio::stdout(), s.as_bytes());
 }
 
 fn one_id(p: &mut lexopt::Parser) -> Result<String> {
@@ -386,7 +388,7 @@ fn create_in(
             Mode::from_raw_mode(0o600),
         )
         .map_err(|e| Error::sys("cannot save config.json", e))?;
-        state::write_all(fd.as_fd(), &b.text)
+        crate::sys::write_all(fd.as_fd(), &b.text)
             .map_err(|e| Error::sys("cannot save config.json", e))?;
     }
     let mut rec = OciRecord {
@@ -957,6 +959,6 @@ fn spec_cmd(p: &mut lexopt::Parser) -> Result<u8> {
         Mode::from_raw_mode(0o666),
     )
     .map_err(cannot)?;
-    state::write_all(f.as_fd(), spec::default_config(rootless).as_bytes()).map_err(cannot)?;
+    crate::sys::write_all(f.as_fd(), spec::default_config(rootless).as_bytes()).map_err(cannot)?;
     Ok(0)
 }

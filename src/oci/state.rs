@@ -377,21 +377,9 @@ pub fn replace(
         OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC | OFlags::NOFOLLOW,
         Mode::from_raw_mode(mode),
     )?;
-    write_all(fd.as_fd(), text)?;
+    crate::sys::write_all(fd.as_fd(), text)?;
     drop(fd);
     rustix::fs::renameat(dir, tmp.as_str(), dir, name)
-}
-
-pub fn write_all(fd: rustix::fd::BorrowedFd<'_>, mut buf: &[u8]) -> std::result::Result<(), Errno> {
-    while !buf.is_empty() {
-        match rustix::io::write(fd, buf) {
-            Ok(0) => return Err(Errno::IO),
-            Ok(n) => buf = &buf[n..],
-            Err(Errno::INTR) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
 }
 
 /// Remove `id`'s files (only those crab-can puts there), the claim last: the ID is free
