@@ -804,7 +804,7 @@ fn make_dir(t: &Target, name: &str, how: &Make<'_>) -> Result<Dir> {
     match rustix::fs::mkdirat(&fd, name, Mode::from_raw_mode(0o755)) {
         Ok(()) => {}
         Err(Errno::EXIST) => {
-            let dir = rustix::fs::statat(&fd, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
+            let dir = rustix::fs::statat(fd.as_fd(), name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
                 .is_ok_and(|st| {
                     rustix::fs::FileType::from_raw_mode(st.st_mode)
                         == rustix::fs::FileType::Directory

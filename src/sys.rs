@@ -8,7 +8,7 @@
 //! This is the only module allowed `unsafe` (the crate root denies it everywhere else).
 //! Each block says why it is sound; the functions it exports are safe to call.
 
-use rustix::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use rustix::fd::{BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use rustix::io::Errno;
 use std::ffi::{CStr, c_char};
 
@@ -608,7 +608,7 @@ unsafe impl std::alloc::GlobalAlloc for Arena {
 /// A small file under `dir`, read whole, 4 KiB at a time (a /proc file reads in one go,
 /// where std's reader starts at 32 bytes, and each read of /proc/self/mountinfo formats
 /// the table again). None when missing, not a regular file, unreadable or over `max`.
-pub fn read_small(dir: &impl AsFd, name: &str, max: usize) -> Option<Vec<u8>> {
+pub fn read_small(dir: BorrowedFd<'_>, name: &str, max: usize) -> Option<Vec<u8>> {
     use rustix::fs::{Mode, OFlags};
     let fd = rustix::fs::openat(
         dir,
@@ -654,7 +654,7 @@ pub fn write_all(fd: BorrowedFd<'_>, mut buf: &[u8]) -> Result<(), Errno> {
 
 /// A small text file by path ([`read_small`], up to 1 MiB, UTF-8).
 pub fn read_text(path: &str) -> Option<String> {
-    String::from_utf8(read_small(&rustix::fs::CWD, path, 1 << 20)?).ok()
+    String::from_utf8(read_small(rustix::fs::CWD, path, 1 << 20)?).ok()
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use crate::plan::{
 };
 use crate::rootfs::{self, CgroupPart, MountOp};
 use crate::security::{CAP_NAMES, Capabilities, Privileges};
-use rustix::fd::OwnedFd;
+use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{FileType, Mode, OFlags};
 use rustix::io::Errno;
 use rustix::thread::LinkNameSpaceType as Ns;
@@ -49,7 +49,7 @@ pub fn load(bundle: &str, opts: &Options<'_>) -> Result<Bundle> {
         Mode::empty(),
     )
     .map_err(|e| Error::sys(format!("cannot open the bundle {bundle}"), e))?;
-    let text = crate::sys::read_small(&dir, "config.json", MAX_CONFIG).ok_or_else(|| {
+    let text = crate::sys::read_small(dir.as_fd(), "config.json", MAX_CONFIG).ok_or_else(|| {
         Error::new(format!(
             "cannot read {bundle_abs}/config.json (missing, not a regular file, or over 16 MiB)"
         ))

@@ -226,7 +226,7 @@ fn open_parent(path: &str) -> Result<(OwnedFd, String)> {
 
 /// The pid file: decimal, no newline, renamed into place.
 fn write_pid_file(dir: &OwnedFd, name: &str, pid: i32) -> Result<()> {
-    state::replace(dir, name, pid.to_string().as_bytes(), 0o644)
+    state::replace(dir.as_fd(), name, pid.to_string().as_bytes(), 0o644)
         .map_err(|e| Error::sys(format!("cannot write the pid file {name}"), e))
 }
 
@@ -604,7 +604,7 @@ fn find<'r>(root: &'r OwnedFd, id: &str) -> Result<(Entry<'r>, State)> {
 
 /// The saved config of a container (hooks for `start` and `delete`).
 fn saved_bundle(entry: &Entry, st: &State) -> Option<(hooks::Hooks, OwnedFd)> {
-    let text = crate::sys::read_small(&entry.fd, &entry.file("config.json"), 16 << 20)?;
+    let text = crate::sys::read_small(entry.fd, &entry.file("config.json"), 16 << 20)?;
     let v = crate::json::parse(&text).ok()?;
     let at = crate::json::At::root(&v);
     let h = match at.get("hooks").ok()? {
@@ -698,7 +698,7 @@ fn ps(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
         out += "PID\tCMD\n";
         for pid in pids {
             let cmd =
-                crate::sys::read_small(&rustix::fs::CWD, &format!("/proc/{pid}/cmdline"), 4096)
+                crate::sys::read_small(rustix::fs::CWD, &format!("/proc/{pid}/cmdline"), 4096)
                     .unwrap_or_default();
             let cmd: Vec<u8> = cmd.iter().map(|&b| if b == 0 { b' ' } else { b }).collect();
             out += &format!("{pid}\t{}\n", String::from_utf8_lossy(&cmd).trim_end());

@@ -152,7 +152,7 @@ impl Entry<'_> {
 /// Take `id`: create its claim file (an existing one means the ID is in use).
 pub fn make<'r>(root: &'r OwnedFd, id: &str) -> Result<Entry<'r>> {
     match rustix::fs::openat(
-        root,
+        root.as_fd(),
         id,
         OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC | OFlags::NOFOLLOW,
         Mode::from_raw_mode(0o600),
@@ -169,7 +169,7 @@ pub fn make<'r>(root: &'r OwnedFd, id: &str) -> Result<Entry<'r>> {
 
 /// `id`'s entry (None: there is none, or what is there is not a claim file crab-can made).
 pub fn open<'r>(root: &'r OwnedFd, id: &str) -> Option<Entry<'r>> {
-    let st = rustix::fs::statat(root, id, AtFlags::SYMLINK_NOFOLLOW).ok()?;
+    let st = rustix::fs::statat(root.as_fd(), id, AtFlags::SYMLINK_NOFOLLOW).ok()?;
     (rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::RegularFile).then(
         || Entry {
             fd: root.as_fd(),
@@ -278,7 +278,7 @@ impl State {
     /// the record of a `create` not done). None when there is none or it is not crab-can's
     /// (foreign state is treated as no state at all).
     pub fn load(entry: &Entry) -> Option<State> {
-        let text = crate::sys::read_small(&entry.fd, &entry.id, 1 << 20)?;
+        let text = crate::sys::read_small(entry.fd, &entry.id, 1 << 20)?;
         // The last newline ends the last whole line; the one before it, if any, starts it.
         let end = text.iter().rposition(|&b| b == b'\n')?;
         let start = text[..end]
@@ -352,8 +352,7 @@ impl State {
 
 /// The state letter and start time (field 22) of /proc/PID/stat.
 pub fn proc_start(pid: i32) -> Option<(u8, u64)> {
-    let text =
-        crate::sys::read_small(&rustix::fs::CWD.as_fd(), &format!("/proc/{pid}/stat"), 4096)?;
+    let text = crate::sys::read_small(rustix::fs::CWD, &format!("/proc/{pid}/stat"), 4096)?;
     let text = std::str::from_utf8(&text).ok()?;
     let after = &text[text.rfind(')')? + 1..];
     let mut f = after.split_whitespace();
@@ -365,7 +364,7 @@ pub fn proc_start(pid: i32) -> Option<(u8, u64)> {
 /// Write `name` under `dir` whole: a hidden file of its own, renamed over it, so a reader
 /// (or a crash) sees the old content or the new, never part of it.
 pub fn replace(
-    dir: &impl AsFd,
+    dir: BorrowedFd<'_>,
     name: &str,
     text: &[u8],
     mode: u32,
