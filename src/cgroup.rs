@@ -377,7 +377,8 @@ fn has_v1_controller() -> bool {
 /// `systemd`): the directories that are cgroup v1 mounts, not the symbolic links to them.
 fn v1_hierarchies() -> Vec<String> {
     let mut out = Vec::new();
-    let Ok(root) = rustix::fs::open(
+    let Ok(root) = rustix::fs::openat(
+        rustix::fs::CWD,
         ROOT,
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
@@ -777,7 +778,8 @@ struct Make<'a> {
 /// Each level is reached from the one above by its fd.
 fn make_dir(t: &Target, name: &str, how: &Make<'_>) -> Result<Dir> {
     let mut path = t.base.clone();
-    let mut fd = rustix::fs::open(
+    let mut fd = rustix::fs::openat(
+        rustix::fs::CWD,
         path.as_str(),
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
@@ -1311,7 +1313,8 @@ fn open_checked(path: &str, ino: u64) -> Option<(OwnedFd, bool)> {
     if !inside_root(path) {
         return None;
     }
-    let fd = rustix::fs::open(
+    let fd = rustix::fs::openat(
+        rustix::fs::CWD,
         path,
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
         Mode::empty(),
@@ -1599,7 +1602,7 @@ fn remove_checked(path: &str, ino: u64) -> Result<()> {
         return Ok(());
     };
     for i in 0..200 {
-        match rustix::fs::rmdir(path) {
+        match rustix::fs::unlinkat(rustix::fs::CWD, path, rustix::fs::AtFlags::REMOVEDIR) {
             Ok(()) | Err(Errno::NOENT) => return Ok(()),
             Err(Errno::BUSY) => {
                 // The path must still be this directory before anything else is tried.
@@ -1648,7 +1651,7 @@ pub fn remove_leftover(path: &str, ino: Option<u64>) {
             let _ = remove_checked(path, ino);
         }
         None => {
-            let _ = rustix::fs::rmdir(path);
+            let _ = rustix::fs::unlinkat(rustix::fs::CWD, path, rustix::fs::AtFlags::REMOVEDIR);
         }
     }
 }
@@ -1662,7 +1665,7 @@ pub fn remove_unconfirmed(path: &str) {
         return;
     }
     for _ in 0..100 {
-        match rustix::fs::rmdir(path) {
+        match rustix::fs::unlinkat(rustix::fs::CWD, path, rustix::fs::AtFlags::REMOVEDIR) {
             Err(Errno::BUSY) => std::thread::sleep(std::time::Duration::from_millis(10)),
             _ => return,
         }
@@ -2030,9 +2033,17 @@ mod tests {
                 let _ = c.wait();
             }
             for leaf in &self.leaves {
-                let _ = rustix::fs::rmdir(leaf.as_str());
+                let _ = rustix::fs::unlinkat(
+                    rustix::fs::CWD,
+                    leaf.as_str(),
+                    rustix::fs::AtFlags::REMOVEDIR,
+                );
                 if let Some((parent, _)) = leaf.rsplit_once('/') {
-                    let _ = rustix::fs::rmdir(parent);
+                    let _ = rustix::fs::unlinkat(
+                        rustix::fs::CWD,
+                        parent,
+                        rustix::fs::AtFlags::REMOVEDIR,
+                    );
                 }
             }
         }

@@ -229,7 +229,8 @@ fn clone_init(
     let x = &plan.container.extra;
     let pid_ns = x.join.iter().find(|(k, _)| *k == Ns::ProcessID);
     let own = |name: &str| {
-        rustix::fs::open(
+        rustix::fs::openat(
+            rustix::fs::CWD,
             format!("/proc/self/ns/{name}").as_str(),
             rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
             rustix::fs::Mode::empty(),
@@ -279,7 +280,8 @@ fn clone_init(
 /// missing, truncated).
 fn write_file(path: &str, text: &str) -> std::result::Result<(), Errno> {
     use rustix::fs::{Mode, OFlags};
-    let fd = rustix::fs::open(
+    let fd = rustix::fs::openat(
+        rustix::fs::CWD,
         path,
         OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC,
         Mode::from_raw_mode(0o666),

@@ -261,7 +261,8 @@ fn close_listed_fds(keep: &dyn Fn(RawFd) -> bool) -> Result<(), Errno> {
     use rustix::fs::{Mode, OFlags, RawDir};
     use std::os::fd::AsRawFd;
     loop {
-        let dir = rustix::fs::open(
+        let dir = rustix::fs::openat(
+            rustix::fs::CWD,
             "/proc/self/fd",
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),

@@ -43,7 +43,8 @@ pub struct Options<'a> {
 /// Read and plan `BUNDLE/config.json`.
 pub fn load(bundle: &str, opts: &Options<'_>) -> Result<Bundle> {
     let bundle_abs = absolute(bundle)?;
-    let dir = rustix::fs::open(
+    let dir = rustix::fs::openat(
+        rustix::fs::CWD,
         bundle_abs.as_str(),
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
@@ -353,8 +354,13 @@ fn build(at: &At<'_>, bundle: &str, opts: &Options<'_>) -> Result<(Plan, String)
 /// `net:[...]`).
 fn open_ns(p: &At<'_>, proc_name: &str) -> Result<OwnedFd> {
     let path = p.str()?;
-    let fd = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| Error::sys(format!("{}: cannot open {path}", p.path), e))?;
+    let fd = rustix::fs::openat(
+        rustix::fs::CWD,
+        path,
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::sys(format!("{}: cannot open {path}", p.path), e))?;
     use rustix::fd::AsRawFd;
     let link = rustix::fs::readlink(format!("/proc/self/fd/{}", fd.as_raw_fd()), Vec::new())
         .map_err(|e| Error::sys(format!("{}: {path}", p.path), e))?;
@@ -527,7 +533,13 @@ fn lsm(p: &At<'_>) -> Result<Option<(CString, Vec<u8>)>> {
         let enabled = crate::sys::read_text("/sys/module/apparmor/parameters/enabled")
             .is_some_and(|v| v.starts_with('Y'));
         if enabled && !profile.is_empty() {
-            let file = if rustix::fs::stat("/proc/self/attr/apparmor/exec").is_ok() {
+            let file = if rustix::fs::statat(
+                rustix::fs::CWD,
+                "/proc/self/attr/apparmor/exec",
+                rustix::fs::AtFlags::empty(),
+            )
+            .is_ok()
+            {
                 c"/proc/self/attr/apparmor/exec"
             } else {
                 c"/proc/self/attr/exec"
@@ -537,7 +549,14 @@ fn lsm(p: &At<'_>) -> Result<Option<(CString, Vec<u8>)>> {
     }
     if let Some(s) = p.get("selinuxLabel")? {
         let label = s.str()?;
-        if !label.is_empty() && rustix::fs::stat("/sys/fs/selinux/enforce").is_ok() {
+        if !label.is_empty()
+            && rustix::fs::statat(
+                rustix::fs::CWD,
+                "/sys/fs/selinux/enforce",
+                rustix::fs::AtFlags::empty(),
+            )
+            .is_ok()
+        {
             return Ok(Some((
                 c"/proc/self/attr/exec".into(),
                 label.as_bytes().to_vec(),
@@ -822,7 +841,8 @@ fn cgroup_mount(m: &At<'_>, target: CString, flags: u32, placed: &[String]) -> R
         }
     }
     let mut links = Vec::new();
-    if let Ok(fd) = rustix::fs::open(
+    if let Ok(fd) = rustix::fs::openat(
+        rustix::fs::CWD,
         base,
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),

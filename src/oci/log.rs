@@ -89,7 +89,8 @@ impl Log {
         let file = match path {
             None => None,
             Some(p) => Some(
-                rustix::fs::open(
+                rustix::fs::openat(
+                    rustix::fs::CWD,
                     p,
                     OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | OFlags::CLOEXEC,
                     Mode::from_raw_mode(0o644),

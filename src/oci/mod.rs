@@ -215,7 +215,8 @@ fn open_parent(path: &str) -> Result<(OwnedFd, String)> {
     let abs = config::absolute(path)?;
     let (dir, name) = abs.rsplit_once('/').unwrap_or(("", &abs));
     let dir = if dir.is_empty() { "/" } else { dir };
-    let fd = rustix::fs::open(
+    let fd = rustix::fs::openat(
+        rustix::fs::CWD,
         dir,
         rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
         rustix::fs::Mode::empty(),
@@ -611,7 +612,8 @@ fn saved_bundle(entry: &Entry, st: &State) -> Option<(hooks::Hooks, OwnedFd)> {
         Some(h) => hooks::parse_hooks(h).ok()?,
         None => hooks::Hooks::default(),
     };
-    let fd = rustix::fs::open(
+    let fd = rustix::fs::openat(
+        rustix::fs::CWD,
         st.bundle.as_str(),
         rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
         rustix::fs::Mode::empty(),
@@ -632,7 +634,8 @@ fn start(g: &Global, id: &str) -> Result<u8> {
         Some(x) => x,
         None => (
             hooks::Hooks::default(),
-            rustix::fs::open(
+            rustix::fs::openat(
+                rustix::fs::CWD,
                 "/",
                 rustix::fs::OFlags::PATH | rustix::fs::OFlags::CLOEXEC,
                 rustix::fs::Mode::empty(),
@@ -953,7 +956,8 @@ fn spec_cmd(p: &mut lexopt::Parser) -> Result<u8> {
         ))
     };
     // Created new (0666 before the umask), as std's `OpenOptions::create_new` did.
-    let f = rustix::fs::open(
+    let f = rustix::fs::openat(
+        rustix::fs::CWD,
         path.as_str(),
         OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC,
         Mode::from_raw_mode(0o666),

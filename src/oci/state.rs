@@ -83,7 +83,7 @@ pub fn check_id(id: &str) -> Result<()> {
 /// The `--root` directory, made when missing (0700), opened.
 pub fn open_root(root: &str) -> Result<OwnedFd> {
     let cannot = |e| Error::sys(format!("cannot use the state directory {root}"), e);
-    match rustix::fs::mkdir(root, Mode::from_raw_mode(0o700)) {
+    match rustix::fs::mkdirat(rustix::fs::CWD, root, Mode::from_raw_mode(0o700)) {
         Ok(()) | Err(Errno::EXIST) => {}
         Err(Errno::NOENT) => {
             // Its parents (a rootless $XDG_RUNTIME_DIR/..., /run/containerd/runc/NS).
@@ -97,7 +97,8 @@ pub fn open_root(root: &str) -> Result<OwnedFd> {
         }
         Err(e) => return Err(cannot(e)),
     }
-    rustix::fs::open(
+    rustix::fs::openat(
+        rustix::fs::CWD,
         root,
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
@@ -108,9 +109,9 @@ pub fn open_root(root: &str) -> Result<OwnedFd> {
 /// Make `path` and its missing parents (0777 before the umask), as `std::fs::create_dir_all`
 /// does: a directory that exists, or that another process makes meanwhile, is no error.
 fn mkdir_all(path: &str) -> std::result::Result<(), Errno> {
-    let mkdir = || match rustix::fs::mkdir(path, Mode::from_raw_mode(0o777)) {
+    let mkdir = || match rustix::fs::mkdirat(rustix::fs::CWD, path, Mode::from_raw_mode(0o777)) {
         Err(_)
-            if rustix::fs::stat(path)
+            if rustix::fs::statat(rustix::fs::CWD, path, rustix::fs::AtFlags::empty())
                 .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory) =>
         {
             Ok(())
