@@ -400,7 +400,8 @@ fn has_v1_controller() -> bool {
 /// `systemd`): the directories that are cgroup v1 mounts, not the symbolic links to them.
 fn v1_hierarchies() -> Vec<String> {
     let mut out = Vec::new();
-    let Ok(root) = rustix::fs::open(
+    let Ok(root) = rustix::fs::openat(
+        rustix::fs::CWD,
         ROOT,
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
@@ -800,7 +801,8 @@ struct Make<'a> {
 /// Each level is reached from the one above by its fd.
 fn make_dir(t: &Target, name: &str, how: &Make<'_>) -> Result<Dir> {
     let mut path = t.base.clone();
-    let mut fd = rustix::fs::open(
+    let mut fd = rustix::fs::openat(
+        rustix::fs::CWD,
         path.as_str(),
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
@@ -827,7 +829,7 @@ fn make_dir(t: &Target, name: &str, how: &Make<'_>) -> Result<Dir> {
     match rustix::fs::mkdirat(&fd, name, Mode::from_raw_mode(0o755)) {
         Ok(()) => {}
         Err(Errno::EXIST) => {
-            let dir = rustix::fs::statat(&fd, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
+            let dir = rustix::fs::statat(fd.as_fd(), name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
                 .is_ok_and(|st| {
                     rustix::fs::FileType::from_raw_mode(st.st_mode)
                         == rustix::fs::FileType::Directory
@@ -1334,7 +1336,8 @@ fn open_checked(path: &str, ino: u64) -> Option<(OwnedFd, bool)> {
     if !inside_root(path) {
         return None;
     }
-    let fd = rustix::fs::open(
+    let fd = rustix::fs::openat(
+        rustix::fs::CWD,
         path,
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
         Mode::empty(),
@@ -1622,7 +1625,7 @@ fn remove_checked(path: &str, ino: u64) -> Result<()> {
         return Ok(());
     };
     for i in 0..200 {
-        match rustix::fs::rmdir(path) {
+        match rustix::fs::unlinkat(rustix::fs::CWD, path, rustix::fs::AtFlags::REMOVEDIR) {
             Ok(()) | Err(Errno::NOENT) => return Ok(()),
             Err(Errno::BUSY) => {
                 // The path must still be this directory before anything else is tried.
@@ -1671,7 +1674,7 @@ pub fn remove_leftover(path: &str, ino: Option<u64>) {
             let _ = remove_checked(path, ino);
         }
         None => {
-            let _ = rustix::fs::rmdir(path);
+            let _ = rustix::fs::unlinkat(rustix::fs::CWD, path, rustix::fs::AtFlags::REMOVEDIR);
         }
     }
 }
@@ -1685,7 +1688,7 @@ pub fn remove_unconfirmed(path: &str) {
         return;
     }
     for _ in 0..100 {
-        match rustix::fs::rmdir(path) {
+        match rustix::fs::unlinkat(rustix::fs::CWD, path, rustix::fs::AtFlags::REMOVEDIR) {
             Err(Errno::BUSY) => std::thread::sleep(std::time::Duration::from_millis(10)),
             _ => return,
         }
@@ -2053,9 +2056,17 @@ mod tests {
                 let _ = c.wait();
             }
             for leaf in &self.leaves {
-                let _ = rustix::fs::rmdir(leaf.as_str());
+                let _ = rustix::fs::unlinkat(
+                    rustix::fs::CWD,
+                    leaf.as_str(),
+                    rustix::fs::AtFlags::REMOVEDIR,
+                );
                 if let Some((parent, _)) = leaf.rsplit_once('/') {
-                    let _ = rustix::fs::rmdir(parent);
+                    let _ = rustix::fs::unlinkat(
+                        rustix::fs::CWD,
+                        parent,
+                        rustix::fs::AtFlags::REMOVEDIR,
+                    );
                 }
             }
         }

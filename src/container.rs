@@ -232,7 +232,8 @@ fn clone_init(
     let x = &plan.container.extra;
     let pid_ns = x.join.iter().find(|(k, _)| *k == Ns::ProcessID);
     let own = |name: &str| {
-        rustix::fs::open(
+        rustix::fs::openat(
+            rustix::fs::CWD,
             format!("/proc/self/ns/{name}").as_str(),
             rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
             rustix::fs::Mode::empty(),
@@ -249,8 +250,12 @@ fn clone_init(
         restore.push((own("time_for_children")?, Ns::Time));
         sys::unshare_namespaces(UnshareFlags::NEWTIME)
             .map_err(|e| Error::sys("cannot create the time namespace", e))?;
-        std::fs::write("/proc/self/timens_offsets", offsets)
-            .map_err(|e| Error::new(format!("cannot set the time namespace's offsets: {e}")))?;
+        write_file("/proc/self/timens_offsets", offsets).map_err(|e| {
+            Error::new(format!(
+                "cannot set the time namespace's offsets: {}",
+                crate::error::os_error(e)
+            ))
+        })?;
     }
     let forked = sys::clone_container(flags, into);
     if matches!(forked, Ok(sys::Forked::Child)) {
@@ -274,6 +279,19 @@ fn clone_init(
     }
 }
 
+/// Write all of `text` to the file at `path`, as `std::fs::write` does (created 0666 when
+/// missing, truncated).
+fn write_file(path: &str, text: &str) -> std::result::Result<(), Errno> {
+    use rustix::fs::{Mode, OFlags};
+    let fd = rustix::fs::openat(
+        rustix::fs::CWD,
+        path,
+        OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o666),
+    )?;
+    sys::write_all(fd.as_fd(), text.as_bytes())
+}
+
 /// Between the clone and "go": the init's cgroups, its user namespace's maps, its OOM
 /// score, and the record of its pid.
 fn prepare_init(
@@ -288,8 +306,12 @@ fn prepare_init(
         cg.join(pid, in_cgroup)?;
     }
     let write = |file: &str, text: &str| {
-        std::fs::write(format!("/proc/{pid}/{file}"), text)
-            .map_err(|e| Error::new(format!("cannot write the container's {file}: {e}")))
+        write_file(&format!("/proc/{pid}/{file}"), text).map_err(|e| {
+            Error::new(format!(
+                "cannot write the container's {file}: {}",
+                crate::error::os_error(e)
+            ))
+        })
     };
     if let Some([uid_map, gid_map]) = &x.id_maps {
         write("uid_map", uid_map)?;

@@ -80,15 +80,19 @@ impl fmt::Display for Error {
 /// Print the one line a failure gets and return its exit code. A closed or broken stderr
 /// is no reason to panic.
 pub fn print(e: &Error) -> u8 {
-    use std::io::Write;
-    let _ = std::io::stderr().write_all(one_line("", &e.to_string()).as_bytes());
+    let _ = crate::sys::write_all(
+        rustix::stdio::stderr(),
+        one_line("", &e.to_string()).as_bytes(),
+    );
     e.code
 }
 
 /// A `crab-can: warning: ...` line.
 pub fn warn(msg: &str) {
-    use std::io::Write;
-    let _ = std::io::stderr().write_all(one_line("warning: ", msg).as_bytes());
+    let _ = crate::sys::write_all(
+        rustix::stdio::stderr(),
+        one_line("warning: ", msg).as_bytes(),
+    );
 }
 
 /// `crab-can: PREFIXMSG` and a newline, as exactly one line of plain text: every control
@@ -113,6 +117,12 @@ pub fn one_line(prefix: &str, msg: &str) -> String {
 /// The kernel's words for an errno ("No such file or directory").
 pub fn strerror(errno: Errno) -> String {
     crate::sys::strerror(errno.raw_os_error())
+}
+
+/// An errno in the words std's `io::Error` gives it ("No such file or directory (os
+/// error 2)"), for the messages that have always carried them.
+pub fn os_error(errno: Errno) -> String {
+    format!("{} (os error {})", strerror(errno), errno.raw_os_error())
 }
 
 /// Declares [`Step`] and the list that decodes it, from one list of names.
@@ -259,5 +269,7 @@ mod tests {
         assert_eq!(e.errno, Some(Errno::NOENT));
         assert_eq!(e.to_string(), "cannot open '/x': No such file or directory");
         assert_eq!(Error::new("plain").to_string(), "plain");
+        let io = std::io::Error::from_raw_os_error(libc::ENOENT);
+        assert_eq!(os_error(Errno::NOENT), io.to_string());
     }
 }

@@ -240,7 +240,12 @@ fn setup(plan: &Plan, fds: &ChildFds<'_>) -> Result<Gate, Failure> {
 /// Write `value` to the file at `path` (a sysctl under /proc/sys), in one write.
 pub fn write_file(path: &std::ffi::CStr, value: &[u8]) -> Result<(), Errno> {
     use rustix::fs::{Mode, OFlags};
-    let fd = rustix::fs::open(path, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())?;
+    let fd = rustix::fs::openat(
+        rustix::fs::CWD,
+        path,
+        OFlags::WRONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
     match rustix::io::write(&fd, value)? {
         n if n == value.len() => Ok(()),
         _ => Err(Errno::IO),

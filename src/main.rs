@@ -28,8 +28,6 @@ mod sys;
 mod tty;
 mod user;
 
-use std::io::Write;
-
 #[cfg(not(test))]
 #[global_allocator]
 static ALLOCATOR: sys::Arena = sys::Arena::new();
@@ -50,11 +48,11 @@ fn main() {
     }
     let code = match cli::parse(args) {
         Ok(cli::Command::Help) => {
-            let _ = std::io::stdout().write_all(cli::USAGE.as_bytes());
+            let _ = sys::write_all(rustix::stdio::stdout(), cli::USAGE.as_bytes());
             0
         }
         Ok(cli::Command::Version) => {
-            let _ = std::io::stdout().write_all(oci::version().as_bytes());
+            let _ = sys::write_all(rustix::stdio::stdout(), oci::version().as_bytes());
             0
         }
         Ok(cli::Command::Run(spec)) => {

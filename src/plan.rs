@@ -173,11 +173,7 @@ pub const MAX_IMAGE_FILE: u64 = 4 << 20;
 /// `None`. Anything but a regular file (a FIFO that would block, a device node, a
 /// directory) or a file past [`MAX_IMAGE_FILE`] is refused: it is opened without blocking
 /// and without becoming a controlling terminal, and checked before a byte is read.
-pub fn open_in_image(
-    image: &OwnedFd,
-    display: &str,
-    path: &str,
-) -> Result<Option<std::io::BufReader<std::io::Take<std::fs::File>>>> {
+pub fn open_in_image(image: &OwnedFd, display: &str, path: &str) -> Result<Option<user::Lines>> {
     let what = || format!("IMAGE '{display}': {path}");
     let fd = match rustix::fs::openat2(
         image.as_fd(),
@@ -207,8 +203,7 @@ pub fn open_in_image(
             st.st_size
         )));
     }
-    let file = std::io::Read::take(std::fs::File::from(fd), MAX_IMAGE_FILE);
-    Ok(Some(std::io::BufReader::with_capacity(4096, file)))
+    Ok(Some(user::Lines::new(fd, MAX_IMAGE_FILE)))
 }
 
 fn file_kind(kind: rustix::fs::FileType) -> &'static str {
@@ -290,7 +285,12 @@ fn random_name() -> Result<String> {
 /// A volume, ready to attach: the host path as a detached copy of its mount tree.
 fn plan_volume(v: &crate::cli::Volume) -> Result<rootfs::Volume> {
     let what = || format!("volume source '{}'", v.src);
-    let st = rustix::fs::stat(v.src.as_str()).map_err(|e| Error::sys(what(), e))?;
+    let st = rustix::fs::statat(
+        rustix::fs::CWD,
+        v.src.as_str(),
+        rustix::fs::AtFlags::empty(),
+    )
+    .map_err(|e| Error::sys(what(), e))?;
     let tree = rustix::mount::open_tree(
         CWD,
         v.src.as_str(),
@@ -319,7 +319,8 @@ fn plan_volume(v: &crate::cli::Volume) -> Result<rootfs::Volume> {
 /// directory, not the host's own root (by device and inode, whatever path led there), with
 /// its mount points. Returns the root and IMAGE's mount flags.
 pub fn open_image(image: &OsStr, display: &str) -> Result<(Root, rustix::fs::StatVfs)> {
-    let fd = rustix::fs::open(
+    let fd = rustix::fs::openat(
+        rustix::fs::CWD,
         image,
         OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
@@ -330,7 +331,8 @@ pub fn open_image(image: &OsStr, display: &str) -> Result<(Root, rustix::fs::Sta
         e => Error::sys(format!("IMAGE '{display}'"), e),
     })?;
     let st = rustix::fs::fstat(&fd).map_err(|e| Error::sys(format!("IMAGE '{display}'"), e))?;
-    let root = rustix::fs::stat("/").map_err(|e| Error::sys("cannot inspect '/'", e))?;
+    let root = rustix::fs::statat(rustix::fs::CWD, "/", rustix::fs::AtFlags::empty())
+        .map_err(|e| Error::sys("cannot inspect '/'", e))?;
     if (st.st_dev, st.st_ino) == (root.st_dev, root.st_ino) {
         return Err(Error::new(format!(
             "IMAGE '{display}' is the host's own root directory; give a root filesystem directory"
@@ -1063,7 +1065,13 @@ mod tests {
     /// A small plan over a directory of the test's own (no root needed: no volumes).
     fn test_plan() -> Plan {
         let root = Root {
-            image: rustix::fs::open("/", OFlags::PATH | OFlags::CLOEXEC, Mode::empty()).unwrap(),
+            image: rustix::fs::openat(
+                rustix::fs::CWD,
+                "/",
+                OFlags::PATH | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .unwrap(),
             display: "img".into(),
         };
         Plan {

@@ -264,7 +264,7 @@ fn enter_image(root: &Root, early: &[MountOp]) -> std::result::Result<(), Failur
             },
         ) = (kernel_view(op), op)
         {
-            match rustix::fs::mkdir(rel, Mode::from_raw_mode(0o755)) {
+            match rustix::fs::mkdirat(rustix::fs::CWD, rel, Mode::from_raw_mode(0o755)) {
                 Ok(()) | Err(Errno::EXIST) => {}
                 Err(e) => return Err(Failure::at(Step::Mount, i)(e)),
             }
@@ -336,7 +336,7 @@ impl<'a> Walk<'a> {
                 make_target,
             } => {
                 if *make_target {
-                    rustix::fs::mkdir(&**target, Mode::from_raw_mode(0o755))
+                    rustix::fs::mkdirat(rustix::fs::CWD, &**target, Mode::from_raw_mode(0o755))
                         .map_err(Failure::at(Step::Mount, i))?;
                 }
                 rustix::mount::mount(&**fstype, &**target, &**fstype, flags(*f), data.as_deref())
@@ -373,13 +373,15 @@ impl<'a> Walk<'a> {
                 .map_err(Failure::at(Step::ReadOnly, i))
             }
             MountOp::Volume(v) => mount_volume(i, v),
-            MountOp::Workdir { path, parents } => match rustix::fs::stat(&**path) {
-                Ok(_) => Ok(()),
-                Err(Errno::NOENT) => make_dirs(parents)
-                    .and_then(|()| make_dirs(std::slice::from_ref(path)))
-                    .map_err(Failure::at(Step::Workdir, i)),
-                Err(e) => Err(Failure::at(Step::Workdir, i)(e)),
-            },
+            MountOp::Workdir { path, parents } => {
+                match rustix::fs::statat(rustix::fs::CWD, &**path, rustix::fs::AtFlags::empty()) {
+                    Ok(_) => Ok(()),
+                    Err(Errno::NOENT) => make_dirs(parents)
+                        .and_then(|()| make_dirs(std::slice::from_ref(path)))
+                        .map_err(Failure::at(Step::Workdir, i)),
+                    Err(e) => Err(Failure::at(Step::Workdir, i)(e)),
+                }
+            }
             MountOp::RemountRoot { flags: f } => {
                 rustix::mount::mount(c"", c"/", c"", flags(REMOUNT | BIND | f), None)
                     .map_err(Failure::at(Step::RemountRoot, i))
@@ -418,20 +420,22 @@ impl<'a> Walk<'a> {
                 )
                 .map_err(Failure::at(Step::Node, i))
             }
-            MountOp::Mask { path } => match rustix::fs::stat(&**path) {
-                Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Directory => {
-                    self.mask_dir(i, path)
-                }
-                Ok(_) => {
-                    if !self.null_checked {
-                        check_null().map_err(Failure::at(Step::MaskFile, i))?;
-                        self.null_checked = true;
+            MountOp::Mask { path } => {
+                match rustix::fs::statat(rustix::fs::CWD, &**path, rustix::fs::AtFlags::empty()) {
+                    Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Directory => {
+                        self.mask_dir(i, path)
                     }
-                    rustix::mount::mount(c"/dev/null", &**path, c"", flags(BIND), None)
-                        .map_err(Failure::at(Step::MaskFile, i))
+                    Ok(_) => {
+                        if !self.null_checked {
+                            check_null().map_err(Failure::at(Step::MaskFile, i))?;
+                            self.null_checked = true;
+                        }
+                        rustix::mount::mount(c"/dev/null", &**path, c"", flags(BIND), None)
+                            .map_err(Failure::at(Step::MaskFile, i))
+                    }
+                    Err(_) => Ok(()),
                 }
-                Err(_) => Ok(()),
-            },
+            }
             MountOp::Sysctl { path, value } => {
                 crate::init::write_file(path, value).map_err(Failure::at(Step::Sysctl, i))
             }
@@ -481,7 +485,7 @@ fn mount_cgroup(
         )?;
         rustix::process::chdir(target)?;
         for p in parts {
-            rustix::fs::mkdir(&*p.dir, Mode::from_raw_mode(0o755))?;
+            rustix::fs::mkdirat(rustix::fs::CWD, &*p.dir, Mode::from_raw_mode(0o755))?;
         }
         for (to, link) in links {
             rustix::fs::symlink(&**to, &**link)?;
@@ -599,7 +603,8 @@ fn make_dev(i: usize, data: &CStr, nodes: &[DevNode]) -> std::result::Result<(),
         )
         .map_err(node_fail(j))?;
     }
-    let staging = rustix::fs::open(
+    let staging = rustix::fs::openat(
+        rustix::fs::CWD,
         c"/dev",
         OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
@@ -631,7 +636,7 @@ fn make_dev(i: usize, data: &CStr, nodes: &[DevNode]) -> std::result::Result<(),
 
 /// `/dev/null` must really be the null device before anything is hidden behind it.
 fn check_null() -> std::result::Result<(), Errno> {
-    let st = rustix::fs::stat(c"/dev/null")?;
+    let st = rustix::fs::statat(rustix::fs::CWD, c"/dev/null", rustix::fs::AtFlags::empty())?;
     if FileType::from_raw_mode(st.st_mode) != FileType::CharacterDevice
         || rustix::fs::major(st.st_rdev) != 1
         || rustix::fs::minor(st.st_rdev) != 3
@@ -647,9 +652,10 @@ fn check_null() -> std::result::Result<(), Errno> {
 fn mount_volume(i: usize, v: &Volume) -> std::result::Result<(), Failure> {
     make_dirs(&v.dst_parents).map_err(Failure::at(Step::Volume, i))?;
     let made = if v.src_is_dir {
-        rustix::fs::mkdir(&*v.dst, Mode::from_raw_mode(0o755))
+        rustix::fs::mkdirat(rustix::fs::CWD, &*v.dst, Mode::from_raw_mode(0o755))
     } else {
-        rustix::fs::open(
+        rustix::fs::openat(
+            rustix::fs::CWD,
             &*v.dst,
             rustix::fs::OFlags::CREATE | rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CLOEXEC,
             Mode::from_raw_mode(0o644),
@@ -702,7 +708,7 @@ fn mount_volume(i: usize, v: &Volume) -> std::result::Result<(), Failure> {
 /// Make each directory in turn (parents first); one that exists is fine.
 fn make_dirs(dirs: &[CString]) -> std::result::Result<(), Errno> {
     for dir in dirs {
-        match rustix::fs::mkdir(&**dir, Mode::from_raw_mode(0o755)) {
+        match rustix::fs::mkdirat(rustix::fs::CWD, &**dir, Mode::from_raw_mode(0o755)) {
             Ok(()) | Err(Errno::EXIST) => {}
             Err(e) => return Err(e),
         }

@@ -49,12 +49,17 @@ fn unix_socket() -> std::result::Result<OwnedFd, Errno> {
 /// kernel's `kthreadd` (a kernel thread, always in the initial namespaces). None without
 /// /proc, or when neither can be seen (then crab-can's own namespace is all it can use).
 fn host_net_ns() -> Option<(&'static str, rustix::fs::Stat)> {
-    if let Ok(st) = rustix::fs::stat("/proc/1/ns/net") {
+    if let Ok(st) = rustix::fs::statat(
+        rustix::fs::CWD,
+        "/proc/1/ns/net",
+        rustix::fs::AtFlags::empty(),
+    ) {
         return Some(("/proc/1/ns/net", st));
     }
     // "2 (kthreadd) S 0 ...": a parent pid of 0 is a kernel thread of the initial PID
     // namespace (in a container's PID namespace, PID 2 has a parent).
-    let fd = rustix::fs::open(
+    let fd = rustix::fs::openat(
+        rustix::fs::CWD,
         "/proc/2/stat",
         OFlags::RDONLY | OFlags::CLOEXEC,
         Mode::empty(),
@@ -67,9 +72,13 @@ fn host_net_ns() -> Option<(&'static str, rustix::fs::Stat)> {
     if after_comm.split_whitespace().nth(1) != Some("0") {
         return None;
     }
-    rustix::fs::stat("/proc/2/ns/net")
-        .ok()
-        .map(|st| ("/proc/2/ns/net", st))
+    rustix::fs::statat(
+        rustix::fs::CWD,
+        "/proc/2/ns/net",
+        rustix::fs::AtFlags::empty(),
+    )
+    .ok()
+    .map(|st| ("/proc/2/ns/net", st))
 }
 
 /// A unix socket of the host's network namespace, where names live.
@@ -77,11 +86,22 @@ fn host_socket() -> std::result::Result<OwnedFd, Errno> {
     let Some((host_path, host)) = host_net_ns() else {
         return unix_socket();
     };
-    let own = rustix::fs::stat("/proc/self/ns/net")?;
+    let own = rustix::fs::statat(
+        rustix::fs::CWD,
+        "/proc/self/ns/net",
+        rustix::fs::AtFlags::empty(),
+    )?;
     if (host.st_dev, host.st_ino) == (own.st_dev, own.st_ino) {
         return unix_socket();
     }
-    let open = |p: &str| rustix::fs::open(p, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty());
+    let open = |p: &str| {
+        rustix::fs::openat(
+            rustix::fs::CWD,
+            p,
+            OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+    };
     let back = open("/proc/self/ns/net")?;
     let host_ns = open(host_path)?;
     rustix::thread::move_into_link_name_space(host_ns.as_fd(), Some(LinkNameSpaceType::Network))?;
@@ -174,7 +194,7 @@ fn remove_leftovers(name: &str) {
             }
         }
     }
-    let _ = rustix::fs::unlink(path.as_str());
+    let _ = rustix::fs::unlinkat(rustix::fs::CWD, path.as_str(), rustix::fs::AtFlags::empty());
 }
 
 impl NameLock {
@@ -210,7 +230,8 @@ impl NameLock {
         };
         if self.record.is_none() {
             for d in ["/run", DIR] {
-                match rustix::fs::mkdir(
+                match rustix::fs::mkdirat(
+                    rustix::fs::CWD,
                     d,
                     Mode::from_raw_mode(if d == DIR { 0o700 } else { 0o755 }),
                 ) {
@@ -218,7 +239,8 @@ impl NameLock {
                     Err(e) => return Err(cannot(e)),
                 }
             }
-            let fd = rustix::fs::open(
+            let fd = rustix::fs::openat(
+                rustix::fs::CWD,
                 file.as_str(),
                 OFlags::WRONLY
                     | OFlags::CREATE
@@ -246,7 +268,11 @@ impl Drop for NameLock {
     fn drop(&mut self) {
         // Still holding the name, so no other run of it can be reading this file.
         if self.record.is_some() {
-            let _ = rustix::fs::unlink(state_file(&self.name).as_str());
+            let _ = rustix::fs::unlinkat(
+                rustix::fs::CWD,
+                state_file(&self.name).as_str(),
+                rustix::fs::AtFlags::empty(),
+            );
         }
     }
 }
@@ -254,7 +280,8 @@ impl Drop for NameLock {
 /// Remove what killed runs left behind: every state file whose name nobody holds.
 /// Cheap when there is nothing (one directory read, or a missing directory).
 pub fn sweep() {
-    let Ok(dir) = rustix::fs::open(
+    let Ok(dir) = rustix::fs::openat(
+        rustix::fs::CWD,
         DIR,
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),

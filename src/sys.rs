@@ -1,13 +1,14 @@
 //! The raw system calls rustix does not wrap, or wraps only as `unsafe`: `clone3` (and its
 //! `clone` fallback), a plain fork for the init, `signalfd`, `sigprocmask` and signal
 //! dispositions, `close_range` (and its fallback), `unshare`, `seccomp`, SIOCSIFFLAGS,
-//! `execve`, `kill(-1)`, `_exit`.
+//! `execve`, `kill(-1)`, `_exit`; and the small file helpers over rustix the rest shares
+//! ([`read_small`], [`read_text`], [`write_all`]).
 //!
 //! # Safety
 //! This is the only module allowed `unsafe` (the crate root denies it everywhere else).
 //! Each block says why it is sound; the functions it exports are safe to call.
 
-use rustix::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use rustix::fd::{BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use rustix::io::Errno;
 use std::ffi::{CStr, c_char};
 
@@ -266,7 +267,8 @@ fn close_listed_fds(keep: &dyn Fn(RawFd) -> bool) -> Result<(), Errno> {
     use rustix::fs::{Mode, OFlags, RawDir};
     use std::os::fd::AsRawFd;
     loop {
-        let dir = rustix::fs::open(
+        let dir = rustix::fs::openat(
+            rustix::fs::CWD,
             "/proc/self/fd",
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
@@ -613,7 +615,7 @@ unsafe impl std::alloc::GlobalAlloc for Arena {
 /// A small file under `dir`, read whole, 4 KiB at a time (a /proc file reads in one go,
 /// where std's reader starts at 32 bytes, and each read of /proc/self/mountinfo formats
 /// the table again). None when missing, not a regular file, unreadable or over `max`.
-pub fn read_small(dir: &impl AsFd, name: &str, max: usize) -> Option<Vec<u8>> {
+pub fn read_small(dir: BorrowedFd<'_>, name: &str, max: usize) -> Option<Vec<u8>> {
     use rustix::fs::{Mode, OFlags};
     let fd = rustix::fs::openat(
         dir,
@@ -643,9 +645,23 @@ pub fn read_small(dir: &impl AsFd, name: &str, max: usize) -> Option<Vec<u8>> {
     }
 }
 
+/// Write all of `buf`, as std's `write_all` does: EINTR retried, a write of nothing an
+/// error (EIO).
+pub fn write_all(fd: BorrowedFd<'_>, mut buf: &[u8]) -> Result<(), Errno> {
+    while !buf.is_empty() {
+        match rustix::io::write(fd, buf) {
+            Ok(0) => return Err(Errno::IO),
+            Ok(n) => buf = &buf[n..],
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// A small text file by path ([`read_small`], up to 1 MiB, UTF-8).
 pub fn read_text(path: &str) -> Option<String> {
-    String::from_utf8(read_small(&rustix::fs::CWD, path, 1 << 20)?).ok()
+    String::from_utf8(read_small(rustix::fs::CWD, path, 1 << 20)?).ok()
 }
 
 #[cfg(test)]

@@ -34,7 +34,8 @@ pub fn attach(sock: BorrowedFd<'_>, size: Option<Winsize>, uid: u32) -> Result<(
 /// `uid` and at `size`.
 fn open_pair(size: Option<Winsize>, uid: u32) -> Result<(OwnedFd, OwnedFd), Errno> {
     use rustix::fs::{Mode, OFlags};
-    let master = rustix::fs::open(
+    let master = rustix::fs::openat(
+        rustix::fs::CWD,
         c"/dev/ptmx",
         OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC,
         Mode::empty(),
@@ -79,7 +80,12 @@ pub fn open_for(sock: BorrowedFd<'_>, size: Option<Winsize>, uid: u32) -> Result
     use rustix::fs::{Mode, OFlags};
     let (master, slave) = open_pair(size, uid)?;
     send_master(sock, master.as_fd())?;
-    let null = rustix::fs::open(c"/dev/null", OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())?;
+    let null = rustix::fs::openat(
+        rustix::fs::CWD,
+        c"/dev/null",
+        OFlags::RDWR | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
     rustix::stdio::dup2_stdin(&null)?;
     rustix::stdio::dup2_stdout(&null)?;
     rustix::stdio::dup2_stderr(&null)?;

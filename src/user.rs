@@ -2,10 +2,84 @@
 //! `/etc/passwd` and `/etc/group`, and the user's home directory for `HOME`.
 //!
 //! The files are IMAGE's, so they are input from whoever made IMAGE: each is read only
-//! when an answer needs it, streamed a line at a time, and left at the first match.
+//! when an answer needs it, streamed a line at a time ([`Lines`]), and left at the first
+//! match.
 
 use crate::error::{Error, Result};
-use std::io::BufRead;
+use rustix::fd::OwnedFd;
+use rustix::io::Errno;
+
+/// A file of IMAGE read a line at a time, 4 KiB per `read`, and never past the size it
+/// was opened with (see `plan::open_in_image`, which checks the file first).
+pub struct Lines {
+    /// None: all there is is in `buf` (the tests' text).
+    fd: Option<OwnedFd>,
+    /// Read but not yet returned: `buf[pos..]`.
+    buf: Vec<u8>,
+    pos: usize,
+    /// How many bytes may still be read.
+    left: u64,
+}
+
+impl Lines {
+    /// Read `fd` from where it is, at most `max` bytes.
+    pub fn new(fd: OwnedFd, max: u64) -> Lines {
+        Lines {
+            fd: Some(fd),
+            buf: Vec::new(),
+            pos: 0,
+            left: max,
+        }
+    }
+
+    /// Lines of `text`, for the tests.
+    #[cfg(test)]
+    pub fn of(text: &[u8]) -> Lines {
+        Lines {
+            fd: None,
+            buf: text.to_vec(),
+            pos: 0,
+            left: 0,
+        }
+    }
+
+    /// The next line into `line` (replacing what it held), with its `\n` when it has one;
+    /// false at the end.
+    pub fn next(&mut self, line: &mut Vec<u8>) -> std::result::Result<bool, Errno> {
+        line.clear();
+        loop {
+            let rest = &self.buf[self.pos..];
+            if let Some(i) = rest.iter().position(|&c| c == b'\n') {
+                line.extend_from_slice(&rest[..=i]);
+                self.pos += i + 1;
+                return Ok(true);
+            }
+            line.extend_from_slice(rest);
+            if !self.fill()? {
+                return Ok(!line.is_empty());
+            }
+        }
+    }
+
+    /// Replace the buffer with the next chunk of the file; false at its end.
+    fn fill(&mut self) -> std::result::Result<bool, Errno> {
+        self.buf.clear();
+        self.pos = 0;
+        let Some(fd) = &self.fd else {
+            return Ok(false);
+        };
+        self.buf.resize(self.left.min(4096) as usize, 0);
+        let n = loop {
+            match rustix::io::read(fd, &mut self.buf) {
+                Err(Errno::INTR) => {}
+                r => break r?,
+            }
+        };
+        self.buf.truncate(n);
+        self.left -= n as u64;
+        Ok(n > 0)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
@@ -25,7 +99,7 @@ struct Passwd {
 /// The first line of `file` whose `:`-separated fields (at least `min` of them) `pick`
 /// turns into a value. A line that is not UTF-8 is skipped.
 fn find<T>(
-    file: Option<impl BufRead>,
+    file: Option<Lines>,
     which: &str,
     min: usize,
     mut pick: impl FnMut(&[&str]) -> Option<T>,
@@ -35,11 +109,13 @@ fn find<T>(
     };
     let mut line = Vec::new();
     loop {
-        line.clear();
-        let n = file
-            .read_until(b'\n', &mut line)
-            .map_err(|e| Error::new(format!("cannot read IMAGE's {which}: {e}")))?;
-        if n == 0 {
+        let more = file.next(&mut line).map_err(|e| {
+            Error::new(format!(
+                "cannot read IMAGE's {which}: {}",
+                crate::error::os_error(e)
+            ))
+        })?;
+        if !more {
             return Ok(None);
         }
         let Ok(text) = std::str::from_utf8(&line) else {
@@ -76,11 +152,11 @@ fn id(s: &str) -> Option<u32> {
 /// Resolve `spec` (`USER[:GROUP]`, or none for root) against IMAGE's files. `need_home`:
 /// whether HOME must come from passwd (not when `-e HOME` sets it). `passwd` and `group`
 /// open the files (None when IMAGE has none); each is called only when needed.
-pub fn resolve<P: BufRead, G: BufRead>(
+pub fn resolve(
     spec: Option<&str>,
     need_home: bool,
-    passwd: impl FnOnce() -> Result<Option<P>>,
-    group: impl FnOnce() -> Result<Option<G>>,
+    passwd: impl FnOnce() -> Result<Option<Lines>>,
+    group: impl FnOnce() -> Result<Option<Lines>>,
 ) -> Result<User> {
     let Some(spec) = spec else {
         let home = if need_home {
@@ -157,8 +233,8 @@ mod tests {
             resolve(
                 s,
                 true,
-                || Ok(Some(PASSWD.as_bytes())),
-                || Ok(Some(GROUP.as_bytes())),
+                || Ok(Some(Lines::of(PASSWD.as_bytes()))),
+                || Ok(Some(Lines::of(GROUP.as_bytes()))),
             )
         };
         assert_eq!(
@@ -195,15 +271,15 @@ mod tests {
         assert!(r(Some("4294967295")).unwrap_err().msg.contains("uid"));
         assert!(r(Some("0:4294967295")).unwrap_err().msg.contains("gid"));
         // No passwd at all: root's home is /root.
-        let none = || Ok(None::<&[u8]>);
+        let none = || Ok(None);
         assert_eq!(resolve(None, true, none, none).unwrap().home, "/root");
     }
 
     /// Each file is opened only when an answer needs it.
     #[test]
     fn reads_only_what_is_needed() {
-        let refuse = || -> Result<Option<&[u8]>> { Err(Error::new("opened")) };
-        let passwd = || Ok(Some(PASSWD.as_bytes()));
+        let refuse = || -> Result<Option<Lines>> { Err(Error::new("opened")) };
+        let passwd = || Ok(Some(Lines::of(PASSWD.as_bytes())));
         // HOME set by -e: root needs neither file; a numeric user:group neither.
         assert_eq!(resolve(None, false, refuse, refuse).unwrap().uid, 0);
         let u = resolve(Some("7:8"), false, refuse, refuse).unwrap();
@@ -217,6 +293,33 @@ mod tests {
         assert!(resolve(None, true, refuse, refuse).is_err());
     }
 
+    /// Lines across the 4 KiB reads, the last one without its newline, and nothing past
+    /// the size given.
+    #[test]
+    fn lines_of_a_file() {
+        use rustix::fs::{MemfdFlags, SeekFrom};
+        let text: Vec<u8> = (0..700u32)
+            .flat_map(|i| format!("{}\n", "x".repeat(i as usize % 37)).into_bytes())
+            .chain(*b"last")
+            .collect();
+        let lines = |max: u64| {
+            let fd = rustix::fs::memfd_create("lines", MemfdFlags::CLOEXEC).unwrap();
+            rustix::io::write(&fd, &text).unwrap();
+            rustix::fs::seek(&fd, SeekFrom::Start(0)).unwrap();
+            let (mut file, mut line, mut all) = (Lines::new(fd, max), Vec::new(), Vec::new());
+            while file.next(&mut line).unwrap() {
+                all.push(line.clone());
+            }
+            all
+        };
+        let all = lines(1 << 20);
+        assert_eq!(all.len(), 701);
+        assert_eq!(all.concat(), text);
+        assert_eq!(all[700], b"last");
+        let cut = lines(5000);
+        assert_eq!(cut.concat(), &text[..5000]);
+    }
+
     /// The first match wins and the rest is never read: a line after it may be anything.
     #[test]
     fn stops_at_the_first_match() {
@@ -225,8 +328,8 @@ mod tests {
         let u = resolve(
             Some("user"),
             true,
-            || Ok(Some(&text[..])),
-            || Ok(None::<&[u8]>),
+            || Ok(Some(Lines::of(&text))),
+            || Ok(None),
         );
         assert_eq!(u.unwrap().uid, 1000);
     }

@@ -12,7 +12,7 @@ use crate::plan::{
 };
 use crate::rootfs::{self, CgroupPart, MountOp};
 use crate::security::{CAP_NAMES, Capabilities, Privileges};
-use rustix::fd::OwnedFd;
+use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{FileType, Mode, OFlags};
 use rustix::io::Errno;
 use rustix::thread::LinkNameSpaceType as Ns;
@@ -43,13 +43,14 @@ pub struct Options<'a> {
 /// Read and plan `BUNDLE/config.json`.
 pub fn load(bundle: &str, opts: &Options<'_>) -> Result<Bundle> {
     let bundle_abs = absolute(bundle)?;
-    let dir = rustix::fs::open(
+    let dir = rustix::fs::openat(
+        rustix::fs::CWD,
         bundle_abs.as_str(),
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     )
     .map_err(|e| Error::sys(format!("cannot open the bundle {bundle}"), e))?;
-    let text = crate::sys::read_small(&dir, "config.json", MAX_CONFIG).ok_or_else(|| {
+    let text = crate::sys::read_small(dir.as_fd(), "config.json", MAX_CONFIG).ok_or_else(|| {
         Error::new(format!(
             "cannot read {bundle_abs}/config.json (missing, not a regular file, or over 16 MiB)"
         ))
@@ -353,8 +354,13 @@ fn build(at: &At<'_>, bundle: &str, opts: &Options<'_>) -> Result<(Plan, String)
 /// `net:[...]`).
 fn open_ns(p: &At<'_>, proc_name: &str) -> Result<OwnedFd> {
     let path = p.str()?;
-    let fd = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| Error::sys(format!("{}: cannot open {path}", p.path), e))?;
+    let fd = rustix::fs::openat(
+        rustix::fs::CWD,
+        path,
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::sys(format!("{}: cannot open {path}", p.path), e))?;
     use rustix::fd::AsRawFd;
     let link = rustix::fs::readlink(format!("/proc/self/fd/{}", fd.as_raw_fd()), Vec::new())
         .map_err(|e| Error::sys(format!("{}: {path}", p.path), e))?;
@@ -624,7 +630,13 @@ fn lsm(p: &At<'_>) -> Result<Option<(CString, Vec<u8>)>> {
         let enabled = crate::sys::read_text("/sys/module/apparmor/parameters/enabled")
             .is_some_and(|v| v.starts_with('Y'));
         if enabled && !profile.is_empty() {
-            let file = if std::path::Path::new("/proc/self/attr/apparmor/exec").exists() {
+            let file = if rustix::fs::statat(
+                rustix::fs::CWD,
+                "/proc/self/attr/apparmor/exec",
+                rustix::fs::AtFlags::empty(),
+            )
+            .is_ok()
+            {
                 c"/proc/self/attr/apparmor/exec"
             } else {
                 c"/proc/self/attr/exec"
@@ -634,7 +646,14 @@ fn lsm(p: &At<'_>) -> Result<Option<(CString, Vec<u8>)>> {
     }
     if let Some(s) = p.get("selinuxLabel")? {
         let label = s.str()?;
-        if !label.is_empty() && std::path::Path::new("/sys/fs/selinux/enforce").exists() {
+        if !label.is_empty()
+            && rustix::fs::statat(
+                rustix::fs::CWD,
+                "/sys/fs/selinux/enforce",
+                rustix::fs::AtFlags::empty(),
+            )
+            .is_ok()
+        {
             return Ok(Some((
                 c"/proc/self/attr/exec".into(),
                 label.as_bytes().to_vec(),
@@ -648,12 +667,22 @@ fn lsm(p: &At<'_>) -> Result<Option<(CString, Vec<u8>)>> {
 /// front end opens it (a FIFO, a device or a huge file is never read); None when there
 /// is none.
 fn home_of(root: &rootfs::Root, uid: u32) -> Option<String> {
-    use std::io::BufRead;
-    let file = plan::open_in_image(&root.image, &root.display, "etc/passwd").ok()??;
-    file.lines().map_while(|l| l.ok()).find_map(|l| {
+    let mut file = plan::open_in_image(&root.image, &root.display, "etc/passwd").ok()??;
+    let mut line = Vec::new();
+    // Up to the first line that cannot be read or is not UTF-8, each without its "\n" or
+    // "\r\n" (as std's `BufRead::lines` gave them).
+    while file.next(&mut line).ok()? {
+        let l = std::str::from_utf8(&line).ok()?;
+        let l = match l.strip_suffix('\n') {
+            Some(l) => l.strip_suffix('\r').unwrap_or(l),
+            None => l,
+        };
         let f: Vec<&str> = l.split(':').collect();
-        (f.len() >= 6 && f[2].parse() == Ok(uid) && !f[5].is_empty()).then(|| f[5].to_string())
-    })
+        if f.len() >= 6 && f[2].parse() == Ok(uid) && !f[5].is_empty() {
+            return Some(f[5].to_string());
+        }
+    }
+    None
 }
 
 fn rlimit_resource(name: &str) -> Option<rustix::process::Resource> {
@@ -909,7 +938,8 @@ fn cgroup_mount(m: &At<'_>, target: CString, flags: u32, placed: &[String]) -> R
         }
     }
     let mut links = Vec::new();
-    if let Ok(fd) = rustix::fs::open(
+    if let Ok(fd) = rustix::fs::openat(
+        rustix::fs::CWD,
         base,
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),

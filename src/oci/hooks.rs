@@ -428,7 +428,8 @@ mod tests {
                 std::env::temp_dir().join(format!("crab-can-hooks-{}-{name}", std::process::id()));
             let _ = std::fs::remove_dir_all(&dir);
             std::fs::create_dir(&dir).unwrap();
-            let fd = rustix::fs::open(
+            let fd = rustix::fs::openat(
+                rustix::fs::CWD,
                 &dir,
                 rustix::fs::OFlags::PATH
                     | rustix::fs::OFlags::DIRECTORY

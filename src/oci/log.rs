@@ -5,7 +5,6 @@
 use crate::error::{Error, Result};
 use rustix::fd::OwnedFd;
 use rustix::fs::{Mode, OFlags};
-use std::path::Path;
 
 /// Append `n` in decimal, zero-padded to `width` digits.
 fn push_num(out: &mut String, n: u64, width: usize) {
@@ -81,7 +80,7 @@ pub struct Log {
 impl Log {
     /// Open `--log FILE` for appending (created 0644, as runc does), with `--log-format`
     /// `text` (the default, also for an empty value) or `json`.
-    pub fn open(path: Option<&Path>, format: &str) -> Result<Log> {
+    pub fn open(path: Option<&str>, format: &str) -> Result<Log> {
         let json = match format {
             "" | "text" => false,
             "json" => true,
@@ -90,12 +89,13 @@ impl Log {
         let file = match path {
             None => None,
             Some(p) => Some(
-                rustix::fs::open(
+                rustix::fs::openat(
+                    rustix::fs::CWD,
                     p,
                     OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | OFlags::CLOEXEC,
                     Mode::from_raw_mode(0o644),
                 )
-                .map_err(|e| Error::sys(format!("cannot open log file '{}'", p.display()), e))?,
+                .map_err(|e| Error::sys(format!("cannot open log file '{p}'"), e))?,
             ),
         };
         Ok(Log { file, json })
@@ -221,7 +221,7 @@ mod tests {
         let dir =
             std::env::temp_dir().join(format!("crab-can-log-{}-{format}", std::process::id()));
         let _ = std::fs::remove_file(&dir);
-        let log = Log::open(Some(&dir), format).unwrap();
+        let log = Log::open(dir.to_str(), format).unwrap();
         for m in msgs {
             log.error(m);
         }

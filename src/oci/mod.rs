@@ -24,7 +24,6 @@ use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use rustix::io::Errno;
 use state::{Entry, State, Status};
 use std::ffi::OsString;
-use std::io::Write;
 
 /// The first words that mean runc's command line (besides `run` with a bundle).
 pub fn is_oci(first: &str) -> bool {
@@ -168,7 +167,7 @@ fn parse_and_run(args: Vec<OsString>, log: &mut log::Log) -> Result<u8> {
             None => return Err(Error::new("no command given")),
         }
     };
-    *log = log::Log::open(log_path.as_deref().map(std::path::Path::new), &log_format)?;
+    *log = log::Log::open(log_path.as_deref(), &log_format)?;
     let g = Global {
         root: root.unwrap_or_else(|| state::DEFAULT_ROOT.to_string()),
         systemd_cgroup,
@@ -201,13 +200,16 @@ fn parse_and_run(args: Vec<OsString>, log: &mut log::Log) -> Result<u8> {
     }
 }
 
+/// `s` on stdout, ending in a newline, in one `write`.
 fn print(s: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(s.as_bytes());
-    if !s.ends_with('\n') {
-        let _ = out.write_all(b"\n");
-    }
-    let _ = out.flush();
+    let line;
+    let s = if s.ends_with('\n') {
+        s
+    } else {
+        line = format!("{s}\n");
+        &line
+    };
+    let _ = crate::sys::write_all(rustix::stdio::stdout(), s.as_bytes());
 }
 
 fn one_id(p: &mut lexopt::Parser) -> Result<String> {
@@ -259,7 +261,8 @@ fn open_parent(path: &str) -> Result<(OwnedFd, String)> {
     let abs = config::absolute(path)?;
     let (dir, name) = abs.rsplit_once('/').unwrap_or(("", &abs));
     let dir = if dir.is_empty() { "/" } else { dir };
-    let fd = rustix::fs::open(
+    let fd = rustix::fs::openat(
+        rustix::fs::CWD,
         dir,
         rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
         rustix::fs::Mode::empty(),
@@ -270,7 +273,7 @@ fn open_parent(path: &str) -> Result<(OwnedFd, String)> {
 
 /// The pid file: decimal, no newline, renamed into place.
 fn write_pid_file(dir: &OwnedFd, name: &str, pid: i32) -> Result<()> {
-    state::replace(dir, name, pid.to_string().as_bytes(), 0o644)
+    state::replace(dir.as_fd(), name, pid.to_string().as_bytes(), 0o644)
         .map_err(|e| Error::sys(format!("cannot write the pid file {name}"), e))
 }
 
@@ -440,7 +443,7 @@ fn create_in(
             Mode::from_raw_mode(0o600),
         )
         .map_err(|e| Error::sys("cannot save config.json", e))?;
-        state::write_all(fd.as_fd(), &b.text)
+        crate::sys::write_all(fd.as_fd(), &b.text)
             .map_err(|e| Error::sys("cannot save config.json", e))?;
     }
     let mut rec = OciRecord {
@@ -872,14 +875,15 @@ fn find<'r>(root: &'r OwnedFd, id: &str) -> Result<(Entry<'r>, State)> {
 
 /// The saved config of a container (hooks for `start` and `delete`).
 fn saved_bundle(entry: &Entry, st: &State) -> Option<(hooks::Hooks, OwnedFd)> {
-    let text = crate::sys::read_small(&entry.fd, &entry.file("config.json"), 16 << 20)?;
+    let text = crate::sys::read_small(entry.fd, &entry.file("config.json"), 16 << 20)?;
     let v = crate::json::parse(&text).ok()?;
     let at = crate::json::At::root(&v);
     let h = match at.get("hooks").ok()? {
         Some(h) => hooks::parse_hooks(h).ok()?,
         None => hooks::Hooks::default(),
     };
-    let fd = rustix::fs::open(
+    let fd = rustix::fs::openat(
+        rustix::fs::CWD,
         st.bundle.as_str(),
         rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
         rustix::fs::Mode::empty(),
@@ -900,7 +904,8 @@ fn start(g: &Global, id: &str) -> Result<u8> {
         Some(x) => x,
         None => (
             hooks::Hooks::default(),
-            rustix::fs::open(
+            rustix::fs::openat(
+                rustix::fs::CWD,
                 "/",
                 rustix::fs::OFlags::PATH | rustix::fs::OFlags::CLOEXEC,
                 rustix::fs::Mode::empty(),
@@ -966,7 +971,7 @@ fn ps(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
         out += "PID\tCMD\n";
         for pid in pids {
             let cmd =
-                crate::sys::read_small(&rustix::fs::CWD, &format!("/proc/{pid}/cmdline"), 4096)
+                crate::sys::read_small(rustix::fs::CWD, &format!("/proc/{pid}/cmdline"), 4096)
                     .unwrap_or_default();
             let cmd: Vec<u8> = cmd.iter().map(|&b| if b == 0 { b' ' } else { b }).collect();
             out += &format!("{pid}\t{}\n", String::from_utf8_lossy(&cmd).trim_end());
@@ -1174,12 +1179,21 @@ fn spec_cmd(p: &mut lexopt::Parser) -> Result<u8> {
         }
     }
     let path = format!("{bundle}/config.json");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&path)
-        .map_err(|e| Error::new(format!("cannot write {path}: {e}")))?;
-    f.write_all(spec::default_config(rootless).as_bytes())
-        .map_err(|e| Error::new(format!("cannot write {path}: {e}")))?;
+    use rustix::fs::{Mode, OFlags};
+    let cannot = |e| {
+        Error::new(format!(
+            "cannot write {path}: {}",
+            crate::error::os_error(e)
+        ))
+    };
+    // Created new (0666 before the umask), as std's `OpenOptions::create_new` did.
+    let f = rustix::fs::openat(
+        rustix::fs::CWD,
+        path.as_str(),
+        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o666),
+    )
+    .map_err(cannot)?;
+    crate::sys::write_all(f.as_fd(), spec::default_config(rootless).as_bytes()).map_err(cannot)?;
     Ok(0)
 }

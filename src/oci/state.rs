@@ -20,7 +20,7 @@
 use crate::error::{Error, Result};
 use crate::json::{self, At};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
 /// The default `--root`, kept apart from the docker-like mode's `/run/crab-can`.
@@ -83,23 +83,56 @@ pub fn check_id(id: &str) -> Result<()> {
 /// The `--root` directory, made when missing (0700), opened.
 pub fn open_root(root: &str) -> Result<OwnedFd> {
     let cannot = |e| Error::sys(format!("cannot use the state directory {root}"), e);
-    match rustix::fs::mkdir(root, Mode::from_raw_mode(0o700)) {
+    match rustix::fs::mkdirat(rustix::fs::CWD, root, Mode::from_raw_mode(0o700)) {
         Ok(()) | Err(Errno::EXIST) => {}
         Err(Errno::NOENT) => {
             // Its parents (a rootless $XDG_RUNTIME_DIR/..., /run/containerd/runc/NS).
-            std::fs::create_dir_all(root).map_err(|e| {
-                Error::new(format!("cannot create the state directory {root}: {e}"))
+            mkdir_all(root).map_err(|e| {
+                Error::new(format!(
+                    "cannot create the state directory {root}: {}",
+                    crate::error::os_error(e)
+                ))
             })?;
             let _ = rustix::fs::chmod(root, Mode::from_raw_mode(0o700));
         }
         Err(e) => return Err(cannot(e)),
     }
-    rustix::fs::open(
+    rustix::fs::openat(
+        rustix::fs::CWD,
         root,
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     )
     .map_err(cannot)
+}
+
+/// Make `path` and its missing parents (0777 before the umask), as `std::fs::create_dir_all`
+/// does: a directory that exists, or that another process makes meanwhile, is no error.
+fn mkdir_all(path: &str) -> std::result::Result<(), Errno> {
+    let mkdir = || match rustix::fs::mkdirat(rustix::fs::CWD, path, Mode::from_raw_mode(0o777)) {
+        Err(_)
+            if rustix::fs::statat(rustix::fs::CWD, path, rustix::fs::AtFlags::empty())
+                .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory) =>
+        {
+            Ok(())
+        }
+        r => r,
+    };
+    if path.is_empty() {
+        return Ok(());
+    }
+    match mkdir() {
+        Err(Errno::NOENT) => {}
+        r => return r,
+    }
+    // The parent: `path` less its last component (and the slashes around it).
+    let parent = match path.trim_end_matches('/').rsplit_once('/') {
+        Some((p, _)) if p.trim_end_matches('/').is_empty() => "/",
+        Some((p, _)) => p.trim_end_matches('/'),
+        None => "",
+    };
+    mkdir_all(parent)?;
+    mkdir()
 }
 
 /// A container's entry under the root: the root's fd and the ID, whose files are named
@@ -120,7 +153,7 @@ impl Entry<'_> {
 /// Take `id`: create its claim file (an existing one means the ID is in use).
 pub fn make<'r>(root: &'r OwnedFd, id: &str) -> Result<Entry<'r>> {
     match rustix::fs::openat(
-        root,
+        root.as_fd(),
         id,
         OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC | OFlags::NOFOLLOW,
         Mode::from_raw_mode(0o600),
@@ -137,7 +170,7 @@ pub fn make<'r>(root: &'r OwnedFd, id: &str) -> Result<Entry<'r>> {
 
 /// `id`'s entry (None: there is none, or what is there is not a claim file crab-can made).
 pub fn open<'r>(root: &'r OwnedFd, id: &str) -> Option<Entry<'r>> {
-    let st = rustix::fs::statat(root, id, AtFlags::SYMLINK_NOFOLLOW).ok()?;
+    let st = rustix::fs::statat(root.as_fd(), id, AtFlags::SYMLINK_NOFOLLOW).ok()?;
     (rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::RegularFile).then(
         || Entry {
             fd: root.as_fd(),
@@ -246,7 +279,7 @@ impl State {
     /// the record of a `create` not done). None when there is none or it is not crab-can's
     /// (foreign state is treated as no state at all).
     pub fn load(entry: &Entry) -> Option<State> {
-        let text = crate::sys::read_small(&entry.fd, &entry.id, 1 << 20)?;
+        let text = crate::sys::read_small(entry.fd, &entry.id, 1 << 20)?;
         // The last newline ends the last whole line; the one before it, if any, starts it.
         let end = text.iter().rposition(|&b| b == b'\n')?;
         let start = text[..end]
@@ -320,8 +353,7 @@ impl State {
 
 /// The state letter and start time (field 22) of /proc/PID/stat.
 pub fn proc_start(pid: i32) -> Option<(u8, u64)> {
-    let text =
-        crate::sys::read_small(&rustix::fs::CWD.as_fd(), &format!("/proc/{pid}/stat"), 4096)?;
+    let text = crate::sys::read_small(rustix::fs::CWD, &format!("/proc/{pid}/stat"), 4096)?;
     let text = std::str::from_utf8(&text).ok()?;
     let after = &text[text.rfind(')')? + 1..];
     let mut f = after.split_whitespace();
@@ -333,7 +365,7 @@ pub fn proc_start(pid: i32) -> Option<(u8, u64)> {
 /// Write `name` under `dir` whole: a hidden file of its own, renamed over it, so a reader
 /// (or a crash) sees the old content or the new, never part of it.
 pub fn replace(
-    dir: &impl AsFd,
+    dir: BorrowedFd<'_>,
     name: &str,
     text: &[u8],
     mode: u32,
@@ -345,21 +377,9 @@ pub fn replace(
         OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC | OFlags::NOFOLLOW,
         Mode::from_raw_mode(mode),
     )?;
-    write_all(fd.as_fd(), text)?;
+    crate::sys::write_all(fd.as_fd(), text)?;
     drop(fd);
     rustix::fs::renameat(dir, tmp.as_str(), dir, name)
-}
-
-pub fn write_all(fd: rustix::fd::BorrowedFd<'_>, mut buf: &[u8]) -> std::result::Result<(), Errno> {
-    while !buf.is_empty() {
-        match rustix::io::write(fd, buf) {
-            Ok(0) => return Err(Errno::IO),
-            Ok(n) => buf = &buf[n..],
-            Err(Errno::INTR) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
 }
 
 /// Remove `id`'s files (only those crab-can puts there), the claim last: the ID is free
@@ -456,5 +476,27 @@ mod tests {
         remove(entry);
         assert!(list(&root).is_empty());
         std::fs::remove_dir(&path).unwrap();
+    }
+
+    /// A root whose parents are missing: all made, whatever the slashes; one that exists
+    /// (or is made meanwhile) is no error; anything else in the way is.
+    #[test]
+    fn roots_with_missing_parents() {
+        let base = format!("/tmp/crab-can-mkdir-unit-{}", std::process::id());
+        let _ = std::fs::remove_dir_all(&base);
+        let deep = format!("{base}//a/b/./c/");
+        open_root(&deep).unwrap();
+        assert!(std::path::Path::new(&format!("{base}/a/b/c")).is_dir());
+        assert_eq!(mkdir_all(&deep), Ok(()));
+        assert_eq!(mkdir_all(&format!("{base}/a")), Ok(()));
+        std::fs::write(format!("{base}/f"), "").unwrap();
+        assert_eq!(mkdir_all(&format!("{base}/f/x/y")), Err(Errno::NOTDIR));
+        std::os::unix::fs::symlink("/nonexistent/crab-can", format!("{base}/dangling")).unwrap();
+        let e = open_root(&format!("{base}/dangling/x"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.ends_with("/dangling/x: File exists (os error 17)"), "{e}");
+        std::fs::remove_dir_all(&base).unwrap();
     }
 }
