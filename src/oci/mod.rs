@@ -613,7 +613,7 @@ fn exec_cmd(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
         Some(path) => {
             let (dir, name) = open_parent(path)?;
             Some(
-                crate::sys::read_small(&dir, &name, 16 << 20)
+                crate::sys::read_small(dir.as_fd(), &name, 16 << 20)
                     .ok_or_else(|| Error::new(format!("cannot read the process file {path}")))?,
             )
         }
@@ -621,7 +621,7 @@ fn exec_cmd(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
     };
     let root = state::open_root(&g.root)?;
     let (entry, st) = find(&root, &id)?;
-    let Some(config) = crate::sys::read_small(&entry.fd, &entry.file("config.json"), 16 << 20)
+    let Some(config) = crate::sys::read_small(entry.fd, &entry.file("config.json"), 16 << 20)
     else {
         return Err(Error::new(format!("cannot read the saved config of {id}")));
     };
@@ -734,7 +734,7 @@ fn exec_in(
 pub fn exec_by_name(spec: &crate::cli::ExecSpec) -> Option<Result<u8>> {
     let root = state::open_root(state::DEFAULT_ROOT).ok()?;
     let (entry, st) = find(&root, &spec.name).ok()?;
-    let config = crate::sys::read_small(&entry.fd, &entry.file("config.json"), 16 << 20)?;
+    let config = crate::sys::read_small(entry.fd, &entry.file("config.json"), 16 << 20)?;
     let mut f = config::ExecFlags {
         args: spec
             .command
