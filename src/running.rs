@@ -21,9 +21,22 @@ fn unknown(name: &str) -> Error {
 
 /// `exec`: run a command in the running container NAME; the exit status as for `run`.
 pub fn exec(spec: &ExecSpec) -> Result<u8> {
-    let Some((r, fds)) = find(&spec.name)? else {
-        return oci::exec_by_name(spec).unwrap_or_else(|| Err(unknown(&spec.name)));
+    exec_named(spec)
+        .or_else(|| oci::exec_by_name(spec))
+        .unwrap_or_else(|| Err(unknown(&spec.name)))
+}
+
+/// [`exec`] into a container of a docker-like `run`; None when no `run` holds the name.
+pub fn exec_named(spec: &ExecSpec) -> Option<Result<u8>> {
+    let (r, fds) = match find(&spec.name) {
+        Ok(Some(found)) => found,
+        Ok(None) => return None,
+        Err(e) => return Some(Err(e)),
     };
+    Some(exec_in(spec, r, fds))
+}
+
+fn exec_in(spec: &ExecSpec, r: Running, fds: Vec<OwnedFd>) -> Result<u8> {
     let mut fds = fds.into_iter();
     let pidfd = fds.next().ok_or_else(|| unknown(&spec.name))?;
     // The container's own files (for `-u` names), through its init's root: the pid is

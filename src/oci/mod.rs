@@ -620,7 +620,15 @@ fn exec_cmd(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
         None => None,
     };
     let root = state::open_root(&g.root)?;
-    let (entry, st) = find(&root, &id)?;
+    let (entry, st) = match find(&root, &id) {
+        Ok(found) => found,
+        // Under the default root, an ID that is no OCI container's may name a docker-like
+        // `run` (CONTRACT.md: found by its name whichever command started it).
+        Err(e) if g.root == state::DEFAULT_ROOT && process.is_none() => {
+            return by_name(id, f, detach).unwrap_or(Err(e));
+        }
+        Err(e) => return Err(e),
+    };
     let Some(config) = crate::sys::read_small(entry.fd, &entry.file("config.json"), 16 << 20)
     else {
         return Err(Error::new(format!("cannot read the saved config of {id}")));
@@ -727,6 +735,31 @@ fn exec_in(
         write_pid_file(dir, name, pid)?;
     }
     crate::exec::wait(started).map_err(fail)
+}
+
+/// OCI `exec ID` of a docker-like container named ID, through its name socket: runc's flags
+/// as the docker-like ones (`--cap` and `--no-new-privs` have no docker-like form: the
+/// command's own capabilities and no_new_privs hold). None when no `run` holds the name.
+fn by_name(id: String, f: config::ExecFlags, detach: bool) -> Option<Result<u8>> {
+    use std::ffi::OsString;
+    crate::state::is_name(&id).then_some(())?;
+    let spec = crate::cli::ExecSpec {
+        name: id,
+        command: f.args.into_iter().map(OsString::from).collect(),
+        env: f
+            .env
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                (OsString::from(k), Some(OsString::from(v)))
+            })
+            .collect(),
+        workdir: f.cwd,
+        user: f.user,
+        no_tty: !f.tty,
+        detach,
+    };
+    crate::running::exec_named(&spec)
 }
 
 /// The docker-like `exec NAME` of an OCI container: found under the default `--root`.
