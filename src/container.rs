@@ -219,6 +219,7 @@ pub fn create_with<'p>(
 /// by path and set up a time namespace, both of which apply to children only (and both
 /// undone right after, so the hooks crab-can runs later are the host's). Returns None in
 /// the child.
+#[inline(never)]
 fn clone_init(
     plan: &Plan,
     flags: u64,
@@ -273,6 +274,7 @@ fn clone_init(
 
 /// Between the clone and "go": the init's cgroups, its user namespace's maps, its OOM
 /// score, and the record of its pid.
+#[inline(never)]
 fn prepare_init(
     plan: &Plan,
     pid: i32,
@@ -426,6 +428,7 @@ fn pick<'a>(on: bool, fd: Option<BorrowedFd<'a>>, idle: BorrowedFd<'a>) -> Borro
 }
 
 /// Wait for the init to exit: forward signals, read setup failures, relay the terminal.
+#[inline(never)]
 fn relay_until_exit(
     pidfd: BorrowedFd<'_>,
     sigfd: BorrowedFd<'_>,
@@ -554,6 +557,7 @@ fn relay_until_exit(
 }
 
 /// Turn the outcome into crab-can's exit status and, for a failure, one line of words.
+#[inline(never)]
 fn report(ct: &Container<'_>, out: Outcome) -> Result<u8> {
     if let Some(f) = out.failure {
         return Err(plan::failure_error(ct.plan, &f));

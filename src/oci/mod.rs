@@ -310,6 +310,7 @@ fn connect_gate(entry: &Entry) -> std::result::Result<OwnedFd, Errno> {
     Ok(sock)
 }
 
+#[inline(never)]
 fn create_cmd(g: &Global, p: &mut lexopt::Parser, run: bool) -> Result<u8> {
     use lexopt::prelude::*;
     let mut bundle = String::from(".");
@@ -618,6 +619,7 @@ fn saved_bundle(entry: &Entry, st: &State) -> Option<(hooks::Hooks, OwnedFd)> {
     Some((h, fd))
 }
 
+#[inline(never)]
 fn start(g: &Global, id: &str) -> Result<u8> {
     let root = state::open_root(&g.root)?;
     let (entry, st) = find(&root, id)?;
@@ -642,6 +644,7 @@ fn start(g: &Global, id: &str) -> Result<u8> {
 }
 
 /// `pause` and `resume`: the cgroup freezer (v2 `cgroup.freeze`, v1 `freezer.state`).
+#[inline(never)]
 fn freeze(g: &Global, id: &str, frozen: bool) -> Result<u8> {
     let root = state::open_root(&g.root)?;
     let (entry, st) = find(&root, id)?;
@@ -657,6 +660,7 @@ fn freeze(g: &Global, id: &str, frozen: bool) -> Result<u8> {
 /// process of its cgroups), as engines read them (`json`: an array, as runc prints it);
 /// the table is `PID CMD`, one line each (runc runs the host's `ps -ef` instead, and
 /// takes `ps` options, which crab-can refuses rather than ignores).
+#[inline(never)]
 fn ps(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
     use lexopt::prelude::*;
     let (mut json, mut id) = (false, None);
@@ -706,6 +710,7 @@ fn ps(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
     Ok(0)
 }
 
+#[inline(never)]
 fn state_cmd(g: &Global, id: &str) -> Result<u8> {
     let root = state::open_root(&g.root)?;
     let (entry, st) = find(&root, id)?;
@@ -752,6 +757,7 @@ pub fn parse_signal(s: &str) -> Result<i32> {
     r.ok_or_else(|| Error::new(format!("unknown signal \"{s}\"")))
 }
 
+#[inline(never)]
 fn kill(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
     use lexopt::prelude::*;
     let (mut all, mut words) = (false, Vec::new());
@@ -803,6 +809,7 @@ fn wait_gone(st: &State) {
     }
 }
 
+#[inline(never)]
 fn delete_cmd(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
     use lexopt::prelude::*;
     let (mut force, mut id) = (false, None);
@@ -878,6 +885,7 @@ fn delete_cmd(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
     removed.map(|()| 0)
 }
 
+#[inline(never)]
 fn list(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
     use lexopt::prelude::*;
     let (mut quiet, mut json) = (false, false);
@@ -932,6 +940,7 @@ fn list(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
     Ok(0)
 }
 
+#[inline(never)]
 fn spec_cmd(p: &mut lexopt::Parser) -> Result<u8> {
     use lexopt::prelude::*;
     let (mut bundle, mut rootless) = (String::from("."), false);
