@@ -620,10 +620,15 @@ pub fn read_small(dir: &impl AsFd, name: &str, max: usize) -> Option<Vec<u8>> {
     if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile {
         return None;
     }
+    read_fd(fd.as_fd(), max)
+}
+
+/// What `fd` reads until its end, 4 KiB at a time. None when unreadable or over `max`.
+pub fn read_fd(fd: BorrowedFd<'_>, max: usize) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
-        match rustix::io::read(&fd, &mut buf) {
+        match rustix::io::read(fd, &mut buf) {
             Ok(0) => return Some(out),
             Ok(n) => {
                 out.extend_from_slice(&buf[..n]);
