@@ -1802,6 +1802,286 @@ fn cgroups_path_and_resources() {
     });
 }
 
+// ---- update and events (OCI.md 2.11) ----------------------------------------------------
+
+/// Limits given at create, so that the container is in the memory, pids and cpu cgroups on
+/// every layout (crab-can joins a v1 hierarchy only for a limit it enforces).
+const LIMITED: &str =
+    r#"{"memory": {"limit": 268435456}, "pids": {"limit": 100}, "cpu": {"shares": 512}}"#;
+
+/// Create and start container `id` running `script` with the `LIMITED` resources.
+#[track_caller]
+fn up_limited(lab: &Lab, id: &str, script: &str) -> std::path::PathBuf {
+    let mut cfg = lab.config(id, script);
+    cfg.resources = Some(LIMITED.into());
+    let b = lab.create_ok(id, &cfg);
+    assert_ok(&lab.run(&["start", id]), "start");
+    b
+}
+
+/// `RUNTIME --root R ARGS...` with `input` on a pipe as stdin (as containerd's shim sends
+/// `update --resources -`).
+fn run_stdin(lab: &Lab, args: &[&str], input: &str) -> Run {
+    use std::io::Write;
+    let mut c = lab.rt.cmd(&lab.dir, args);
+    c.stdin(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    let _ = pipe.write_all(input.as_bytes());
+    drop(pipe);
+    let out = child.wait_with_output().unwrap();
+    Run::new(out.status, &out.stdout, &out.stderr)
+}
+
+/// Exit 1 with one line of error output holding `needle`.
+#[track_caller]
+fn assert_fails_one_line(r: &Run, needle: &str, what: &str) {
+    assert_fails(r, needle, what);
+    assert_eq!(r.stderr.trim().lines().count(), 1, "{what}: {}", show(r));
+}
+
+#[test]
+fn update_memory_takes_effect() {
+    // A 32 MiB allocation (a shell reading `yes` into a variable, in a subshell) fits the
+    // 256 MiB limit of create; after `update --memory 24m` the same one is OOM-killed.
+    let script = "touch /tmp/ready; for i in 1 2; do \
+        while [ ! -e /tmp/go$i ]; do sleep 0.1; done; \
+        (x=$(yes | head -c 33554432); echo ${#x}) > /tmp/out$i 2>&1; echo $? > /tmp/rc$i; \
+        done; while :; do sleep 1 & wait; done";
+    each("update-mem", Who::All, |lab| {
+        let id = lab.id("m");
+        up_limited(lab, &id, script);
+        lab.wait_ready(&id);
+        let io = lab.io(&id);
+        let round = |i: u32| -> String {
+            fs::write(io.join(format!("go{i}")), "").unwrap();
+            let rc = io.join(format!("rc{i}"));
+            assert!(wait_for(30, || rc.exists()), "round {i} did not end");
+            std::thread::sleep(Duration::from_millis(50));
+            fs::read_to_string(rc).unwrap().trim().to_string()
+        };
+        assert_eq!(round(1), "0", "the allocation under 256 MiB");
+        let limit = || cgroup_value(lab, &id, &["memory.max", "memory.limit_in_bytes"]);
+        assert_eq!(limit().as_deref(), Some("268435456"));
+        assert_ok(
+            &lab.run(&["update", "--memory", "24m", &id]),
+            "update --memory 24m",
+        );
+        assert_eq!(limit().as_deref(), Some("25165824"), "the kernel's limit");
+        assert_eq!(round(2), "137", "the allocation under 24 MiB: OOM-killed");
+        assert_eq!(lab.status(&id), "running");
+        // runc's other forms of the value: -1 (no limit), `=`, units with i and b.
+        assert_ok(
+            &lab.run(&["update", "--memory=32MiB", &id]),
+            "--memory=32MiB",
+        );
+        assert_eq!(limit().as_deref(), Some("33554432"));
+        assert_ok(&lab.run(&["update", "--memory", "-1", &id]), "--memory -1");
+        let v: u64 = limit()
+            .unwrap_or_default()
+            .replace("max", "18446744073709551615")
+            .parse()
+            .unwrap_or(0);
+        assert!(v > 1 << 60, "no limit after -1: {:?}", limit());
+        kill_to_stopped(lab, &id);
+        assert_ok(&lab.run(&["delete", &id]), "delete");
+        lab.assert_gone(&id);
+    });
+}
+
+#[test]
+fn update_resources_json_and_flags() {
+    each("update-json", Who::All, |lab| {
+        let id = lab.id("j");
+        up_limited(lab, &id, Lab::SLEEPER);
+        lab.wait_ready(&id);
+        let pids = || cgroup_value(lab, &id, &["pids.max"]);
+        let memory = || cgroup_value(lab, &id, &["memory.max", "memory.limit_in_bytes"]);
+        // The cpu quota and period: v2's cpu.max, v1's two files.
+        let cpu = || match cgroup_value(lab, &id, &["cpu.max"]) {
+            Some(v) => v,
+            None => format!(
+                "{} {}",
+                cgroup_value(lab, &id, &["cpu.cfs_quota_us"]).unwrap_or_default(),
+                cgroup_value(lab, &id, &["cpu.cfs_period_us"]).unwrap_or_default()
+            ),
+        };
+        // containerd's shim: the LinuxResources JSON on a pipe.
+        let r = run_stdin(
+            lab,
+            &["update", "--resources=-", &id],
+            r#"{"pids": {"limit": 42}, "cpu": {"quota": 20000, "period": 100000}}"#,
+        );
+        assert_ok(&r, "update --resources=- (stdin)");
+        assert_eq!(pids().as_deref(), Some("42"));
+        assert_eq!(cpu(), "20000 100000");
+        assert_eq!(
+            memory().as_deref(),
+            Some("268435456"),
+            "not given: unchanged"
+        );
+        let r = run_stdin(
+            lab,
+            &["update", "--resources", "-", &id],
+            r#"{"memory": {"limit": 134217728}}"#,
+        );
+        assert_ok(&r, "update --resources - (stdin)");
+        assert_eq!(memory().as_deref(), Some("134217728"));
+        assert_eq!(pids().as_deref(), Some("42"), "not given: unchanged");
+        // podman and CRI-O: a file.
+        let f = lab.dir.join("resources.json");
+        fs::write(&f, r#"{"pids": {"limit": 43}}"#).unwrap();
+        assert_ok(
+            &lab.run(&["update", "--resources", f.to_str().unwrap(), &id]),
+            "update --resources FILE",
+        );
+        assert_eq!(pids().as_deref(), Some("43"));
+        // runc's flags; only what is given changes (the period stays).
+        assert_ok(
+            &lab.run(&["update", "--pids-limit=50", "--cpu-quota", "30000", &id]),
+            "update --pids-limit=50 --cpu-quota 30000",
+        );
+        assert_eq!(pids().as_deref(), Some("50"));
+        assert_eq!(cpu(), "30000 100000");
+        assert_eq!(memory().as_deref(), Some("134217728"));
+        if lab.is_crab() {
+            for (args, needle) in [
+                (
+                    &["update", "--cpu-rt-runtime", "950000", &id][..],
+                    "not supported",
+                ),
+                (
+                    &["update", "--memory", "12x", &id],
+                    "invalid value for --memory",
+                ),
+                (&["update", "--pids-limit", "many", &id], "invalid value"),
+                (&["update", "--no-such-flag", "1", &id], "no-such-flag"),
+            ] {
+                assert_fails_one_line(&lab.run(args), needle, &format!("{args:?}"));
+            }
+            let r = run_stdin(lab, &["update", "--resources", "-", &id], "{\"pids\": ");
+            assert_fails(&r, "line 1", "bad JSON on stdin");
+            assert_eq!(
+                pids().as_deref(),
+                Some("50"),
+                "a refused update changes nothing"
+            );
+        }
+        kill_to_stopped(lab, &id);
+        assert_ok(&lab.run(&["delete", &id]), "delete");
+        lab.assert_gone(&id);
+    });
+}
+
+#[test]
+fn update_created_paused_stopped_unknown() {
+    each("update-states", Who::All, |lab| {
+        let pids = |id: &str| cgroup_value(lab, id, &["pids.max"]);
+        // created
+        let id = lab.id("c");
+        let mut cfg = lab.config(&id, Lab::SLEEPER);
+        cfg.resources = Some(LIMITED.into());
+        lab.create_ok(&id, &cfg);
+        assert_ok(
+            &lab.run(&["update", "--pids-limit", "30", &id]),
+            "update, created",
+        );
+        assert_eq!(pids(&id).as_deref(), Some("30"));
+        assert_eq!(lab.status(&id), "created");
+        assert_ok(&lab.run(&["delete", &id]), "delete, created");
+        lab.assert_gone(&id);
+        // paused
+        let id = lab.id("p");
+        up_limited(lab, &id, Lab::SLEEPER);
+        lab.wait_ready(&id);
+        if can_freeze() {
+            assert_ok(&lab.run(&["pause", &id]), "pause");
+            assert_ok(
+                &lab.run(&["update", "--pids-limit", "20", &id]),
+                "update, paused",
+            );
+            assert_eq!(pids(&id).as_deref(), Some("20"));
+            assert_eq!(lab.status(&id), "paused");
+            let r = lab.run(&["events", "--stats", &id]);
+            assert_ok(&r, "events --stats, paused");
+            assert_ok(&lab.run(&["resume", &id]), "resume");
+        }
+        // stopped: runc's words, one line, and one line in --log.
+        kill_to_stopped(lab, &id);
+        let r = lab.run(&["update", "--pids-limit", "10", &id]);
+        assert_fails_one_line(&r, "container not running", "update, stopped");
+        let r = lab.run(&["events", "--stats", &id]);
+        let want = format!("container with id {id} is not running");
+        assert_fails_one_line(&r, &want, "events --stats, stopped");
+        let log = lab.dir.join("log.json");
+        let (r, new) = logged(lab, &log, &["update", "--pids-limit", "10", &id], false);
+        if lab.strict() {
+            let msg = check_error_line(&r, &new, "update, stopped, --log");
+            assert!(msg.contains("container not running"), "{msg}");
+        }
+        assert_ok(&lab.run(&["delete", &id]), "delete");
+        lab.assert_gone(&id);
+        // On a hybrid host crab-can joins a v1 hierarchy only for a limit given at create:
+        // a limit of another one is refused, in words.
+        let hybrid = common::CgroupLayout::Hybrid { unified: true };
+        if lab.is_crab() && common::cgroup_layout() == hybrid {
+            let id = lab.id("n");
+            lab.sleeper(&id);
+            let r = lab.run(&["update", "--memory", "64m", &id]);
+            assert_fails_one_line(&r, "has no memory cgroup", "update, no memory cgroup");
+            kill_to_stopped(lab, &id);
+            assert_ok(&lab.run(&["delete", &id]), "delete");
+            lab.assert_gone(&id);
+        }
+        // unknown
+        for a in [
+            &["update", "--pids-limit", "10", "nope"][..],
+            &["update", "--resources", "-", "nope"],
+            &["events", "--stats", "nope"],
+        ] {
+            assert_fails_one_line(&lab.run(a), "container does not exist", &format!("{a:?}"));
+        }
+    });
+}
+
+#[test]
+fn events_stats_is_one_json_object() {
+    each("events", Who::All, |lab| {
+        let id = lab.id("e");
+        up_limited(lab, &id, Lab::SLEEPER);
+        lab.wait_ready(&id);
+        let r = lab.run(&["events", "--stats", &id]);
+        assert_ok(&r, "events --stats");
+        assert_eq!(r.stdout.trim().lines().count(), 1, "one line: {}", r.stdout);
+        let j = Json::parse(r.stdout.trim())
+            .unwrap_or_else(|e| panic!("events --stats printed no JSON ({e}): {}", r.stdout));
+        assert_eq!(j.get("type").and_then(Json::str), Some("stats"));
+        assert_eq!(j.get("id").and_then(Json::str), Some(id.as_str()));
+        let n = |path: &[&str]| j.at(path).and_then(Json::int).unwrap_or(0);
+        assert!(n(&["data", "memory", "usage", "usage"]) > 0, "{}", r.stdout);
+        assert_eq!(
+            n(&["data", "memory", "usage", "limit"]),
+            268435456,
+            "{}",
+            r.stdout
+        );
+        assert!(n(&["data", "pids", "current"]) > 0, "{}", r.stdout);
+        assert_eq!(n(&["data", "pids", "limit"]), 100, "{}", r.stdout);
+        assert!(n(&["data", "cpu", "usage", "total"]) > 0, "{}", r.stdout);
+        assert!(j.at(&["data", "memory", "raw"]).is_some(), "{}", r.stdout);
+        if lab.is_crab() {
+            assert_fails_one_line(
+                &lab.run(&["events", &id]),
+                "not supported",
+                "events without --stats",
+            );
+        }
+        kill_to_stopped(lab, &id);
+        assert_ok(&lab.run(&["delete", &id]), "delete");
+        lab.assert_gone(&id);
+    });
+}
+
 // ---- the harness itself -----------------------------------------------------------------
 
 #[test]
