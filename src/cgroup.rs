@@ -258,7 +258,7 @@ impl Limits {
         .collect()
     }
 
-    /// What cannot be done on a layout, found before anything is made.
+    /// What cannot be done on a layout, found before anything is made (or changed).
     fn check_layout(&self, v2: bool) -> Result<()> {
         let refuse = |what: &str, needs: &str| {
             Err(Error::new(format!(
@@ -1115,8 +1115,8 @@ impl Cgroup {
     }
 }
 
-/// The limits in a cgroup v2 directory. The directory is new, so every file holds the
-/// kernel's default (no limit) and any order of writes is accepted.
+/// The limits in a cgroup v2 directory: a new one, where every file holds the kernel's
+/// default (no limit) and any order of writes is accepted, or a container's (`update`).
 fn write_v2(d: &Dir, l: &Limits) -> Result<()> {
     if let Some(p) = l.pids {
         d.write("pids.max", &p.v2())?;
@@ -1142,9 +1142,20 @@ fn write_v2(d: &Dir, l: &Limits) -> Result<()> {
         d.write("cpu.weight", &cpu_weight(s).to_string())?;
     }
     if l.cpu_quota.is_some() || l.cpu_period.is_some() {
-        let quota = l.cpu_quota.unwrap_or(Amount::Max).v2();
-        let period = l.cpu_period.unwrap_or(CPU_PERIOD_US);
-        d.write("cpu.max", &format!("{quota} {period}"))?;
+        // The one not given stays as it is (`max 100000` in a new directory), as runc.
+        let now = d.read("cpu.max").unwrap_or_default();
+        let mut now = now.split_whitespace();
+        let (q, p) = (now.next().unwrap_or("max"), now.next().unwrap_or("100000"));
+        let quota = l.cpu_quota.map(Amount::v2);
+        let period = l.cpu_period.map(|p| p.to_string());
+        d.write(
+            "cpu.max",
+            &format!(
+                "{} {}",
+                quota.as_deref().unwrap_or(q),
+                period.as_deref().unwrap_or(p)
+            ),
+        )?;
     }
     if let Some(b) = l.cpu_burst {
         d.write("cpu.max.burst", &b.to_string())?;
@@ -1218,15 +1229,24 @@ fn write_hugepages(d: &Dir, l: &Limits, suffix: &str) -> Result<()> {
 fn write_v1(ctrl: &str, d: &Dir, l: &Limits) -> Result<()> {
     match ctrl {
         "memory" => {
-            if let Some(m) = l.memory {
-                d.write("memory.limit_in_bytes", &m.v1())?;
-            }
-            // memory+swap (at least the memory limit, which is now written). Unlimited
-            // memory without a swap setting: unlimited swap too (runc).
+            // memory+swap (at least the memory limit). Unlimited memory without a swap
+            // setting: unlimited swap too (runc). The kernel keeps memory+swap at least
+            // the memory limit at every write: raising both (`update`), memory+swap goes
+            // first (runc's order).
             let swap = match (l.memory, l.memory_swap) {
                 (Some(Amount::Max), None) => Some(Amount::Max),
                 (_, s) => s,
             };
+            let swap_first = match swap {
+                Some(Amount::Of(s)) => d
+                    .read("memory.limit_in_bytes")
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .is_some_and(|now| s > now),
+                s => s.is_some(),
+            };
+            if let (Some(m), false) = (l.memory, swap_first) {
+                d.write("memory.limit_in_bytes", &m.v1())?;
+            }
             if let Some(s) = swap {
                 let no_extra = s == Amount::Max || Some(s) == l.memory;
                 if !d.write_if_present("memory.memsw.limit_in_bytes", &s.v1())? && !no_extra {
@@ -1235,6 +1255,9 @@ fn write_v1(ctrl: &str, d: &Dir, l: &Limits) -> Result<()> {
                         d.path
                     )));
                 }
+            }
+            if let (Some(m), true) = (l.memory, swap_first) {
+                d.write("memory.limit_in_bytes", &m.v1())?;
             }
             if let Some(m) = l.memory_low {
                 d.write("memory.soft_limit_in_bytes", &m.v1())?;
@@ -1413,6 +1436,154 @@ fn open_all(dirs: &[(String, u64)]) -> Vec<(OwnedFd, bool)> {
 /// sorted. Directories that are gone, or are no longer the recorded ones, count as empty.
 pub fn procs(dirs: &[(String, u64)]) -> Vec<i32> {
     procs_of(&open_all(dirs))
+}
+
+/// `update`: write `l` into a container's recorded directories (those still the recorded
+/// ones); only what `l` sets changes. On a v2 host its v2 directory; else each v1 directory
+/// for its hierarchy's controllers (the v2 tree of a hybrid host has none). On v1, where
+/// `create` joins only the hierarchies of the limits it is given, a limit of a hierarchy
+/// the container is not in is refused before anything is written.
+#[inline(never)]
+pub fn update(dirs: &[(String, u64)], l: &Limits) -> Result<()> {
+    let v2 = detect() == Layout::V2;
+    l.check_layout(v2)?;
+    // A v1 directory's hierarchy (`/sys/fs/cgroup/HIERARCHY/...`).
+    let hierarchy = |path: &str| {
+        path.get(ROOT.len() + 1..)
+            .and_then(|p| p.split('/').next())
+            .unwrap_or_default()
+            .to_string()
+    };
+    for (ctrl, what) in l.needs(v2) {
+        if !v2 && !dirs.iter().any(|(p, _)| holds(&hierarchy(p), ctrl)) {
+            return Err(Error::new(format!(
+                "cannot update {what}: the container has no {ctrl} cgroup (cgroup v1: not limited at create)"
+            )));
+        }
+    }
+    for (path, ino) in dirs {
+        let Some((fd, in_v2)) = open_checked(path, *ino) else {
+            continue;
+        };
+        let d = Dir {
+            path: path.clone(),
+            fd,
+            ino: *ino,
+        };
+        match (in_v2, v2) {
+            (true, true) => write_v2(&d, l)?,
+            (false, _) => {
+                for ctrl in hierarchy(path).split(',') {
+                    write_v1(ctrl, &d, l)?;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// A control file's number: `max` is u64::MAX, a negative one 0 (as runc reads them).
+fn number(s: &str) -> u64 {
+    match s.trim() {
+        "max" => u64::MAX,
+        t => t.parse().unwrap_or(0),
+    }
+}
+
+/// `events --stats`'s `data`: runc's stats (types/events.go: `cpu`, `memory`, `pids`; not
+/// v1's deprecated kernel memory) as JSON with `` `SPEC` `` where a value goes. SPEC:
+/// `[FILE` its numbers, `{FILE` its `KEY VALUE` lines as members; else alternatives `A|B`
+/// (the first one a file of which exists), each a sum `X+Y` of files or of `FILE KEY`
+/// lines, ending `*` when in microseconds, `%` in clock ticks (10 ms), both given in
+/// nanoseconds, `!` when max is 0; `#` is the number of processes.
+const STATS: &str = concat!(
+    r#"{"cpu":{"usage":{"total":`cpuacct.usage|cpu.stat usage_usec*`,"percpu":[`[cpuacct.usage_percpu`],"#,
+    r#""kernel":`cpuacct.stat system%|cpu.stat system_usec*`,"user":`cpuacct.stat user%|cpu.stat user_usec*`},"#,
+    r#""throttling":{"periods":`cpu.stat nr_periods`,"throttledPeriods":`cpu.stat nr_throttled`,"throttledTime":`cpu.stat throttled_time|cpu.stat throttled_usec*`}},"#,
+    r#""memory":{"cache":`memory.stat cache|memory.stat file`,"usage":{"limit":`memory.limit_in_bytes|memory.max`,"usage":`memory.usage_in_bytes|memory.current`,"max":`memory.max_usage_in_bytes|memory.peak`,"failcnt":`memory.failcnt`},"#,
+    r#""swap":{"limit":`memory.memsw.limit_in_bytes|memory.swap.max+memory.max`,"usage":`memory.memsw.usage_in_bytes|memory.swap.current+memory.current`,"max":`memory.memsw.max_usage_in_bytes`,"failcnt":`memory.memsw.failcnt`},"#,
+    r#""raw":{`{memory.stat`}},"pids":{"current":`pids.current|#`,"limit":`pids.max!`}}"#
+);
+
+/// `events --stats`: the `data` object of runc's stats event ([`STATS`]), each file from
+/// the first of the container's directories that has it, read as runc reads the v2 files
+/// or the v1 controllers'.
+#[inline(never)]
+pub fn stats(dirs: &[(String, u64)]) -> String {
+    let open = open_all(dirs);
+    let mut out = String::new();
+    let mut literal = false;
+    for spec in STATS.split('`') {
+        literal = !literal;
+        if literal {
+            out.push_str(spec);
+            continue;
+        }
+        let members = spec.starts_with('{');
+        if members || spec.starts_with('[') {
+            let file = spec.get(1..).unwrap_or_default();
+            let t = open.iter().find_map(|(fd, _)| read_at(fd.as_fd(), file));
+            let mut key = members;
+            for w in t.as_deref().unwrap_or_default().split_whitespace() {
+                if key {
+                    out.push('"');
+                    out.push_str(w);
+                    out.push_str("\":");
+                } else {
+                    out.push_str(&number(w).to_string());
+                    out.push(',');
+                }
+                key = members && !key;
+            }
+            if out.ends_with(',') {
+                out.pop();
+            }
+            continue;
+        }
+        out.push_str(&stat_value(&open, spec).to_string());
+    }
+    out
+}
+
+/// The value of one [`STATS`] spec (not a list).
+#[inline(never)]
+fn stat_value(open: &[(OwnedFd, bool)], spec: &str) -> u64 {
+    for alt in spec.split('|') {
+        let unit = alt.as_bytes().last().copied().unwrap_or(0);
+        let body = match unit {
+            b'*' | b'%' | b'!' => &alt[..alt.len() - 1],
+            _ => alt,
+        };
+        let mut sum = None;
+        for term in body.split('+') {
+            let (file, key) = term.split_once(' ').unwrap_or((term, ""));
+            let n = match term {
+                "#" => Some(procs_of(open).len() as u64),
+                _ => open.iter().find_map(|(fd, _)| {
+                    let s = read_at(fd.as_fd(), file)?;
+                    match key {
+                        "" => Some(number(&s)),
+                        k => s
+                            .lines()
+                            .find_map(|l| l.strip_prefix(k)?.strip_prefix(' ').map(number)),
+                    }
+                }),
+            };
+            if let Some(n) = n {
+                sum = Some(n.saturating_add(sum.unwrap_or(0)));
+            }
+        }
+        if let Some(v) = sum {
+            return match unit {
+                b'*' => v.saturating_mul(1000),
+                b'%' => v.saturating_mul(10_000_000),
+                b'!' if v == u64::MAX => 0,
+                _ => v,
+            };
+        }
+    }
+    0
 }
 
 /// Send `sig` to the processes listed in `dirs` now. Each pid is pinned with a pidfd and

@@ -222,6 +222,7 @@ pub fn create_with<'p>(
 /// by path and set up a time namespace, both of which apply to children only (and both
 /// undone right after, so the hooks crab-can runs later are the host's). Returns None in
 /// the child.
+#[inline(never)]
 fn clone_init(
     plan: &Plan,
     flags: u64,
@@ -294,6 +295,7 @@ fn write_file(path: &str, text: &str) -> std::result::Result<(), Errno> {
 
 /// Between the clone and "go": the init's cgroups, its user namespace's maps, its OOM
 /// score, and the record of its pid.
+#[inline(never)]
 fn prepare_init(
     plan: &Plan,
     pid: i32,
@@ -522,6 +524,7 @@ fn pick<'a>(on: bool, fd: Option<BorrowedFd<'a>>, idle: BorrowedFd<'a>) -> Borro
 type Serve<'a> = (BorrowedFd<'a>, &'a mut dyn FnMut(BorrowedFd<'_>));
 
 /// [`relay`], answering the name socket's callers too (docker-like `run`).
+#[inline(never)]
 fn relay_serving(
     pidfd: BorrowedFd<'_>,
     sigfd: BorrowedFd<'_>,
@@ -659,6 +662,7 @@ fn relay_serving(
 }
 
 /// Turn the outcome into crab-can's exit status and, for a failure, one line of words.
+#[inline(never)]
 fn report(ct: &Container<'_>, out: Outcome) -> Result<u8> {
     if let Some(f) = out.failure {
         return Err(plan::failure_error(ct.plan, &f));

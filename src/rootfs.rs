@@ -223,6 +223,7 @@ fn kernel_view(op: &MountOp) -> Option<&CStr> {
     }
 }
 
+#[inline(never)]
 fn enter_image(root: &Root, early: &[MountOp]) -> std::result::Result<(), Failure> {
     use rustix::mount::{MoveMountFlags, OpenTreeFlags};
     rustix::process::fchdir(&root.image).map_err(Failure::of(Step::EnterImage))?;
@@ -459,6 +460,7 @@ impl<'a> Walk<'a> {
 /// directory, which the parent opened (`trees`, by the hierarchy's name); with one (or
 /// without the trees), the hierarchies are mounted by a child of the init that makes a
 /// cgroup namespace of its own first (the mounts stay in the mount namespace they share).
+#[inline(never)]
 fn mount_cgroup(
     target: &CStr,
     f: u32,
@@ -574,6 +576,7 @@ fn mount_cgroup_in_ns(
 }
 
 /// See [`MountOp::Dev`].
+#[inline(never)]
 fn make_dev(i: usize, data: &CStr, nodes: &[DevNode]) -> std::result::Result<(), Failure> {
     use rustix::fs::OFlags;
     let node_fail = |j: usize| {
@@ -649,6 +652,7 @@ fn check_null() -> std::result::Result<(), Errno> {
 /// Attach a volume (a detached copy of the host path, made by the parent with
 /// `open_tree`) at its destination, resolved inside the new root: no symlink or `..` can
 /// lead out of it any more, since the host's root is gone from this namespace.
+#[inline(never)]
 fn mount_volume(i: usize, v: &Volume) -> std::result::Result<(), Failure> {
     make_dirs(&v.dst_parents).map_err(Failure::at(Step::Volume, i))?;
     let made = if v.src_is_dir {

@@ -8,7 +8,7 @@
 //! This is the only module allowed `unsafe` (the crate root denies it everywhere else).
 //! Each block says why it is sound; the functions it exports are safe to call.
 
-use rustix::fd::{BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use rustix::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use rustix::io::Errno;
 use std::ffi::{CStr, c_char};
 
@@ -628,10 +628,15 @@ pub fn read_small(dir: BorrowedFd<'_>, name: &str, max: usize) -> Option<Vec<u8>
     if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile {
         return None;
     }
+    read_fd(fd.as_fd(), max)
+}
+
+/// What `fd` reads until its end, 4 KiB at a time. None when unreadable or over `max`.
+pub fn read_fd(fd: BorrowedFd<'_>, max: usize) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
-        match rustix::io::read(&fd, &mut buf) {
+        match rustix::io::read(fd, &mut buf) {
             Ok(0) => return Some(out),
             Ok(n) => {
                 out.extend_from_slice(&buf[..n]);

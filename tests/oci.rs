@@ -1804,6 +1804,286 @@ fn cgroups_path_and_resources() {
     });
 }
 
+// ---- update and events (OCI.md 2.11) ----------------------------------------------------
+
+/// Limits given at create, so that the container is in the memory, pids and cpu cgroups on
+/// every layout (crab-can joins a v1 hierarchy only for a limit it enforces).
+const LIMITED: &str =
+    r#"{"memory": {"limit": 268435456}, "pids": {"limit": 100}, "cpu": {"shares": 512}}"#;
+
+/// Create and start container `id` running `script` with the `LIMITED` resources.
+#[track_caller]
+fn up_limited(lab: &Lab, id: &str, script: &str) -> std::path::PathBuf {
+    let mut cfg = lab.config(id, script);
+    cfg.resources = Some(LIMITED.into());
+    let b = lab.create_ok(id, &cfg);
+    assert_ok(&lab.run(&["start", id]), "start");
+    b
+}
+
+/// `RUNTIME --root R ARGS...` with `input` on a pipe as stdin (as containerd's shim sends
+/// `update --resources -`).
+fn run_stdin(lab: &Lab, args: &[&str], input: &str) -> Run {
+    use std::io::Write;
+    let mut c = lab.rt.cmd(&lab.dir, args);
+    c.stdin(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    let _ = pipe.write_all(input.as_bytes());
+    drop(pipe);
+    let out = child.wait_with_output().unwrap();
+    Run::new(out.status, &out.stdout, &out.stderr)
+}
+
+/// Exit 1 with one line of error output holding `needle`.
+#[track_caller]
+fn assert_fails_one_line(r: &Run, needle: &str, what: &str) {
+    assert_fails(r, needle, what);
+    assert_eq!(r.stderr.trim().lines().count(), 1, "{what}: {}", show(r));
+}
+
+#[test]
+fn update_memory_takes_effect() {
+    // A 32 MiB allocation (a shell reading `yes` into a variable, in a subshell) fits the
+    // 256 MiB limit of create; after `update --memory 24m` the same one is OOM-killed.
+    let script = "touch /tmp/ready; for i in 1 2; do \
+        while [ ! -e /tmp/go$i ]; do sleep 0.1; done; \
+        (x=$(yes | head -c 33554432); echo ${#x}) > /tmp/out$i 2>&1; echo $? > /tmp/rc$i; \
+        done; while :; do sleep 1 & wait; done";
+    each("update-mem", Who::All, |lab| {
+        let id = lab.id("m");
+        up_limited(lab, &id, script);
+        lab.wait_ready(&id);
+        let io = lab.io(&id);
+        let round = |i: u32| -> String {
+            fs::write(io.join(format!("go{i}")), "").unwrap();
+            let rc = io.join(format!("rc{i}"));
+            assert!(wait_for(30, || rc.exists()), "round {i} did not end");
+            std::thread::sleep(Duration::from_millis(50));
+            fs::read_to_string(rc).unwrap().trim().to_string()
+        };
+        assert_eq!(round(1), "0", "the allocation under 256 MiB");
+        let limit = || cgroup_value(lab, &id, &["memory.max", "memory.limit_in_bytes"]);
+        assert_eq!(limit().as_deref(), Some("268435456"));
+        assert_ok(
+            &lab.run(&["update", "--memory", "24m", &id]),
+            "update --memory 24m",
+        );
+        assert_eq!(limit().as_deref(), Some("25165824"), "the kernel's limit");
+        assert_eq!(round(2), "137", "the allocation under 24 MiB: OOM-killed");
+        assert_eq!(lab.status(&id), "running");
+        // runc's other forms of the value: -1 (no limit), `=`, units with i and b.
+        assert_ok(
+            &lab.run(&["update", "--memory=32MiB", &id]),
+            "--memory=32MiB",
+        );
+        assert_eq!(limit().as_deref(), Some("33554432"));
+        assert_ok(&lab.run(&["update", "--memory", "-1", &id]), "--memory -1");
+        let v: u64 = limit()
+            .unwrap_or_default()
+            .replace("max", "18446744073709551615")
+            .parse()
+            .unwrap_or(0);
+        assert!(v > 1 << 60, "no limit after -1: {:?}", limit());
+        kill_to_stopped(lab, &id);
+        assert_ok(&lab.run(&["delete", &id]), "delete");
+        lab.assert_gone(&id);
+    });
+}
+
+#[test]
+fn update_resources_json_and_flags() {
+    each("update-json", Who::All, |lab| {
+        let id = lab.id("j");
+        up_limited(lab, &id, Lab::SLEEPER);
+        lab.wait_ready(&id);
+        let pids = || cgroup_value(lab, &id, &["pids.max"]);
+        let memory = || cgroup_value(lab, &id, &["memory.max", "memory.limit_in_bytes"]);
+        // The cpu quota and period: v2's cpu.max, v1's two files.
+        let cpu = || match cgroup_value(lab, &id, &["cpu.max"]) {
+            Some(v) => v,
+            None => format!(
+                "{} {}",
+                cgroup_value(lab, &id, &["cpu.cfs_quota_us"]).unwrap_or_default(),
+                cgroup_value(lab, &id, &["cpu.cfs_period_us"]).unwrap_or_default()
+            ),
+        };
+        // containerd's shim: the LinuxResources JSON on a pipe.
+        let r = run_stdin(
+            lab,
+            &["update", "--resources=-", &id],
+            r#"{"pids": {"limit": 42}, "cpu": {"quota": 20000, "period": 100000}}"#,
+        );
+        assert_ok(&r, "update --resources=- (stdin)");
+        assert_eq!(pids().as_deref(), Some("42"));
+        assert_eq!(cpu(), "20000 100000");
+        assert_eq!(
+            memory().as_deref(),
+            Some("268435456"),
+            "not given: unchanged"
+        );
+        let r = run_stdin(
+            lab,
+            &["update", "--resources", "-", &id],
+            r#"{"memory": {"limit": 134217728}}"#,
+        );
+        assert_ok(&r, "update --resources - (stdin)");
+        assert_eq!(memory().as_deref(), Some("134217728"));
+        assert_eq!(pids().as_deref(), Some("42"), "not given: unchanged");
+        // podman and CRI-O: a file.
+        let f = lab.dir.join("resources.json");
+        fs::write(&f, r#"{"pids": {"limit": 43}}"#).unwrap();
+        assert_ok(
+            &lab.run(&["update", "--resources", f.to_str().unwrap(), &id]),
+            "update --resources FILE",
+        );
+        assert_eq!(pids().as_deref(), Some("43"));
+        // runc's flags; only what is given changes (the period stays).
+        assert_ok(
+            &lab.run(&["update", "--pids-limit=50", "--cpu-quota", "30000", &id]),
+            "update --pids-limit=50 --cpu-quota 30000",
+        );
+        assert_eq!(pids().as_deref(), Some("50"));
+        assert_eq!(cpu(), "30000 100000");
+        assert_eq!(memory().as_deref(), Some("134217728"));
+        if lab.is_crab() {
+            for (args, needle) in [
+                (
+                    &["update", "--cpu-rt-runtime", "950000", &id][..],
+                    "not supported",
+                ),
+                (
+                    &["update", "--memory", "12x", &id],
+                    "invalid value for --memory",
+                ),
+                (&["update", "--pids-limit", "many", &id], "invalid value"),
+                (&["update", "--no-such-flag", "1", &id], "no-such-flag"),
+            ] {
+                assert_fails_one_line(&lab.run(args), needle, &format!("{args:?}"));
+            }
+            let r = run_stdin(lab, &["update", "--resources", "-", &id], "{\"pids\": ");
+            assert_fails(&r, "line 1", "bad JSON on stdin");
+            assert_eq!(
+                pids().as_deref(),
+                Some("50"),
+                "a refused update changes nothing"
+            );
+        }
+        kill_to_stopped(lab, &id);
+        assert_ok(&lab.run(&["delete", &id]), "delete");
+        lab.assert_gone(&id);
+    });
+}
+
+#[test]
+fn update_created_paused_stopped_unknown() {
+    each("update-states", Who::All, |lab| {
+        let pids = |id: &str| cgroup_value(lab, id, &["pids.max"]);
+        // created
+        let id = lab.id("c");
+        let mut cfg = lab.config(&id, Lab::SLEEPER);
+        cfg.resources = Some(LIMITED.into());
+        lab.create_ok(&id, &cfg);
+        assert_ok(
+            &lab.run(&["update", "--pids-limit", "30", &id]),
+            "update, created",
+        );
+        assert_eq!(pids(&id).as_deref(), Some("30"));
+        assert_eq!(lab.status(&id), "created");
+        assert_ok(&lab.run(&["delete", &id]), "delete, created");
+        lab.assert_gone(&id);
+        // paused
+        let id = lab.id("p");
+        up_limited(lab, &id, Lab::SLEEPER);
+        lab.wait_ready(&id);
+        if can_freeze() {
+            assert_ok(&lab.run(&["pause", &id]), "pause");
+            assert_ok(
+                &lab.run(&["update", "--pids-limit", "20", &id]),
+                "update, paused",
+            );
+            assert_eq!(pids(&id).as_deref(), Some("20"));
+            assert_eq!(lab.status(&id), "paused");
+            let r = lab.run(&["events", "--stats", &id]);
+            assert_ok(&r, "events --stats, paused");
+            assert_ok(&lab.run(&["resume", &id]), "resume");
+        }
+        // stopped: runc's words, one line, and one line in --log.
+        kill_to_stopped(lab, &id);
+        let r = lab.run(&["update", "--pids-limit", "10", &id]);
+        assert_fails_one_line(&r, "container not running", "update, stopped");
+        let r = lab.run(&["events", "--stats", &id]);
+        let want = format!("container with id {id} is not running");
+        assert_fails_one_line(&r, &want, "events --stats, stopped");
+        let log = lab.dir.join("log.json");
+        let (r, new) = logged(lab, &log, &["update", "--pids-limit", "10", &id], false);
+        if lab.strict() {
+            let msg = check_error_line(&r, &new, "update, stopped, --log");
+            assert!(msg.contains("container not running"), "{msg}");
+        }
+        assert_ok(&lab.run(&["delete", &id]), "delete");
+        lab.assert_gone(&id);
+        // On a hybrid host crab-can joins a v1 hierarchy only for a limit given at create:
+        // a limit of another one is refused, in words.
+        let hybrid = common::CgroupLayout::Hybrid { unified: true };
+        if lab.is_crab() && common::cgroup_layout() == hybrid {
+            let id = lab.id("n");
+            lab.sleeper(&id);
+            let r = lab.run(&["update", "--memory", "64m", &id]);
+            assert_fails_one_line(&r, "has no memory cgroup", "update, no memory cgroup");
+            kill_to_stopped(lab, &id);
+            assert_ok(&lab.run(&["delete", &id]), "delete");
+            lab.assert_gone(&id);
+        }
+        // unknown
+        for a in [
+            &["update", "--pids-limit", "10", "nope"][..],
+            &["update", "--resources", "-", "nope"],
+            &["events", "--stats", "nope"],
+        ] {
+            assert_fails_one_line(&lab.run(a), "container does not exist", &format!("{a:?}"));
+        }
+    });
+}
+
+#[test]
+fn events_stats_is_one_json_object() {
+    each("events", Who::All, |lab| {
+        let id = lab.id("e");
+        up_limited(lab, &id, Lab::SLEEPER);
+        lab.wait_ready(&id);
+        let r = lab.run(&["events", "--stats", &id]);
+        assert_ok(&r, "events --stats");
+        assert_eq!(r.stdout.trim().lines().count(), 1, "one line: {}", r.stdout);
+        let j = Json::parse(r.stdout.trim())
+            .unwrap_or_else(|e| panic!("events --stats printed no JSON ({e}): {}", r.stdout));
+        assert_eq!(j.get("type").and_then(Json::str), Some("stats"));
+        assert_eq!(j.get("id").and_then(Json::str), Some(id.as_str()));
+        let n = |path: &[&str]| j.at(path).and_then(Json::int).unwrap_or(0);
+        assert!(n(&["data", "memory", "usage", "usage"]) > 0, "{}", r.stdout);
+        assert_eq!(
+            n(&["data", "memory", "usage", "limit"]),
+            268435456,
+            "{}",
+            r.stdout
+        );
+        assert!(n(&["data", "pids", "current"]) > 0, "{}", r.stdout);
+        assert_eq!(n(&["data", "pids", "limit"]), 100, "{}", r.stdout);
+        assert!(n(&["data", "cpu", "usage", "total"]) > 0, "{}", r.stdout);
+        assert!(j.at(&["data", "memory", "raw"]).is_some(), "{}", r.stdout);
+        if lab.is_crab() {
+            assert_fails_one_line(
+                &lab.run(&["events", &id]),
+                "not supported",
+                "events without --stats",
+            );
+        }
+        kill_to_stopped(lab, &id);
+        assert_ok(&lab.run(&["delete", &id]), "delete");
+        lab.assert_gone(&id);
+    });
+}
+
 // ---- the harness itself -----------------------------------------------------------------
 
 #[test]
@@ -1880,4 +2160,888 @@ fn lab_sees_and_removes_leftovers() {
         common::host_mounts_with(mnt.to_str().unwrap()).is_empty(),
         "the mount stayed"
     );
+}
+
+// ---- exec (OCI.md 2.7-2.9) ----------------------------------------------------------------
+
+/// `exec ARGS...` in the foreground, stdio piped.
+fn exec(lab: &Lab, args: &[&str]) -> Run {
+    let mut a = vec!["exec"];
+    a.extend_from_slice(args);
+    lab.run(&a)
+}
+
+/// `exec ARGS...` with stdout and stderr into files (a detached process inherits them).
+fn exec_files(lab: &Lab, args: &[&str]) -> Run {
+    let mut a = vec!["exec"];
+    a.extend_from_slice(args);
+    lab.run_files(&a)
+}
+
+/// A failure of `exec` itself: exit 255, `needle` on stderr (one line for crab-can).
+#[track_caller]
+fn assert_exec_fails(lab: &Lab, r: &Run, needle: &str, what: &str) {
+    assert_eq!(r.code, 255, "{what}: want exit 255; {}", show(r));
+    assert!(
+        r.stderr.contains(needle),
+        "{what}: stderr should say {needle:?}; {}",
+        show(r)
+    );
+    assert!(!r.stderr.contains("panicked"), "{what}: {}", r.stderr);
+    if lab.strict() {
+        assert_eq!(
+            r.stderr.lines().count(),
+            1,
+            "{what}: want one line on stderr; {}",
+            show(r)
+        );
+    }
+}
+
+/// `cfg` as JSON with the values at dotted paths replaced by JSON texts.
+fn with_json(cfg: &Config, sets: &[(&str, &str)]) -> String {
+    let mut j = Json::parse(&cfg.json()).unwrap();
+    for (path, v) in sets {
+        let keys: Vec<&str> = path.split('.').collect();
+        let v = Json::parse(v).unwrap_or_else(|e| panic!("test bug: {path}: {e}: {v}"));
+        j.set(&keys, v);
+    }
+    j.dump()
+}
+
+/// A seccomp profile that allows everything but mkdir, mkdirat, chmod, fchmodat and
+/// fchmod (EPERM).
+const EXEC_SECCOMP: &str = "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \
+    \"architectures\": [\"SCMP_ARCH_X86_64\", \"SCMP_ARCH_X86\", \"SCMP_ARCH_X32\"], \
+    \"syscalls\": [{\"names\": [\"mkdir\", \"mkdirat\", \"chmod\", \"fchmodat\", \"fchmodat2\", \
+    \"fchmod\"], \"action\": \"SCMP_ACT_ERRNO\", \"errnoRet\": 1}]}";
+
+/// A spec Process (what `exec --process` reads) running `sh -c SCRIPT` as uid:gid in `cwd`
+/// with `env` (PATH added), the given capabilities in every set but ambient, and an
+/// RLIMIT_NOFILE of 256/512.
+fn process_json(
+    script: &str,
+    uid: u32,
+    gid: u32,
+    cwd: &str,
+    env: &[&str],
+    caps: &[&str],
+) -> String {
+    let mut e = vec!["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"];
+    e.extend_from_slice(env);
+    let caps = js_list(caps);
+    format!(
+        "{{\"terminal\": false, \"user\": {{\"uid\": {uid}, \"gid\": {gid}}}, \
+         \"args\": {}, \"env\": {}, \"cwd\": {}, \
+         \"capabilities\": {{\"bounding\": {caps}, \"effective\": {caps}, \
+         \"permitted\": {caps}}}, \
+         \"rlimits\": [{{\"type\": \"RLIMIT_NOFILE\", \"hard\": 512, \"soft\": 256}}], \
+         \"noNewPrivileges\": true}}",
+        js_list(&["sh", "-c", script]),
+        js_list(&e),
+        js(cwd)
+    )
+}
+
+/// The `Key:` value of a /proc status text (trimmed).
+fn status_value<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .map(str::trim)
+}
+
+/// A capability mask of a /proc status text (`CapEff`, `CapBnd`, ...).
+fn cap_mask_of(text: &str, key: &str) -> u64 {
+    let v = status_value(text, key).unwrap_or_else(|| panic!("no {key} in {text:?}"));
+    u64::from_str_radix(v, 16).unwrap_or_else(|_| panic!("{key}: {v:?}"))
+}
+
+const CAP_SYS_PTRACE_BIT: u64 = 1 << 19;
+
+#[test]
+fn exec_foreground_exit_status_and_stdio() {
+    each("exec-fg", Who::All, |lab| {
+        let id = lab.id("x");
+        lab.sleeper(&id);
+        let r = exec(lab, &[&id, "sh", "-c", "exit 7"]);
+        assert_eq!(r.code, 7, "exec of `exit 7`: {}", show(&r));
+        assert_eq!(
+            r.signal,
+            None,
+            "the runtime itself was killed: {}",
+            show(&r)
+        );
+        let r = exec(lab, &[&id, "sh", "-c", "kill -9 $$"]);
+        assert_eq!(r.code, 137, "exec of a SIGKILLed shell: {}", show(&r));
+        assert_eq!(
+            r.signal,
+            None,
+            "the runtime itself was killed: {}",
+            show(&r)
+        );
+        let r = exec(lab, &[&id, "sh", "-c", "kill -TERM $$"]);
+        assert_eq!(r.code, 143, "exec of a SIGTERMed shell: {}", show(&r));
+        let r = exec(lab, &[&id, "sh", "-c", "echo out; echo err >&2; exit 0"]);
+        assert_ok(&r, "exec of echo");
+        assert_eq!(r.stdout, "out\n");
+        assert_eq!(r.stderr, "err\n");
+        // stdin passes through too.
+        let input = lab.dir.join("exec-input");
+        fs::write(&input, "line-from-stdin\n").unwrap();
+        let mut c = lab
+            .rt
+            .cmd(&lab.dir, &["exec", &id, "sh", "-c", "read l; echo got $l"]);
+        c.stdin(fs::File::open(&input).unwrap());
+        let r = common::run_command(c);
+        assert_ok(&r, "exec reading stdin");
+        assert_eq!(r.stdout, "got line-from-stdin\n");
+        // The container's own process is the base: its env, cwd, user, rlimits.
+        let r = exec(lab, &[&id, "sh", "-c", "echo $TERM; pwd; id -u; ulimit -n"]);
+        assert_ok(&r, "exec of the container's defaults");
+        assert_eq!(r.stdout, "xterm\n/\n0\n1024\n");
+        // Still running after all of them.
+        assert_eq!(lab.status(&id), "running");
+        assert_ok(&lab.run(&["delete", "--force", &id]), "delete --force");
+        lab.assert_gone(&id);
+    });
+}
+
+#[test]
+fn exec_process_file() {
+    each("exec-process", Who::All, |lab| {
+        let id = lab.id("x");
+        lab.sleeper(&id);
+        let p = lab.dir.join("process.json");
+        fs::write(
+            &p,
+            process_json(
+                "id -u; id -g; pwd; echo $VAR; ulimit -n; grep NoNewPrivs /proc/self/status; exit 4",
+                1000,
+                1000,
+                "/tmp",
+                &["VAR=from-process-json"],
+                &["CAP_KILL"],
+            ),
+        )
+        .unwrap();
+        let r = exec(lab, &["--process", p.to_str().unwrap(), &id]);
+        assert_eq!(r.code, 4, "exec --process: {}", show(&r));
+        let l: Vec<&str> = r.stdout.lines().collect();
+        assert_eq!(
+            l.get(..5),
+            Some(&["1000", "1000", "/tmp", "from-process-json", "256"][..]),
+            "{}",
+            show(&r)
+        );
+        assert_eq!(
+            l.get(5).map(|s| s.split_whitespace().collect::<Vec<_>>()),
+            Some(vec!["NoNewPrivs:", "1"]),
+            "{}",
+            show(&r)
+        );
+        // -p is the short form.
+        let r = exec(lab, &["-p", p.to_str().unwrap(), &id]);
+        assert_eq!(r.code, 4, "exec -p: {}", show(&r));
+        // A process file that is not there: a failure of exec itself.
+        let r = exec(lab, &["--process", "/nonexistent/process.json", &id]);
+        assert_exec_fails(lab, &r, "", "exec --process of a missing file");
+        assert_ok(&lab.run(&["delete", "--force", &id]), "delete --force");
+        lab.assert_gone(&id);
+    });
+}
+
+#[test]
+fn exec_flags_over_the_container_process() {
+    each("exec-flags", Who::All, |lab| {
+        let id = lab.id("x");
+        let mut cfg = lab.config(&id, Lab::SLEEPER);
+        cfg.no_new_privileges = false;
+        lab.create_ok(&id, &cfg);
+        assert_ok(&lab.run(&["start", &id]), "start");
+        lab.wait_ready(&id);
+        let script = "id -u; id -g; pwd; echo $A; echo $TERM; grep NoNewPrivs /proc/self/status";
+        let r = exec(lab, &[&id, "sh", "-c", script]);
+        assert_ok(&r, "exec without flags");
+        let l: Vec<&str> = r.stdout.lines().collect();
+        assert_eq!(
+            l.get(..5),
+            Some(&["0", "0", "/", "", "xterm"][..]),
+            "{}",
+            show(&r)
+        );
+        assert_eq!(
+            l.get(5).and_then(|s| s.split_whitespace().nth(1)),
+            Some("0"),
+            "no_new_privs of the container's process is off: {}",
+            show(&r)
+        );
+        let r = exec(
+            lab,
+            &[
+                "--cwd",
+                "/tmp",
+                "--env",
+                "A=b",
+                "-e",
+                "TERM=dumb",
+                "--user",
+                "1000:1000",
+                "--no-new-privs",
+                &id,
+                "sh",
+                "-c",
+                script,
+            ],
+        );
+        assert_ok(&r, "exec with flags");
+        let l: Vec<&str> = r.stdout.lines().collect();
+        assert_eq!(
+            l.get(..5),
+            Some(&["1000", "1000", "/tmp", "b", "dumb"][..]),
+            "{}",
+            show(&r)
+        );
+        assert_eq!(
+            l.get(5).and_then(|s| s.split_whitespace().nth(1)),
+            Some("1"),
+            "--no-new-privs: {}",
+            show(&r)
+        );
+        // --user UID alone: gid 0 (the spec's default), as runc does.
+        let r = exec(lab, &["--user", "1000", &id, "sh", "-c", "id -u; id -g"]);
+        assert_ok(&r, "exec --user 1000");
+        assert_eq!(r.stdout, "1000\n0\n");
+        assert_ok(&lab.run(&["delete", "--force", &id]), "delete --force");
+        lab.assert_gone(&id);
+    });
+}
+
+#[test]
+fn exec_cap_adds_a_capability() {
+    each("exec-cap", Who::All, |lab| {
+        let id = lab.id("x");
+        lab.sleeper(&id);
+        let r = exec(lab, &[&id, "cat", "/proc/self/status"]);
+        assert_ok(&r, "exec cat /proc/self/status");
+        let plain = cap_mask_of(&r.stdout, "CapEff");
+        assert_eq!(plain & CAP_SYS_PTRACE_BIT, 0, "CapEff {plain:x}");
+        assert_eq!(cap_mask_of(&r.stdout, "CapBnd") & CAP_SYS_PTRACE_BIT, 0);
+        let r = exec(
+            lab,
+            &["--cap", "CAP_SYS_PTRACE", &id, "cat", "/proc/self/status"],
+        );
+        assert_ok(&r, "exec --cap CAP_SYS_PTRACE");
+        for key in ["CapEff", "CapPrm", "CapBnd"] {
+            let m = cap_mask_of(&r.stdout, key);
+            assert_eq!(
+                m,
+                plain | CAP_SYS_PTRACE_BIT,
+                "{key} {m:x} with --cap CAP_SYS_PTRACE (without: {plain:x})"
+            );
+        }
+        // The container's own process does not have it.
+        let marked = lab.marked_processes(&id);
+        assert!(!marked.is_empty(), "no process of {id}");
+        for pid in marked {
+            let st = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            if st.is_empty() {
+                continue;
+            }
+            assert_eq!(
+                cap_mask_of(&st, "CapEff") & CAP_SYS_PTRACE_BIT,
+                0,
+                "the container's process {pid} got CAP_SYS_PTRACE"
+            );
+        }
+        // -c is the short form.
+        let r = exec(
+            lab,
+            &["-c", "CAP_SYS_PTRACE", &id, "cat", "/proc/self/status"],
+        );
+        assert_ok(&r, "exec -c CAP_SYS_PTRACE");
+        assert_eq!(cap_mask_of(&r.stdout, "CapEff"), plain | CAP_SYS_PTRACE_BIT);
+        assert_ok(&lab.run(&["delete", "--force", &id]), "delete --force");
+        lab.assert_gone(&id);
+    });
+}
+
+#[test]
+fn exec_gets_the_container_seccomp() {
+    each("exec-seccomp", Who::All, |lab| {
+        let id = lab.id("x");
+        let cfg = lab.config(&id, Lab::SLEEPER);
+        let b = lab.bundle_text(&id, &with_json(&cfg, &[("linux.seccomp", EXEC_SECCOMP)]));
+        assert_ok(&lab.create(&id, &b), "create with seccomp");
+        assert_ok(&lab.run(&["start", &id]), "start");
+        lab.wait_ready(&id);
+        let script = "mkdir /tmp/denied 2>&1; echo mkdir=$?; touch /tmp/f; \
+                      chmod 600 /tmp/f 2>&1; echo chmod=$?; grep Seccomp: /proc/self/status";
+        let check = |r: &Run, what: &str| {
+            assert_ok(r, what);
+            assert!(
+                r.stdout.contains("Operation not permitted"),
+                "{what}: mkdir/chmod not denied with EPERM: {}",
+                show(r)
+            );
+            assert!(r.stdout.contains("mkdir=1\n"), "{what}: {}", show(r));
+            assert!(r.stdout.contains("chmod=1\n"), "{what}: {}", show(r));
+            assert_eq!(
+                status_value(&r.stdout, "Seccomp"),
+                Some("2"),
+                "{what}: {}",
+                show(r)
+            );
+            assert!(!lab.io(&id).join("denied").exists(), "{what}: mkdir worked");
+        };
+        check(&exec(lab, &[&id, "sh", "-c", script]), "exec ID CMD");
+        let p = lab.dir.join("process.json");
+        fs::write(
+            &p,
+            process_json(script, 0, 0, "/", &[], &["CAP_DAC_OVERRIDE"]),
+        )
+        .unwrap();
+        check(
+            &exec(lab, &["--process", p.to_str().unwrap(), &id]),
+            "exec --process",
+        );
+        // Also with every capability added and no_new_privs given: still filtered.
+        check(
+            &exec(
+                lab,
+                &[
+                    "--cap",
+                    "CAP_SYS_ADMIN",
+                    "--no-new-privs",
+                    &id,
+                    "sh",
+                    "-c",
+                    script,
+                ],
+            ),
+            "exec --cap CAP_SYS_ADMIN",
+        );
+        assert_ok(&lab.run(&["delete", "--force", &id]), "delete --force");
+        lab.assert_gone(&id);
+    });
+}
+
+/// The cgroup lines of a process (`/proc/PID/cgroup`), sorted.
+fn cgroup_lines(pid: i32) -> Vec<String> {
+    let mut v = lines_of(Path::new(&format!("/proc/{pid}/cgroup")));
+    v.sort();
+    v
+}
+
+#[test]
+fn exec_joins_namespaces_and_cgroups() {
+    each("exec-join", Who::All, |lab| {
+        let id = lab.id("x");
+        let mut cfg = lab.config(&id, Lab::SLEEPER);
+        cfg.resources =
+            Some("{\"memory\": {\"limit\": 67108864}, \"pids\": {\"limit\": 64}}".into());
+        let b = lab.create_ok(&id, &cfg);
+        assert_ok(&lab.run(&["start", &id]), "start");
+        lab.wait_ready(&id);
+        let init = lab.pid_file(&b);
+        let kinds = ["pid", "mnt", "net", "ipc", "uts"];
+        let script = "for k in pid mnt net ipc uts; do readlink /proc/self/ns/$k; done; \
+                      echo nspid $$; cat /proc/self/cgroup";
+        let r = exec(lab, &[&id, "sh", "-c", script]);
+        assert_ok(&r, "exec");
+        let l: Vec<&str> = r.stdout.lines().collect();
+        for (i, k) in kinds.iter().enumerate() {
+            assert_eq!(
+                l.get(i).copied().unwrap_or(""),
+                ns_link(init, k),
+                "the exec'd process's {k} namespace"
+            );
+            assert_ne!(ns_link(init, k), ns_link(std::process::id() as i32, k));
+        }
+        // A pid of the container's namespace: small, not 1.
+        let nspid: i32 = l
+            .get(5)
+            .and_then(|s| s.strip_prefix("nspid "))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("{}", show(&r)));
+        assert!(nspid > 1 && nspid < 1000, "pid {nspid} inside");
+        // No cgroup namespace here: the paths are the host's, the init's exactly.
+        let mut inside: Vec<String> = l[6..].iter().map(|s| s.to_string()).collect();
+        inside.sort();
+        assert_eq!(inside, cgroup_lines(init), "the exec'd process's cgroups");
+        let rel = lab.cgroups_path(&id);
+        assert!(
+            inside
+                .iter()
+                .any(|l| l.contains(":memory:") && l.ends_with(&rel)),
+            "{inside:?}"
+        );
+
+        // Host-side, on a detached one: the same cgroups, listed in cgroup.procs of each.
+        let pf = lab.dir.join("exec-join.pid");
+        let r = exec_files(
+            lab,
+            &[
+                "--detach",
+                "--pid-file",
+                pf.to_str().unwrap(),
+                &id,
+                "sleep",
+                "300",
+            ],
+        );
+        assert_ok(&r, "exec --detach sleep");
+        let pid: i32 = fs::read_to_string(&pf).unwrap().parse().unwrap();
+        assert!(alive(pid));
+        assert_eq!(cgroup_lines(pid), cgroup_lines(init), "cgroups of {pid}");
+        for h in hierarchies() {
+            let d = h.join(rel.trim_start_matches('/'));
+            if d.join("cgroup.procs").exists() {
+                let procs = lines_of(&d.join("cgroup.procs"));
+                assert!(
+                    procs.contains(&pid.to_string()),
+                    "{pid} not in {}: {procs:?}",
+                    d.display()
+                );
+            }
+        }
+        for k in kinds {
+            assert_eq!(ns_link(pid, k), ns_link(init, k), "{k} of {pid}");
+        }
+        // Counted by the pids limit of the container.
+        assert!(lab.cgroup_pids(&id).contains(&pid));
+        kill_to_stopped(lab, &id);
+        assert!(
+            wait_for(10, || !alive(pid)),
+            "the exec'd {pid} outlived its container"
+        );
+        assert_ok(&lab.run(&["delete", &id]), "delete");
+        lab.assert_gone(&id);
+    });
+}
+
+/// Run `/bin/sh -c SCRIPT sh RUNTIME ROOT` as a child subreaper (as conmon and the shim
+/// are), in the lab's directory, its stdout and stderr into files.
+fn as_subreaper(lab: &Lab, script: &str) -> Run {
+    use std::os::unix::process::CommandExt;
+    let mut c = std::process::Command::new("/bin/sh");
+    c.args([
+        "-c",
+        script,
+        "sh",
+        lab.rt.bin.to_str().unwrap(),
+        lab.rt.root.to_str().unwrap(),
+    ])
+    .current_dir(&lab.dir)
+    .stdin(std::process::Stdio::null());
+    // SAFETY: prctl in the child before exec; no allocation.
+    unsafe {
+        c.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    run_to_files(c, &lab.dir.join("subreaper"))
+}
+
+#[test]
+fn exec_detach_pid_file_and_adoption() {
+    each("exec-detach", Who::All, |lab| {
+        let id = lab.id("x");
+        let b = lab.sleeper(&id);
+        let init = lab.pid_file(&b);
+        // A subreaper caller runs `exec --detach`; once the runtime exits, the process has
+        // passed execve and is the caller's child.
+        let script = format!(
+            "\"$1\" --root \"$2\" exec --detach --pid-file pids/exec.pid {id} sleep 300; \
+             echo rc=$?; pid=$(cat pids/exec.pid); echo me=$$; \
+             echo cmd=$(tr '\\0' ' ' < /proc/$pid/cmdline); \
+             grep -E '^(PPid|NSpid):' /proc/$pid/status"
+        );
+        fs::create_dir_all(lab.dir.join("pids")).unwrap();
+        let r = as_subreaper(lab, &script);
+        assert_ok(&r, "the subreaper's shell");
+        let get = |k: &str| {
+            r.stdout
+                .lines()
+                .find_map(|l| l.strip_prefix(k))
+                .map(str::trim)
+                .unwrap_or_else(|| panic!("no {k} in {}", show(&r)))
+                .to_string()
+        };
+        assert_eq!(get("rc="), "0", "exec --detach: {}", show(&r));
+        let text = fs::read_to_string(lab.dir.join("pids/exec.pid")).unwrap();
+        assert!(
+            !text.is_empty() && text.bytes().all(|c| c.is_ascii_digit()),
+            "pid file {text:?}: digits only, no newline"
+        );
+        let pid: i32 = text.parse().unwrap();
+        assert!(alive(pid), "the exec'd {pid} does not run");
+        assert_ne!(pid, init);
+        if lab.strict() {
+            assert_eq!(
+                get("cmd="),
+                "sleep 300",
+                "not exec'd yet when the runtime exited"
+            );
+        }
+        assert_eq!(
+            get("PPid:"),
+            get("me="),
+            "the exec'd process was not adopted by the subreaper caller"
+        );
+        let nspid = get("NSpid:");
+        assert_eq!(
+            nspid.split_whitespace().count(),
+            2,
+            "NSpid of {pid}: {nspid:?}, want two levels"
+        );
+        assert_eq!(cgroup_lines(pid), cgroup_lines(init), "cgroups of {pid}");
+        assert_eq!(ns_link(pid, "pid"), ns_link(init, "pid"));
+        assert_eq!(ns_link(pid, "mnt"), ns_link(init, "mnt"));
+        // --detach without a pid file, -d: exit 0 too.
+        let r = exec_files(lab, &["-d", &id, "sleep", "301"]);
+        assert_ok(&r, "exec -d");
+        kill_to_stopped(lab, &id);
+        assert!(
+            wait_for(10, || !alive(pid)),
+            "the exec'd {pid} outlived its container"
+        );
+        assert_ok(&lab.run(&["delete", &id]), "delete");
+        lab.assert_gone(&id);
+    });
+}
+
+/// A failure of `exec` with `--log F --log-format json`: exit 255 and one JSON error line
+/// in F (as `check_error_line` reads it); its msg.
+#[track_caller]
+fn check_exec_error_line(r: &Run, new: &[String], what: &str) -> String {
+    assert_eq!(r.code, 255, "{what}: want exit 255; {}", show(r));
+    let as_one = Run {
+        code: 1,
+        signal: r.signal,
+        stdout: r.stdout.clone(),
+        stderr: r.stderr.clone(),
+    };
+    check_error_line(&as_one, new, what)
+}
+
+#[test]
+fn exec_missing_command() {
+    each("exec-missing", Who::All, |lab| {
+        let id = lab.id("x");
+        lab.sleeper(&id);
+        let log = lab.dir.join("log.json");
+        fs::write(&log, "").unwrap();
+        let pf = lab.dir.join("missing.pid");
+        let (r, new) = logged(
+            lab,
+            &log,
+            &[
+                "exec",
+                "--detach",
+                "--pid-file",
+                pf.to_str().unwrap(),
+                &id,
+                "no-such-command-anywhere",
+            ],
+            true,
+        );
+        assert_exec_fails(
+            lab,
+            &r,
+            "executable file not found in $PATH",
+            "exec --detach of a missing command",
+        );
+        let msg = check_exec_error_line(&r, &new, "exec --detach of a missing command");
+        assert!(
+            msg.contains("executable file not found in $PATH"),
+            "{msg:?}"
+        );
+        assert!(!pf.exists(), "a pid file for a missing command");
+        // In the foreground, and as a path: the same.
+        let r = exec(lab, &[&id, "no-such-command-anywhere"]);
+        assert_exec_fails(
+            lab,
+            &r,
+            "executable file not found in $PATH",
+            "exec of a missing command",
+        );
+        let r = exec(lab, &[&id, "/no/such/file"]);
+        assert_eq!(r.code, 255, "exec of a missing path: {}", show(&r));
+        assert!(
+            r.stderr.contains("no such file or directory"),
+            "{}",
+            show(&r)
+        );
+        // Not executable: permission denied.
+        fs::write(lab.io(&id).join("noexec"), "#!/bin/sh\n").unwrap();
+        let r = exec(lab, &[&id, "/tmp/noexec"]);
+        assert_eq!(r.code, 255, "exec of a file without x: {}", show(&r));
+        assert!(r.stderr.contains("permission denied"), "{}", show(&r));
+        assert_eq!(lab.status(&id), "running");
+        assert_ok(&lab.run(&["delete", "--force", &id]), "delete --force");
+        lab.assert_gone(&id);
+    });
+}
+
+#[test]
+fn exec_refused_when_paused_stopped_or_unknown() {
+    each("exec-states", Who::All, |lab| {
+        let log = lab.dir.join("log.json");
+        fs::write(&log, "").unwrap();
+        let (r, new) = logged(lab, &log, &["exec", "nope", "true"], false);
+        assert_exec_fails(lab, &r, "does not exist", "exec of an unknown id");
+        let msg = check_exec_error_line(&r, &new, "exec of an unknown id");
+        assert!(msg.contains("does not exist"), "{msg:?}");
+        // created: exec works (OCI.md 2.2).
+        let id = lab.id("x");
+        let b = lab.create_ok(&id, &lab.config(&id, Lab::SLEEPER));
+        let r = exec(lab, &[&id, "sh", "-c", "exit 6"]);
+        assert_eq!(r.code, 6, "exec in a created container: {}", show(&r));
+        assert_eq!(lab.status(&id), "created");
+        assert_ok(&lab.run(&["start", &id]), "start");
+        lab.wait_ready(&id);
+        let _ = b;
+        if can_freeze() {
+            assert_ok(&lab.run(&["pause", &id]), "pause");
+            let (r, new) = logged(lab, &log, &["exec", &id, "true"], false);
+            assert_exec_fails(
+                lab,
+                &r,
+                "cannot exec in a paused container",
+                "exec in a paused container",
+            );
+            check_exec_error_line(&r, &new, "exec in a paused container");
+            let pf = lab.dir.join("paused.pid");
+            let r = exec_files(
+                lab,
+                &[
+                    "--detach",
+                    "--pid-file",
+                    pf.to_str().unwrap(),
+                    &id,
+                    "sleep",
+                    "5",
+                ],
+            );
+            assert_exec_fails(
+                lab,
+                &r,
+                "cannot exec in a paused container",
+                "exec --detach in a paused container",
+            );
+            assert!(!pf.exists(), "a pid file for a paused container");
+            assert_eq!(lab.status(&id), "paused");
+            assert_ok(&lab.run(&["resume", &id]), "resume");
+            let r = exec(lab, &[&id, "sh", "-c", "echo back"]);
+            assert_ok(&r, "exec after resume");
+            assert_eq!(r.stdout, "back\n");
+        } else {
+            common::skip("exec_refused_when_paused_stopped_or_unknown", "no freezer");
+        }
+        kill_to_stopped(lab, &id);
+        let r = exec(lab, &[&id, "true"]);
+        assert_exec_fails(lab, &r, "", "exec in a stopped container");
+        assert!(!r.stderr.trim().is_empty(), "{}", show(&r));
+        if lab.strict() {
+            assert!(r.stderr.contains("stopped"), "{}", show(&r));
+        }
+        assert_ok(&lab.run(&["delete", &id]), "delete");
+        lab.assert_gone(&id);
+        let r = exec(lab, &[&id, "true"]);
+        assert_exec_fails(lab, &r, "does not exist", "exec of a deleted container");
+    });
+}
+
+#[test]
+fn exec_preserve_fds() {
+    each("exec-fds", Who::All, |lab| {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::process::CommandExt;
+        let id = lab.id("x");
+        lab.sleeper(&id);
+        let f3 = lab.dir.join("fd3");
+        let f4 = lab.dir.join("fd4");
+        fs::write(&f3, "three\n").unwrap();
+        fs::write(&f4, "four\n").unwrap();
+        let script = "cat <&3 2>/dev/null || echo no3; cat <&4 2>/dev/null || echo no4; \
+                      ls /proc/self/fd | sort -n | tr '\\n' ' '";
+        let with = |preserve: Option<&str>| {
+            let mut a = vec!["exec"];
+            if let Some(n) = preserve {
+                a.extend(["--preserve-fds", n]);
+            }
+            a.extend([id.as_str(), "sh", "-c", script]);
+            let mut c = lab.rt.cmd(&lab.dir, &a);
+            let (a3, a4) = (fs::File::open(&f3).unwrap(), fs::File::open(&f4).unwrap());
+            let (r3, r4) = (a3.as_raw_fd(), a4.as_raw_fd());
+            // SAFETY: dup2 in the child before exec (the new fds lose close-on-exec).
+            unsafe {
+                c.pre_exec(move || {
+                    if libc::dup2(r3, 3) < 0 || libc::dup2(r4, 4) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+            let r = common::run_command(c);
+            drop((a3, a4));
+            r
+        };
+        let r = with(Some("1"));
+        assert_ok(&r, "exec --preserve-fds 1");
+        let l: Vec<&str> = r.stdout.lines().collect();
+        assert_eq!(l.get(..2), Some(&["three", "no4"][..]), "{}", show(&r));
+        let r = with(Some("2"));
+        assert_ok(&r, "exec --preserve-fds 2");
+        let l: Vec<&str> = r.stdout.lines().collect();
+        assert_eq!(l.get(..2), Some(&["three", "four"][..]), "{}", show(&r));
+        let r = with(None);
+        assert_ok(&r, "exec without --preserve-fds");
+        let l: Vec<&str> = r.stdout.lines().collect();
+        assert_eq!(l.get(..2), Some(&["no3", "no4"][..]), "{}", show(&r));
+        // Only 0-2 (and ls's own directory fd, 3).
+        assert_eq!(l.get(2).copied(), Some("0 1 2 3 "), "{}", show(&r));
+        assert_ok(&lab.run(&["delete", "--force", &id]), "delete --force");
+        lab.assert_gone(&id);
+    });
+}
+
+#[test]
+fn exec_tty_console_socket_detached() {
+    each("exec-tty", Who::All, |lab| {
+        let id = lab.id("x");
+        lab.sleeper(&id);
+        let sock = ConsoleSocket::bind(&lab.dir.join("exec-console.sock"));
+        let pf = lab.dir.join("tty.pid");
+        // Pipes on purpose: with a terminal nothing may keep exec's output open.
+        let r = exec(
+            lab,
+            &[
+                "--tty",
+                "--console-socket",
+                sock.path.to_str().unwrap(),
+                "--detach",
+                "--pid-file",
+                pf.to_str().unwrap(),
+                &id,
+                "sh",
+            ],
+        );
+        assert_ok(&r, "exec --tty --console-socket --detach");
+        let con = sock
+            .take_now()
+            .unwrap_or_else(|e| panic!("after exec exited: {e}"));
+        assert_eq!(con.nfds, 1, "fds sent over the console socket");
+        assert!(
+            !con.payload.is_empty() && con.payload.len() < 4096,
+            "payload {:?}",
+            String::from_utf8_lossy(&con.payload)
+        );
+        assert!(
+            is_pty_master(&con.master),
+            "the fd sent is not a pty master"
+        );
+        let pid: i32 = fs::read_to_string(&pf).unwrap().parse().unwrap();
+        assert!(alive(pid));
+        let mut n: libc::c_uint = 0;
+        {
+            use std::os::fd::AsRawFd;
+            // SAFETY: TIOCGPTN writes one unsigned int.
+            unsafe { libc::ioctl(con.master.as_raw_fd(), libc::TIOCGPTN, &mut n) };
+        }
+        write_fd(&con.master, b"tty; echo h\"\"i; exit 3\n");
+        let out = read_fd_until(&con.master, 15, |o| contains(o, b"hi\r\n"));
+        let text = String::from_utf8_lossy(&out);
+        assert!(text.contains("hi\r\n"), "terminal output: {text:?}");
+        // The slave is the container's /dev/pts/N of the master sent.
+        assert!(
+            text.contains(&format!("/dev/pts/{n}\r\n")),
+            "`tty` did not say /dev/pts/{n}: {text:?}"
+        );
+        assert!(wait_for(10, || !alive(pid)), "the shell did not exit");
+        // The container's own process had none and still runs.
+        assert_eq!(lab.status(&id), "running");
+        assert_ok(&lab.run(&["delete", "--force", &id]), "delete --force");
+        lab.assert_gone(&id);
+    });
+}
+
+#[test]
+fn exec_docker_like_form_under_the_default_root() {
+    // The docker-like `crab-can exec NAME CMD` (no global option, none of runc's flags) of
+    // an OCI container under the default --root: found by its ID, the command's status;
+    // a paused one is 125 (the docker-like mode's own failure).
+    if !crab_can_oci() {
+        return;
+    }
+    let test = "exec_docker_like_form_under_the_default_root";
+    let default_root = Path::new("/run/crab-can-oci");
+    let usable = fs::create_dir_all("/run").is_ok()
+        && (default_root.is_dir()
+            || fs::metadata("/run").is_ok_and(|m| !m.permissions().readonly()));
+    if !usable {
+        common::skip(test, "/run/crab-can-oci cannot be used");
+        return;
+    }
+    let mut lab = Lab::new("exec-default", Kind::CrabCan);
+    lab.rt.root = default_root.to_path_buf();
+    let lab = lab;
+    let id = lab.id("x");
+    lab.sleeper(&id);
+    let plain = |args: &[&str]| {
+        let mut a = vec!["exec"];
+        a.extend_from_slice(args);
+        let mut c = common::command_for(&lab.rt.bin, &a);
+        c.current_dir(&lab.dir);
+        common::run_command(c)
+    };
+    let r = plain(&[&id, "sh", "-c", "echo $TERM; exit 5"]);
+    assert_eq!(
+        r.code,
+        5,
+        "docker-like exec of an OCI container: {}",
+        show(&r)
+    );
+    assert_eq!(r.stdout, "xterm\n");
+    let r = plain(&[
+        "-e",
+        "A=b",
+        "-w",
+        "/tmp",
+        "-u",
+        "1000",
+        &id,
+        "sh",
+        "-c",
+        "echo $A; pwd; id -u",
+    ]);
+    assert_ok(&r, "docker-like exec -e -w -u");
+    assert_eq!(r.stdout, "b\n/tmp\n1000\n");
+    if can_freeze() {
+        assert_ok(&lab.run(&["pause", &id]), "pause");
+        let r = plain(&[&id, "true"]);
+        assert_eq!(
+            r.code,
+            125,
+            "docker-like exec of a paused container: {}",
+            show(&r)
+        );
+        assert_eq!(r.stderr.lines().count(), 1, "{}", show(&r));
+        assert!(r.stderr.contains("paused"), "{}", show(&r));
+        assert_ok(&lab.run(&["resume", &id]), "resume");
+        assert_ok(&plain(&[&id, "true"]), "docker-like exec after resume");
+    }
+    kill_to_stopped(&lab, &id);
+    let r = plain(&[&id, "true"]);
+    assert_eq!(
+        r.code,
+        125,
+        "docker-like exec of a stopped container: {}",
+        show(&r)
+    );
+    assert_ok(&lab.run(&["delete", &id]), "delete");
+    lab.assert_gone(&id);
 }

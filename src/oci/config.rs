@@ -352,6 +352,7 @@ fn build(at: &At<'_>, bundle: &str, opts: &Options<'_>) -> Result<(Plan, String)
 
 /// Open a namespace to join, and check it is of the kind asked for (its nsfs link reads
 /// `net:[...]`).
+#[inline(never)]
 fn open_ns(p: &At<'_>, proc_name: &str) -> Result<OwnedFd> {
     let path = p.str()?;
     let fd = rustix::fs::openat(
@@ -470,6 +471,7 @@ pub fn exec_process(
     process(&At::root(&whole), root, &mut Extras::default())
 }
 
+#[inline(never)]
 fn process(at: &At<'_>, root: &rootfs::Root, extra: &mut Extras) -> Result<ProcessPlan> {
     let p = need(at, "process")?;
     let args_at = need(&p, "args")?;
@@ -608,6 +610,7 @@ fn process(at: &At<'_>, root: &rootfs::Root, extra: &mut Extras) -> Result<Proce
     })
 }
 
+#[inline(never)]
 fn seccomp(at: &At<'_>) -> Result<Option<crate::seccomp::Filter>> {
     let Some(linux) = at.get("linux")? else {
         return Ok(None);
@@ -624,6 +627,7 @@ fn seccomp(at: &At<'_>) -> Result<Option<crate::seccomp::Filter>> {
 
 /// AppArmor and SELinux labels: set for the exec when the host runs that LSM, skipped as
 /// runc does when it does not (Docker on Ubuntu always sends `docker-default`).
+#[inline(never)]
 fn lsm(p: &At<'_>) -> Result<Option<(CString, Vec<u8>)>> {
     if let Some(a) = p.get("apparmorProfile")? {
         let profile = a.str()?;
@@ -784,6 +788,7 @@ fn dir_is_empty(image: &OwnedFd, path: &str) -> bool {
     true
 }
 
+#[inline(never)]
 fn mount(
     image: &OwnedFd,
     m: &At<'_>,
@@ -889,6 +894,7 @@ fn mount(
 /// An OCI `cgroup` mount as the host's hierarchies: cgroup2 alone on a pure v2 host; on
 /// v1 or hybrid hosts a tmpfs with each v1 hierarchy (and `unified`) and the host's
 /// links (`cpu` → `cpu,cpuacct`).
+#[inline(never)]
 fn cgroup_mount(m: &At<'_>, target: CString, flags: u32, placed: &[String]) -> Result<MountOp> {
     let info = crate::sys::read_text("/proc/self/mountinfo")
         .ok_or_else(|| m.error("cannot read /proc/self/mountinfo"))?;
@@ -969,6 +975,7 @@ fn cgroup_mount(m: &At<'_>, target: CString, flags: u32, placed: &[String]) -> R
 
 /// The devices every container gets (runc's), then the config's `linux.devices`, and the
 /// links of `/dev` — on a `/dev` of the container's own only.
+#[inline(never)]
 fn devices(
     list: Option<At<'_>>,
     dev_is_tmpfs: bool,
@@ -1080,6 +1087,7 @@ fn devices(
 }
 
 /// Only namespaced sysctls, and `net.*` only with a network namespace of the container's.
+#[inline(never)]
 fn check_sysctl(s: &At<'_>, key: &str, namespaces: u64, extra: &Extras) -> Result<()> {
     let ipc = [
         "kernel.msgmax",
@@ -1113,6 +1121,7 @@ fn check_sysctl(s: &At<'_>, key: &str, namespaces: u64, extra: &Extras) -> Resul
     }
 }
 
+#[inline(never)]
 fn id_maps(
     uid: Option<At<'_>>,
     gid: Option<At<'_>>,

@@ -80,6 +80,7 @@ pub fn parse_hooks(at: At<'_>) -> Result<Hooks> {
     Ok(hooks)
 }
 
+#[inline(never)]
 fn parse_hook(at: &At<'_>) -> Result<Hook> {
     let p = at
         .get("path")?
@@ -322,6 +323,7 @@ fn spawn_and_wait(
 
 /// Write `input` to the hook's stdin (then close it), collect its output, until it exits
 /// (Ok: the output) or its time is up (Err).
+#[inline(never)]
 fn feed_and_wait(
     hook: &Hook,
     mut input: &[u8],

@@ -34,6 +34,8 @@ pub fn is_oci(first: &str) -> bool {
             | "state"
             | "delete"
             | "list"
+            | "update"
+            | "events"
             | "pause"
             | "resume"
             | "spec"
@@ -187,6 +189,8 @@ fn parse_and_run(args: Vec<OsString>, log: &mut log::Log) -> Result<u8> {
         "delete" => delete_cmd(&g, &mut p),
         "list" => list(&g, &mut p),
         "ps" => ps(&g, &mut p),
+        "update" => update(&g, &mut p, false),
+        "events" => update(&g, &mut p, true),
         "pause" => freeze(&g, &one_id(&mut p)?, true),
         "resume" => freeze(&g, &one_id(&mut p)?, false),
         "spec" => spec_cmd(&mut p),
@@ -195,7 +199,7 @@ fn parse_and_run(args: Vec<OsString>, log: &mut log::Log) -> Result<u8> {
             Ok(0)
         }
         other => Err(Error::new(format!(
-            "unknown command '{other}' (create, start, state, kill, delete, run, exec, list, ps, pause, resume, spec, features)"
+            "unknown command '{other}' (create, start, state, kill, delete, run, exec, list, ps, update, events, pause, resume, spec, features)"
         ))),
     }
 }
@@ -367,6 +371,7 @@ fn connect_gate(entry: &Entry) -> std::result::Result<OwnedFd, Errno> {
     Ok(sock)
 }
 
+#[inline(never)]
 fn create_cmd(g: &Global, p: &mut lexopt::Parser, run: bool) -> Result<u8> {
     use lexopt::prelude::*;
     let mut bundle = String::from(".");
@@ -925,6 +930,7 @@ fn saved_bundle(entry: &Entry, st: &State) -> Option<(hooks::Hooks, OwnedFd)> {
     Some((h, fd))
 }
 
+#[inline(never)]
 fn start(g: &Global, id: &str) -> Result<u8> {
     let root = state::open_root(&g.root)?;
     let (entry, st) = find(&root, id)?;
@@ -950,6 +956,7 @@ fn start(g: &Global, id: &str) -> Result<u8> {
 }
 
 /// `pause` and `resume`: the cgroup freezer (v2 `cgroup.freeze`, v1 `freezer.state`).
+#[inline(never)]
 fn freeze(g: &Global, id: &str, frozen: bool) -> Result<u8> {
     let root = state::open_root(&g.root)?;
     let (entry, st) = find(&root, id)?;
@@ -965,6 +972,7 @@ fn freeze(g: &Global, id: &str, frozen: bool) -> Result<u8> {
 /// process of its cgroups), as engines read them (`json`: an array, as runc prints it);
 /// the table is `PID CMD`, one line each (runc runs the host's `ps -ef` instead, and
 /// takes `ps` options, which crab-can refuses rather than ignores).
+#[inline(never)]
 fn ps(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
     use lexopt::prelude::*;
     let (mut json, mut id) = (false, None);
@@ -1014,6 +1022,156 @@ fn ps(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
     Ok(0)
 }
 
+/// A number of `update`'s flags, as runc reads byte values (go-units' `RAMInBytes`, but
+/// whole numbers only): digits, an optional space, an optional k, m, g, t or p (powers of
+/// 1024, any case), an optional `i`, an optional `b`. `-1` (no limit) stays.
+#[inline(never)]
+fn ram_bytes(s: &str) -> Option<i64> {
+    if s == "-1" {
+        return Some(-1);
+    }
+    let n = s.bytes().take_while(u8::is_ascii_digit).count();
+    let (num, rest) = s.split_at(n);
+    let mut r = rest.strip_prefix(' ').unwrap_or(rest).as_bytes();
+    let mut shift = 0;
+    for (i, set) in [&b"kmgtp"[..], b"i", b"b"].iter().enumerate() {
+        if let Some(u) = r
+            .first()
+            .and_then(|c| set.iter().position(|u| *u == c.to_ascii_lowercase()))
+        {
+            shift = if i == 0 { 10 * (u + 1) } else { shift };
+            r = &r[1..];
+        }
+    }
+    let v: u64 = num.parse().ok()?;
+    let v = v.checked_mul(1 << shift).filter(|_| r.is_empty())?;
+    i64::try_from(v).ok()
+}
+
+/// One of runc's `update` flags (`u`: its entry in [`UPDATE_FLAGS`]) with value `v`, as a
+/// member of its section.
+#[inline(never)]
+fn update_flag(sec: &mut [String; 4], u: &str, v: &str) -> Result<()> {
+    let (flag, m) = u.split_once(':').unwrap_or_default();
+    let key = m.get(1..).unwrap_or_default();
+    let s = &mut sec[usize::from(m.as_bytes().first().unwrap_or(&0) & 3)];
+    crate::json::quote(s, key);
+    s.push(':');
+    match (key, ram_bytes(v)) {
+        ("cpus" | "mems", _) => crate::json::quote(s, v),
+        (_, Some(n)) => *s += &n.to_string(),
+        _ => return Err(Error::new(format!("invalid value for --{flag}: '{v}'"))),
+    }
+    s.push(',');
+    Ok(())
+}
+
+/// runc's `update` flags, each `FLAG:SK`: its member K of section S of
+/// `linux.resources` (0 memory, 1 cpu, 2 pids, 3 blockIO), whose value is in bytes
+/// (memory) or a number, but for `cpus` and `mems`.
+const UPDATE_FLAGS: &str = "memory:0limit memory-swap:0swap memory-reservation:0reservation \
+    cpu-shares:1shares cpu-share:1shares cpu-period:1period cpu-quota:1quota cpu-burst:1burst \
+    cpu-idle:1idle cpu-rt-period:1realtimePeriod cpu-rt-runtime:1realtimeRuntime \
+    cpuset-cpus:1cpus cpuset-mems:1mems pids-limit:2limit blkio-weight:3weight";
+
+/// `update [--resources FILE|-] [runc's flags] ID`: change the limits of a created,
+/// running or paused container; only those given change, device rules never (as runc).
+/// `--resources` is a `linux.resources` object from a file or stdin (`-`), and then the
+/// flags are ignored, as by runc; the flags are read as members of that object.
+///
+/// `events --stats ID` (`events`: true): one stats event, as runc prints it; without
+/// `--stats` runc streams events (OOM notices, stats every interval), crab-can does not.
+#[inline(never)]
+fn update(g: &Global, p: &mut lexopt::Parser, events: bool) -> Result<u8> {
+    use lexopt::prelude::*;
+    let (mut file, mut id, mut stats) = (None, None, false);
+    let mut sec: [String; 4] = Default::default();
+    while let Some(a) = p.next().map_err(lexerr)? {
+        let flag = match &a {
+            Long(f) if !events => UPDATE_FLAGS
+                .split_whitespace()
+                .find(|u| u.strip_prefix(*f).is_some_and(|m| m.starts_with(':'))),
+            _ => None,
+        };
+        match (a, flag) {
+            (_, Some(u)) => update_flag(&mut sec, u, &value(p)?)?,
+            (Long("resources"), _) if !events => file = Some(value(p)?),
+            (Long("stats"), _) if events => stats = true,
+            (Long("interval"), _) if events => drop(value(p)?),
+            (Value(v), _) if id.is_none() => id = Some(v.to_string_lossy().into_owned()),
+            (other, _) => return Err(lexerr(other.unexpected())),
+        }
+    }
+    let id = id.ok_or_else(|| Error::new("a container id is needed"))?;
+    state::check_id(&id)?;
+    let root = state::open_root(&g.root)?;
+    let (entry, st) = find(&root, &id)?;
+    let stopped = st.status(&entry) == Status::Stopped;
+    match events {
+        true => stats_event(&id, &st, stopped, stats),
+        false => apply_update(file.as_deref(), &sec, &st, stopped),
+    }
+    .map(|()| 0)
+}
+
+/// `events`' output, or runc's error.
+#[inline(never)]
+fn stats_event(id: &str, st: &State, stopped: bool, stats: bool) -> Result<()> {
+    if stopped {
+        return Err(Error::new(format!("container with id {id} is not running")));
+    }
+    if !stats {
+        return Err(Error::new(
+            "events without --stats is not supported (crab-can streams no events)",
+        ));
+    }
+    let mut out = String::from("{\"type\":\"stats\",\"id\":");
+    crate::json::quote(&mut out, id);
+    out += ",\"data\":";
+    out += &crate::cgroup::stats(&st.cgroups);
+    out.push('}');
+    print(&out);
+    Ok(())
+}
+
+/// `update`'s limits, from `file` (`-`: stdin) or else the flags' members `sec`, applied.
+#[inline(never)]
+fn apply_update(file: Option<&str>, sec: &[String; 4], st: &State, stopped: bool) -> Result<()> {
+    let text = match file {
+        Some("-") => crate::sys::read_fd(rustix::stdio::stdin(), 16 << 20),
+        Some(f) => crate::sys::read_small(rustix::fs::CWD, f, 16 << 20),
+        None => {
+            // A member `"":0` closes each section: unknown keys are not read.
+            let mut t = String::new();
+            for (name, s) in ["{\"memory\"", ",\"cpu\"", ",\"pids\"", ",\"blockIO\""]
+                .iter()
+                .zip(sec)
+            {
+                t += name;
+                t += ":{";
+                t += s;
+                t += "\"\":0}";
+            }
+            t.push('}');
+            Some(t.into_bytes())
+        }
+    };
+    let text = text.ok_or_else(|| {
+        Error::new(format!(
+            "cannot read the resources from {}",
+            file.unwrap_or_default()
+        ))
+    })?;
+    let v = crate::json::parse(&text)?;
+    let mut limits = resources::parse(crate::json::At::root(&v))?;
+    limits.devices = None;
+    if stopped {
+        return Err(Error::new("container not running"));
+    }
+    crate::cgroup::update(&st.cgroups, &limits)
+}
+
+#[inline(never)]
 fn state_cmd(g: &Global, id: &str) -> Result<u8> {
     let root = state::open_root(&g.root)?;
     let (entry, st) = find(&root, id)?;
@@ -1021,6 +1179,7 @@ fn state_cmd(g: &Global, id: &str) -> Result<u8> {
     Ok(0)
 }
 
+#[inline(never)]
 fn kill(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
     use lexopt::prelude::*;
     let (mut all, mut words) = (false, Vec::new());
@@ -1072,6 +1231,7 @@ fn wait_gone(st: &State) {
     }
 }
 
+#[inline(never)]
 fn delete_cmd(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
     use lexopt::prelude::*;
     let (mut force, mut id) = (false, None);
@@ -1147,6 +1307,7 @@ fn delete_cmd(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
     removed.map(|()| 0)
 }
 
+#[inline(never)]
 fn list(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
     use lexopt::prelude::*;
     let (mut quiet, mut json) = (false, false);
@@ -1201,6 +1362,7 @@ fn list(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
     Ok(0)
 }
 
+#[inline(never)]
 fn spec_cmd(p: &mut lexopt::Parser) -> Result<u8> {
     use lexopt::prelude::*;
     let (mut bundle, mut rootless) = (String::from("."), false);

@@ -115,6 +115,7 @@ fn amount(at: &At<'_>) -> Result<Option<Amount>> {
     }
 }
 
+#[inline(never)]
 fn memory(m: &At<'_>, l: &mut Limits) -> Result<()> {
     if let Some(v) = m.get("limit")? {
         l.memory = amount(&v)?;
@@ -148,6 +149,7 @@ fn memory(m: &At<'_>, l: &mut Limits) -> Result<()> {
     Ok(())
 }
 
+#[inline(never)]
 fn cpu(c: &At<'_>, l: &mut Limits) -> Result<()> {
     let nonzero = |key: &str| -> Result<Option<u64>> {
         Ok(match c.get(key)? {
@@ -192,6 +194,7 @@ fn cpu(c: &At<'_>, l: &mut Limits) -> Result<()> {
     Ok(())
 }
 
+#[inline(never)]
 fn block_io(b: &At<'_>, l: &mut Limits) -> Result<()> {
     for key in ["weight", "leafWeight"] {
         if let Some(v) = b.get(key)? {
@@ -237,6 +240,7 @@ fn block_io(b: &At<'_>, l: &mut Limits) -> Result<()> {
 }
 
 /// One `linux.resources.devices` rule.
+#[inline(never)]
 fn device(r: &At<'_>) -> Result<Rule> {
     let allow = match r.get("allow")? {
         Some(v) => v.bool()?,

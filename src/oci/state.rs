@@ -217,6 +217,7 @@ impl State {
         s
     }
 
+    #[inline(never)]
     fn from_json(text: &[u8]) -> Result<State> {
         let v = json::parse(text)?;
         let at = At::root(&v);

@@ -214,6 +214,53 @@ if oci_create create-frz $id "$b"; then
 	expect_eq delete-force-ends-command 0 "$(procs_matching 'sleep 1021')"
 fi
 
+# ---- update and events --stats ---------------------------------------------------------------------
+section "update and events --stats"
+# OCI.md 2.11: update changes the limits given (and only those) of a created, running or paused
+# container, as cgroup v2 files; containerd's shim sends `update --resources -` with the
+# LinuxResources JSON on stdin. events --stats prints runc's stats event once: memory.current and
+# pids.current of a running container are not 0.
+id=upd
+cg=$CG/$P/$id
+b=$(bundle $id args='["sleep", "1022"]' resources='"memory": {"limit": 67108864}, "pids": {"limit": 30}')
+if oci_create create-upd $id "$b"; then
+	expect_status update-created 0 "$CRAB" update --pids-limit 25 $id
+	expect_file update-created-pids.max "$cg/pids.max" 25
+	expect_status start-upd 0 "$CRAB" start $id
+	expect_status update-memory 0 "$CRAB" update --memory 48m $id
+	expect_file update-memory.max "$cg/memory.max" 50331648
+	expect_file update-keeps-pids.max "$cg/pids.max" 25
+	expect_status update-stdin 0 sh -c 'printf %s "$1" | "$0" update --resources - "$2"' "$CRAB" \
+		'{"pids": {"limit": 20}, "memory": {"limit": 41943040}, "cpu": {"quota": 20000}}' $id
+	expect_file update-stdin-pids.max "$cg/pids.max" 20
+	expect_file update-stdin-memory.max "$cg/memory.max" 41943040
+	expect_file update-stdin-cpu.max "$cg/cpu.max" "20000 100000"
+	# runc: the period alone keeps the quota.
+	expect_status update-period 0 "$CRAB" update --cpu-period=50000 $id
+	expect_file update-period-keeps-quota "$cg/cpu.max" "20000 50000"
+	expect_status events-stats 0 "$CRAB" events --stats $id
+	expect_match events-stats-type '^\{"type":"stats","id":"upd","data":\{"cpu":\{"usage":\{"total":' "$RUN_OUT"
+	expect_match events-stats-memory '"memory":.*"usage":\{"limit":41943040,"usage":[1-9][0-9]*,' "$RUN_OUT"
+	expect_match events-stats-pids '"pids":\{"current":[1-9][0-9]*,"limit":20\}' "$RUN_OUT"
+	expect_status update-unlimited 0 "$CRAB" update --memory -1 --pids-limit -1 $id
+	expect_file update-memory.max-max "$cg/memory.max" max
+	expect_file update-pids.max-max "$cg/pids.max" max
+	expect_status pause-upd 0 "$CRAB" pause $id
+	expect_status update-paused 0 "$CRAB" update --pids-limit 15 $id
+	expect_file update-paused-pids.max "$cg/pids.max" 15
+	expect_oci_status update-still-paused $id paused
+	expect_status kill-upd 0 "$CRAB" kill $id KILL
+	expect_oci_status upd-stopped $id stopped
+	expect_status update-stopped 1 "$CRAB" update --pids-limit 15 $id
+	expect_contains update-stopped-message "container not running" "$RUN_ERR"
+	expect_status events-stopped 1 "$CRAB" events --stats $id
+	expect_contains events-stopped-message "is not running" "$RUN_ERR"
+	expect_status delete-upd 0 "$CRAB" delete $id
+	expect_absent delete-upd-removes-cgroup "$cg"
+	expect_status update-unknown 1 "$CRAB" update --pids-limit 15 $id
+	expect_contains update-unknown-message "does not exist" "$RUN_ERR"
+fi
+
 # ---- a cgroup mount inside ---------------------------------------------------------------------------
 section "a cgroup mount inside"
 # OCI.md 3: a mount of type "cgroup" at /sys/fs/cgroup is cgroup2 on v2; with a cgroup namespace
