@@ -95,6 +95,9 @@ pub fn start(t: &Target, p: &ProcessPlan, preserve: u32, orphan: bool) -> Result
             flags |= flag;
         }
     }
+    // A container without a cgroup namespace of its own shares crab-can's: nothing to join
+    // (and from inside its user namespace, one owned by the host's could not be).
+    let own_cgroup_ns = same_ns(t.pid, "cgroup");
     let sigfd =
         sys::signalfd(&signal::handled()).map_err(|e| Error::sys("cannot create a signalfd", e))?;
     let pipe = || {
@@ -147,8 +150,12 @@ pub fn start(t: &Target, p: &ProcessPlan, preserve: u32, orphan: bool) -> Result
             if !matches!(rustix::io::read(&sync_r, &mut b), Ok(1)) {
                 sys::exit(crate::error::EXIT_RUNTIME as i32);
             }
-            let joined =
-                rustix::thread::move_into_thread_name_spaces(t.pidfd.as_fd(), Ns::CONTROL_GROUP);
+            let joined = match own_cgroup_ns {
+                true => Ok(()),
+                false => {
+                    rustix::thread::move_into_thread_name_spaces(t.pidfd.as_fd(), Ns::CONTROL_GROUP)
+                }
+            };
             sys::close(t.pidfd.as_raw_fd());
             if let Err(e) = joined {
                 init::report(err_w.as_fd(), Failure::of(crate::error::Step::CgroupNs)(e));
