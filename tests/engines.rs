@@ -1444,3 +1444,281 @@ fn containerd_pod_shared_pid() {
     d.import();
     each_runtime(test, &rts, || d.sb.logs(), |rt| pod_scenario(&d, rt, true));
 }
+
+// ---- exec ---------------------------------------------------------------------------------
+
+/// The value of a `Key:` line of a /proc status text, trimmed ("" if none).
+fn status_line(status: &str, key: &str) -> String {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .map_or(String::new(), |v| v.trim().to_string())
+}
+
+/// Host processes whose command line is exactly `argv`.
+fn procs_with_argv(argv: &[&str]) -> Vec<i32> {
+    let want = common::argv_bytes(argv);
+    common::procs()
+        .into_iter()
+        .filter(|p| alive(p.pid) && common::cmdline(p.pid) == want)
+        .map(|p| p.pid)
+        .collect()
+}
+
+/// The container's command `argv` as started by the runtime: `main` (the pid the engine
+/// reports: the command itself with runc, crab-can's init otherwise) or its child.
+fn payload(main: i32, argv: &[&str]) -> i32 {
+    let want = common::argv_bytes(argv);
+    if common::cmdline(main) == want {
+        return main;
+    }
+    let mut found = None;
+    poll(10, || {
+        found = common::children(main)
+            .into_iter()
+            .find(|c| common::cmdline(*c) == want);
+        found.is_some()
+    });
+    found.unwrap_or_else(|| panic!("no {argv:?} at or below {main}"))
+}
+
+/// `podman exec` through conmon (runtime `exec --detach --pid-file P --process F ID`, with
+/// `--tty --console-socket S` for -t): exit codes (3, 137, a missing command 127), the
+/// process's NoNewPrivs, Seccomp and capabilities as the container's main process has them,
+/// its namespaces, a terminal from the container's devpts, `exec -d` adopted by conmon; then
+/// stop and rm leave nothing.
+#[test]
+fn podman_exec() {
+    let test = "podman_exec";
+    if !have_tools(test, &["podman", "conmon", "tmux"]) {
+        return;
+    }
+    let rts = runtimes();
+    let p = Podman::start("podman-exec", &rts);
+    each_runtime(
+        test,
+        &rts,
+        || p.sb.logs(),
+        |rt| {
+            let name = format!("exec-{}", rt.name);
+            let r = run(
+                p.run_cmd(rt, &["-d", "--name", &name], &["sleep", "600"]),
+                60,
+            );
+            expect_code(&r, 0, "podman run -d sleep 600");
+            let main: i32 = p
+                .inspect(rt, &name, "{{.State.Pid}}")
+                .parse()
+                .expect("a pid");
+            assert!(main > 0 && alive(main), "the container's process {main}");
+            let r = p.p(rt, &["exec", &name, "sh", "-c", "exit 3"]);
+            expect_code(&r, 3, "podman exec sh -c 'exit 3'");
+            let r = p.p(rt, &["exec", &name, "sh", "-c", "kill -9 $$"]);
+            expect_code(&r, 137, "podman exec of a SIGKILLed shell");
+            let r = p.p(rt, &["exec", &name, "sh", "-c", "echo out; echo err >&2"]);
+            expect_code(&r, 0, "podman exec echo");
+            assert_eq!(r.stdout, "out\n", "{}", show(&r));
+            assert!(r.stderr.contains("err"), "{}", show(&r));
+            let r = p.p(rt, &["exec", &name, "no-such-command"]);
+            expect_code(&r, 127, "podman exec of a missing command");
+            // The exec'd process is confined as the main one.
+            let r = p.p(rt, &["exec", &name, "cat", "/proc/self/status"]);
+            expect_code(&r, 0, "podman exec cat /proc/self/status");
+            let cmd = payload(main, &["sleep", "600"]);
+            let mine = std::fs::read_to_string(format!("/proc/{cmd}/status")).unwrap();
+            for key in [
+                "NoNewPrivs",
+                "Seccomp",
+                "CapEff",
+                "CapPrm",
+                "CapBnd",
+                "CapInh",
+                "CapAmb",
+            ] {
+                assert_eq!(
+                    status_line(&r.stdout, key),
+                    status_line(&mine, key),
+                    "{key} of the exec'd process vs the container's command ({cmd}): {}",
+                    r.stdout
+                );
+            }
+            assert_eq!(status_line(&r.stdout, "Seccomp"), "2", "no seccomp filter");
+            // Its namespaces and cgroups: the container's.
+            let r = p.p(
+                rt,
+                &[
+                    "exec",
+                    &name,
+                    "sh",
+                    "-c",
+                    "for k in pid mnt net ipc uts; do readlink /proc/self/ns/$k; done; cat /proc/self/cgroup",
+                ],
+            );
+            expect_code(&r, 0, "podman exec readlink");
+            let l: Vec<&str> = r.stdout.lines().collect();
+            for (i, k) in ["pid", "mnt", "net", "ipc", "uts"].iter().enumerate() {
+                assert_eq!(
+                    l.get(i).copied().unwrap_or(""),
+                    ns_of(main, k),
+                    "{k} namespace of the exec'd process"
+                );
+            }
+            // podman exec -d: conmon (a subreaper) holds the exec'd process.
+            let r = p.p(rt, &["exec", "-d", &name, "sleep", "577"]);
+            expect_code(&r, 0, "podman exec -d sleep 577");
+            let mut found = Vec::new();
+            assert!(
+                poll(10, || {
+                    found = procs_with_argv(&["sleep", "577"]);
+                    !found.is_empty()
+                }),
+                "the process of podman exec -d is not running"
+            );
+            let ex = found[0];
+            let parent = common::read_proc(ex).map(|p| p.ppid).unwrap_or(0);
+            assert_eq!(
+                common::comm(parent),
+                "conmon",
+                "the parent ({parent}) of the exec'd {ex}"
+            );
+            let cg = |pid: i32| {
+                let mut v: Vec<String> = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+                    .unwrap_or_default()
+                    .lines()
+                    .map(str::to_string)
+                    .collect();
+                v.sort();
+                v
+            };
+            assert_eq!(cg(ex), cg(main), "cgroups of the exec'd {ex}");
+            // A terminal: podman allocates it through the runtime's console socket.
+            let c = p.podman(Some(rt), &["exec", "-t", &name, "sh", "-c", "tty; exit 4"]);
+            let t = Tmux::start(
+                p.sb.path(&format!("tmux-exec-{}.sock", rt.name)),
+                &shell_line(&c),
+            );
+            t.wait_text("/dev/pts/", 30);
+            assert_eq!(t.wait_exit(30), 4, "podman exec -t after `exit 4`");
+            assert!(!t.screen().contains("not a tty"), "{}", t.screen());
+            drop(t);
+            // stop and rm: nothing of it left.
+            expect_code(&p.p(rt, &["stop", "-t", "1", &name]), 0, "podman stop");
+            assert!(
+                poll(10, || !alive(main) && !alive(ex)),
+                "processes left after podman stop"
+            );
+            expect_code(&p.p(rt, &["rm", &name]), 0, "podman rm");
+            let r = p.p(rt, &["ps", "-a", "--format", "{{.Names}}"]);
+            assert!(
+                !r.stdout.lines().any(|l| l == name),
+                "podman ps -a still lists {name}"
+            );
+            let left = procs_with_argv(&["sleep", "577"]);
+            assert!(left.is_empty(), "exec'd processes left: {left:?}");
+        },
+    );
+}
+
+/// `docker exec` through containerd's runc shim (runtime `exec --process F --detach
+/// --pid-file P ID`): exit codes, `id`, `-u`, `-w`, `-e`, a missing command, and the
+/// process confined as the main one; rm -f leaves no cgroup.
+#[test]
+fn docker_exec() {
+    let test = "docker_exec";
+    if !have_tools(test, &["dockerd", DOCKER, "containerd", "ctr"]) {
+        return;
+    }
+    let rts = runtimes();
+    let dk = Docker::start("docker-exec", &rts);
+    each_runtime(
+        test,
+        &rts,
+        || dk.d.sb.logs(),
+        |rt| {
+            let name = format!("exec-{}", rt.name);
+            let r = run(
+                dk.run_cmd(rt, &["-d", "--name", &name], &["sleep", "600"]),
+                60,
+            );
+            expect_code(&r, 0, "docker run -d sleep 600");
+            let main: i32 = dk.inspect(&name, "{{.State.Pid}}").parse().expect("a pid");
+            assert!(main > 0 && alive(main), "the container's process {main}");
+            let r = dk.dk(&["exec", &name, "sh", "-c", "exit 3"]);
+            expect_code(&r, 3, "docker exec sh -c 'exit 3'");
+            let r = dk.dk(&["exec", &name, "sh", "-c", "kill -9 $$"]);
+            expect_code(&r, 137, "docker exec of a SIGKILLed shell");
+            let r = dk.dk(&["exec", &name, "id"]);
+            expect_code(&r, 0, "docker exec id");
+            assert!(
+                r.stdout.starts_with("uid=0(root) gid=0(root)"),
+                "{}",
+                show(&r)
+            );
+            let r = dk.dk(&[
+                "exec",
+                "-u",
+                "1000:1000",
+                "-w",
+                "/tmp",
+                "-e",
+                "A=b",
+                &name,
+                "sh",
+                "-c",
+                "id -u; id -g; pwd; echo $A",
+            ]);
+            expect_code(&r, 0, "docker exec -u -w -e");
+            assert_eq!(r.stdout, "1000\n1000\n/tmp\nb\n", "{}", show(&r));
+            let r = dk.dk(&["exec", &name, "no-such-command"]);
+            expect_code(&r, 126, "docker exec of a missing command");
+            assert!(
+                r.stdout.contains("executable file not found in $PATH")
+                    || r.stderr.contains("executable file not found in $PATH"),
+                "{}",
+                show(&r)
+            );
+            let r = dk.dk(&["exec", &name, "cat", "/proc/self/status"]);
+            expect_code(&r, 0, "docker exec cat /proc/self/status");
+            let cmd = payload(main, &["sleep", "600"]);
+            let mine = std::fs::read_to_string(format!("/proc/{cmd}/status")).unwrap();
+            for key in ["NoNewPrivs", "Seccomp", "CapEff", "CapBnd"] {
+                assert_eq!(
+                    status_line(&r.stdout, key),
+                    status_line(&mine, key),
+                    "{key} of the exec'd process vs the container's command ({cmd})"
+                );
+            }
+            assert_eq!(ns_of(main, "pid"), {
+                let r = dk.dk(&["exec", &name, "readlink", "/proc/self/ns/pid"]);
+                expect_code(&r, 0, "docker exec readlink");
+                r.stdout.trim().to_string()
+            });
+            // docker exec -d: the shim (a subreaper) holds the process.
+            let r = dk.dk(&["exec", "-d", &name, "sleep", "578"]);
+            expect_code(&r, 0, "docker exec -d sleep 578");
+            let mut found = Vec::new();
+            assert!(
+                poll(10, || {
+                    found = procs_with_argv(&["sleep", "578"]);
+                    !found.is_empty()
+                }),
+                "the process of docker exec -d is not running"
+            );
+            let ex = found[0];
+            let parent = common::read_proc(ex).map(|p| p.ppid).unwrap_or(0);
+            assert!(
+                common::comm(parent).starts_with("containerd-shim"),
+                "the parent ({parent}, {}) of the exec'd {ex}",
+                common::comm(parent)
+            );
+            let full_id = dk.inspect(&name, "{{.Id}}");
+            expect_code(&dk.dk(&["rm", "-f", &name]), 0, "docker rm -f");
+            assert!(
+                poll(10, || !alive(main) && !alive(ex)),
+                "processes left after docker rm -f"
+            );
+            let left = dk.d.sb.cgroups_named(&full_id);
+            assert!(left.is_empty(), "cgroups left after docker rm -f: {left:?}");
+        },
+    );
+}

@@ -2382,7 +2382,7 @@ fn exec_flags_over_the_container_process() {
                 "/tmp",
                 "--env",
                 "A=b",
-                "-e",
+                "--env",
                 "TERM=dumb",
                 "--user",
                 "1000:1000",
@@ -2875,7 +2875,21 @@ fn exec_preserve_fds() {
             }
             a.extend([id.as_str(), "sh", "-c", script]);
             let mut c = lab.rt.cmd(&lab.dir, &a);
-            let (a3, a4) = (fs::File::open(&f3).unwrap(), fs::File::open(&f4).unwrap());
+            // Copies at 100 and above (close-on-exec): neither can be 3 or 4 already, so
+            // each dup2 below makes a new fd without close-on-exec and clobbers no source.
+            let high = |p: &Path| {
+                let f = fs::File::open(p).unwrap();
+                // SAFETY: fcntl on an open fd; the new fd is owned by the OwnedFd.
+                let fd = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 100) };
+                assert!(
+                    fd >= 100,
+                    "F_DUPFD_CLOEXEC: {}",
+                    std::io::Error::last_os_error()
+                );
+                // SAFETY: fd is a new fd of ours.
+                unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) }
+            };
+            let (a3, a4) = (high(&f3), high(&f4));
             let (r3, r4) = (a3.as_raw_fd(), a4.as_raw_fd());
             // SAFETY: dup2 in the child before exec (the new fds lose close-on-exec).
             unsafe {
@@ -3044,4 +3058,224 @@ fn exec_docker_like_form_under_the_default_root() {
     );
     assert_ok(&lab.run(&["delete", &id]), "delete");
     lab.assert_gone(&id);
+}
+
+#[test]
+fn exec_foreground_signals_pid_file_and_container_death() {
+    each("exec-signals", Who::All, |lab| {
+        let id = lab.id("x");
+        let b = lab.sleeper(&id);
+        let init = lab.pid_file(&b);
+        let io = lab.io(&id);
+        // A signal to the runtime goes to the process (its trap exits 9).
+        let pf = lab.dir.join("fg.pid");
+        let bg = common::Bg::start(lab.rt.cmd(
+            &lab.dir,
+            &[
+                "exec",
+                "--pid-file",
+                pf.to_str().unwrap(),
+                &id,
+                "sh",
+                "-c",
+                "trap 'exit 9' TERM; touch /tmp/exec-ready; while :; do sleep 1 & wait; done",
+            ],
+        ));
+        assert!(
+            wait_for(10, || io.join("exec-ready").exists()),
+            "the exec'd shell did not start"
+        );
+        // The pid file of a foreground exec: the process's host pid, digits only.
+        let text = fs::read_to_string(&pf).unwrap_or_default();
+        assert!(
+            !text.is_empty() && text.bytes().all(|c| c.is_ascii_digit()),
+            "pid file {text:?}"
+        );
+        let pid: i32 = text.parse().unwrap();
+        assert!(alive(pid) && pid != init && pid != bg.pid());
+        bg.signal(libc::SIGTERM);
+        let r = bg.wait_within(15);
+        assert_eq!(r.code, 9, "exec after SIGTERM to the runtime: {}", show(&r));
+        assert_eq!(
+            r.signal,
+            None,
+            "the runtime died of the signal: {}",
+            show(&r)
+        );
+        // The container stops under a running exec: it ends with 137.
+        let _ = fs::remove_file(io.join("exec-ready"));
+        let bg = common::Bg::start(lab.rt.cmd(
+            &lab.dir,
+            &[
+                "exec",
+                &id,
+                "sh",
+                "-c",
+                "touch /tmp/exec-ready; while :; do sleep 1 & wait; done",
+            ],
+        ));
+        assert!(
+            wait_for(10, || io.join("exec-ready").exists()),
+            "the exec'd shell did not start"
+        );
+        kill_to_stopped(lab, &id);
+        let r = bg.wait_within(15);
+        assert_eq!(r.code, 137, "exec when its container stopped: {}", show(&r));
+        assert_ok(&lab.run(&["delete", &id]), "delete");
+        lab.assert_gone(&id);
+    });
+}
+
+#[test]
+fn exec_into_a_user_namespace() {
+    each("exec-userns", Who::All, |lab| {
+        use std::os::unix::fs::MetadataExt;
+        // A user namespace: the exec'd process is root of its mapping.
+        let id = lab.id("u");
+        let io = lab.io(&id);
+        fs::set_permissions(&io, fs::Permissions::from_mode(0o777)).unwrap();
+        let mut cfg = lab.config(&id, Lab::SLEEPER);
+        cfg.namespaces.push(Ns {
+            kind: "user".into(),
+            path: None,
+        });
+        let map = "[{\"containerID\": 0, \"hostID\": 100000, \"size\": 65536}]";
+        let b = lab.bundle_text(
+            &id,
+            &with_json(
+                &cfg,
+                &[("linux.uidMappings", map), ("linux.gidMappings", map)],
+            ),
+        );
+        assert_ok(&lab.create(&id, &b), "create with a user namespace");
+        assert_ok(&lab.run(&["start", &id]), "start");
+        lab.wait_ready(&id);
+        let init = lab.pid_file(&b);
+        let r = exec(
+            lab,
+            &[
+                &id,
+                "sh",
+                "-c",
+                "id -u; cat /proc/self/uid_map; readlink /proc/self/ns/user; touch /tmp/by-exec",
+            ],
+        );
+        assert_ok(&r, "exec in a user namespace");
+        let l: Vec<Vec<&str>> = r
+            .stdout
+            .lines()
+            .map(|x| x.split_whitespace().collect())
+            .collect();
+        assert_eq!(
+            l.first().map(|v| v.as_slice()),
+            Some(&["0"][..]),
+            "{}",
+            show(&r)
+        );
+        assert_eq!(
+            l.get(1).map(|v| v.as_slice()),
+            Some(&["0", "100000", "65536"][..]),
+            "{}",
+            show(&r)
+        );
+        assert_eq!(
+            l.get(2).and_then(|v| v.first()).copied(),
+            Some(ns_link(init, "user").as_str()),
+            "{}",
+            show(&r)
+        );
+        let md = fs::metadata(io.join("by-exec")).expect("the file made by exec");
+        assert_eq!((md.uid(), md.gid()), (100000, 100000), "owner on the host");
+        assert_ok(&lab.run(&["delete", "--force", &id]), "delete --force");
+        lab.assert_gone(&id);
+    });
+}
+
+#[test]
+fn exec_into_a_cgroup_namespace() {
+    each("exec-cgns", Who::All, |lab| {
+        // A cgroup namespace: the exec'd process sees the cgroups as the container's own
+        // process does (its roots).
+        let id = lab.id("c");
+        let mut cfg = lab.config(
+            &id,
+            &format!("cat /proc/self/cgroup > /tmp/cg; {}", Lab::SLEEPER),
+        );
+        cfg.namespaces.push(Ns {
+            kind: "cgroup".into(),
+            path: None,
+        });
+        cfg.resources = Some("{\"pids\": {\"limit\": 64}}".into());
+        let b = lab.create_ok(&id, &cfg);
+        assert_ok(&lab.run(&["start", &id]), "start");
+        lab.wait_ready(&id);
+        let init = lab.pid_file(&b);
+        let r = exec(lab, &[&id, "cat", "/proc/self/cgroup"]);
+        assert_ok(&r, "exec in a cgroup namespace");
+        let own = fs::read_to_string(lab.io(&id).join("cg")).unwrap();
+        let sorted = |t: &str| {
+            let mut v: Vec<String> = t.lines().map(str::to_string).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(
+            sorted(&r.stdout),
+            sorted(&own),
+            "/proc/self/cgroup of the exec'd process vs the container's"
+        );
+        assert!(
+            sorted(&r.stdout)
+                .iter()
+                .any(|l| l.contains(":pids:") && l.ends_with(":/")),
+            "{}",
+            show(&r)
+        );
+        let r = exec(lab, &[&id, "readlink", "/proc/self/ns/cgroup"]);
+        assert_eq!(r.stdout.trim(), ns_link(init, "cgroup"), "{}", show(&r));
+        assert_ok(&lab.run(&["delete", "--force", &id]), "delete --force");
+        lab.assert_gone(&id);
+    });
+}
+
+#[test]
+fn exec_without_a_pid_namespace() {
+    each("exec-nopidns", Who::All, |lab| {
+        // No pid namespace of its own: the host's pids, one level.
+        let id = lab.id("p");
+        let cfg = lab.config(&id, Lab::SLEEPER).without_ns("pid");
+        let b = lab.create_ok(&id, &cfg);
+        assert_ok(&lab.run(&["start", &id]), "start");
+        lab.wait_ready(&id);
+        let init = lab.pid_file(&b);
+        let r = exec(lab, &[&id, "sh", "-c", "exit 7"]);
+        assert_eq!(r.code, 7, "exec without a pid namespace: {}", show(&r));
+        let pf = lab.dir.join("nopidns.pid");
+        let r = exec_files(
+            lab,
+            &[
+                "--detach",
+                "--pid-file",
+                pf.to_str().unwrap(),
+                &id,
+                "sleep",
+                "302",
+            ],
+        );
+        assert_ok(&r, "exec --detach without a pid namespace");
+        let pid: i32 = fs::read_to_string(&pf).unwrap().parse().unwrap();
+        assert!(alive(pid));
+        let st = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        assert_eq!(
+            status_value(&st, "NSpid"),
+            Some(pid.to_string().as_str()),
+            "NSpid of {pid}"
+        );
+        assert_eq!(cgroup_lines(pid), cgroup_lines(init), "cgroups of {pid}");
+        assert_eq!(ns_link(pid, "mnt"), ns_link(init, "mnt"));
+        assert_ok(&lab.run(&["kill", "--all", &id, "KILL"]), "kill --all");
+        assert!(wait_for(10, || !alive(pid)), "{pid} outlived kill --all");
+        lab.wait_status(&id, "stopped", 10);
+        assert_ok(&lab.run(&["delete", &id]), "delete");
+        lab.assert_gone(&id);
+    });
 }
