@@ -1182,7 +1182,8 @@ impl Containerd {
 ///    runtime's call log must show that call, and every process must end.
 /// 5. ExecSync into app1 (`ctr task exec --exec-id e1`): the process sees the pod's
 ///    hostname and the sandbox's network namespace, and is in app1's PID namespace.
-/// 6. UpdateContainerResources of app1: the memory limit in its cgroup file on the host.
+/// 6. UpdateContainerResources of app1 (created with a 64 MiB limit): the new limit in its
+///    cgroup file on the host.
 ///    ctr 1.6 has no `task update`, so the test sends the runtime the very command the runc
 ///    shim sends for a task Update (`update --resources - ID`, LinuxResources JSON on
 ///    stdin).
@@ -1258,9 +1259,17 @@ fn pod_scenario(d: &Containerd, rt: &Runtime, share_pid: bool) {
     for w in &with_ns {
         opts.extend(["--with-ns", w.as_str()]);
     }
+    // app1 has a memory limit from its creation, as a pod with `resources.limits` does
+    // (on a v1 or hybrid host crab-can puts a container in the hierarchies of the limits
+    // it is created with; step 6 then changes that limit in place).
+    let limited = format!("{}", 64u64 << 20);
     for app in [&app1, &app2] {
+        let mut o = opts.clone();
+        if app == &app1 {
+            o.extend(["--memory-limit", limited.as_str()]);
+        }
         let r = run(
-            d.run_cmd(&wrt, &opts, app, &["sh", "-c", "sleep 600 & wait"]),
+            d.run_cmd(&wrt, &o, app, &["sh", "-c", "sleep 600 & wait"]),
             60,
         );
         expect_code(&r, 0, &format!("ctr run -d {}", with_ns.join(" ")));
