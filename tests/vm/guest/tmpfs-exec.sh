@@ -42,9 +42,11 @@ if container_started exec-container-started "$ex"; then
 	expect_match ps-line "^ex	$init	[0-9]+s	$IMG	sleep 300	memory=64MiB pids=8\$" "$RUN_OUT"
 
 	# A full --pids: one clear line, 125 (the fork fails with EAGAIN in clone3).
+	# (A detached exec needs one slot more for a moment: its short-lived starter.)
 	n=0
-	while [ $n -lt 10 ] && "$CRAB" exec -d ex sleep 303 2> /dev/null; do n=$((n + 1)); done
-	expect_status exec-pids-full 125 "$CRAB" exec ex true
+	while [ $n -lt 10 ] && run "$CRAB" exec -d ex sleep 303; do n=$((n + 1)); done
+	expect_range exec-pids-some-fit 3 5 "$n"
+	expect_eq exec-pids-full 125 "$RUN_STATUS"
 	expect_contains exec-pids-message "--pids limit (8) is reached" "$RUN_ERR"
 
 	# kill: TERM by default, passed on to the command as a signal to `run` is (143).
