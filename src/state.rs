@@ -440,7 +440,8 @@ pub fn ask(name: &str) -> Result<Option<(Running, Vec<OwnedFd>)>> {
 /// the host's network namespace, as `/proc/PID/net/unix` lists them.
 pub fn names() -> Result<Vec<String>> {
     let path = match host_net_ns() {
-        Some((ns, _)) => ns.replace("ns/net", "net/unix"),
+        // "/proc/N/ns/net" → "/proc/N/net/unix".
+        Some((ns, _)) => format!("{}net/unix", &ns[..ns.len() - "ns/net".len()]),
         None => "/proc/self/net/unix".into(),
     };
     let text = crate::sys::read_text(&path)

@@ -866,9 +866,11 @@ fn cgroup_mount(m: &At<'_>, target: CString, flags: u32, placed: &[String]) -> R
     let mut parts = Vec::new();
     let base = crate::cgroup::ROOT;
     for line in info.lines() {
-        let Some((left, right)) = line.split_once(" - ") else {
+        // The fields before " - " and those after it.
+        let Some(i) = line.as_bytes().windows(3).position(|w| w == b" - ") else {
             continue;
         };
+        let (left, right) = (&line[..i], &line[i + 3..]);
         let mp = left.split(' ').nth(4).unwrap_or("");
         let mut r = right.split(' ');
         let (fstype, _src, opts) = (r.next().unwrap_or(""), r.next(), r.next().unwrap_or(""));
@@ -1063,7 +1065,7 @@ fn check_sysctl(s: &At<'_>, key: &str, namespaces: u64, extra: &Extras) -> Resul
     ];
     let own_net = namespaces & libc::CLONE_NEWNET as u64 != 0
         || extra.join.iter().any(|(k, _)| *k == Ns::Network);
-    let ok = if key.contains("..") || key.contains('/') {
+    let ok = if key.as_bytes().windows(2).any(|w| w == b"..") || key.contains('/') {
         false
     } else if ipc.contains(&key) || key.starts_with("fs.mqueue.") {
         namespaces & libc::CLONE_NEWIPC as u64 != 0
