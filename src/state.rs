@@ -460,6 +460,6 @@ pub fn names() -> Result<Vec<String>> {
             }
         }
     }
-    out.sort();
+    out.sort_unstable();
     Ok(out)
 }
