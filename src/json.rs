@@ -271,19 +271,20 @@ impl Parser<'_> {
 /// "linux.sysctl[\"net.ipv4.ip_forward\"]" (keys that are not plain identifiers are bracket-quoted).
 /// The root's path is "" and its errors are the bare message.
 ///
-/// An `At` is two references and no text (so it is `Copy` and dropping one costs nothing):
-/// its path is written only when a message needs it, by finding the value in the document.
+/// An `At` is two references and no text, the value and its document's root (so it is
+/// `Copy`, dropping one costs nothing, and it travels in two registers): its path is
+/// written only when a message needs it, by finding the value in the document.
 #[derive(Clone, Copy)]
 pub struct At<'a> {
-    pub value: &'a Value,
+    /// The value is the path's node.
     pub path: Path<'a>,
 }
 
 /// Where a value is in its document; `Display` writes the JSON path.
 #[derive(Clone, Copy)]
 pub struct Path<'a> {
-    root: &'a Value,
     node: &'a Value,
+    root: &'a Value,
 }
 
 impl Path<'_> {
@@ -361,7 +362,6 @@ fn push_key(path: &mut String, key: &str) {
 impl<'a> At<'a> {
     pub fn root(value: &'a Value) -> At<'a> {
         At {
-            value,
             path: Path {
                 root: value,
                 node: value,
@@ -371,7 +371,6 @@ impl<'a> At<'a> {
 
     fn at(&self, value: &'a Value) -> At<'a> {
         At {
-            value,
             path: Path {
                 node: value,
                 ..self.path
@@ -382,7 +381,7 @@ impl<'a> At<'a> {
     /// Member `key` of an object. Absent or null → Ok(None) (Go semantics: null = unset).
     /// Self not an object (and not null) → Err("PATH: expected an object").
     pub fn get(&self, key: &str) -> Result<Option<At<'a>>> {
-        match self.value {
+        match self.path.node {
             Value::Null => Ok(None),
             Value::Object(members) => Ok(match members.iter().rev().find(|m| m.0 == key) {
                 None | Some((_, Value::Null)) => None,
@@ -393,14 +392,14 @@ impl<'a> At<'a> {
     }
 
     pub fn str(&self) -> Result<&'a str> {
-        match self.value {
+        match self.path.node {
             Value::String(s) => Ok(s),
             _ => Err(self.error("expected a string")),
         }
     }
 
     pub fn bool(&self) -> Result<bool> {
-        match self.value {
+        match self.path.node {
             Value::Bool(b) => Ok(*b),
             _ => Err(self.error("expected true or false")),
         }
@@ -408,7 +407,7 @@ impl<'a> At<'a> {
 
     /// The number's sign and magnitude, if it is written as an integer.
     fn integer(&self) -> Result<(bool, u64)> {
-        let Value::Number(text) = self.value else {
+        let Value::Number(text) = self.path.node else {
             return Err(self.error("expected a number"));
         };
         let digits = text.strip_prefix('-').unwrap_or(text);
@@ -429,7 +428,7 @@ impl<'a> At<'a> {
     }
 
     fn out_of_range(&self) -> Error {
-        match self.value {
+        match self.path.node {
             Value::Number(text) => self.error(format_args!("{text} is out of range")),
             _ => self.error("out of range"),
         }
@@ -460,7 +459,7 @@ impl<'a> At<'a> {
 
     /// The elements, with paths PATH[i].
     pub fn array(&self) -> Result<Vec<At<'a>>> {
-        let Value::Array(items) = self.value else {
+        let Value::Array(items) = self.path.node else {
             return Err(self.error("expected an array"));
         };
         Ok(items.iter().map(|v| self.at(v)).collect())
@@ -469,7 +468,7 @@ impl<'a> At<'a> {
     /// The members in document order; of a repeated key only the last is kept (where it
     /// stands). Null members are included (the caller decides what null means there).
     pub fn object(&self) -> Result<Vec<(&'a str, At<'a>)>> {
-        let Value::Object(members) = self.value else {
+        let Value::Object(members) = self.path.node else {
             return Err(self.error("expected an object"));
         };
         // From the end, keeping each key the first time it is seen; the keys seen are in a
@@ -1104,7 +1103,7 @@ mod tests {
             quote(&mut q, s);
             assert_eq!(parse(q.as_bytes()).ok(), Some(Value::String(s.to_string())));
         }
-        if let Value::Number(t) = at.value {
+        if let Value::Number(t) = at.path.node {
             assert_eq!(parse(t.as_bytes()).ok(), Some(Value::Number(t.clone())));
         }
         if let Ok(items) = at.array() {
