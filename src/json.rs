@@ -380,12 +380,19 @@ impl<'a> At<'a> {
 
     /// Member `key` of an object. Absent or null → Ok(None) (Go semantics: null = unset).
     /// Self not an object (and not null) → Err("PATH: expected an object").
+    #[inline(always)]
     pub fn get(&self, key: &str) -> Result<Option<At<'a>>> {
+        Ok(self.member(key)?.map(|v| self.at(v)))
+    }
+
+    /// `get`'s work, with a result small enough to come back in registers.
+    #[inline(never)]
+    fn member(&self, key: &str) -> Result<Option<&'a Value>> {
         match self.path.node {
             Value::Null => Ok(None),
             Value::Object(members) => Ok(match members.iter().rev().find(|m| m.0 == key) {
                 None | Some((_, Value::Null)) => None,
-                Some((_, v)) => Some(self.at(v)),
+                Some((_, v)) => Some(v),
             }),
             _ => Err(self.error("expected an object")),
         }
