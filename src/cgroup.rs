@@ -451,6 +451,12 @@ impl Dir {
         }
     }
 
+    /// Write the number `n` to `file`.
+    #[inline(never)]
+    fn write_u64(&self, file: &str, n: u64) -> Result<()> {
+        self.write(file, &n.to_string())
+    }
+
     fn read(&self, file: &str) -> Option<String> {
         read_at(self.fd.as_fd(), file)
     }
@@ -1132,7 +1138,7 @@ fn write_v2(d: &Dir, l: &Limits) -> Result<()> {
         d.write("memory.low", &m.v2())?;
     }
     if let Some(s) = l.cpu_shares {
-        d.write("cpu.weight", &cpu_weight(s).to_string())?;
+        d.write_u64("cpu.weight", cpu_weight(s))?;
     }
     if l.cpu_quota.is_some() || l.cpu_period.is_some() {
         let quota = l.cpu_quota.unwrap_or(Amount::Max).v2();
@@ -1140,7 +1146,7 @@ fn write_v2(d: &Dir, l: &Limits) -> Result<()> {
         d.write("cpu.max", &format!("{quota} {period}"))?;
     }
     if let Some(b) = l.cpu_burst {
-        d.write("cpu.max.burst", &b.to_string())?;
+        d.write_u64("cpu.max.burst", b)?;
     }
     if let Some(i) = l.cpu_idle {
         d.write("cpu.idle", &i.to_string())?;
@@ -1233,7 +1239,7 @@ fn write_v1(ctrl: &str, d: &Dir, l: &Limits) -> Result<()> {
                 d.write("memory.soft_limit_in_bytes", &m.v1())?;
             }
             if let Some(s) = l.swappiness {
-                d.write("memory.swappiness", &s.to_string())?;
+                d.write_u64("memory.swappiness", s)?;
             }
             if l.oom_kill_disable {
                 d.write("memory.oom_control", "1")?;
@@ -1241,7 +1247,7 @@ fn write_v1(ctrl: &str, d: &Dir, l: &Limits) -> Result<()> {
         }
         "cpu" => {
             if let Some(s) = l.cpu_shares {
-                d.write("cpu.shares", &s.to_string())?;
+                d.write_u64("cpu.shares", s)?;
                 let got: u64 = d
                     .read("cpu.shares")
                     .and_then(|v| v.trim().parse().ok())
@@ -1253,13 +1259,13 @@ fn write_v1(ctrl: &str, d: &Dir, l: &Limits) -> Result<()> {
                 }
             }
             if let Some(p) = l.cpu_period {
-                d.write("cpu.cfs_period_us", &p.to_string())?;
+                d.write_u64("cpu.cfs_period_us", p)?;
             }
             if let Some(q) = l.cpu_quota {
                 d.write("cpu.cfs_quota_us", &q.v1())?;
             }
             if let Some(b) = l.cpu_burst {
-                d.write("cpu.cfs_burst_us", &b.to_string())?;
+                d.write_u64("cpu.cfs_burst_us", b)?;
             }
             if let Some(i) = l.cpu_idle {
                 d.write("cpu.idle", &i.to_string())?;
