@@ -369,7 +369,7 @@ impl<'a> At<'a> {
         }
     }
 
-    fn at(&self, value: &'a Value) -> At<'a> {
+    fn at(self, value: &'a Value) -> At<'a> {
         At {
             path: Path {
                 node: value,
@@ -381,13 +381,13 @@ impl<'a> At<'a> {
     /// Member `key` of an object. Absent or null → Ok(None) (Go semantics: null = unset).
     /// Self not an object (and not null) → Err("PATH: expected an object").
     #[inline(always)]
-    pub fn get(&self, key: &str) -> Result<Option<At<'a>>> {
+    pub fn get(self, key: &str) -> Result<Option<At<'a>>> {
         Ok(self.member(key)?.map(|v| self.at(v)))
     }
 
     /// `get`'s work, with a result small enough to come back in registers.
     #[inline(never)]
-    fn member(&self, key: &str) -> Result<Option<&'a Value>> {
+    fn member(self, key: &str) -> Result<Option<&'a Value>> {
         match self.path.node {
             Value::Null => Ok(None),
             Value::Object(members) => Ok(match members.iter().rev().find(|m| m.0 == key) {
@@ -398,14 +398,14 @@ impl<'a> At<'a> {
         }
     }
 
-    pub fn str(&self) -> Result<&'a str> {
+    pub fn str(self) -> Result<&'a str> {
         match self.path.node {
             Value::String(s) => Ok(s),
             _ => Err(self.error("expected a string")),
         }
     }
 
-    pub fn bool(&self) -> Result<bool> {
+    pub fn bool(self) -> Result<bool> {
         match self.path.node {
             Value::Bool(b) => Ok(*b),
             _ => Err(self.error("expected true or false")),
@@ -413,7 +413,7 @@ impl<'a> At<'a> {
     }
 
     /// The number's sign and magnitude, if it is written as an integer.
-    fn integer(&self) -> Result<(bool, u64)> {
+    fn integer(self) -> Result<(bool, u64)> {
         let Value::Number(text) = self.path.node else {
             return Err(self.error("expected a number"));
         };
@@ -434,25 +434,25 @@ impl<'a> At<'a> {
         Ok((digits.len() < text.len(), n))
     }
 
-    fn out_of_range(&self) -> Error {
+    fn out_of_range(self) -> Error {
         match self.path.node {
             Value::Number(text) => self.error(format_args!("{text} is out of range")),
             _ => self.error("out of range"),
         }
     }
 
-    pub fn u64(&self) -> Result<u64> {
+    pub fn u64(self) -> Result<u64> {
         match self.integer()? {
             (true, n) if n != 0 => Err(self.out_of_range()),
             (_, n) => Ok(n),
         }
     }
 
-    pub fn u32(&self) -> Result<u32> {
+    pub fn u32(self) -> Result<u32> {
         u32::try_from(self.u64()?).map_err(|_| self.out_of_range())
     }
 
-    pub fn i64(&self) -> Result<i64> {
+    pub fn i64(self) -> Result<i64> {
         match self.integer()? {
             (true, n) if n <= 1 << 63 => Ok((n as i64).wrapping_neg()),
             (false, n) if n < 1 << 63 => Ok(n as i64),
@@ -460,12 +460,12 @@ impl<'a> At<'a> {
         }
     }
 
-    pub fn i32(&self) -> Result<i32> {
+    pub fn i32(self) -> Result<i32> {
         i32::try_from(self.i64()?).map_err(|_| self.out_of_range())
     }
 
     /// The elements, with paths PATH[i].
-    pub fn array(&self) -> Result<Vec<At<'a>>> {
+    pub fn array(self) -> Result<Vec<At<'a>>> {
         let Value::Array(items) = self.path.node else {
             return Err(self.error("expected an array"));
         };
@@ -474,7 +474,7 @@ impl<'a> At<'a> {
 
     /// The members in document order; of a repeated key only the last is kept (where it
     /// stands). Null members are included (the caller decides what null means there).
-    pub fn object(&self) -> Result<Vec<(&'a str, At<'a>)>> {
+    pub fn object(self) -> Result<Vec<(&'a str, At<'a>)>> {
         let Value::Object(members) = self.path.node else {
             return Err(self.error("expected an object"));
         };
@@ -505,12 +505,12 @@ impl<'a> At<'a> {
     }
 
     /// An array of strings.
-    pub fn strings(&self) -> Result<Vec<&'a str>> {
+    pub fn strings(self) -> Result<Vec<&'a str>> {
         self.array()?.iter().map(|a| a.str()).collect()
     }
 
     /// Error::new("PATH: msg") for checks done by the caller.
-    pub fn error(&self, msg: impl std::fmt::Display) -> Error {
+    pub fn error(self, msg: impl std::fmt::Display) -> Error {
         path_error(&self.path, msg.to_string())
     }
 }
