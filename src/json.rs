@@ -465,11 +465,14 @@ impl<'a> At<'a> {
     }
 
     /// The elements, with paths PATH[i].
-    pub fn array(self) -> Result<Vec<At<'a>>> {
+    pub fn array(self) -> Result<Items<'a>> {
         let Value::Array(items) = self.path.node else {
             return Err(self.error("expected an array"));
         };
-        Ok(items.iter().map(|v| self.at(v)).collect())
+        Ok(Items {
+            items: items.iter(),
+            root: self.path.root,
+        })
     }
 
     /// The members in document order; of a repeated key only the last is kept (where it
@@ -506,12 +509,43 @@ impl<'a> At<'a> {
 
     /// An array of strings.
     pub fn strings(self) -> Result<Vec<&'a str>> {
-        self.array()?.iter().map(|a| a.str()).collect()
+        self.array()?.map(|a| a.str()).collect()
     }
 
     /// Error::new("PATH: msg") for checks done by the caller.
     pub fn error(self, msg: impl std::fmt::Display) -> Error {
         path_error(&self.path, msg.to_string())
+    }
+}
+
+/// An array's elements as [`At`]s, made as they are reached (nothing is collected).
+#[derive(Clone)]
+pub struct Items<'a> {
+    items: std::slice::Iter<'a, Value>,
+    root: &'a Value,
+}
+
+impl Items<'_> {
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.len() == 0
+    }
+}
+
+impl<'a> Iterator for Items<'a> {
+    type Item = At<'a>;
+
+    fn next(&mut self) -> Option<At<'a>> {
+        let node = self.items.next()?;
+        Some(At {
+            path: Path {
+                node,
+                root: self.root,
+            },
+        })
     }
 }
 
@@ -856,7 +890,7 @@ mod tests {
         assert_eq!(uid.u64().unwrap(), 1000);
         assert_eq!(uid.i32().unwrap(), 1000);
         assert_eq!(uid.i64().unwrap(), 1000);
-        let gids = get(&user, "additionalGids").array().unwrap();
+        let gids: Vec<At> = get(&user, "additionalGids").array().unwrap().collect();
         assert_eq!(gids[1].path.to_string(), "process.user.additionalGids[1]");
         assert_eq!(gids[1].u32().unwrap(), 6);
         let args = get(&process, "args").strings().unwrap();
@@ -867,7 +901,7 @@ mod tests {
             msg(get(&process, "oomScoreAdj").u32()),
             "process.oomScoreAdj: -17 is out of range"
         );
-        let rl = &get(&process, "rlimits").array().unwrap()[0];
+        let rl = &get(&process, "rlimits").array().unwrap().next().unwrap();
         assert_eq!(get(rl, "hard").path.to_string(), "process.rlimits[0].hard");
         assert!(get(&get(&root, "root"), "readonly").bool().unwrap());
 
@@ -880,7 +914,7 @@ mod tests {
         assert_eq!(msg(process.u32()), "process: expected a number");
         assert_eq!(msg(process.i64()), "process: expected a number");
         assert_eq!(msg(process.strings()), "process: expected an array");
-        let mounts = get(&root, "mounts").array().unwrap();
+        let mounts: Vec<At> = get(&root, "mounts").array().unwrap().collect();
         assert_eq!(
             msg(get(&mounts[1], "options").strings()),
             "mounts[1].options[2]: expected a string"
@@ -896,7 +930,7 @@ mod tests {
         let linux = get(&root, "linux");
         assert!(linux.get("absent").unwrap().is_none());
         assert!(linux.get("uidMappings").unwrap().is_none());
-        let ns = get(&linux, "namespaces").array().unwrap();
+        let ns: Vec<At> = get(&linux, "namespaces").array().unwrap().collect();
         assert!(ns[1].get("path").unwrap().is_none());
         let null = Value::Null;
         assert!(At::root(&null).get("x").unwrap().is_none());
@@ -1114,7 +1148,7 @@ mod tests {
             assert_eq!(parse(t.as_bytes()).ok(), Some(Value::Number(t.clone())));
         }
         if let Ok(items) = at.array() {
-            items.iter().for_each(|a| walk(a, depth + 1));
+            items.for_each(|a| walk(&a, depth + 1));
         }
         if let Ok(members) = at.object() {
             members.iter().for_each(|(_, a)| walk(a, depth + 1));

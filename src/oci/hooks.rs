@@ -57,7 +57,7 @@ fn cstring(at: &At<'_>, s: &str) -> Result<CString> {
 }
 
 fn cstrings(at: &At<'_>) -> Result<Vec<CString>> {
-    at.array()?.iter().map(|a| cstring(a, a.str()?)).collect()
+    at.array()?.map(|a| cstring(&a, a.str()?)).collect()
 }
 
 /// The config's `hooks` object.

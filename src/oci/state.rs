@@ -213,7 +213,7 @@ impl State {
         a.push('}');
         st.annotations = a;
         for pair in field("cgroups")?.array()? {
-            let pair = pair.array()?;
+            let pair: Vec<At> = pair.array()?.collect();
             if pair.len() != 2 {
                 return Err(Error::new("bad cgroup entry"));
             }
