@@ -507,6 +507,22 @@ impl<'a> At<'a> {
         Ok(out)
     }
 
+    /// An object of strings (annotations), written back as compact JSON: its members in
+    /// order, a repeated key once (see [`At::object`]).
+    pub fn string_object(self) -> Result<String> {
+        let mut out = String::from("{");
+        for (i, (k, v)) in self.object()?.into_iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            quote(&mut out, k);
+            out.push(':');
+            quote(&mut out, v.str()?);
+        }
+        out.push('}');
+        Ok(out)
+    }
+
     /// An array of strings.
     pub fn strings(self) -> Result<Vec<&'a str>> {
         self.array()?.map(|a| a.str()).collect()

@@ -61,18 +61,10 @@ pub fn load(bundle: &str, opts: &Options<'_>) -> Result<Bundle> {
         Some(h) => hooks::parse_hooks(h)?,
         None => Hooks::default(),
     };
-    let mut annotations = String::from("{");
-    if let Some(a) = at.get("annotations")? {
-        for (i, (k, v)) in a.object()?.into_iter().enumerate() {
-            if i > 0 {
-                annotations.push(',');
-            }
-            json::quote(&mut annotations, k);
-            annotations.push(':');
-            json::quote(&mut annotations, v.str()?);
-        }
-    }
-    annotations.push('}');
+    let annotations = match at.get("annotations")? {
+        Some(a) => a.string_object()?,
+        None => "{}".to_string(),
+    };
     Ok(Bundle {
         plan,
         hooks,
