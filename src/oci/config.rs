@@ -650,25 +650,26 @@ fn home_of(root: &rootfs::Root, uid: u32) -> Option<String> {
 
 fn rlimit_resource(name: &str) -> Option<rustix::process::Resource> {
     use rustix::process::Resource as R;
-    Some(match name {
-        "RLIMIT_CPU" => R::Cpu,
-        "RLIMIT_FSIZE" => R::Fsize,
-        "RLIMIT_DATA" => R::Data,
-        "RLIMIT_STACK" => R::Stack,
-        "RLIMIT_CORE" => R::Core,
-        "RLIMIT_RSS" => R::Rss,
-        "RLIMIT_NPROC" => R::Nproc,
-        "RLIMIT_NOFILE" => R::Nofile,
-        "RLIMIT_MEMLOCK" => R::Memlock,
-        "RLIMIT_AS" => R::As,
-        "RLIMIT_LOCKS" => R::Locks,
-        "RLIMIT_SIGPENDING" => R::Sigpending,
-        "RLIMIT_MSGQUEUE" => R::Msgqueue,
-        "RLIMIT_NICE" => R::Nice,
-        "RLIMIT_RTPRIO" => R::Rtprio,
-        "RLIMIT_RTTIME" => R::Rttime,
-        _ => return None,
-    })
+    const RLIMITS: [(&str, R); 16] = [
+        ("CPU", R::Cpu),
+        ("FSIZE", R::Fsize),
+        ("DATA", R::Data),
+        ("STACK", R::Stack),
+        ("CORE", R::Core),
+        ("RSS", R::Rss),
+        ("NPROC", R::Nproc),
+        ("NOFILE", R::Nofile),
+        ("MEMLOCK", R::Memlock),
+        ("AS", R::As),
+        ("LOCKS", R::Locks),
+        ("SIGPENDING", R::Sigpending),
+        ("MSGQUEUE", R::Msgqueue),
+        ("NICE", R::Nice),
+        ("RTPRIO", R::Rtprio),
+        ("RTTIME", R::Rttime),
+    ];
+    let bare = name.strip_prefix("RLIMIT_")?;
+    RLIMITS.iter().find(|(n, _)| *n == bare).map(|&(_, r)| r)
 }
 
 fn propagation(word: &str) -> Option<u32> {
@@ -689,37 +690,40 @@ fn propagation(word: &str) -> Option<u32> {
 /// A mount option's flag: (set, clear) bits of MS_*. None: not a flag (fs data).
 fn mount_flag(opt: &str) -> Option<(u32, u32)> {
     use libc::*;
-    let f = |v: u64| v as u32;
-    Some(match opt {
-        "ro" => (f(MS_RDONLY), 0),
-        "rw" => (0, f(MS_RDONLY)),
-        "nosuid" => (f(MS_NOSUID), 0),
-        "suid" => (0, f(MS_NOSUID)),
-        "nodev" => (f(MS_NODEV), 0),
-        "dev" => (0, f(MS_NODEV)),
-        "noexec" => (f(MS_NOEXEC), 0),
-        "exec" => (0, f(MS_NOEXEC)),
-        "sync" => (f(MS_SYNCHRONOUS), 0),
-        "async" => (0, f(MS_SYNCHRONOUS)),
-        "dirsync" => (f(MS_DIRSYNC), 0),
-        "remount" => (f(MS_REMOUNT), 0),
-        "mand" => (f(MS_MANDLOCK), 0),
-        "nomand" => (0, f(MS_MANDLOCK)),
-        "atime" => (0, f(MS_NOATIME)),
-        "noatime" => (f(MS_NOATIME), 0),
-        "diratime" => (0, f(MS_NODIRATIME)),
-        "nodiratime" => (f(MS_NODIRATIME), 0),
-        "relatime" => (f(MS_RELATIME), 0),
-        "norelatime" => (0, f(MS_RELATIME)),
-        "strictatime" => (f(MS_STRICTATIME), 0),
-        "nostrictatime" => (0, f(MS_STRICTATIME)),
-        "bind" => (f(MS_BIND), 0),
-        "rbind" => (f(MS_BIND | MS_REC), 0),
-        "defaults" => (0, 0),
-        "silent" => (f(MS_SILENT), 0),
-        "loud" => (0, f(MS_SILENT)),
-        _ => return None,
-    })
+    const fn f(v: u64) -> u32 {
+        v as u32
+    }
+    const FLAGS: [(&str, u32, u32); 27] = [
+        ("ro", f(MS_RDONLY), 0),
+        ("rw", 0, f(MS_RDONLY)),
+        ("nosuid", f(MS_NOSUID), 0),
+        ("suid", 0, f(MS_NOSUID)),
+        ("nodev", f(MS_NODEV), 0),
+        ("dev", 0, f(MS_NODEV)),
+        ("noexec", f(MS_NOEXEC), 0),
+        ("exec", 0, f(MS_NOEXEC)),
+        ("sync", f(MS_SYNCHRONOUS), 0),
+        ("async", 0, f(MS_SYNCHRONOUS)),
+        ("dirsync", f(MS_DIRSYNC), 0),
+        ("remount", f(MS_REMOUNT), 0),
+        ("mand", f(MS_MANDLOCK), 0),
+        ("nomand", 0, f(MS_MANDLOCK)),
+        ("atime", 0, f(MS_NOATIME)),
+        ("noatime", f(MS_NOATIME), 0),
+        ("diratime", 0, f(MS_NODIRATIME)),
+        ("nodiratime", f(MS_NODIRATIME), 0),
+        ("relatime", f(MS_RELATIME), 0),
+        ("norelatime", 0, f(MS_RELATIME)),
+        ("strictatime", f(MS_STRICTATIME), 0),
+        ("nostrictatime", 0, f(MS_STRICTATIME)),
+        ("bind", f(MS_BIND), 0),
+        ("rbind", f(MS_BIND | MS_REC), 0),
+        ("defaults", 0, 0),
+        ("silent", f(MS_SILENT), 0),
+        ("loud", 0, f(MS_SILENT)),
+    ];
+    let &(_, set, clear) = FLAGS.iter().find(|(name, ..)| *name == opt)?;
+    Some((set, clear))
 }
 
 /// Whether `path` inside the image is an empty directory, or nothing.
