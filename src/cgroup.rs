@@ -457,6 +457,12 @@ impl Dir {
         }
     }
 
+    /// Write the number `n` to `file`.
+    #[inline(never)]
+    fn write_u64(&self, file: &str, n: u64) -> Result<()> {
+        self.write(file, &n.to_string())
+    }
+
     fn read(&self, file: &str) -> Option<String> {
         read_at(self.fd.as_fd(), file)
     }
@@ -1139,7 +1145,7 @@ fn write_v2(d: &Dir, l: &Limits) -> Result<()> {
         d.write("memory.low", &m.v2())?;
     }
     if let Some(s) = l.cpu_shares {
-        d.write("cpu.weight", &cpu_weight(s).to_string())?;
+        d.write_u64("cpu.weight", cpu_weight(s))?;
     }
     if l.cpu_quota.is_some() || l.cpu_period.is_some() {
         // The one not given stays as it is (`max 100000` in a new directory), as runc.
@@ -1158,7 +1164,7 @@ fn write_v2(d: &Dir, l: &Limits) -> Result<()> {
         )?;
     }
     if let Some(b) = l.cpu_burst {
-        d.write("cpu.max.burst", &b.to_string())?;
+        d.write_u64("cpu.max.burst", b)?;
     }
     if let Some(i) = l.cpu_idle {
         d.write("cpu.idle", &i.to_string())?;
@@ -1263,7 +1269,7 @@ fn write_v1(ctrl: &str, d: &Dir, l: &Limits) -> Result<()> {
                 d.write("memory.soft_limit_in_bytes", &m.v1())?;
             }
             if let Some(s) = l.swappiness {
-                d.write("memory.swappiness", &s.to_string())?;
+                d.write_u64("memory.swappiness", s)?;
             }
             if l.oom_kill_disable {
                 d.write("memory.oom_control", "1")?;
@@ -1271,7 +1277,7 @@ fn write_v1(ctrl: &str, d: &Dir, l: &Limits) -> Result<()> {
         }
         "cpu" => {
             if let Some(s) = l.cpu_shares {
-                d.write("cpu.shares", &s.to_string())?;
+                d.write_u64("cpu.shares", s)?;
                 let got: u64 = d
                     .read("cpu.shares")
                     .and_then(|v| v.trim().parse().ok())
@@ -1283,13 +1289,13 @@ fn write_v1(ctrl: &str, d: &Dir, l: &Limits) -> Result<()> {
                 }
             }
             if let Some(p) = l.cpu_period {
-                d.write("cpu.cfs_period_us", &p.to_string())?;
+                d.write_u64("cpu.cfs_period_us", p)?;
             }
             if let Some(q) = l.cpu_quota {
                 d.write("cpu.cfs_quota_us", &q.v1())?;
             }
             if let Some(b) = l.cpu_burst {
-                d.write("cpu.cfs_burst_us", &b.to_string())?;
+                d.write_u64("cpu.cfs_burst_us", b)?;
             }
             if let Some(i) = l.cpu_idle {
                 d.write("cpu.idle", &i.to_string())?;

@@ -62,8 +62,8 @@ impl Error {
     }
 
     /// A failed system call: `what` says what was being done, the errno why.
-    pub fn sys(what: impl fmt::Display, errno: Errno) -> Error {
-        Error::with(EXIT_RUNTIME, what.to_string(), Some(errno))
+    pub fn sys(what: impl Into<String>, errno: Errno) -> Error {
+        Error::with(EXIT_RUNTIME, what.into(), Some(errno))
     }
 }
 

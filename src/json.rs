@@ -271,19 +271,20 @@ impl Parser<'_> {
 /// "linux.sysctl[\"net.ipv4.ip_forward\"]" (keys that are not plain identifiers are bracket-quoted).
 /// The root's path is "" and its errors are the bare message.
 ///
-/// An `At` is two references and no text (so it is `Copy` and dropping one costs nothing):
-/// its path is written only when a message needs it, by finding the value in the document.
+/// An `At` is two references and no text, the value and its document's root (so it is
+/// `Copy`, dropping one costs nothing, and it travels in two registers): its path is
+/// written only when a message needs it, by finding the value in the document.
 #[derive(Clone, Copy)]
 pub struct At<'a> {
-    pub value: &'a Value,
+    /// The value is the path's node.
     pub path: Path<'a>,
 }
 
 /// Where a value is in its document; `Display` writes the JSON path.
 #[derive(Clone, Copy)]
 pub struct Path<'a> {
-    root: &'a Value,
     node: &'a Value,
+    root: &'a Value,
 }
 
 impl Path<'_> {
@@ -361,7 +362,6 @@ fn push_key(path: &mut String, key: &str) {
 impl<'a> At<'a> {
     pub fn root(value: &'a Value) -> At<'a> {
         At {
-            value,
             path: Path {
                 root: value,
                 node: value,
@@ -369,9 +369,8 @@ impl<'a> At<'a> {
         }
     }
 
-    fn at(&self, value: &'a Value) -> At<'a> {
+    fn at(self, value: &'a Value) -> At<'a> {
         At {
-            value,
             path: Path {
                 node: value,
                 ..self.path
@@ -381,34 +380,41 @@ impl<'a> At<'a> {
 
     /// Member `key` of an object. Absent or null → Ok(None) (Go semantics: null = unset).
     /// Self not an object (and not null) → Err("PATH: expected an object").
-    pub fn get(&self, key: &str) -> Result<Option<At<'a>>> {
-        match self.value {
+    #[inline(always)]
+    pub fn get(self, key: &str) -> Result<Option<At<'a>>> {
+        Ok(self.member(key)?.map(|v| self.at(v)))
+    }
+
+    /// `get`'s work, with a result small enough to come back in registers.
+    #[inline(never)]
+    fn member(self, key: &str) -> Result<Option<&'a Value>> {
+        match self.path.node {
             Value::Null => Ok(None),
             Value::Object(members) => Ok(match members.iter().rev().find(|m| m.0 == key) {
                 None | Some((_, Value::Null)) => None,
-                Some((_, v)) => Some(self.at(v)),
+                Some((_, v)) => Some(v),
             }),
             _ => Err(self.error("expected an object")),
         }
     }
 
-    pub fn str(&self) -> Result<&'a str> {
-        match self.value {
+    pub fn str(self) -> Result<&'a str> {
+        match self.path.node {
             Value::String(s) => Ok(s),
             _ => Err(self.error("expected a string")),
         }
     }
 
-    pub fn bool(&self) -> Result<bool> {
-        match self.value {
+    pub fn bool(self) -> Result<bool> {
+        match self.path.node {
             Value::Bool(b) => Ok(*b),
             _ => Err(self.error("expected true or false")),
         }
     }
 
     /// The number's sign and magnitude, if it is written as an integer.
-    fn integer(&self) -> Result<(bool, u64)> {
-        let Value::Number(text) = self.value else {
+    fn integer(self) -> Result<(bool, u64)> {
+        let Value::Number(text) = self.path.node else {
             return Err(self.error("expected a number"));
         };
         let digits = text.strip_prefix('-').unwrap_or(text);
@@ -428,25 +434,25 @@ impl<'a> At<'a> {
         Ok((digits.len() < text.len(), n))
     }
 
-    fn out_of_range(&self) -> Error {
-        match self.value {
+    fn out_of_range(self) -> Error {
+        match self.path.node {
             Value::Number(text) => self.error(format_args!("{text} is out of range")),
             _ => self.error("out of range"),
         }
     }
 
-    pub fn u64(&self) -> Result<u64> {
+    pub fn u64(self) -> Result<u64> {
         match self.integer()? {
             (true, n) if n != 0 => Err(self.out_of_range()),
             (_, n) => Ok(n),
         }
     }
 
-    pub fn u32(&self) -> Result<u32> {
+    pub fn u32(self) -> Result<u32> {
         u32::try_from(self.u64()?).map_err(|_| self.out_of_range())
     }
 
-    pub fn i64(&self) -> Result<i64> {
+    pub fn i64(self) -> Result<i64> {
         match self.integer()? {
             (true, n) if n <= 1 << 63 => Ok((n as i64).wrapping_neg()),
             (false, n) if n < 1 << 63 => Ok(n as i64),
@@ -454,22 +460,25 @@ impl<'a> At<'a> {
         }
     }
 
-    pub fn i32(&self) -> Result<i32> {
+    pub fn i32(self) -> Result<i32> {
         i32::try_from(self.i64()?).map_err(|_| self.out_of_range())
     }
 
     /// The elements, with paths PATH[i].
-    pub fn array(&self) -> Result<Vec<At<'a>>> {
-        let Value::Array(items) = self.value else {
+    pub fn array(self) -> Result<Items<'a>> {
+        let Value::Array(items) = self.path.node else {
             return Err(self.error("expected an array"));
         };
-        Ok(items.iter().map(|v| self.at(v)).collect())
+        Ok(Items {
+            items: items.iter(),
+            root: self.path.root,
+        })
     }
 
     /// The members in document order; of a repeated key only the last is kept (where it
     /// stands). Null members are included (the caller decides what null means there).
-    pub fn object(&self) -> Result<Vec<(&'a str, At<'a>)>> {
-        let Value::Object(members) = self.value else {
+    pub fn object(self) -> Result<Vec<(&'a str, At<'a>)>> {
+        let Value::Object(members) = self.path.node else {
             return Err(self.error("expected an object"));
         };
         // From the end, keeping each key the first time it is seen; the keys seen are in a
@@ -498,14 +507,61 @@ impl<'a> At<'a> {
         Ok(out)
     }
 
+    /// An object of strings (annotations), written back as compact JSON: its members in
+    /// order, a repeated key once (see [`At::object`]).
+    pub fn string_object(self) -> Result<String> {
+        let mut out = String::from("{");
+        for (i, (k, v)) in self.object()?.into_iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            quote(&mut out, k);
+            out.push(':');
+            quote(&mut out, v.str()?);
+        }
+        out.push('}');
+        Ok(out)
+    }
+
     /// An array of strings.
-    pub fn strings(&self) -> Result<Vec<&'a str>> {
-        self.array()?.iter().map(|a| a.str()).collect()
+    pub fn strings(self) -> Result<Vec<&'a str>> {
+        self.array()?.map(|a| a.str()).collect()
     }
 
     /// Error::new("PATH: msg") for checks done by the caller.
-    pub fn error(&self, msg: impl std::fmt::Display) -> Error {
+    pub fn error(self, msg: impl std::fmt::Display) -> Error {
         path_error(&self.path, msg.to_string())
+    }
+}
+
+/// An array's elements as [`At`]s, made as they are reached (nothing is collected).
+#[derive(Clone)]
+pub struct Items<'a> {
+    items: std::slice::Iter<'a, Value>,
+    root: &'a Value,
+}
+
+impl Items<'_> {
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.len() == 0
+    }
+}
+
+impl<'a> Iterator for Items<'a> {
+    type Item = At<'a>;
+
+    fn next(&mut self) -> Option<At<'a>> {
+        let node = self.items.next()?;
+        Some(At {
+            path: Path {
+                node,
+                root: self.root,
+            },
+        })
     }
 }
 
@@ -850,7 +906,7 @@ mod tests {
         assert_eq!(uid.u64().unwrap(), 1000);
         assert_eq!(uid.i32().unwrap(), 1000);
         assert_eq!(uid.i64().unwrap(), 1000);
-        let gids = get(&user, "additionalGids").array().unwrap();
+        let gids: Vec<At> = get(&user, "additionalGids").array().unwrap().collect();
         assert_eq!(gids[1].path.to_string(), "process.user.additionalGids[1]");
         assert_eq!(gids[1].u32().unwrap(), 6);
         let args = get(&process, "args").strings().unwrap();
@@ -861,7 +917,7 @@ mod tests {
             msg(get(&process, "oomScoreAdj").u32()),
             "process.oomScoreAdj: -17 is out of range"
         );
-        let rl = &get(&process, "rlimits").array().unwrap()[0];
+        let rl = &get(&process, "rlimits").array().unwrap().next().unwrap();
         assert_eq!(get(rl, "hard").path.to_string(), "process.rlimits[0].hard");
         assert!(get(&get(&root, "root"), "readonly").bool().unwrap());
 
@@ -874,7 +930,7 @@ mod tests {
         assert_eq!(msg(process.u32()), "process: expected a number");
         assert_eq!(msg(process.i64()), "process: expected a number");
         assert_eq!(msg(process.strings()), "process: expected an array");
-        let mounts = get(&root, "mounts").array().unwrap();
+        let mounts: Vec<At> = get(&root, "mounts").array().unwrap().collect();
         assert_eq!(
             msg(get(&mounts[1], "options").strings()),
             "mounts[1].options[2]: expected a string"
@@ -890,7 +946,7 @@ mod tests {
         let linux = get(&root, "linux");
         assert!(linux.get("absent").unwrap().is_none());
         assert!(linux.get("uidMappings").unwrap().is_none());
-        let ns = get(&linux, "namespaces").array().unwrap();
+        let ns: Vec<At> = get(&linux, "namespaces").array().unwrap().collect();
         assert!(ns[1].get("path").unwrap().is_none());
         let null = Value::Null;
         assert!(At::root(&null).get("x").unwrap().is_none());
@@ -1104,11 +1160,11 @@ mod tests {
             quote(&mut q, s);
             assert_eq!(parse(q.as_bytes()).ok(), Some(Value::String(s.to_string())));
         }
-        if let Value::Number(t) = at.value {
+        if let Value::Number(t) = at.path.node {
             assert_eq!(parse(t.as_bytes()).ok(), Some(Value::Number(t.clone())));
         }
         if let Ok(items) = at.array() {
-            items.iter().for_each(|a| walk(a, depth + 1));
+            items.for_each(|a| walk(&a, depth + 1));
         }
         if let Ok(members) = at.object() {
             members.iter().for_each(|(_, a)| walk(a, depth + 1));

@@ -62,18 +62,10 @@ pub fn load(bundle: &str, opts: &Options<'_>) -> Result<Bundle> {
         Some(h) => hooks::parse_hooks(h)?,
         None => Hooks::default(),
     };
-    let mut annotations = String::from("{");
-    if let Some(a) = at.get("annotations")? {
-        for (i, (k, v)) in a.object()?.into_iter().enumerate() {
-            if i > 0 {
-                annotations.push(',');
-            }
-            json::quote(&mut annotations, k);
-            annotations.push(':');
-            json::quote(&mut annotations, v.str()?);
-        }
-    }
-    annotations.push('}');
+    let annotations = match at.get("annotations")? {
+        Some(a) => a.string_object()?,
+        None => "{}".to_string(),
+    };
     Ok(Bundle {
         plan,
         hooks,
@@ -691,25 +683,26 @@ fn home_of(root: &rootfs::Root, uid: u32) -> Option<String> {
 
 fn rlimit_resource(name: &str) -> Option<rustix::process::Resource> {
     use rustix::process::Resource as R;
-    Some(match name {
-        "RLIMIT_CPU" => R::Cpu,
-        "RLIMIT_FSIZE" => R::Fsize,
-        "RLIMIT_DATA" => R::Data,
-        "RLIMIT_STACK" => R::Stack,
-        "RLIMIT_CORE" => R::Core,
-        "RLIMIT_RSS" => R::Rss,
-        "RLIMIT_NPROC" => R::Nproc,
-        "RLIMIT_NOFILE" => R::Nofile,
-        "RLIMIT_MEMLOCK" => R::Memlock,
-        "RLIMIT_AS" => R::As,
-        "RLIMIT_LOCKS" => R::Locks,
-        "RLIMIT_SIGPENDING" => R::Sigpending,
-        "RLIMIT_MSGQUEUE" => R::Msgqueue,
-        "RLIMIT_NICE" => R::Nice,
-        "RLIMIT_RTPRIO" => R::Rtprio,
-        "RLIMIT_RTTIME" => R::Rttime,
-        _ => return None,
-    })
+    const RLIMITS: [(&str, R); 16] = [
+        ("CPU", R::Cpu),
+        ("FSIZE", R::Fsize),
+        ("DATA", R::Data),
+        ("STACK", R::Stack),
+        ("CORE", R::Core),
+        ("RSS", R::Rss),
+        ("NPROC", R::Nproc),
+        ("NOFILE", R::Nofile),
+        ("MEMLOCK", R::Memlock),
+        ("AS", R::As),
+        ("LOCKS", R::Locks),
+        ("SIGPENDING", R::Sigpending),
+        ("MSGQUEUE", R::Msgqueue),
+        ("NICE", R::Nice),
+        ("RTPRIO", R::Rtprio),
+        ("RTTIME", R::Rttime),
+    ];
+    let bare = name.strip_prefix("RLIMIT_")?;
+    RLIMITS.iter().find(|(n, _)| *n == bare).map(|&(_, r)| r)
 }
 
 fn propagation(word: &str) -> Option<u32> {
@@ -730,37 +723,40 @@ fn propagation(word: &str) -> Option<u32> {
 /// A mount option's flag: (set, clear) bits of MS_*. None: not a flag (fs data).
 fn mount_flag(opt: &str) -> Option<(u32, u32)> {
     use libc::*;
-    let f = |v: u64| v as u32;
-    Some(match opt {
-        "ro" => (f(MS_RDONLY), 0),
-        "rw" => (0, f(MS_RDONLY)),
-        "nosuid" => (f(MS_NOSUID), 0),
-        "suid" => (0, f(MS_NOSUID)),
-        "nodev" => (f(MS_NODEV), 0),
-        "dev" => (0, f(MS_NODEV)),
-        "noexec" => (f(MS_NOEXEC), 0),
-        "exec" => (0, f(MS_NOEXEC)),
-        "sync" => (f(MS_SYNCHRONOUS), 0),
-        "async" => (0, f(MS_SYNCHRONOUS)),
-        "dirsync" => (f(MS_DIRSYNC), 0),
-        "remount" => (f(MS_REMOUNT), 0),
-        "mand" => (f(MS_MANDLOCK), 0),
-        "nomand" => (0, f(MS_MANDLOCK)),
-        "atime" => (0, f(MS_NOATIME)),
-        "noatime" => (f(MS_NOATIME), 0),
-        "diratime" => (0, f(MS_NODIRATIME)),
-        "nodiratime" => (f(MS_NODIRATIME), 0),
-        "relatime" => (f(MS_RELATIME), 0),
-        "norelatime" => (0, f(MS_RELATIME)),
-        "strictatime" => (f(MS_STRICTATIME), 0),
-        "nostrictatime" => (0, f(MS_STRICTATIME)),
-        "bind" => (f(MS_BIND), 0),
-        "rbind" => (f(MS_BIND | MS_REC), 0),
-        "defaults" => (0, 0),
-        "silent" => (f(MS_SILENT), 0),
-        "loud" => (0, f(MS_SILENT)),
-        _ => return None,
-    })
+    const fn f(v: u64) -> u32 {
+        v as u32
+    }
+    const FLAGS: [(&str, u32, u32); 27] = [
+        ("ro", f(MS_RDONLY), 0),
+        ("rw", 0, f(MS_RDONLY)),
+        ("nosuid", f(MS_NOSUID), 0),
+        ("suid", 0, f(MS_NOSUID)),
+        ("nodev", f(MS_NODEV), 0),
+        ("dev", 0, f(MS_NODEV)),
+        ("noexec", f(MS_NOEXEC), 0),
+        ("exec", 0, f(MS_NOEXEC)),
+        ("sync", f(MS_SYNCHRONOUS), 0),
+        ("async", 0, f(MS_SYNCHRONOUS)),
+        ("dirsync", f(MS_DIRSYNC), 0),
+        ("remount", f(MS_REMOUNT), 0),
+        ("mand", f(MS_MANDLOCK), 0),
+        ("nomand", 0, f(MS_MANDLOCK)),
+        ("atime", 0, f(MS_NOATIME)),
+        ("noatime", f(MS_NOATIME), 0),
+        ("diratime", 0, f(MS_NODIRATIME)),
+        ("nodiratime", f(MS_NODIRATIME), 0),
+        ("relatime", f(MS_RELATIME), 0),
+        ("norelatime", 0, f(MS_RELATIME)),
+        ("strictatime", f(MS_STRICTATIME), 0),
+        ("nostrictatime", 0, f(MS_STRICTATIME)),
+        ("bind", f(MS_BIND), 0),
+        ("rbind", f(MS_BIND | MS_REC), 0),
+        ("defaults", 0, 0),
+        ("silent", f(MS_SILENT), 0),
+        ("loud", 0, f(MS_SILENT)),
+    ];
+    let &(_, set, clear) = FLAGS.iter().find(|(name, ..)| *name == opt)?;
+    Some((set, clear))
 }
 
 /// Whether `path` inside the image is an empty directory, or nothing.
@@ -901,9 +897,11 @@ fn cgroup_mount(m: &At<'_>, target: CString, flags: u32, placed: &[String]) -> R
     let mut parts = Vec::new();
     let base = crate::cgroup::ROOT;
     for line in info.lines() {
-        let Some((left, right)) = line.split_once(" - ") else {
+        // The fields before " - " and those after it.
+        let Some(i) = line.as_bytes().windows(3).position(|w| w == b" - ") else {
             continue;
         };
+        let (left, right) = (&line[..i], &line[i + 3..]);
         let mp = left.split(' ').nth(4).unwrap_or("");
         let mut r = right.split(' ');
         let (fstype, _src, opts) = (r.next().unwrap_or(""), r.next(), r.next().unwrap_or(""));
@@ -1101,7 +1099,7 @@ fn check_sysctl(s: &At<'_>, key: &str, namespaces: u64, extra: &Extras) -> Resul
     ];
     let own_net = namespaces & libc::CLONE_NEWNET as u64 != 0
         || extra.join.iter().any(|(k, _)| *k == Ns::Network);
-    let ok = if key.contains("..") || key.contains('/') {
+    let ok = if key.as_bytes().windows(2).any(|w| w == b"..") || key.contains('/') {
         false
     } else if ipc.contains(&key) || key.starts_with("fs.mqueue.") {
         namespaces & libc::CLONE_NEWIPC as u64 != 0

@@ -27,7 +27,6 @@ pub struct Hook {
     pub timeout: Option<u32>,
 }
 
-#[derive(Default)]
 pub struct Hooks {
     pub prestart: Vec<Hook>,
     pub create_runtime: Vec<Hook>,
@@ -35,6 +34,21 @@ pub struct Hooks {
     pub start_container: Vec<Hook>,
     pub poststart: Vec<Hook>,
     pub poststop: Vec<Hook>,
+}
+
+impl Default for Hooks {
+    /// No hook of any kind (made out of line: several callers start from it).
+    #[inline(never)]
+    fn default() -> Hooks {
+        Hooks {
+            prestart: Vec::new(),
+            create_runtime: Vec::new(),
+            create_container: Vec::new(),
+            start_container: Vec::new(),
+            poststart: Vec::new(),
+            poststop: Vec::new(),
+        }
+    }
 }
 
 impl Hooks {
@@ -57,7 +71,7 @@ fn cstring(at: &At<'_>, s: &str) -> Result<CString> {
 }
 
 fn cstrings(at: &At<'_>) -> Result<Vec<CString>> {
-    at.array()?.iter().map(|a| cstring(a, a.str()?)).collect()
+    at.array()?.map(|a| cstring(&a, a.str()?)).collect()
 }
 
 /// The config's `hooks` object.

@@ -27,55 +27,61 @@ use std::ffi::OsString;
 
 /// The first words that mean runc's command line (besides `run` with a bundle).
 pub fn is_oci(first: &str) -> bool {
-    matches!(
-        first,
-        "create"
-            | "start"
-            | "state"
-            | "delete"
-            | "list"
-            | "update"
-            | "events"
-            | "pause"
-            | "resume"
-            | "spec"
-            | "features"
-            | "--root"
-            | "--log"
-            | "--log-format"
-            | "--systemd-cgroup"
-            | "--debug"
-            | "--rootless"
-    ) || ["--root=", "--log=", "--log-format=", "--rootless="]
-        .iter()
-        .any(|p| first.starts_with(p))
+    const WORDS: &[&str] = &[
+        "create",
+        "start",
+        "state",
+        "delete",
+        "list",
+        "update",
+        "events",
+        "pause",
+        "resume",
+        "spec",
+        "features",
+        "--root",
+        "--log",
+        "--log-format",
+        "--systemd-cgroup",
+        "--debug",
+        "--rootless",
+    ];
+    WORDS.contains(&first)
+        || ["--root=", "--log=", "--log-format=", "--rootless="]
+            .iter()
+            .any(|p| first.starts_with(p))
+}
+
+/// An option's name: the word up to its `=`.
+fn opt_name(w: &str) -> &str {
+    w.split('=').next().unwrap_or(w)
 }
 
 /// `exec`, `ps` and `kill` are words of both command lines: runc's when their arguments
 /// are in runc's form — `exec` with one of runc's own options, `ps ID`, `kill [--all] ID
 /// SIGNAL` — and the docker-like command's otherwise (CONTRACT.md).
 pub fn is_oci_form(args: &[OsString]) -> bool {
+    const EXEC_OPTS: &[&str] = &[
+        "--process",
+        "-p",
+        "--pid-file",
+        "--console-socket",
+        "--preserve-fds",
+        "--cap",
+        "-c",
+        "--no-new-privs",
+        "--cwd",
+        "--tty",
+        "--process-label",
+        "--apparmor",
+        "--ignore-paused",
+    ];
     let words: Vec<&str> = args.iter().skip(1).filter_map(|a| a.to_str()).collect();
-    let opt = |w: &&str| w.split('=').next().unwrap_or(w).to_string();
     match args.first().and_then(|a| a.to_str()) {
-        Some("exec") => words.iter().take_while(|w| w.starts_with('-')).any(|w| {
-            matches!(
-                opt(w).as_str(),
-                "--process"
-                    | "-p"
-                    | "--pid-file"
-                    | "--console-socket"
-                    | "--preserve-fds"
-                    | "--cap"
-                    | "-c"
-                    | "--no-new-privs"
-                    | "--cwd"
-                    | "--tty"
-                    | "--process-label"
-                    | "--apparmor"
-                    | "--ignore-paused"
-            )
-        }),
+        Some("exec") => words
+            .iter()
+            .take_while(|w| w.starts_with('-'))
+            .any(|w| EXEC_OPTS.contains(&opt_name(w))),
         Some("ps") => {
             let mut after_format = false;
             words.iter().any(|w| {
@@ -85,7 +91,9 @@ pub fn is_oci_form(args: &[OsString]) -> bool {
             })
         }
         Some("kill") => {
-            !words.iter().any(|w| opt(w) == "-s" || opt(w) == "--signal")
+            !words
+                .iter()
+                .any(|w| matches!(opt_name(w), "-s" | "--signal"))
                 && (words.iter().any(|w| *w == "-a" || *w == "--all")
                     || words.iter().filter(|w| !w.starts_with('-')).count() >= 2)
         }
@@ -95,14 +103,25 @@ pub fn is_oci_form(args: &[OsString]) -> bool {
 
 /// `run` is OCI's when one of runc's `run` options comes before the first word.
 pub fn is_oci_run(args: &[OsString]) -> bool {
+    const RUN_OPTS: &[&str] = &[
+        "-b",
+        "--bundle",
+        "-d",
+        "--detach",
+        "--pid-file",
+        "--console-socket",
+        "--no-pivot",
+        "--no-new-keyring",
+        "--preserve-fds",
+        "--keep",
+    ];
     for a in args.iter().skip(1) {
         let Some(a) = a.to_str() else { return false };
-        let name = a.split('=').next().unwrap_or(a);
-        match name {
-            "-b" | "--bundle" | "-d" | "--detach" | "--pid-file" | "--console-socket"
-            | "--no-pivot" | "--no-new-keyring" | "--preserve-fds" | "--keep" => return true,
-            _ if a.starts_with('-') => continue,
-            _ => return false,
+        if RUN_OPTS.contains(&opt_name(a)) {
+            return true;
+        }
+        if !a.starts_with('-') {
+            return false;
         }
     }
     false

@@ -234,20 +234,9 @@ impl State {
             cgroups: Vec::new(),
             own_pid_ns: field("pidns")?.bool()?,
         };
-        let ann = field("annotations")?;
-        let mut a = String::from("{");
-        for (i, (k, v)) in ann.object()?.into_iter().enumerate() {
-            if i > 0 {
-                a.push(',');
-            }
-            json::quote(&mut a, k);
-            a.push(':');
-            json::quote(&mut a, v.str()?);
-        }
-        a.push('}');
-        st.annotations = a;
+        st.annotations = field("annotations")?.string_object()?;
         for pair in field("cgroups")?.array()? {
-            let pair = pair.array()?;
+            let pair: Vec<At> = pair.array()?.collect();
             if pair.len() != 2 {
                 return Err(Error::new("bad cgroup entry"));
             }

@@ -83,18 +83,15 @@ pub fn compile(arch: &Arch, spec: &At<'_>, warn: &mut dyn FnMut(&str)) -> Result
     // The highest number the profile names.
     let mut top = None;
     let mut conditional = 0;
-    let syscalls = match spec.get("syscalls")? {
-        Some(s) => s.array()?,
-        None => Vec::new(),
-    };
-    for entry in &syscalls {
-        let names = need(entry, "names")?.array()?;
-        let ret = action(&need(entry, "action")?, entry.get("errnoRet")?)?;
+    let syscalls = spec.get("syscalls")?.map(|s| s.array()).transpose()?;
+    for entry in syscalls.into_iter().flatten() {
+        let names = need(&entry, "names")?.array()?;
+        let ret = action(&need(&entry, "action")?, entry.get("errnoRet")?)?;
         let cmps = match entry.get("args")? {
             Some(args) => comparisons(&args)?,
             None => Vec::new(),
         };
-        for at in &names {
+        for at in names {
             let name = at.str()?;
             let Some(n) = arch.number(name) else {
                 let line = format!(
@@ -206,18 +203,18 @@ fn comparisons(args: &At<'_>) -> Result<Vec<Cmp>> {
         return Err(args.error(format_args!("more than {MAX_CMPS} comparisons")));
     }
     let mut cmps = Vec::with_capacity(list.len());
-    for a in &list {
-        let index = need(a, "index")?;
+    for a in list {
+        let index = need(&a, "index")?;
         let arg = match index.u32()? {
             i @ 0..=5 => i as u8,
             i => return Err(index.error(format_args!("{i} is not an argument (0 to 5)"))),
         };
-        let value = need(a, "value")?.u64()?;
+        let value = need(&a, "value")?.u64()?;
         let two = match a.get("valueTwo")? {
             Some(v) => v.u64()?,
             None => 0,
         };
-        let op = need(a, "op")?;
+        let op = need(&a, "op")?;
         let op = match op.str()? {
             "SCMP_CMP_NE" => Op::Ne,
             "SCMP_CMP_LT" => Op::Lt,
