@@ -58,6 +58,25 @@ fn same_ns(pid: i32, kind: &str) -> bool {
     }
 }
 
+/// The container's root directory, through its init's (`/proc/PID/root`): where `-u` names
+/// and HOME are looked up. Opened before anything else, and the init is checked to be
+/// alive after it (so the pid was not reused meanwhile); None when it is not running.
+#[inline(never)]
+pub fn container_root(pid: i32, pidfd: BorrowedFd<'_>, name: &str) -> Option<crate::rootfs::Root> {
+    use rustix::fs::{Mode, OFlags};
+    let fd = rustix::fs::open(
+        format!("/proc/{pid}/root").as_str(),
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()?;
+    sys::pidfd_signal(pidfd, 0).ok()?;
+    Some(crate::rootfs::Root {
+        image: fd,
+        display: name.to_string(),
+    })
+}
+
 /// Write `pid` into the `cgroup.procs` of `dir`.
 fn move_into(dir: BorrowedFd<'_>, pid: i32) -> std::result::Result<(), Errno> {
     let f = rustix::fs::openat(

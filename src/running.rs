@@ -39,26 +39,8 @@ pub fn exec_named(spec: &ExecSpec) -> Option<Result<u8>> {
 fn exec_in(spec: &ExecSpec, r: Running, fds: Vec<OwnedFd>) -> Result<u8> {
     let mut fds = fds.into_iter();
     let pidfd = fds.next().ok_or_else(|| unknown(&spec.name))?;
-    // The container's own files (for `-u` names), through its init's root: the pid is
-    // checked to be the init's still, after the open.
-    let root = rustix::fs::open(
-        format!("/proc/{}/root", r.pid).as_str(),
-        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
-        rustix::fs::Mode::empty(),
-    );
-    let alive = sys::pidfd_signal(pidfd.as_fd(), 0).is_ok();
-    let root = match root {
-        Ok(fd) if alive => crate::rootfs::Root {
-            image: fd,
-            display: spec.name.clone(),
-        },
-        _ => {
-            return Err(Error::new(format!(
-                "container {} is not running",
-                spec.name
-            )));
-        }
-    };
+    let root = exec::container_root(r.pid, pidfd.as_fd(), &spec.name)
+        .ok_or_else(|| Error::new(format!("container {} is not running", spec.name)))?;
     let p = plan::exec_process(&r, spec, &root)?;
     let target = exec::Target {
         name: spec.name.clone(),

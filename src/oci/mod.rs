@@ -693,19 +693,8 @@ fn exec_in(
     let pidfd = st
         .pidfd()
         .ok_or_else(|| Error::new("container not running"))?;
-    let image = rustix::fs::open(
-        format!("/proc/{}/root", st.pid).as_str(),
-        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
-        rustix::fs::Mode::empty(),
-    )
-    .map_err(|e| Error::sys("cannot open the container's root", e))?;
-    if !st.init_alive() {
-        return Err(Error::new("container not running"));
-    }
-    let root = crate::rootfs::Root {
-        image,
-        display: id.to_string(),
-    };
+    let root = crate::exec::container_root(st.pid, pidfd.as_fd(), id)
+        .ok_or_else(|| Error::new("container not running"))?;
     let plan = config::exec_process(config, given, f, &root)?;
     if plan.terminal.is_some() && console.is_none() && detach {
         return Err(Error::new(
