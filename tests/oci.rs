@@ -3085,7 +3085,9 @@ fn exec_foreground_signals_pid_file_and_container_death() {
             wait_for(10, || io.join("exec-ready").exists()),
             "the exec'd shell did not start"
         );
-        // The pid file of a foreground exec: the process's host pid, digits only.
+        // The pid file of a foreground exec: the process's host pid, digits only (runc
+        // writes it once the process runs: it may come a moment after the shell's file).
+        wait_for(10, || fs::metadata(&pf).is_ok_and(|m| m.len() > 0));
         let text = fs::read_to_string(&pf).unwrap_or_default();
         assert!(
             !text.is_empty() && text.bytes().all(|c| c.is_ascii_digit()),
