@@ -1127,8 +1127,9 @@ impl Containerd {
             args.push("--all");
         }
         args.push(id);
-        expect_code(&self.ctr_run(&args, 20), 0, &args.join(" "));
-        self.wait_status(id, "STOPPED", 20);
+        // Bounds for a loaded CI machine (a shim under load once took over 20 s here).
+        expect_code(&self.ctr_run(&args, 60), 0, &args.join(" "));
+        self.wait_status(id, "STOPPED", 60);
         assert!(
             poll(10, || pids.iter().all(|&p| !alive(p))),
             "{id}: processes still running 10 s after `{}`: {:?}",
