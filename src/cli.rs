@@ -171,11 +171,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command> {
                 s.net = match text(&mut p, "--net")?.as_str() {
                     "none" => Net::None,
                     "host" => Net::Host,
-                    v => {
-                        return Err(Error::new(format!(
-                            "invalid --net '{v}': expected 'none' or 'host'"
-                        )));
-                    }
+                    v => return Err(invalid("--net", v, "expected 'none' or 'host'")),
                 }
             }
             Short('m') | Long("memory") => s.memory = Some(parse_size(&text(&mut p, "--memory")?)?),
@@ -196,9 +192,11 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command> {
                     "default" => Seccomp::Default,
                     "unconfined" => Seccomp::Unconfined,
                     v => {
-                        return Err(Error::new(format!(
-                            "invalid --seccomp '{v}': expected 'default' or 'unconfined'"
-                        )));
+                        return Err(invalid(
+                            "--seccomp",
+                            v,
+                            "expected 'default' or 'unconfined'",
+                        ));
                     }
                 }
             }
@@ -280,11 +278,7 @@ fn parse_ps(p: &mut lexopt::Parser) -> Result<Command> {
                 json = match text(p, "--format")?.as_str() {
                     "json" => true,
                     "table" => false,
-                    v => {
-                        return Err(Error::new(format!(
-                            "invalid --format '{v}': expected 'table' or 'json'"
-                        )));
-                    }
+                    v => return Err(invalid("--format", v, "expected 'table' or 'json'")),
                 }
             }
             other => return Err(lexerr(other.unexpected())),
@@ -328,15 +322,18 @@ pub fn lexerr(e: lexopt::Error) -> Error {
     })
 }
 
+/// `invalid OPT 'VALUE': WHY`: the words for every option value this module refuses.
+#[inline(never)]
+fn invalid(opt: &str, v: &str, why: &str) -> Error {
+    Error::new(format!("invalid {opt} '{v}': {why}"))
+}
+
 /// An option's value as UTF-8 text (names, paths of options, numbers).
+#[inline(never)]
 fn text(p: &mut lexopt::Parser, opt: &str) -> Result<String> {
     let v = p.value().map_err(lexerr)?;
-    v.into_string().map_err(|v| {
-        Error::new(format!(
-            "invalid {opt} '{}': not valid UTF-8",
-            v.to_string_lossy()
-        ))
-    })
+    v.into_string()
+        .map_err(|v| invalid(opt, &v.to_string_lossy(), "not valid UTF-8"))
 }
 
 fn check_name(n: &str) -> Result<String> {
@@ -357,16 +354,16 @@ fn check_hostname(h: &str) -> Result<String> {
 }
 
 fn invalid_label(v: &str, opt: &str) -> Error {
-    Error::new(format!(
-        "invalid {opt} '{v}': use 1 to 64 of A-Z a-z 0-9 _ . - starting with a letter or digit"
-    ))
+    invalid(
+        opt,
+        v,
+        "use 1 to 64 of A-Z a-z 0-9 _ . - starting with a letter or digit",
+    )
 }
 
 fn check_workdir(w: &str) -> Result<String> {
     if !w.starts_with('/') || w.contains('\0') {
-        return Err(Error::new(format!(
-            "invalid --workdir '{w}': it must be an absolute path"
-        )));
+        return Err(invalid("--workdir", w, "it must be an absolute path"));
     }
     Ok(w.to_string())
 }
@@ -377,9 +374,7 @@ fn check_user(u: &str) -> Result<String> {
         None => (u, None),
     };
     if user.is_empty() || group == Some("") || u.contains('\0') {
-        return Err(Error::new(format!(
-            "invalid --user '{u}': expected USER or USER:GROUP"
-        )));
+        return Err(invalid("--user", u, "expected USER or USER:GROUP"));
     }
     Ok(u.to_string())
 }
@@ -399,16 +394,17 @@ fn parse_env(v: OsString) -> Result<(OsString, Option<OsString>)> {
             .as_ref()
             .is_some_and(|v| v.as_encoded_bytes().contains(&0))
     {
-        return Err(Error::new(format!(
-            "invalid --env '{}': expected KEY=VALUE or KEY",
-            String::from_utf8_lossy(&key)
-        )));
+        return Err(invalid(
+            "--env",
+            &String::from_utf8_lossy(&key),
+            "expected KEY=VALUE or KEY",
+        ));
     }
     Ok((OsString::from_vec(key), val))
 }
 
 fn parse_volume(v: &str) -> Result<Volume> {
-    let bad = |why: &str| Error::new(format!("invalid --volume '{v}': {why}"));
+    let bad = |why: &str| invalid("--volume", v, why);
     let parts: Vec<&str> = v.split(':').collect();
     let (src, dst, read_only) = match parts.as_slice() {
         [s, d] => (*s, *d, false),
@@ -439,7 +435,7 @@ fn parse_volume(v: &str) -> Result<Volume> {
 /// SIZE: a whole positive number with an optional binary unit `b`, `k`, `m`, `g`, the
 /// last three optionally followed by `b` or `ib`, in any case (`64m` = `64MB` = `64MiB`).
 pub fn parse_size(s: &str) -> Result<u64> {
-    let bad = |why: &str| Error::new(format!("invalid --memory '{s}': {why}"));
+    let bad = |why: &str| invalid("--memory", s, why);
     let digits = s.bytes().take_while(u8::is_ascii_digit).count();
     if digits == 0 {
         return Err(bad(
@@ -447,12 +443,19 @@ pub fn parse_size(s: &str) -> Result<u64> {
         ));
     }
     let n: u64 = s[..digits].parse().map_err(|_| bad("number too large"))?;
-    let unit = s[digits..].to_ascii_lowercase();
-    let shift = match unit.as_str() {
-        "" | "b" => 0,
-        "k" | "kb" | "kib" => 10,
-        "m" | "mb" | "mib" => 20,
-        "g" | "gb" | "gib" => 30,
+    // The unit, in any case: none, `b`, or `k`, `m`, `g` followed by nothing, `b` or `ib`.
+    let unit = &s.as_bytes()[digits..];
+    let suffix_ok = || {
+        [&b""[..], b"b", b"ib"]
+            .iter()
+            .any(|t| unit[1..].eq_ignore_ascii_case(t))
+    };
+    let shift = match unit.first().map(u8::to_ascii_lowercase) {
+        None => 0,
+        Some(b'b') if unit.len() == 1 => 0,
+        Some(b'k') if suffix_ok() => 10,
+        Some(b'm') if suffix_ok() => 20,
+        Some(b'g') if suffix_ok() => 30,
         _ => {
             return Err(bad(
                 "unknown unit (use b, k, m or g, optionally followed by b or ib)",
@@ -476,7 +479,7 @@ pub fn parse_size(s: &str) -> Result<u64> {
 
 /// `--cpus N`: a decimal number of CPUs → the quota in µs per 100 ms period.
 pub fn parse_cpus(s: &str, online: u64) -> Result<u64> {
-    let bad = |why: String| Error::new(format!("invalid --cpus '{s}': {why}"));
+    let bad = |why: &str| invalid("--cpus", s, why);
     let (int, frac) = s.split_once('.').unwrap_or((s, ""));
     let digits_only = |t: &str| t.bytes().all(|c| c.is_ascii_digit());
     if (int.is_empty() && frac.is_empty())
@@ -484,19 +487,17 @@ pub fn parse_cpus(s: &str, online: u64) -> Result<u64> {
         || !digits_only(frac)
         || s.ends_with('.')
     {
-        return Err(bad(
-            "expected a decimal number of CPUs such as 0.5 or 2".into()
-        ));
+        return Err(bad("expected a decimal number of CPUs such as 0.5 or 2"));
     }
     if frac.len() > 5 {
         return Err(bad(
-            "at most 5 decimal places (the quota is counted in microseconds per 100 ms)".into(),
+            "at most 5 decimal places (the quota is counted in microseconds per 100 ms)",
         ));
     }
     let int: u64 = if int.is_empty() {
         0
     } else {
-        int.parse().map_err(|_| bad("number too large".into()))?
+        int.parse().map_err(|_| bad("number too large"))?
     };
     let mut frac_us: u64 = 0;
     for (i, c) in frac.bytes().enumerate() {
@@ -505,17 +506,17 @@ pub fn parse_cpus(s: &str, online: u64) -> Result<u64> {
     let quota = int
         .checked_mul(CPU_PERIOD_US)
         .and_then(|q| q.checked_add(frac_us))
-        .ok_or_else(|| bad("number too large".into()))?;
+        .ok_or_else(|| bad("number too large"))?;
     if quota == 0 {
-        return Err(bad("must be greater than 0".into()));
+        return Err(bad("must be greater than 0"));
     }
     if quota < 1000 {
         return Err(bad(
-            "must be at least 0.01 (the kernel's smallest quota is 1 ms per period)".into(),
+            "must be at least 0.01 (the kernel's smallest quota is 1 ms per period)",
         ));
     }
     if quota > online * CPU_PERIOD_US {
-        return Err(bad(format!("this machine has only {online} online CPUs")));
+        return Err(bad(&format!("this machine has only {online} online CPUs")));
     }
     Ok(quota)
 }
@@ -523,22 +524,17 @@ pub fn parse_cpus(s: &str, online: u64) -> Result<u64> {
 /// `--pids N`: crab-can's init is one of the N tasks, so 1 could never start the command;
 /// the kernel takes at most [`MAX_PIDS`].
 fn parse_pids(s: &str) -> Result<u64> {
-    match s.parse::<u64>() {
-        Ok(1) => Err(Error::new(format!(
-            "invalid --pids '{s}': at least 2 (crab-can's init inside the container counts as one task)"
-        ))),
-        Ok(n) if n > MAX_PIDS => Err(Error::new(format!(
-            "invalid --pids '{s}': at most {MAX_PIDS} (the kernel's limit)"
-        ))),
-        Ok(n) if n >= 2 && s.bytes().all(|c| c.is_ascii_digit()) => Ok(n),
-        _ => Err(Error::new(format!(
-            "invalid --pids '{s}': expected a whole number of at least 2"
-        ))),
-    }
+    let why = match s.parse::<u64>() {
+        Ok(1) => "at least 2 (crab-can's init inside the container counts as one task)",
+        Ok(n) if n > MAX_PIDS => &format!("at most {MAX_PIDS} (the kernel's limit)"),
+        Ok(n) if n >= 2 && s.bytes().all(|c| c.is_ascii_digit()) => return Ok(n),
+        _ => "expected a whole number of at least 2",
+    };
+    Err(invalid("--pids", s, why))
 }
 
 pub fn check_cgroup_parent(p: &str) -> Result<String> {
-    let bad = |why: &str| Error::new(format!("invalid --cgroup-parent '{p}': {why}"));
+    let bad = |why: &str| invalid("--cgroup-parent", p, why);
     if p.starts_with('/') {
         return Err(bad("must be relative to the cgroup root, not absolute"));
     }
