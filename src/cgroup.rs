@@ -96,7 +96,7 @@ pub const THROTTLE_V2: [&str; 4] = ["rbps", "wbps", "riops", "wiops"];
 
 /// What the container's cgroup limits. `None` (and an empty list) leaves the kernel's
 /// default, which for a new cgroup is no limit.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 #[cfg_attr(test, derive(Debug, PartialEq, Eq))]
 pub struct Limits {
     /// `memory.max`; v1 `memory.limit_in_bytes`.
@@ -135,6 +135,33 @@ pub struct Limits {
     /// The device rules, with the defaults: applied when the cgroup is made, before any
     /// process is in it (v1 `devices.allow`/`devices.deny`, v2 an eBPF program).
     pub devices: Option<Vec<devices::Rule>>,
+}
+
+impl Default for Limits {
+    /// No limits. Out of line: a struct this size is written field by field, and every
+    /// front end starts from it.
+    #[inline(never)]
+    fn default() -> Limits {
+        Limits {
+            memory: None,
+            memory_low: None,
+            memory_swap: None,
+            swappiness: None,
+            oom_kill_disable: false,
+            cpu_shares: None,
+            cpu_quota: None,
+            cpu_period: None,
+            cpu_burst: None,
+            cpu_idle: None,
+            cpus: None,
+            mems: None,
+            pids: None,
+            hugepages: Vec::new(),
+            throttles: Vec::new(),
+            unified: Vec::new(),
+            devices: None,
+        }
+    }
 }
 
 impl Limits {
