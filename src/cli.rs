@@ -108,6 +108,76 @@ pub enum Command {
 
 use crate::cgroup::{CPU_PERIOD_US, MAX_PIDS};
 
+/// The options of `run` and `exec`, found through [`RUN_OPTS`] and [`EXEC_OPTS`].
+#[derive(Clone, Copy)]
+enum Opt {
+    Help,
+    Version,
+    Name,
+    Hostname,
+    Env,
+    Workdir,
+    User,
+    Volume,
+    ReadOnly,
+    Net,
+    Memory,
+    Cpus,
+    Pids,
+    CgroupParent,
+    CapAdd,
+    CapDrop,
+    Seccomp,
+    NoTty,
+    Detach,
+    Interactive,
+}
+
+/// Each option as its letter (`'\0'`: none) and its long name.
+type Opts = [(char, &'static str, Opt)];
+
+const RUN_OPTS: &Opts = &[
+    ('h', "--help", Opt::Help),
+    ('V', "--version", Opt::Version),
+    ('\0', "--name", Opt::Name),
+    ('\0', "--hostname", Opt::Hostname),
+    ('e', "--env", Opt::Env),
+    ('w', "--workdir", Opt::Workdir),
+    ('u', "--user", Opt::User),
+    ('v', "--volume", Opt::Volume),
+    ('\0', "--read-only", Opt::ReadOnly),
+    ('\0', "--net", Opt::Net),
+    ('m', "--memory", Opt::Memory),
+    ('\0', "--cpus", Opt::Cpus),
+    ('\0', "--pids", Opt::Pids),
+    ('\0', "--cgroup-parent", Opt::CgroupParent),
+    ('\0', "--cap-add", Opt::CapAdd),
+    ('\0', "--cap-drop", Opt::CapDrop),
+    ('\0', "--seccomp", Opt::Seccomp),
+    ('\0', "--no-tty", Opt::NoTty),
+];
+
+const EXEC_OPTS: &Opts = &[
+    ('e', "--env", Opt::Env),
+    ('w', "--workdir", Opt::Workdir),
+    ('u', "--user", Opt::User),
+    ('\0', "--no-tty", Opt::NoTty),
+    ('d', "--detach", Opt::Detach),
+    ('i', "--interactive", Opt::Interactive),
+    ('t', "--interactive", Opt::Interactive),
+];
+
+/// The option `arg` names in `opts`, and its long name (for messages).
+#[inline(never)]
+fn find(arg: &lexopt::Arg, opts: &Opts) -> Option<(Opt, &'static str)> {
+    let &(_, name, opt) = opts.iter().find(|(c, l, _)| match arg {
+        lexopt::Arg::Short(s) => s == c,
+        lexopt::Arg::Long(s) => l[2..] == **s,
+        lexopt::Arg::Value(_) => false,
+    })?;
+    Some((opt, name))
+}
+
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command> {
     use lexopt::prelude::*;
     let mut p = lexopt::Parser::from_args(args);
@@ -153,61 +223,70 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command> {
     };
     let mut image = None;
     while let Some(arg) = p.next().map_err(lexerr)? {
-        match arg {
-            Short('h') | Long("help") => return Ok(Command::Help),
-            Short('V') | Long("version") => return Ok(Command::Version),
-            Long("name") => s.name = Some(check_name(&text(&mut p, "--name")?)?),
-            Long("hostname") => s.hostname = Some(check_hostname(&text(&mut p, "--hostname")?)?),
-            Short('e') | Long("env") => s.env.push(parse_env(p.value().map_err(lexerr)?)?),
-            Short('w') | Long("workdir") => {
-                s.workdir = Some(check_workdir(&text(&mut p, "--workdir")?)?)
-            }
-            Short('u') | Long("user") => s.user = Some(check_user(&text(&mut p, "--user")?)?),
-            Short('v') | Long("volume") => {
-                s.volumes.push(parse_volume(&text(&mut p, "--volume")?)?)
-            }
-            Long("read-only") => s.read_only = true,
-            Long("net") => {
-                s.net = match text(&mut p, "--net")?.as_str() {
-                    "none" => Net::None,
-                    "host" => Net::Host,
-                    v => return Err(invalid("--net", v, "expected 'none' or 'host'")),
-                }
-            }
-            Short('m') | Long("memory") => s.memory = Some(parse_size(&text(&mut p, "--memory")?)?),
-            Long("cpus") => {
-                s.cpu_quota = Some(parse_cpus(
-                    &text(&mut p, "--cpus")?,
-                    crate::cgroup::online_cpus(),
-                )?)
-            }
-            Long("pids") => s.pids = Some(parse_pids(&text(&mut p, "--pids")?)?),
-            Long("cgroup-parent") => {
-                s.cgroup_parent = Some(check_cgroup_parent(&text(&mut p, "--cgroup-parent")?)?)
-            }
-            Long("cap-add") => s.cap_add.push(text(&mut p, "--cap-add")?),
-            Long("cap-drop") => s.cap_drop.push(text(&mut p, "--cap-drop")?),
-            Long("seccomp") => {
-                s.seccomp = match text(&mut p, "--seccomp")?.as_str() {
-                    "default" => Seccomp::Default,
-                    "unconfined" => Seccomp::Unconfined,
-                    v => {
-                        return Err(invalid(
-                            "--seccomp",
-                            v,
-                            "expected 'default' or 'unconfined'",
-                        ));
-                    }
-                }
-            }
-            Long("no-tty") => s.no_tty = true,
+        let (opt, name) = match arg {
             Value(v) => {
                 image = Some(v);
                 // Options stop at IMAGE: the rest is the command, passed through untouched.
                 s.command.extend(p.raw_args().map_err(lexerr)?);
                 break;
             }
-            other => return Err(lexerr(other.unexpected())),
+            a => match find(&a, RUN_OPTS) {
+                Some(o) => o,
+                None => return Err(lexerr(a.unexpected())),
+            },
+        };
+        match opt {
+            Opt::Help => return Ok(Command::Help),
+            Opt::Version => return Ok(Command::Version),
+            Opt::ReadOnly => s.read_only = true,
+            Opt::NoTty => s.no_tty = true,
+            Opt::Env => s.env.push(parse_env(p.value().map_err(lexerr)?)?),
+            _ => {
+                let v = text(&mut p, name)?;
+                match opt {
+                    Opt::Name => {
+                        check_name(&v)?;
+                        s.name = Some(v)
+                    }
+                    Opt::Hostname => {
+                        check_label(&v, name)?;
+                        s.hostname = Some(v)
+                    }
+                    Opt::Workdir => {
+                        check_workdir(&v)?;
+                        s.workdir = Some(v)
+                    }
+                    Opt::User => {
+                        check_user(&v)?;
+                        s.user = Some(v)
+                    }
+                    Opt::Volume => s.volumes.push(parse_volume(&v)?),
+                    Opt::Net => {
+                        s.net = match v.as_str() {
+                            "none" => Net::None,
+                            "host" => Net::Host,
+                            v => return Err(invalid(name, v, "expected 'none' or 'host'")),
+                        }
+                    }
+                    Opt::Memory => s.memory = Some(parse_size(&v)?),
+                    Opt::Cpus => s.cpu_quota = Some(parse_cpus(&v, crate::cgroup::online_cpus())?),
+                    Opt::Pids => s.pids = Some(parse_pids(&v)?),
+                    Opt::CgroupParent => s.cgroup_parent = Some(check_cgroup_parent(&v)?),
+                    Opt::CapAdd => s.cap_add.push(v),
+                    Opt::CapDrop => s.cap_drop.push(v),
+                    Opt::Seccomp => {
+                        s.seccomp = match v.as_str() {
+                            "default" => Seccomp::Default,
+                            "unconfined" => Seccomp::Unconfined,
+                            v => {
+                                return Err(invalid(name, v, "expected 'default' or 'unconfined'"));
+                            }
+                        }
+                    }
+                    // The options without a value, handled above.
+                    _ => {}
+                }
+            }
         }
     }
     s.image = match image {
@@ -243,21 +322,34 @@ fn parse_exec(p: &mut lexopt::Parser) -> Result<Command> {
         detach: false,
     };
     while let Some(arg) = p.next().map_err(lexerr)? {
-        match arg {
-            Short('e') | Long("env") => s.env.push(parse_env(p.value().map_err(lexerr)?)?),
-            Short('w') | Long("workdir") => {
-                s.workdir = Some(check_workdir(&text(p, "--workdir")?)?)
-            }
-            Short('u') | Long("user") => s.user = Some(check_user(&text(p, "--user")?)?),
-            Long("no-tty") => s.no_tty = true,
-            Short('d') | Long("detach") => s.detach = true,
-            Short('i') | Short('t') | Long("interactive") => {}
+        let (opt, name) = match arg {
             Value(v) => {
-                s.name = check_name(&v.to_string_lossy())?;
+                s.name = v.to_string_lossy().into_owned();
+                check_name(&s.name)?;
                 s.command.extend(p.raw_args().map_err(lexerr)?);
                 break;
             }
-            other => return Err(lexerr(other.unexpected())),
+            a => match find(&a, EXEC_OPTS) {
+                Some(o) => o,
+                None => return Err(lexerr(a.unexpected())),
+            },
+        };
+        match opt {
+            Opt::Env => s.env.push(parse_env(p.value().map_err(lexerr)?)?),
+            Opt::Workdir => {
+                let v = text(p, name)?;
+                check_workdir(&v)?;
+                s.workdir = Some(v)
+            }
+            Opt::User => {
+                let v = text(p, name)?;
+                check_user(&v)?;
+                s.user = Some(v)
+            }
+            Opt::NoTty => s.no_tty = true,
+            Opt::Detach => s.detach = true,
+            // `-i`, `-t`, and whatever is not in EXEC_OPTS.
+            _ => {}
         }
     }
     if s.name.is_empty() || s.command.is_empty() || s.command[0].is_empty() {
@@ -294,7 +386,11 @@ fn parse_kill(p: &mut lexopt::Parser) -> Result<Command> {
     while let Some(arg) = p.next().map_err(lexerr)? {
         match arg {
             Short('s') | Long("signal") => sig = crate::signal::parse(&text(p, "--signal")?)?,
-            Value(v) if name.is_none() => name = Some(check_name(&v.to_string_lossy())?),
+            Value(v) if name.is_none() => {
+                let n = v.to_string_lossy().into_owned();
+                check_name(&n)?;
+                name = Some(n)
+            }
             other => return Err(lexerr(other.unexpected())),
         }
     }
@@ -336,39 +432,30 @@ fn text(p: &mut lexopt::Parser, opt: &str) -> Result<String> {
         .map_err(|v| invalid(opt, &v.to_string_lossy(), "not valid UTF-8"))
 }
 
-fn check_name(n: &str) -> Result<String> {
-    if crate::state::is_name(n) {
-        Ok(n.to_string())
-    } else {
-        Err(invalid_label(n, "--name"))
-    }
+fn check_name(n: &str) -> Result<()> {
+    check_label(n, "--name")
 }
 
-/// A hostname takes the same characters as a container name.
-fn check_hostname(h: &str) -> Result<String> {
-    if crate::state::is_name(h) {
-        Ok(h.to_string())
-    } else {
-        Err(invalid_label(h, "--hostname"))
+/// A container name, or a hostname: it takes the same characters.
+fn check_label(v: &str, opt: &str) -> Result<()> {
+    if crate::state::is_name(v) {
+        return Ok(());
     }
-}
-
-fn invalid_label(v: &str, opt: &str) -> Error {
-    invalid(
+    Err(invalid(
         opt,
         v,
         "use 1 to 64 of A-Z a-z 0-9 _ . - starting with a letter or digit",
-    )
+    ))
 }
 
-fn check_workdir(w: &str) -> Result<String> {
+fn check_workdir(w: &str) -> Result<()> {
     if !w.starts_with('/') || w.contains('\0') {
         return Err(invalid("--workdir", w, "it must be an absolute path"));
     }
-    Ok(w.to_string())
+    Ok(())
 }
 
-fn check_user(u: &str) -> Result<String> {
+fn check_user(u: &str) -> Result<()> {
     let (user, group) = match u.split_once(':') {
         Some((a, b)) => (a, Some(b)),
         None => (u, None),
@@ -376,7 +463,7 @@ fn check_user(u: &str) -> Result<String> {
     if user.is_empty() || group == Some("") || u.contains('\0') {
         return Err(invalid("--user", u, "expected USER or USER:GROUP"));
     }
-    Ok(u.to_string())
+    Ok(())
 }
 
 fn parse_env(v: OsString) -> Result<(OsString, Option<OsString>)> {
