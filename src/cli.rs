@@ -193,7 +193,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command> {
         Value(v) if v == "ps" => return parse_ps(&mut p),
         Value(v) if v == "kill" => return parse_kill(&mut p),
         Value(v) => {
-            return Err(Error::new(format!(
+            return Err(Error::msg(format_args!(
                 "unknown command '{}' (run, exec, ps, kill; try 'crab-can --help')",
                 v.to_string_lossy()
             )));
@@ -421,7 +421,7 @@ pub fn lexerr(e: lexopt::Error) -> Error {
 /// `invalid OPT 'VALUE': WHY`: the words for every option value this module refuses.
 #[inline(never)]
 fn invalid(opt: &str, v: &str, why: &str) -> Error {
-    Error::new(format!("invalid {opt} '{v}': {why}"))
+    Error::msg(format_args!("invalid {opt} '{v}': {why}"))
 }
 
 /// An option's value as UTF-8 text (names, paths of options, numbers).

@@ -65,6 +65,19 @@ impl Error {
     pub fn sys(what: impl Into<String>, errno: Errno) -> Error {
         Error::with(EXIT_RUNTIME, what.into(), Some(errno))
     }
+
+    /// [`Error::new`] of formatted words, formatted here: `format!` would put its own code
+    /// (a test for words without arguments) at every caller.
+    #[inline(never)]
+    pub fn msg(args: fmt::Arguments<'_>) -> Error {
+        Error::new(fmt::format(args))
+    }
+
+    /// [`Error::sys`] of formatted words, formatted here (as [`Error::msg`]).
+    #[inline(never)]
+    pub fn sys_msg(args: fmt::Arguments<'_>, errno: Errno) -> Error {
+        Error::sys(fmt::format(args), errno)
+    }
 }
 
 impl fmt::Display for Error {

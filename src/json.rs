@@ -62,7 +62,7 @@ fn position(b: &[u8], i: usize, what: &str) -> Error {
         .filter(|&&c| c & 0xc0 != 0x80)
         .count()
         + 1;
-    Error::new(format!("line {line} column {column}: {what}"))
+    Error::msg(format_args!("line {line} column {column}: {what}"))
 }
 
 struct Parser<'a> {
@@ -568,7 +568,7 @@ impl<'a> Iterator for Items<'a> {
 fn path_error(path: &Path<'_>, msg: String) -> Error {
     match path.is_empty() {
         true => Error::new(msg),
-        false => Error::new(format!("{path}: {msg}")),
+        false => Error::msg(format_args!("{path}: {msg}")),
     }
 }
 

@@ -184,19 +184,19 @@ pub fn open_in_image(image: &OwnedFd, display: &str, path: &str) -> Result<Optio
     ) {
         Ok(fd) => fd,
         Err(Errno::NOENT) | Err(Errno::NOTDIR) => return Ok(None),
-        Err(e) => return Err(Error::sys(format!("cannot open {}", what()), e)),
+        Err(e) => return Err(Error::sys_msg(format_args!("cannot open {}", what()), e)),
     };
     let st = rustix::fs::fstat(&fd).map_err(|e| Error::sys(what(), e))?;
     let kind = rustix::fs::FileType::from_raw_mode(st.st_mode);
     if kind != rustix::fs::FileType::RegularFile {
-        return Err(Error::new(format!(
+        return Err(Error::msg(format_args!(
             "{} is {}, not a regular file; refusing to read it",
             what(),
             file_kind(kind)
         )));
     }
     if st.st_size as u64 > MAX_IMAGE_FILE {
-        return Err(Error::new(format!(
+        return Err(Error::msg(format_args!(
             "{} is larger than {} ({} bytes); refusing to read it",
             what(),
             crate::cgroup::mib(MAX_IMAGE_FILE),
@@ -298,7 +298,7 @@ fn plan_volume(v: &crate::cli::Volume) -> Result<rootfs::Volume> {
             | rustix::mount::OpenTreeFlags::OPEN_TREE_CLOEXEC
             | rustix::mount::OpenTreeFlags::AT_RECURSIVE,
     )
-    .map_err(|e| Error::sys(format!("cannot copy the mount tree of {}", what()), e))?;
+    .map_err(|e| Error::sys_msg(format_args!("cannot copy the mount tree of {}", what()), e))?;
     let svfs = rustix::fs::fstatvfs(&tree).map_err(|e| Error::sys(what(), e))?;
     let dst = v.dst.trim_end_matches('/');
     Ok(rootfs::Volume {
@@ -326,22 +326,24 @@ pub fn open_image(image: &OsStr, display: &str) -> Result<(Root, rustix::fs::Sta
         Mode::empty(),
     )
     .map_err(|e| match e {
-        Errno::NOENT => Error::new(format!("IMAGE '{display}' does not exist")),
-        Errno::NOTDIR => Error::new(format!("IMAGE '{display}' is not a directory")),
-        e => Error::sys(format!("IMAGE '{display}'"), e),
+        Errno::NOENT => Error::msg(format_args!("IMAGE '{display}' does not exist")),
+        Errno::NOTDIR => Error::msg(format_args!("IMAGE '{display}' is not a directory")),
+        e => Error::sys_msg(format_args!("IMAGE '{display}'"), e),
     })?;
-    let st = rustix::fs::fstat(&fd).map_err(|e| Error::sys(format!("IMAGE '{display}'"), e))?;
+    let st =
+        rustix::fs::fstat(&fd).map_err(|e| Error::sys_msg(format_args!("IMAGE '{display}'"), e))?;
     let root = rustix::fs::statat(rustix::fs::CWD, "/", rustix::fs::AtFlags::empty())
         .map_err(|e| Error::sys("cannot inspect '/'", e))?;
     if (st.st_dev, st.st_ino) == (root.st_dev, root.st_ino) {
-        return Err(Error::new(format!(
+        return Err(Error::msg(format_args!(
             "IMAGE '{display}' is the host's own root directory; give a root filesystem directory"
         )));
     }
     for mp in ["proc", "dev", "sys"] {
         rootfs::mount_point(&fd, display, mp)?;
     }
-    let vfs = rustix::fs::fstatvfs(&fd).map_err(|e| Error::sys(format!("IMAGE '{display}'"), e))?;
+    let vfs = rustix::fs::fstatvfs(&fd)
+        .map_err(|e| Error::sys_msg(format_args!("IMAGE '{display}'"), e))?;
     Ok((
         Root {
             image: fd,

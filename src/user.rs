@@ -110,7 +110,7 @@ fn find<T>(
     let mut line = Vec::new();
     loop {
         let more = file.next(&mut line).map_err(|e| {
-            Error::new(format!(
+            Error::msg(format_args!(
                 "cannot read IMAGE's {which}: {}",
                 crate::error::os_error(e)
             ))
@@ -178,7 +178,7 @@ pub fn resolve(
         Some((u, g)) => (u, Some(g)),
         None => (spec, None),
     };
-    let bad = |why: String| Error::new(format!("invalid --user '{spec}': {why}"));
+    let bad = |why: String| Error::msg(format_args!("invalid --user '{spec}': {why}"));
     let numeric_uid = u.bytes().all(|c| c.is_ascii_digit());
     let (uid, entry) = if numeric_uid {
         let uid = id(u).ok_or_else(|| bad(format!("'{u}' is not a valid uid")))?;

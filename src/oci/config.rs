@@ -49,13 +49,13 @@ pub fn load(bundle: &str, opts: &Options<'_>) -> Result<Bundle> {
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     )
-    .map_err(|e| Error::sys(format!("cannot open the bundle {bundle}"), e))?;
+    .map_err(|e| Error::sys_msg(format_args!("cannot open the bundle {bundle}"), e))?;
     let text = crate::sys::read_small(dir.as_fd(), "config.json", MAX_CONFIG).ok_or_else(|| {
-        Error::new(format!(
+        Error::msg(format_args!(
             "cannot read {bundle_abs}/config.json (missing, not a regular file, or over 16 MiB)"
         ))
     })?;
-    let v = json::parse(&text).map_err(|e| Error::new(format!("config.json: {}", e.msg)))?;
+    let v = json::parse(&text).map_err(|e| Error::msg(format_args!("config.json: {}", e.msg)))?;
     let at = At::root(&v);
     let (plan, rootfs) = build(&at, &bundle_abs, opts)?;
     let hooks = match at.get("hooks")? {
@@ -101,7 +101,7 @@ fn need<'a>(at: &At<'a>, key: &str) -> Result<At<'a>> {
         } else {
             format!("{}.{key}", at.path)
         };
-        Error::new(format!("{p}: missing"))
+        Error::msg(format_args!("{p}: missing"))
     })
 }
 
@@ -353,10 +353,10 @@ fn open_ns(p: &At<'_>, proc_name: &str) -> Result<OwnedFd> {
         OFlags::RDONLY | OFlags::CLOEXEC,
         Mode::empty(),
     )
-    .map_err(|e| Error::sys(format!("{}: cannot open {path}", p.path), e))?;
+    .map_err(|e| Error::sys_msg(format_args!("{}: cannot open {path}", p.path), e))?;
     use rustix::fd::AsRawFd;
     let link = rustix::fs::readlink(format!("/proc/self/fd/{}", fd.as_raw_fd()), Vec::new())
-        .map_err(|e| Error::sys(format!("{}: {path}", p.path), e))?;
+        .map_err(|e| Error::sys_msg(format_args!("{}: {path}", p.path), e))?;
     if !link
         .to_bytes()
         .starts_with(format!("{proc_name}:[").as_bytes())
@@ -404,9 +404,12 @@ pub fn exec_process(
     flags: &ExecFlags,
     root: &rootfs::Root,
 ) -> Result<ProcessPlan> {
-    let mut c = json::parse(config).map_err(|e| Error::new(format!("config.json: {}", e.msg)))?;
+    let mut c =
+        json::parse(config).map_err(|e| Error::msg(format_args!("config.json: {}", e.msg)))?;
     let mut p = match given {
-        Some(text) => json::parse(text).map_err(|e| Error::new(format!("process: {}", e.msg)))?,
+        Some(text) => {
+            json::parse(text).map_err(|e| Error::msg(format_args!("process: {}", e.msg)))?
+        }
         None => {
             let mut p = member(&mut c, "process").map_or(json::Value::Null, std::mem::take);
             let num = |n: &str| json::Value::Number(n.to_string());
@@ -839,7 +842,7 @@ fn mount(
             flags |= rustix::mount::OpenTreeFlags::AT_RECURSIVE;
         }
         let tree = rustix::mount::open_tree(rustix::fs::CWD, src.as_str(), flags)
-            .map_err(|e| Error::sys(format!("{}: cannot bind-mount {src}", m.path), e))?;
+            .map_err(|e| Error::sys_msg(format_args!("{}: cannot bind-mount {src}", m.path), e))?;
         let st = rustix::fs::fstat(&tree).map_err(|e| Error::sys(&src, e))?;
         let vfs = rustix::fs::fstatvfs(&tree).map_err(|e| Error::sys(&src, e))?;
         let remount_flags = set & !(libc::MS_BIND | libc::MS_REC | libc::MS_RDONLY) as u32;
@@ -990,7 +993,7 @@ fn devices(
                 rustix::mount::OpenTreeFlags::OPEN_TREE_CLONE
                     | rustix::mount::OpenTreeFlags::OPEN_TREE_CLOEXEC,
             )
-            .map_err(|e| Error::sys(format!("cannot bind the host's {path}"), e))?;
+            .map_err(|e| Error::sys_msg(format_args!("cannot bind the host's {path}"), e))?;
             let vfs = rustix::fs::fstatvfs(&tree).map_err(|e| Error::sys(path, e))?;
             return Ok(MountOp::Volume(rootfs::Volume {
                 tree,
@@ -1162,14 +1165,14 @@ fn id_maps(
 pub fn exec_error(p: &ProcessPlan, errno: Errno) -> Error {
     let cmd = &p.command_display;
     match errno {
-        Errno::NOENT | Errno::NOTDIR if !cmd.contains('/') => Error::new(format!(
+        Errno::NOENT | Errno::NOTDIR if !cmd.contains('/') => Error::msg(format_args!(
             "exec: \"{cmd}\": executable file not found in $PATH"
         )),
-        Errno::NOENT | Errno::NOTDIR => Error::new(format!(
+        Errno::NOENT | Errno::NOTDIR => Error::msg(format_args!(
             "exec: \"{cmd}\": stat {cmd}: no such file or directory"
         )),
-        Errno::ACCESS => Error::new(format!("exec: \"{cmd}\": permission denied")),
-        e => Error::sys(format!("exec: \"{cmd}\""), e),
+        Errno::ACCESS => Error::msg(format_args!("exec: \"{cmd}\": permission denied")),
+        e => Error::sys_msg(format_args!("exec: \"{cmd}\""), e),
     }
 }
 

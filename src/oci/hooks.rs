@@ -312,8 +312,8 @@ fn spawn_and_wait(
     let mut errno = [0u8; 4];
     if rustix::io::read(&err_r, &mut errno) == Ok(4) {
         let e = Errno::from_raw_os_error(i32::from_ne_bytes(errno));
-        return Err(Error::sys(
-            format!("cannot execute '{}'", hook.path.to_string_lossy()),
+        return Err(Error::sys_msg(
+            format_args!("cannot execute '{}'", hook.path.to_string_lossy()),
             e,
         ));
     }
@@ -359,7 +359,7 @@ fn feed_and_wait(
         let left = match deadline {
             Some(d) => match d - monotonic_ns() {
                 ns if ns <= 0 => {
-                    return Err(Error::new(format!(
+                    return Err(Error::msg(format_args!(
                         "hook ran past specified timeout of {}.0s",
                         hook.timeout.unwrap_or(0)
                     )));
