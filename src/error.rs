@@ -227,6 +227,7 @@ impl Failure {
     }
 
     /// The exit code this failure gives: 126/127 for the command, 125 for the rest.
+    #[inline(never)]
     pub fn exit_code(&self) -> u8 {
         match self.step {
             Step::Exec if self.errno == Errno::NOENT || self.errno == Errno::NOTDIR => {

@@ -554,6 +554,7 @@ impl Items<'_> {
 impl<'a> Iterator for Items<'a> {
     type Item = At<'a>;
 
+    #[inline(never)]
     fn next(&mut self) -> Option<At<'a>> {
         let node = self.items.next()?;
         Some(At {
