@@ -119,7 +119,7 @@ fn cs(at: &At<'_>, s: &str) -> Result<CString> {
 fn build(at: &At<'_>, bundle: &str, opts: &Options<'_>) -> Result<(Plan, String)> {
     let version = need(at, "ociVersion")?;
     if !version.str()?.starts_with("1.") {
-        return Err(version.error(format!(
+        return Err(version.error(format_args!(
             "unsupported version {} (crab-can reads 1.x)",
             version.str()?
         )));
@@ -154,17 +154,17 @@ fn build(at: &At<'_>, bundle: &str, opts: &Options<'_>) -> Result<(Plan, String)
                 "user" => (libc::CLONE_NEWUSER, Ns::User, "user"),
                 "cgroup" => (libc::CLONE_NEWCGROUP, Ns::ControlGroup, "cgroup"),
                 "time" => (libc::CLONE_NEWTIME, Ns::Time, "time"),
-                other => return Err(t.error(format!("unknown namespace type '{other}'"))),
+                other => return Err(t.error(format_args!("unknown namespace type '{other}'"))),
             };
             let flag = flag as u64;
             if seen & flag != 0 {
-                return Err(t.error(format!("namespace '{}' listed twice", t.str()?)));
+                return Err(t.error(format_args!("namespace '{}' listed twice", t.str()?)));
             }
             seen |= flag;
             match ns.get("path")? {
                 Some(p) if !p.str()?.is_empty() => {
                     if matches!(kind, Ns::Mount | Ns::User | Ns::Time) {
-                        return Err(p.error(format!(
+                        return Err(p.error(format_args!(
                             "joining a {} namespace by path is not supported",
                             t.str()?
                         )));
@@ -361,7 +361,7 @@ fn open_ns(p: &At<'_>, proc_name: &str) -> Result<OwnedFd> {
         .to_bytes()
         .starts_with(format!("{proc_name}:[").as_bytes())
     {
-        return Err(p.error(format!("{path} is not a {proc_name} namespace")));
+        return Err(p.error(format_args!("{path} is not a {proc_name} namespace")));
     }
     Ok(fd)
 }
@@ -538,10 +538,10 @@ fn process(at: &At<'_>, root: &rootfs::Root, extra: &mut Extras) -> Result<Proce
         for r in l.array()? {
             let t = need(&r, "type")?;
             let name = t.str()?;
-            let resource =
-                rlimit_resource(name).ok_or_else(|| t.error(format!("unknown rlimit {name}")))?;
+            let resource = rlimit_resource(name)
+                .ok_or_else(|| t.error(format_args!("unknown rlimit {name}")))?;
             if seen.contains(&name) {
-                return Err(t.error(format!("rlimit {name} given twice")));
+                return Err(t.error(format_args!("rlimit {name} given twice")));
             }
             seen.push(name);
             let val = |k: &str| -> Result<Option<u64>> {
@@ -816,12 +816,12 @@ fn mount(
                 // directory is empty or missing (podman's --read-only sends it for /tmp,
                 // /var/tmp and /run); anything else is refused rather than dropped.
                 if !dir_is_empty(image, dst) {
-                    return Err(o.error(format!(
+                    return Err(o.error(format_args!(
                         "mount option 'tmpcopyup' over the non-empty {dst} is not supported"
                     )));
                 }
             } else if opt.starts_with("idmap") || opt.starts_with("rro") {
-                return Err(o.error(format!("mount option '{opt}' is not supported")));
+                return Err(o.error(format_args!("mount option '{opt}' is not supported")));
             } else {
                 data.push(opt);
             }
@@ -879,7 +879,7 @@ fn mount(
         }
         "cgroup" => out.push(cgroup_mount(m, dst_c.clone(), set, placed)?),
         "" => return Err(m.error("type: missing (and not a bind mount)")),
-        other => return Err(m.error(format!("mount type '{other}' is not supported"))),
+        other => return Err(m.error(format_args!("mount type '{other}' is not supported"))),
     }
     if prop != 0 {
         out.push(MountOp::Propagation {
@@ -1054,13 +1054,13 @@ fn devices(
             "c" | "u" => FileType::CharacterDevice,
             "b" => FileType::BlockDevice,
             "p" => FileType::Fifo,
-            other => return Err(t.error(format!("unknown device type '{other}'"))),
+            other => return Err(t.error(format_args!("unknown device type '{other}'"))),
         };
         let num = |k: &str| -> Result<u32> {
             Ok(match d.get(k)? {
                 Some(v) => v.u32()?,
                 None if kind == FileType::Fifo => 0,
-                None => return Err(d.error(format!("{k}: missing"))),
+                None => return Err(d.error(format_args!("{k}: missing"))),
             })
         };
         let (major, minor) = (num("major")?, num("minor")?);
@@ -1116,7 +1116,7 @@ fn check_sysctl(s: &At<'_>, key: &str, namespaces: u64, extra: &Extras) -> Resul
     if ok {
         Ok(())
     } else {
-        Err(s.error(format!(
+        Err(s.error(format_args!(
             "sysctl '{key}' is not namespaced for this container (or its namespace is not the container's own)"
         )))
     }

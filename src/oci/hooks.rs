@@ -101,7 +101,7 @@ fn parse_hook(at: &At<'_>) -> Result<Hook> {
         .ok_or_else(|| at.error("path is required"))?;
     let path = p.str()?;
     if !path.starts_with('/') {
-        return Err(p.error(format!("'{path}' is not an absolute path")));
+        return Err(p.error(format_args!("'{path}' is not an absolute path")));
     }
     let path = cstring(&p, path)?;
     let mut args = match at.get("args")? {
@@ -116,7 +116,7 @@ fn parse_hook(at: &At<'_>) -> Result<Hook> {
         None => None,
         Some(t) => match t.i64()? {
             n if n <= 0 => return Err(t.error("must be greater than zero")),
-            n => Some(u32::try_from(n).map_err(|_| t.error(format!("{n} is out of range")))?),
+            n => Some(u32::try_from(n).map_err(|_| t.error(format_args!("{n} is out of range")))?),
         },
     };
     Ok(Hook {
