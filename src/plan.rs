@@ -20,7 +20,7 @@ use rustix::fs::{CWD, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 use rustix::termios::Winsize;
 use std::ffi::{CString, OsStr, OsString, c_char};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStrExt;
 
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -554,27 +554,8 @@ pub fn from_cli(spec: &Spec) -> Result<Plan> {
         &spec.env,
         |k| std::env::var_os(k),
     );
-    let path = env
-        .iter()
-        .find(|(k, _)| k == "PATH")
-        .map(|(_, v)| v.as_bytes().to_vec())
-        .unwrap_or_default();
-    let envp = CStrings::new(
-        env.iter()
-            .map(|(k, v)| {
-                let mut b = k.as_bytes().to_vec();
-                b.push(b'=');
-                b.extend_from_slice(v.as_bytes());
-                cstring(&b)
-            })
-            .collect(),
-    );
-    let argv = CStrings::new(
-        spec.command
-            .iter()
-            .map(|a| cstring(&a.clone().into_vec()))
-            .collect(),
-    );
+    let (envp, path) = env_block(&env);
+    let argv = argv_of(&spec.command);
     let workdir = spec.workdir.clone().unwrap_or_else(|| "/".into());
 
     let mut default_caps = 0;
@@ -646,6 +627,31 @@ pub fn from_cli(spec: &Spec) -> Result<Plan> {
     })
 }
 
+/// The command and its arguments as C strings, for `run` and `exec`.
+fn argv_of(command: &[OsString]) -> CStrings {
+    CStrings::new(command.iter().map(|a| cstring(a.as_bytes())).collect())
+}
+
+/// The command's environment as `KEY=VALUE` strings, and its `PATH` (empty when unset),
+/// for `run` and `exec`.
+fn env_block(env: &[(OsString, OsString)]) -> (CStrings, Vec<u8>) {
+    let path = env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.as_bytes().to_vec())
+        .unwrap_or_default();
+    let envp = env
+        .iter()
+        .map(|(k, v)| {
+            let mut b = k.as_bytes().to_vec();
+            b.push(b'=');
+            b.extend_from_slice(v.as_bytes());
+            cstring(&b)
+        })
+        .collect();
+    (CStrings::new(envp), path)
+}
+
 /// `USER[:GROUP]` (or root) against the files of `root`, one copy for every front end.
 #[inline(never)]
 fn resolve_user(spec: Option<&str>, need_home: bool, root: &Root) -> Result<user::User> {
@@ -690,26 +696,13 @@ pub fn exec_process(
             None => env.push((k.clone(), v)),
         }
     }
-    let path = env
-        .iter()
-        .find(|(k, _)| k == "PATH")
-        .map(|(_, v)| v.as_bytes().to_vec())
-        .unwrap_or_default();
-    let envp = env
-        .iter()
-        .map(|(k, v)| {
-            let mut b = k.as_bytes().to_vec();
-            b.push(b'=');
-            b.extend_from_slice(v.as_bytes());
-            cstring(&b)
-        })
-        .collect();
+    let (envp, path) = env_block(&env);
     let cmd = spec.command[0].as_bytes();
     let workdir = spec.workdir.as_deref().unwrap_or(&r.cwd);
     Ok(ProcessPlan {
         exec_candidates: exec_candidates(cmd, &path),
-        argv: CStrings::new(spec.command.iter().map(|a| cstring(a.as_bytes())).collect()),
-        envp: CStrings::new(envp),
+        argv: argv_of(&spec.command),
+        envp,
         command_display: String::from_utf8_lossy(cmd).into_owned(),
         path_display: String::from_utf8_lossy(&path).into_owned(),
         cwd: cstring(workdir.as_bytes()),
