@@ -488,6 +488,12 @@ impl Dir {
         }
     }
 
+    /// Write the amount `a` as `form` ([`Amount::v1`] or [`Amount::v2`]) gives it.
+    #[inline(never)]
+    fn write_amount(&self, file: &str, a: Amount, form: fn(Amount) -> String) -> Result<()> {
+        self.write(file, &form(a))
+    }
+
     /// Write the number `n` to `file`.
     #[inline(never)]
     fn write_u64(&self, file: &str, n: u64) -> Result<()> {
@@ -1166,7 +1172,7 @@ impl Cgroup {
 /// default (no limit) and any order of writes is accepted, or a container's (`update`).
 fn write_v2(d: &Dir, l: &Limits) -> Result<()> {
     if let Some(p) = l.pids {
-        d.write("pids.max", &p.v2())?;
+        d.write_amount("pids.max", p, Amount::v2)?;
     }
     if let Some(swap) = swap_v2(l.memory, l.memory_swap)? {
         let v = swap.v2();
@@ -1180,10 +1186,10 @@ fn write_v2(d: &Dir, l: &Limits) -> Result<()> {
         }
     }
     if let Some(m) = l.memory {
-        d.write("memory.max", &m.v2())?;
+        d.write_amount("memory.max", m, Amount::v2)?;
     }
     if let Some(m) = l.memory_low {
-        d.write("memory.low", &m.v2())?;
+        d.write_amount("memory.low", m, Amount::v2)?;
     }
     if let Some(s) = l.cpu_shares {
         d.write_u64("cpu.weight", cpu_weight(s))?;
@@ -1292,7 +1298,7 @@ fn write_v1(ctrl: &str, d: &Dir, l: &Limits) -> Result<()> {
                 s => s.is_some(),
             };
             if let (Some(m), false) = (l.memory, swap_first) {
-                d.write("memory.limit_in_bytes", &m.v1())?;
+                d.write_amount("memory.limit_in_bytes", m, Amount::v1)?;
             }
             if let Some(s) = swap {
                 let no_extra = s == Amount::Max || Some(s) == l.memory;
@@ -1304,10 +1310,10 @@ fn write_v1(ctrl: &str, d: &Dir, l: &Limits) -> Result<()> {
                 }
             }
             if let (Some(m), true) = (l.memory, swap_first) {
-                d.write("memory.limit_in_bytes", &m.v1())?;
+                d.write_amount("memory.limit_in_bytes", m, Amount::v1)?;
             }
             if let Some(m) = l.memory_low {
-                d.write("memory.soft_limit_in_bytes", &m.v1())?;
+                d.write_amount("memory.soft_limit_in_bytes", m, Amount::v1)?;
             }
             if let Some(s) = l.swappiness {
                 d.write_u64("memory.swappiness", s)?;
@@ -1333,7 +1339,7 @@ fn write_v1(ctrl: &str, d: &Dir, l: &Limits) -> Result<()> {
                 d.write_u64("cpu.cfs_period_us", p)?;
             }
             if let Some(q) = l.cpu_quota {
-                d.write("cpu.cfs_quota_us", &q.v1())?;
+                d.write_amount("cpu.cfs_quota_us", q, Amount::v1)?;
             }
             if let Some(b) = l.cpu_burst {
                 d.write_u64("cpu.cfs_burst_us", b)?;
@@ -1357,7 +1363,7 @@ fn write_v1(ctrl: &str, d: &Dir, l: &Limits) -> Result<()> {
         }
         "pids" => {
             if let Some(p) = l.pids {
-                d.write("pids.max", &p.v2())?;
+                d.write_amount("pids.max", p, Amount::v2)?;
             }
         }
         "hugetlb" => write_hugepages(d, l, "limit_in_bytes")?,
