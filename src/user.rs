@@ -104,8 +104,24 @@ fn find<T>(
     min: usize,
     mut pick: impl FnMut(&[&str]) -> Option<T>,
 ) -> Result<Option<T>> {
+    let mut found = None;
+    scan(file, which, min, &mut |f| {
+        found = pick(f);
+        found.is_some()
+    })?;
+    Ok(found)
+}
+
+/// [`find`]'s loop, one copy for every kind of line: up to the first line `pick` takes.
+#[inline(never)]
+fn scan(
+    file: Option<Lines>,
+    which: &str,
+    min: usize,
+    pick: &mut dyn FnMut(&[&str]) -> bool,
+) -> Result<()> {
     let Some(mut file) = file else {
-        return Ok(None);
+        return Ok(());
     };
     let mut line = Vec::new();
     loop {
@@ -116,16 +132,14 @@ fn find<T>(
             ))
         })?;
         if !more {
-            return Ok(None);
+            return Ok(());
         }
         let Ok(text) = std::str::from_utf8(&line) else {
             continue;
         };
         let fields: Vec<&str> = text.trim_end_matches('\n').split(':').collect();
-        if fields.len() >= min {
-            if let Some(v) = pick(&fields) {
-                return Ok(Some(v));
-            }
+        if fields.len() >= min && pick(&fields) {
+            return Ok(());
         }
     }
 }
