@@ -525,7 +525,11 @@ impl<'a> At<'a> {
 
     /// An array of strings.
     pub fn strings(self) -> Result<Vec<&'a str>> {
-        self.array()?.map(|a| a.str()).collect()
+        let mut out = Vec::new();
+        for a in self.array()? {
+            out.push(a.str()?);
+        }
+        Ok(out)
     }
 
     /// Error::new("PATH: msg") for checks done by the caller.

@@ -576,11 +576,10 @@ pub fn from_cli(spec: &Spec) -> Result<Plan> {
         })),
         Seccomp::Unconfined => None,
     };
-    let volumes = spec
-        .volumes
-        .iter()
-        .map(plan_volume)
-        .collect::<Result<Vec<_>>>()?;
+    let mut volumes = Vec::new();
+    for v in &spec.volumes {
+        volumes.push(plan_volume(v)?);
+    }
 
     let mut root_flags = (rootfs::mount_flags_of(&image_vfs) | NODEV) & !RDONLY;
     if spec.read_only

@@ -579,10 +579,10 @@ fn process(at: &At<'_>, root: &rootfs::Root, extra: &mut Extras) -> Result<Proce
         }
     }
     let path = path.unwrap_or_else(|| plan::DEFAULT_PATH.to_string());
-    let argv: Vec<CString> = args
-        .iter()
-        .map(|a| cs(&args_at, a))
-        .collect::<Result<_>>()?;
+    let mut argv = Vec::new();
+    for a in &args {
+        argv.push(cs(&args_at, a)?);
+    }
     Ok(ProcessPlan {
         exec_candidates: plan::exec_candidates(args[0].as_bytes(), path.as_bytes()),
         command_display: args[0].to_string(),

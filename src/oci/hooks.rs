@@ -71,7 +71,11 @@ fn cstring(at: &At<'_>, s: &str) -> Result<CString> {
 }
 
 fn cstrings(at: &At<'_>) -> Result<Vec<CString>> {
-    at.array()?.map(|a| cstring(&a, a.str()?)).collect()
+    let mut out = Vec::new();
+    for a in at.array()? {
+        out.push(cstring(&a, a.str()?)?);
+    }
+    Ok(out)
 }
 
 /// The config's `hooks` object.
