@@ -713,13 +713,10 @@ impl Placement {
                 // is joined only for a limit it enforces. Each v1 join costs the kernel a
                 // grace period (about 10 ms here: the cgroup threadgroup lock), which
                 // runc pays nine times over.
-                let needs: Vec<(&str, &str)> = limits
-                    .needs(false)
-                    .into_iter()
-                    .filter(|(c, _)| !(unified && *c == "devices"))
-                    .collect();
+                let mut needs = limits.needs(false);
+                needs.retain(|(c, _)| !(unified && *c == "devices"));
                 // Listed (a statfs each) only when one is to be joined.
-                let hierarchies = match unified && needs.is_empty() {
+                let mut hierarchies = match unified && needs.is_empty() {
                     true => Vec::new(),
                     false => v1_hierarchies(),
                 };
@@ -737,10 +734,7 @@ impl Placement {
                         role: Role::V2,
                     });
                 }
-                let hierarchies: Vec<String> = hierarchies
-                    .into_iter()
-                    .filter(|h| !unified || needs.iter().any(|(c, _)| holds(h, c)))
-                    .collect();
+                hierarchies.retain(|h| !unified || needs.iter().any(|(c, _)| holds(h, c)));
                 for h in hierarchies {
                     dirs.push(Target {
                         base: format!("{ROOT}/{h}"),
