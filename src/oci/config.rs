@@ -1134,8 +1134,11 @@ fn id_maps(
         let mut t = String::new();
         if let Some(m) = m {
             for e in m.array()? {
-                t += &format!(
-                    "{} {} {}\n",
+                use std::fmt::Write;
+                // Writing to a String cannot fail.
+                let _ = writeln!(
+                    t,
+                    "{} {} {}",
                     need(&e, "containerID")?.u32()?,
                     need(&e, "hostID")?.u32()?,
                     need(&e, "size")?.u32()?
