@@ -66,8 +66,8 @@ impl Error {
         Error::with(EXIT_RUNTIME, what.into(), Some(errno))
     }
 
-    /// [`Error::new`] of formatted words, formatted here: `format!` would put its own code
-    /// (a test for words without arguments) at every caller.
+    /// [`Error::new`] of formatted words, formatted here: a caller passes only the format's
+    /// arguments, and builds no String of its own to move in.
     #[inline(never)]
     pub fn msg(args: fmt::Arguments<'_>) -> Error {
         Error::new(fmt::format(args))
