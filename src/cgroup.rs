@@ -96,7 +96,7 @@ pub const THROTTLE_V2: [&str; 4] = ["rbps", "wbps", "riops", "wiops"];
 
 /// What the container's cgroup limits. `None` (and an empty list) leaves the kernel's
 /// default, which for a new cgroup is no limit.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 #[cfg_attr(test, derive(Debug, PartialEq, Eq))]
 pub struct Limits {
     /// `memory.max`; v1 `memory.limit_in_bytes`.
@@ -135,6 +135,33 @@ pub struct Limits {
     /// The device rules, with the defaults: applied when the cgroup is made, before any
     /// process is in it (v1 `devices.allow`/`devices.deny`, v2 an eBPF program).
     pub devices: Option<Vec<devices::Rule>>,
+}
+
+impl Default for Limits {
+    /// No limits. Out of line: a struct this size is written field by field, and every
+    /// front end starts from it.
+    #[inline(never)]
+    fn default() -> Limits {
+        Limits {
+            memory: None,
+            memory_low: None,
+            memory_swap: None,
+            swappiness: None,
+            oom_kill_disable: false,
+            cpu_shares: None,
+            cpu_quota: None,
+            cpu_period: None,
+            cpu_burst: None,
+            cpu_idle: None,
+            cpus: None,
+            mems: None,
+            pids: None,
+            hugepages: Vec::new(),
+            throttles: Vec::new(),
+            unified: Vec::new(),
+            devices: None,
+        }
+    }
 }
 
 impl Limits {
@@ -261,7 +288,7 @@ impl Limits {
     /// What cannot be done on a layout, found before anything is made (or changed).
     fn check_layout(&self, v2: bool) -> Result<()> {
         let refuse = |what: &str, needs: &str| {
-            Err(Error::new(format!(
+            Err(Error::msg(format_args!(
                 "linux.resources.{what} is not supported on {needs}"
             )))
         };
@@ -273,7 +300,7 @@ impl Limits {
                 return refuse("memory.disableOOMKiller", "cgroup v2");
             }
         } else if let Some((k, _)) = self.unified.first() {
-            return Err(Error::new(format!(
+            return Err(Error::msg(format_args!(
                 "linux.resources.unified[\"{k}\"]: unified (cgroup v2) settings need a cgroup v2 host; this one has cgroup v1 controllers"
             )));
         }
@@ -347,7 +374,7 @@ pub fn swap_v2(memory: Option<Amount>, swap: Option<Amount>) -> Result<Option<Am
         (None, Some(_)) => Err(Error::new(
             "linux.resources.memory.swap: a swap limit needs a memory limit (linux.resources.memory.limit)",
         )),
-        (Some(Amount::Of(m)), Some(Amount::Of(s))) if s < m => Err(Error::new(format!(
+        (Some(Amount::Of(m)), Some(Amount::Of(s))) if s < m => Err(Error::msg(format_args!(
             "linux.resources.memory.swap: {s} is below the memory limit ({m}); swap is the limit of memory and swap together"
         ))),
         (Some(Amount::Of(m)), Some(Amount::Of(s))) => Ok(Some(Amount::Of(s - m))),
@@ -441,8 +468,12 @@ struct Dir {
 
 impl Dir {
     fn write(&self, file: &str, value: &str) -> Result<()> {
-        write_at(self.fd.as_fd(), file, value)
-            .map_err(|e| Error::sys(format!("cannot write '{value}' to {}/{file}", self.path), e))
+        write_at(self.fd.as_fd(), file, value).map_err(|e| {
+            Error::sys_msg(
+                format_args!("cannot write '{value}' to {}/{file}", self.path),
+                e,
+            )
+        })
     }
 
     /// Write `value` to `file` when the kernel has that file.
@@ -450,11 +481,17 @@ impl Dir {
         match write_at(self.fd.as_fd(), file, value) {
             Ok(()) => Ok(true),
             Err(Errno::NOENT) => Ok(false),
-            Err(e) => Err(Error::sys(
-                format!("cannot write '{value}' to {}/{file}", self.path),
+            Err(e) => Err(Error::sys_msg(
+                format_args!("cannot write '{value}' to {}/{file}", self.path),
                 e,
             )),
         }
+    }
+
+    /// Write the amount `a` as `form` ([`Amount::v1`] or [`Amount::v2`]) gives it.
+    #[inline(never)]
+    fn write_amount(&self, file: &str, a: Amount, form: fn(Amount) -> String) -> Result<()> {
+        self.write(file, &form(a))
     }
 
     /// Write the number `n` to `file`.
@@ -605,7 +642,7 @@ impl Placement {
                 for &(ctrl, _) in &asked {
                     let base = format!("{ROOT}/{ctrl}");
                     if fs_magic(&base) != Some(CGROUP1_MAGIC) {
-                        return Err(Error::new(format!(
+                        return Err(Error::msg(format_args!(
                             "cannot apply {}: the {ctrl} controller is not mounted at {base}",
                             words()
                         )));
@@ -613,19 +650,19 @@ impl Placement {
                     dirs.push(target(base, Role::V1(ctrl.to_string())));
                 }
                 if dirs.is_empty() {
-                    return Err(Error::new(format!(
+                    return Err(Error::msg(format_args!(
                         "cannot create a cgroup under --cgroup-parent '{parent}': this host has cgroup v1 hierarchies but no v2 tree at {ROOT}/unified, and no limit was asked for"
                     )));
                 }
             }
             Layout::None if limits.any() => {
-                return Err(Error::new(format!(
+                return Err(Error::msg(format_args!(
                     "cannot apply {}: no cgroup filesystem is mounted at {ROOT} (mount cgroup2 there: mount -t cgroup2 none {ROOT})",
                     words()
                 )));
             }
             Layout::None => {
-                return Err(Error::new(format!(
+                return Err(Error::msg(format_args!(
                     "cannot create a cgroup under --cgroup-parent '{parent}': no cgroup filesystem is mounted at {ROOT}"
                 )));
             }
@@ -676,19 +713,16 @@ impl Placement {
                 // is joined only for a limit it enforces. Each v1 join costs the kernel a
                 // grace period (about 10 ms here: the cgroup threadgroup lock), which
                 // runc pays nine times over.
-                let needs: Vec<(&str, &str)> = limits
-                    .needs(false)
-                    .into_iter()
-                    .filter(|(c, _)| !(unified && *c == "devices"))
-                    .collect();
+                let mut needs = limits.needs(false);
+                needs.retain(|(c, _)| !(unified && *c == "devices"));
                 // Listed (a statfs each) only when one is to be joined.
-                let hierarchies = match unified && needs.is_empty() {
+                let mut hierarchies = match unified && needs.is_empty() {
                     true => Vec::new(),
                     false => v1_hierarchies(),
                 };
                 for (ctrl, what) in &needs {
                     if !hierarchies.iter().any(|h| holds(h, ctrl)) {
-                        return Err(Error::new(format!(
+                        return Err(Error::msg(format_args!(
                             "cannot apply {what}: the {ctrl} controller is not mounted under {ROOT}"
                         )));
                     }
@@ -700,10 +734,7 @@ impl Placement {
                         role: Role::V2,
                     });
                 }
-                let hierarchies: Vec<String> = hierarchies
-                    .into_iter()
-                    .filter(|h| !unified || needs.iter().any(|(c, _)| holds(h, c)))
-                    .collect();
+                hierarchies.retain(|h| !unified || needs.iter().any(|(c, _)| holds(h, c)));
                 for h in hierarchies {
                     dirs.push(Target {
                         base: format!("{ROOT}/{h}"),
@@ -713,7 +744,7 @@ impl Placement {
                 }
             }
             Layout::None => {
-                return Err(Error::new(format!(
+                return Err(Error::msg(format_args!(
                     "cannot create the container's cgroup: no cgroup filesystem is mounted at {ROOT}"
                 )));
             }
@@ -765,7 +796,7 @@ fn oci_parent(path: &str, own: &str, hierarchy: Option<&str>, v2_host: bool) -> 
             hit.then_some(p)
         })
         .ok_or_else(|| {
-            Error::new(format!(
+            Error::msg(format_args!(
                 "cannot place the relative linux.cgroupsPath '{path}': /proc/self/cgroup has no line for the {} hierarchy",
                 hierarchy.unwrap_or("cgroup v2")
             ))
@@ -813,17 +844,22 @@ fn make_dir(t: &Target, name: &str, how: &Make<'_>) -> Result<Dir> {
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     )
-    .map_err(|e| Error::sys(format!("cannot open cgroup {path}"), e))?;
+    .map_err(|e| Error::sys_msg(format_args!("cannot open cgroup {path}"), e))?;
     for comp in t.parent.split('/').filter(|c| !c.is_empty()) {
         enable_controllers(fd.as_fd(), &path, how)?;
         path.push('/');
         path.push_str(comp);
         match rustix::fs::mkdirat(&fd, comp, Mode::from_raw_mode(0o755)) {
             Ok(()) | Err(Errno::EXIST) => {}
-            Err(e) => return Err(Error::sys(format!("cannot create cgroup {path}"), e)),
+            Err(e) => {
+                return Err(Error::sys_msg(
+                    format_args!("cannot create cgroup {path}"),
+                    e,
+                ));
+            }
         }
         let next = open_dir_at(fd.as_fd(), comp)
-            .map_err(|e| Error::sys(format!("cannot open cgroup {path}"), e))?;
+            .map_err(|e| Error::sys_msg(format_args!("cannot open cgroup {path}"), e))?;
         if how.cpuset {
             cpuset_fill(next.as_fd(), fd.as_fd(), &path)?;
         }
@@ -852,7 +888,12 @@ fn make_dir(t: &Target, name: &str, how: &Make<'_>) -> Result<Dir> {
                 )
             }));
         }
-        Err(e) => return Err(Error::sys(format!("cannot create cgroup {path}"), e)),
+        Err(e) => {
+            return Err(Error::sys_msg(
+                format_args!("cannot create cgroup {path}"),
+                e,
+            ));
+        }
     }
     let opened = open_dir_at(fd.as_fd(), name).and_then(|d| Ok((rustix::fs::fstat(&d)?.st_ino, d)));
     match opened {
@@ -864,7 +905,7 @@ fn make_dir(t: &Target, name: &str, how: &Make<'_>) -> Result<Dir> {
         Err(e) => {
             // Made just now and still empty: nothing of anyone else's can be in it.
             let _ = rustix::fs::unlinkat(&fd, name, rustix::fs::AtFlags::REMOVEDIR);
-            Err(Error::sys(format!("cannot open cgroup {path}"), e))
+            Err(Error::sys_msg(format_args!("cannot open cgroup {path}"), e))
         }
     }
 }
@@ -875,8 +916,8 @@ fn cpuset_fill(dir: BorrowedFd<'_>, parent: BorrowedFd<'_>, path: &str) -> Resul
         if read_at(dir, file).is_some_and(|s| s.trim().is_empty()) {
             let from = read_at(parent, file).unwrap_or_default();
             write_at(dir, file, from.trim()).map_err(|e| {
-                Error::sys(
-                    format!("cannot write '{}' to {path}/{file}", from.trim()),
+                Error::sys_msg(
+                    format_args!("cannot write '{}' to {path}/{file}", from.trim()),
                     e,
                 )
             })?;
@@ -915,15 +956,15 @@ fn enable_controllers(dir: BorrowedFd<'_>, path: &str, how: &Make<'_>) -> Result
     let file = format!("{path}/cgroup.subtree_control");
     let words = missing.join(" ");
     write_at(dir, "cgroup.subtree_control", &words).map_err(|e| match e {
-        Errno::BUSY => Error::new(format!(
+        Errno::BUSY => Error::msg(format_args!(
             "cannot enable {words} in {file}: the cgroup has processes of its own \
              (cgroup v2's no-internal-processes rule); {}",
             how.front.parent_hint()
         )),
-        Errno::NOENT => Error::new(format!(
+        Errno::NOENT => Error::msg(format_args!(
             "cannot enable {words} in {file}: the controller is not available there (cgroup.controllers of {path} lacks it)"
         )),
-        e => Error::sys(format!("cannot enable {words} in {file}"), e),
+        e => Error::sys_msg(format_args!("cannot enable {words} in {file}"), e),
     })
 }
 
@@ -1021,7 +1062,7 @@ impl Cgroup {
                 c"",
                 T::OPEN_TREE_CLONE | T::OPEN_TREE_CLOEXEC | T::AT_EMPTY_PATH,
             )
-            .map_err(|e| Error::sys(format!("cannot bind {}", d.path), e))
+            .map_err(|e| Error::sys_msg(format_args!("cannot bind {}", d.path), e))
         };
         let mut out = Vec::new();
         if let Some(d) = &self.v2 {
@@ -1125,24 +1166,24 @@ impl Cgroup {
 /// default (no limit) and any order of writes is accepted, or a container's (`update`).
 fn write_v2(d: &Dir, l: &Limits) -> Result<()> {
     if let Some(p) = l.pids {
-        d.write("pids.max", &p.v2())?;
+        d.write_amount("pids.max", p, Amount::v2)?;
     }
     if let Some(swap) = swap_v2(l.memory, l.memory_swap)? {
         let v = swap.v2();
         // Without swap accounting there is no swap to limit: "none beyond the memory
         // limit" and "no limit" are what the host does anyway (as runc).
         if !d.write_if_present("memory.swap.max", &v)? && !matches!(v.as_str(), "max" | "0") {
-            return Err(Error::new(format!(
+            return Err(Error::msg(format_args!(
                 "cannot limit swap to {v} bytes: {}/memory.swap.max does not exist (the kernel does not account swap)",
                 d.path
             )));
         }
     }
     if let Some(m) = l.memory {
-        d.write("memory.max", &m.v2())?;
+        d.write_amount("memory.max", m, Amount::v2)?;
     }
     if let Some(m) = l.memory_low {
-        d.write("memory.low", &m.v2())?;
+        d.write_amount("memory.low", m, Amount::v2)?;
     }
     if let Some(s) = l.cpu_shares {
         d.write_u64("cpu.weight", cpu_weight(s))?;
@@ -1194,8 +1235,8 @@ fn write_v2(d: &Dir, l: &Limits) -> Result<()> {
                 Ok(()) => {}
                 Err(e @ (Errno::NOENT | Errno::PERM | Errno::ACCESS)) => {
                     let ctrl = k.split('.').next().unwrap_or_default();
-                    return Err(Error::sys(
-                        format!(
+                    return Err(Error::sys_msg(
+                        format_args!(
                             "linux.resources.unified[\"{k}\"]: cannot write '{line}' to {}/{k} (is the {ctrl} controller available?)",
                             d.path
                         ),
@@ -1203,8 +1244,8 @@ fn write_v2(d: &Dir, l: &Limits) -> Result<()> {
                     ));
                 }
                 Err(e) => {
-                    return Err(Error::sys(
-                        format!(
+                    return Err(Error::sys_msg(
+                        format_args!(
                             "linux.resources.unified[\"{k}\"]: cannot write '{line}' to {}/{k}",
                             d.path
                         ),
@@ -1251,22 +1292,22 @@ fn write_v1(ctrl: &str, d: &Dir, l: &Limits) -> Result<()> {
                 s => s.is_some(),
             };
             if let (Some(m), false) = (l.memory, swap_first) {
-                d.write("memory.limit_in_bytes", &m.v1())?;
+                d.write_amount("memory.limit_in_bytes", m, Amount::v1)?;
             }
             if let Some(s) = swap {
                 let no_extra = s == Amount::Max || Some(s) == l.memory;
                 if !d.write_if_present("memory.memsw.limit_in_bytes", &s.v1())? && !no_extra {
-                    return Err(Error::new(format!(
+                    return Err(Error::msg(format_args!(
                         "cannot apply linux.resources.memory.swap: {}/memory.memsw.limit_in_bytes does not exist (the kernel does not account swap: boot it with swapaccount=1)",
                         d.path
                     )));
                 }
             }
             if let (Some(m), true) = (l.memory, swap_first) {
-                d.write("memory.limit_in_bytes", &m.v1())?;
+                d.write_amount("memory.limit_in_bytes", m, Amount::v1)?;
             }
             if let Some(m) = l.memory_low {
-                d.write("memory.soft_limit_in_bytes", &m.v1())?;
+                d.write_amount("memory.soft_limit_in_bytes", m, Amount::v1)?;
             }
             if let Some(s) = l.swappiness {
                 d.write_u64("memory.swappiness", s)?;
@@ -1283,7 +1324,7 @@ fn write_v1(ctrl: &str, d: &Dir, l: &Limits) -> Result<()> {
                     .and_then(|v| v.trim().parse().ok())
                     .unwrap_or(s);
                 if got != s {
-                    return Err(Error::new(format!(
+                    return Err(Error::msg(format_args!(
                         "linux.resources.cpu.shares: {s} is out of the kernel's range (it made it {got})"
                     )));
                 }
@@ -1292,7 +1333,7 @@ fn write_v1(ctrl: &str, d: &Dir, l: &Limits) -> Result<()> {
                 d.write_u64("cpu.cfs_period_us", p)?;
             }
             if let Some(q) = l.cpu_quota {
-                d.write("cpu.cfs_quota_us", &q.v1())?;
+                d.write_amount("cpu.cfs_quota_us", q, Amount::v1)?;
             }
             if let Some(b) = l.cpu_burst {
                 d.write_u64("cpu.cfs_burst_us", b)?;
@@ -1309,13 +1350,14 @@ fn write_v1(ctrl: &str, d: &Dir, l: &Limits) -> Result<()> {
                 d.write("cpuset.mems", m)?;
             }
             // What was not given comes from the parent, as for the levels above.
-            let parent = open_dir_at(d.fd.as_fd(), "..")
-                .map_err(|e| Error::sys(format!("cannot open the parent of {}", d.path), e))?;
+            let parent = open_dir_at(d.fd.as_fd(), "..").map_err(|e| {
+                Error::sys_msg(format_args!("cannot open the parent of {}", d.path), e)
+            })?;
             cpuset_fill(d.fd.as_fd(), parent.as_fd(), &d.path)?;
         }
         "pids" => {
             if let Some(p) = l.pids {
-                d.write("pids.max", &p.v2())?;
+                d.write_amount("pids.max", p, Amount::v2)?;
             }
         }
         "hugetlb" => write_hugepages(d, l, "limit_in_bytes")?,
@@ -1462,7 +1504,7 @@ pub fn update(dirs: &[(String, u64)], l: &Limits) -> Result<()> {
     };
     for (ctrl, what) in l.needs(v2) {
         if !v2 && !dirs.iter().any(|(p, _)| holds(&hierarchy(p), ctrl)) {
-            return Err(Error::new(format!(
+            return Err(Error::msg(format_args!(
                 "cannot update {what}: the container has no {ctrl} cgroup (cgroup v1: not limited at create)"
             )));
         }
@@ -1689,13 +1731,13 @@ fn freeze(fd: BorrowedFd<'_>, v2: bool, frozen: bool) -> Result<()> {
     for _ in 0..100 {
         // v1 may stay FREEZING when a task cannot be frozen yet: writing again retries.
         write_at(fd, file, value)
-            .map_err(|e| Error::sys(format!("cannot write {value} to {file}"), e))?;
+            .map_err(|e| Error::sys_msg(format_args!("cannot write {value} to {file}"), e))?;
         if frozen_state(fd, v2) == frozen {
             return Ok(());
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    Err(Error::new(format!(
+    Err(Error::msg(format_args!(
         "the container's cgroup did not become {} within a second",
         if frozen { "frozen" } else { "thawed" }
     )))
@@ -1760,7 +1802,7 @@ fn kill_until_empty(open: &[(OwnedFd, bool)]) -> Result<()> {
         let _ = thaw(open);
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    Err(Error::new(format!(
+    Err(Error::msg(format_args!(
         "cannot kill every process of the container: {} left",
         procs_of(open).len()
     )))
@@ -1814,11 +1856,16 @@ fn remove_checked(path: &str, ino: u64) -> Result<()> {
                 }
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }
-            Err(e) => return Err(Error::sys(format!("cannot remove cgroup {path}"), e)),
+            Err(e) => {
+                return Err(Error::sys_msg(
+                    format_args!("cannot remove cgroup {path}"),
+                    e,
+                ));
+            }
         }
     }
-    Err(Error::sys(
-        format!("cannot remove cgroup {path}"),
+    Err(Error::sys_msg(
+        format_args!("cannot remove cgroup {path}"),
         Errno::BUSY,
     ))
 }
@@ -1902,7 +1949,7 @@ pub fn oci_path(cgroups_path: Option<&str>, systemd: bool, id: &str) -> Result<S
     if systemd {
         let text = given.map_or_else(|| format!("system.slice:runc:{id}"), str::to_string);
         let bad = || {
-            Error::new(format!(
+            Error::msg(format_args!(
                 "expected cgroupsPath to be of format \"slice:prefix:name\" for systemd cgroups, got \"{text}\" instead"
             ))
         };
@@ -1935,7 +1982,7 @@ pub fn oci_path(cgroups_path: Option<&str>, systemd: bool, id: &str) -> Result<S
 /// systemd's path of a slice unit: `a-b-c.slice` is `/a.slice/a-b.slice/a-b-c.slice`,
 /// `-.slice` the root (empty).
 fn expand_slice(slice: &str) -> Result<String> {
-    let bad = || Error::new(format!("invalid slice name: {slice}"));
+    let bad = || Error::msg(format_args!("invalid slice name: {slice}"));
     let stem = slice.strip_suffix(".slice").ok_or_else(bad)?;
     if slice.contains('/') || stem.is_empty() {
         return Err(bad());
@@ -1970,7 +2017,7 @@ fn clean(path: &str) -> Result<String> {
         }
     }
     if comps.is_empty() {
-        return Err(Error::new(format!(
+        return Err(Error::msg(format_args!(
             "linux.cgroupsPath '{path}' names the root of the cgroup hierarchy, not a cgroup of the container's own"
         )));
     }

@@ -108,6 +108,76 @@ pub enum Command {
 
 use crate::cgroup::{CPU_PERIOD_US, MAX_PIDS};
 
+/// The options of `run` and `exec`, found through [`RUN_OPTS`] and [`EXEC_OPTS`].
+#[derive(Clone, Copy)]
+enum Opt {
+    Help,
+    Version,
+    Name,
+    Hostname,
+    Env,
+    Workdir,
+    User,
+    Volume,
+    ReadOnly,
+    Net,
+    Memory,
+    Cpus,
+    Pids,
+    CgroupParent,
+    CapAdd,
+    CapDrop,
+    Seccomp,
+    NoTty,
+    Detach,
+    Interactive,
+}
+
+/// Each option as its letter (`'\0'`: none) and its long name.
+type Opts = [(char, &'static str, Opt)];
+
+const RUN_OPTS: &Opts = &[
+    ('h', "--help", Opt::Help),
+    ('V', "--version", Opt::Version),
+    ('\0', "--name", Opt::Name),
+    ('\0', "--hostname", Opt::Hostname),
+    ('e', "--env", Opt::Env),
+    ('w', "--workdir", Opt::Workdir),
+    ('u', "--user", Opt::User),
+    ('v', "--volume", Opt::Volume),
+    ('\0', "--read-only", Opt::ReadOnly),
+    ('\0', "--net", Opt::Net),
+    ('m', "--memory", Opt::Memory),
+    ('\0', "--cpus", Opt::Cpus),
+    ('\0', "--pids", Opt::Pids),
+    ('\0', "--cgroup-parent", Opt::CgroupParent),
+    ('\0', "--cap-add", Opt::CapAdd),
+    ('\0', "--cap-drop", Opt::CapDrop),
+    ('\0', "--seccomp", Opt::Seccomp),
+    ('\0', "--no-tty", Opt::NoTty),
+];
+
+const EXEC_OPTS: &Opts = &[
+    ('e', "--env", Opt::Env),
+    ('w', "--workdir", Opt::Workdir),
+    ('u', "--user", Opt::User),
+    ('\0', "--no-tty", Opt::NoTty),
+    ('d', "--detach", Opt::Detach),
+    ('i', "--interactive", Opt::Interactive),
+    ('t', "--interactive", Opt::Interactive),
+];
+
+/// The option `arg` names in `opts`, and its long name (for messages).
+#[inline(never)]
+fn find(arg: &lexopt::Arg, opts: &Opts) -> Option<(Opt, &'static str)> {
+    let &(_, name, opt) = opts.iter().find(|(c, l, _)| match arg {
+        lexopt::Arg::Short(s) => s == c,
+        lexopt::Arg::Long(s) => l[2..] == **s,
+        lexopt::Arg::Value(_) => false,
+    })?;
+    Some((opt, name))
+}
+
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command> {
     use lexopt::prelude::*;
     let mut p = lexopt::Parser::from_args(args);
@@ -123,7 +193,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command> {
         Value(v) if v == "ps" => return parse_ps(&mut p),
         Value(v) if v == "kill" => return parse_kill(&mut p),
         Value(v) => {
-            return Err(Error::new(format!(
+            return Err(Error::msg(format_args!(
                 "unknown command '{}' (run, exec, ps, kill; try 'crab-can --help')",
                 v.to_string_lossy()
             )));
@@ -153,63 +223,70 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command> {
     };
     let mut image = None;
     while let Some(arg) = p.next().map_err(lexerr)? {
-        match arg {
-            Short('h') | Long("help") => return Ok(Command::Help),
-            Short('V') | Long("version") => return Ok(Command::Version),
-            Long("name") => s.name = Some(check_name(&text(&mut p, "--name")?)?),
-            Long("hostname") => s.hostname = Some(check_hostname(&text(&mut p, "--hostname")?)?),
-            Short('e') | Long("env") => s.env.push(parse_env(p.value().map_err(lexerr)?)?),
-            Short('w') | Long("workdir") => {
-                s.workdir = Some(check_workdir(&text(&mut p, "--workdir")?)?)
-            }
-            Short('u') | Long("user") => s.user = Some(check_user(&text(&mut p, "--user")?)?),
-            Short('v') | Long("volume") => {
-                s.volumes.push(parse_volume(&text(&mut p, "--volume")?)?)
-            }
-            Long("read-only") => s.read_only = true,
-            Long("net") => {
-                s.net = match text(&mut p, "--net")?.as_str() {
-                    "none" => Net::None,
-                    "host" => Net::Host,
-                    v => {
-                        return Err(Error::new(format!(
-                            "invalid --net '{v}': expected 'none' or 'host'"
-                        )));
-                    }
-                }
-            }
-            Short('m') | Long("memory") => s.memory = Some(parse_size(&text(&mut p, "--memory")?)?),
-            Long("cpus") => {
-                s.cpu_quota = Some(parse_cpus(
-                    &text(&mut p, "--cpus")?,
-                    crate::cgroup::online_cpus(),
-                )?)
-            }
-            Long("pids") => s.pids = Some(parse_pids(&text(&mut p, "--pids")?)?),
-            Long("cgroup-parent") => {
-                s.cgroup_parent = Some(check_cgroup_parent(&text(&mut p, "--cgroup-parent")?)?)
-            }
-            Long("cap-add") => s.cap_add.push(text(&mut p, "--cap-add")?),
-            Long("cap-drop") => s.cap_drop.push(text(&mut p, "--cap-drop")?),
-            Long("seccomp") => {
-                s.seccomp = match text(&mut p, "--seccomp")?.as_str() {
-                    "default" => Seccomp::Default,
-                    "unconfined" => Seccomp::Unconfined,
-                    v => {
-                        return Err(Error::new(format!(
-                            "invalid --seccomp '{v}': expected 'default' or 'unconfined'"
-                        )));
-                    }
-                }
-            }
-            Long("no-tty") => s.no_tty = true,
+        let (opt, name) = match arg {
             Value(v) => {
                 image = Some(v);
                 // Options stop at IMAGE: the rest is the command, passed through untouched.
                 s.command.extend(p.raw_args().map_err(lexerr)?);
                 break;
             }
-            other => return Err(lexerr(other.unexpected())),
+            a => match find(&a, RUN_OPTS) {
+                Some(o) => o,
+                None => return Err(lexerr(a.unexpected())),
+            },
+        };
+        match opt {
+            Opt::Help => return Ok(Command::Help),
+            Opt::Version => return Ok(Command::Version),
+            Opt::ReadOnly => s.read_only = true,
+            Opt::NoTty => s.no_tty = true,
+            Opt::Env => s.env.push(parse_env(p.value().map_err(lexerr)?)?),
+            _ => {
+                let v = text(&mut p, name)?;
+                match opt {
+                    Opt::Name => {
+                        check_name(&v)?;
+                        s.name = Some(v)
+                    }
+                    Opt::Hostname => {
+                        check_label(&v, name)?;
+                        s.hostname = Some(v)
+                    }
+                    Opt::Workdir => {
+                        check_workdir(&v)?;
+                        s.workdir = Some(v)
+                    }
+                    Opt::User => {
+                        check_user(&v)?;
+                        s.user = Some(v)
+                    }
+                    Opt::Volume => s.volumes.push(parse_volume(&v)?),
+                    Opt::Net => {
+                        s.net = match v.as_str() {
+                            "none" => Net::None,
+                            "host" => Net::Host,
+                            v => return Err(invalid(name, v, "expected 'none' or 'host'")),
+                        }
+                    }
+                    Opt::Memory => s.memory = Some(parse_size(&v)?),
+                    Opt::Cpus => s.cpu_quota = Some(parse_cpus(&v, crate::cgroup::online_cpus())?),
+                    Opt::Pids => s.pids = Some(parse_pids(&v)?),
+                    Opt::CgroupParent => s.cgroup_parent = Some(check_cgroup_parent(&v)?),
+                    Opt::CapAdd => s.cap_add.push(v),
+                    Opt::CapDrop => s.cap_drop.push(v),
+                    Opt::Seccomp => {
+                        s.seccomp = match v.as_str() {
+                            "default" => Seccomp::Default,
+                            "unconfined" => Seccomp::Unconfined,
+                            v => {
+                                return Err(invalid(name, v, "expected 'default' or 'unconfined'"));
+                            }
+                        }
+                    }
+                    // The options without a value, handled above.
+                    _ => {}
+                }
+            }
         }
     }
     s.image = match image {
@@ -245,21 +322,34 @@ fn parse_exec(p: &mut lexopt::Parser) -> Result<Command> {
         detach: false,
     };
     while let Some(arg) = p.next().map_err(lexerr)? {
-        match arg {
-            Short('e') | Long("env") => s.env.push(parse_env(p.value().map_err(lexerr)?)?),
-            Short('w') | Long("workdir") => {
-                s.workdir = Some(check_workdir(&text(p, "--workdir")?)?)
-            }
-            Short('u') | Long("user") => s.user = Some(check_user(&text(p, "--user")?)?),
-            Long("no-tty") => s.no_tty = true,
-            Short('d') | Long("detach") => s.detach = true,
-            Short('i') | Short('t') | Long("interactive") => {}
+        let (opt, name) = match arg {
             Value(v) => {
-                s.name = check_name(&v.to_string_lossy())?;
+                s.name = v.to_string_lossy().into_owned();
+                check_name(&s.name)?;
                 s.command.extend(p.raw_args().map_err(lexerr)?);
                 break;
             }
-            other => return Err(lexerr(other.unexpected())),
+            a => match find(&a, EXEC_OPTS) {
+                Some(o) => o,
+                None => return Err(lexerr(a.unexpected())),
+            },
+        };
+        match opt {
+            Opt::Env => s.env.push(parse_env(p.value().map_err(lexerr)?)?),
+            Opt::Workdir => {
+                let v = text(p, name)?;
+                check_workdir(&v)?;
+                s.workdir = Some(v)
+            }
+            Opt::User => {
+                let v = text(p, name)?;
+                check_user(&v)?;
+                s.user = Some(v)
+            }
+            Opt::NoTty => s.no_tty = true,
+            Opt::Detach => s.detach = true,
+            // `-i`, `-t`, and whatever is not in EXEC_OPTS.
+            _ => {}
         }
     }
     if s.name.is_empty() || s.command.is_empty() || s.command[0].is_empty() {
@@ -280,11 +370,7 @@ fn parse_ps(p: &mut lexopt::Parser) -> Result<Command> {
                 json = match text(p, "--format")?.as_str() {
                     "json" => true,
                     "table" => false,
-                    v => {
-                        return Err(Error::new(format!(
-                            "invalid --format '{v}': expected 'table' or 'json'"
-                        )));
-                    }
+                    v => return Err(invalid("--format", v, "expected 'table' or 'json'")),
                 }
             }
             other => return Err(lexerr(other.unexpected())),
@@ -300,7 +386,11 @@ fn parse_kill(p: &mut lexopt::Parser) -> Result<Command> {
     while let Some(arg) = p.next().map_err(lexerr)? {
         match arg {
             Short('s') | Long("signal") => sig = crate::signal::parse(&text(p, "--signal")?)?,
-            Value(v) if name.is_none() => name = Some(check_name(&v.to_string_lossy())?),
+            Value(v) if name.is_none() => {
+                let n = v.to_string_lossy().into_owned();
+                check_name(&n)?;
+                name = Some(n)
+            }
             other => return Err(lexerr(other.unexpected())),
         }
     }
@@ -328,60 +418,52 @@ pub fn lexerr(e: lexopt::Error) -> Error {
     })
 }
 
+/// `invalid OPT 'VALUE': WHY`: the words for every option value this module refuses.
+#[inline(never)]
+fn invalid(opt: &str, v: &str, why: &str) -> Error {
+    Error::msg(format_args!("invalid {opt} '{v}': {why}"))
+}
+
 /// An option's value as UTF-8 text (names, paths of options, numbers).
+#[inline(never)]
 fn text(p: &mut lexopt::Parser, opt: &str) -> Result<String> {
     let v = p.value().map_err(lexerr)?;
-    v.into_string().map_err(|v| {
-        Error::new(format!(
-            "invalid {opt} '{}': not valid UTF-8",
-            v.to_string_lossy()
-        ))
-    })
+    v.into_string()
+        .map_err(|v| invalid(opt, &v.to_string_lossy(), "not valid UTF-8"))
 }
 
-fn check_name(n: &str) -> Result<String> {
-    if crate::state::is_name(n) {
-        Ok(n.to_string())
-    } else {
-        Err(invalid_label(n, "--name"))
+fn check_name(n: &str) -> Result<()> {
+    check_label(n, "--name")
+}
+
+/// A container name, or a hostname: it takes the same characters.
+fn check_label(v: &str, opt: &str) -> Result<()> {
+    if crate::state::is_name(v) {
+        return Ok(());
     }
-}
-
-/// A hostname takes the same characters as a container name.
-fn check_hostname(h: &str) -> Result<String> {
-    if crate::state::is_name(h) {
-        Ok(h.to_string())
-    } else {
-        Err(invalid_label(h, "--hostname"))
-    }
-}
-
-fn invalid_label(v: &str, opt: &str) -> Error {
-    Error::new(format!(
-        "invalid {opt} '{v}': use 1 to 64 of A-Z a-z 0-9 _ . - starting with a letter or digit"
+    Err(invalid(
+        opt,
+        v,
+        "use 1 to 64 of A-Z a-z 0-9 _ . - starting with a letter or digit",
     ))
 }
 
-fn check_workdir(w: &str) -> Result<String> {
+fn check_workdir(w: &str) -> Result<()> {
     if !w.starts_with('/') || w.contains('\0') {
-        return Err(Error::new(format!(
-            "invalid --workdir '{w}': it must be an absolute path"
-        )));
+        return Err(invalid("--workdir", w, "it must be an absolute path"));
     }
-    Ok(w.to_string())
+    Ok(())
 }
 
-fn check_user(u: &str) -> Result<String> {
+fn check_user(u: &str) -> Result<()> {
     let (user, group) = match u.split_once(':') {
         Some((a, b)) => (a, Some(b)),
         None => (u, None),
     };
     if user.is_empty() || group == Some("") || u.contains('\0') {
-        return Err(Error::new(format!(
-            "invalid --user '{u}': expected USER or USER:GROUP"
-        )));
+        return Err(invalid("--user", u, "expected USER or USER:GROUP"));
     }
-    Ok(u.to_string())
+    Ok(())
 }
 
 fn parse_env(v: OsString) -> Result<(OsString, Option<OsString>)> {
@@ -399,16 +481,17 @@ fn parse_env(v: OsString) -> Result<(OsString, Option<OsString>)> {
             .as_ref()
             .is_some_and(|v| v.as_encoded_bytes().contains(&0))
     {
-        return Err(Error::new(format!(
-            "invalid --env '{}': expected KEY=VALUE or KEY",
-            String::from_utf8_lossy(&key)
-        )));
+        return Err(invalid(
+            "--env",
+            &String::from_utf8_lossy(&key),
+            "expected KEY=VALUE or KEY",
+        ));
     }
     Ok((OsString::from_vec(key), val))
 }
 
 fn parse_volume(v: &str) -> Result<Volume> {
-    let bad = |why: &str| Error::new(format!("invalid --volume '{v}': {why}"));
+    let bad = |why: &str| invalid("--volume", v, why);
     let parts: Vec<&str> = v.split(':').collect();
     let (src, dst, read_only) = match parts.as_slice() {
         [s, d] => (*s, *d, false),
@@ -439,7 +522,7 @@ fn parse_volume(v: &str) -> Result<Volume> {
 /// SIZE: a whole positive number with an optional binary unit `b`, `k`, `m`, `g`, the
 /// last three optionally followed by `b` or `ib`, in any case (`64m` = `64MB` = `64MiB`).
 pub fn parse_size(s: &str) -> Result<u64> {
-    let bad = |why: &str| Error::new(format!("invalid --memory '{s}': {why}"));
+    let bad = |why: &str| invalid("--memory", s, why);
     let digits = s.bytes().take_while(u8::is_ascii_digit).count();
     if digits == 0 {
         return Err(bad(
@@ -447,12 +530,19 @@ pub fn parse_size(s: &str) -> Result<u64> {
         ));
     }
     let n: u64 = s[..digits].parse().map_err(|_| bad("number too large"))?;
-    let unit = s[digits..].to_ascii_lowercase();
-    let shift = match unit.as_str() {
-        "" | "b" => 0,
-        "k" | "kb" | "kib" => 10,
-        "m" | "mb" | "mib" => 20,
-        "g" | "gb" | "gib" => 30,
+    // The unit, in any case: none, `b`, or `k`, `m`, `g` followed by nothing, `b` or `ib`.
+    let unit = &s.as_bytes()[digits..];
+    let suffix_ok = || {
+        [&b""[..], b"b", b"ib"]
+            .iter()
+            .any(|t| unit[1..].eq_ignore_ascii_case(t))
+    };
+    let shift = match unit.first().map(u8::to_ascii_lowercase) {
+        None => 0,
+        Some(b'b') if unit.len() == 1 => 0,
+        Some(b'k') if suffix_ok() => 10,
+        Some(b'm') if suffix_ok() => 20,
+        Some(b'g') if suffix_ok() => 30,
         _ => {
             return Err(bad(
                 "unknown unit (use b, k, m or g, optionally followed by b or ib)",
@@ -476,7 +566,7 @@ pub fn parse_size(s: &str) -> Result<u64> {
 
 /// `--cpus N`: a decimal number of CPUs → the quota in µs per 100 ms period.
 pub fn parse_cpus(s: &str, online: u64) -> Result<u64> {
-    let bad = |why: String| Error::new(format!("invalid --cpus '{s}': {why}"));
+    let bad = |why: &str| invalid("--cpus", s, why);
     let (int, frac) = s.split_once('.').unwrap_or((s, ""));
     let digits_only = |t: &str| t.bytes().all(|c| c.is_ascii_digit());
     if (int.is_empty() && frac.is_empty())
@@ -484,19 +574,17 @@ pub fn parse_cpus(s: &str, online: u64) -> Result<u64> {
         || !digits_only(frac)
         || s.ends_with('.')
     {
-        return Err(bad(
-            "expected a decimal number of CPUs such as 0.5 or 2".into()
-        ));
+        return Err(bad("expected a decimal number of CPUs such as 0.5 or 2"));
     }
     if frac.len() > 5 {
         return Err(bad(
-            "at most 5 decimal places (the quota is counted in microseconds per 100 ms)".into(),
+            "at most 5 decimal places (the quota is counted in microseconds per 100 ms)",
         ));
     }
     let int: u64 = if int.is_empty() {
         0
     } else {
-        int.parse().map_err(|_| bad("number too large".into()))?
+        int.parse().map_err(|_| bad("number too large"))?
     };
     let mut frac_us: u64 = 0;
     for (i, c) in frac.bytes().enumerate() {
@@ -505,17 +593,17 @@ pub fn parse_cpus(s: &str, online: u64) -> Result<u64> {
     let quota = int
         .checked_mul(CPU_PERIOD_US)
         .and_then(|q| q.checked_add(frac_us))
-        .ok_or_else(|| bad("number too large".into()))?;
+        .ok_or_else(|| bad("number too large"))?;
     if quota == 0 {
-        return Err(bad("must be greater than 0".into()));
+        return Err(bad("must be greater than 0"));
     }
     if quota < 1000 {
         return Err(bad(
-            "must be at least 0.01 (the kernel's smallest quota is 1 ms per period)".into(),
+            "must be at least 0.01 (the kernel's smallest quota is 1 ms per period)",
         ));
     }
     if quota > online * CPU_PERIOD_US {
-        return Err(bad(format!("this machine has only {online} online CPUs")));
+        return Err(bad(&format!("this machine has only {online} online CPUs")));
     }
     Ok(quota)
 }
@@ -523,22 +611,17 @@ pub fn parse_cpus(s: &str, online: u64) -> Result<u64> {
 /// `--pids N`: crab-can's init is one of the N tasks, so 1 could never start the command;
 /// the kernel takes at most [`MAX_PIDS`].
 fn parse_pids(s: &str) -> Result<u64> {
-    match s.parse::<u64>() {
-        Ok(1) => Err(Error::new(format!(
-            "invalid --pids '{s}': at least 2 (crab-can's init inside the container counts as one task)"
-        ))),
-        Ok(n) if n > MAX_PIDS => Err(Error::new(format!(
-            "invalid --pids '{s}': at most {MAX_PIDS} (the kernel's limit)"
-        ))),
-        Ok(n) if n >= 2 && s.bytes().all(|c| c.is_ascii_digit()) => Ok(n),
-        _ => Err(Error::new(format!(
-            "invalid --pids '{s}': expected a whole number of at least 2"
-        ))),
-    }
+    let why = match s.parse::<u64>() {
+        Ok(1) => "at least 2 (crab-can's init inside the container counts as one task)",
+        Ok(n) if n > MAX_PIDS => &format!("at most {MAX_PIDS} (the kernel's limit)"),
+        Ok(n) if n >= 2 && s.bytes().all(|c| c.is_ascii_digit()) => return Ok(n),
+        _ => "expected a whole number of at least 2",
+    };
+    Err(invalid("--pids", s, why))
 }
 
 pub fn check_cgroup_parent(p: &str) -> Result<String> {
-    let bad = |why: &str| Error::new(format!("invalid --cgroup-parent '{p}': {why}"));
+    let bad = |why: &str| invalid("--cgroup-parent", p, why);
     if p.starts_with('/') {
         return Err(bad("must be relative to the cgroup root, not absolute"));
     }

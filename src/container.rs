@@ -239,7 +239,7 @@ fn clone_init(
             rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
             rustix::fs::Mode::empty(),
         )
-        .map_err(|e| Error::sys(format!("cannot open /proc/self/ns/{name}"), e))
+        .map_err(|e| Error::sys_msg(format_args!("cannot open /proc/self/ns/{name}"), e))
     };
     let mut restore = Vec::new();
     if let Some((_, fd)) = pid_ns {
@@ -252,7 +252,7 @@ fn clone_init(
         sys::unshare_namespaces(UnshareFlags::NEWTIME)
             .map_err(|e| Error::sys("cannot create the time namespace", e))?;
         write_file("/proc/self/timens_offsets", offsets).map_err(|e| {
-            Error::new(format!(
+            Error::msg(format_args!(
                 "cannot set the time namespace's offsets: {}",
                 crate::error::os_error(e)
             ))
@@ -309,7 +309,7 @@ fn prepare_init(
     }
     let write = |file: &str, text: &str| {
         write_file(&format!("/proc/{pid}/{file}"), text).map_err(|e| {
-            Error::new(format!(
+            Error::msg(format_args!(
                 "cannot write the container's {file}: {}",
                 crate::error::os_error(e)
             ))

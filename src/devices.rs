@@ -123,10 +123,13 @@ fn write_v1(dir: BorrowedFd<'_>, file: &str, line: &str) -> Result<()> {
         OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
         Mode::empty(),
     )
-    .map_err(|e| Error::sys(format!("cannot open {file}"), e))?;
+    .map_err(|e| Error::sys_msg(format_args!("cannot open {file}"), e))?;
     match rustix::io::write(&fd, line.as_bytes()) {
         Ok(_) => Ok(()),
-        Err(e) => Err(Error::sys(format!("cannot write \"{line}\" to {file}"), e)),
+        Err(e) => Err(Error::sys_msg(
+            format_args!("cannot write \"{line}\" to {file}"),
+            e,
+        )),
     }
 }
 
@@ -162,7 +165,7 @@ fn v1_lines(r: &Rule) -> Vec<String> {
 /// container can attach its own programs below it, which can only deny more.
 pub fn apply_v2(dir: BorrowedFd<'_>, rules: &[Rule]) -> Result<()> {
     if rules.len() > MAX_RULES {
-        return Err(Error::new(format!(
+        return Err(Error::msg(format_args!(
             "too many device rules ({}, at most {MAX_RULES})",
             rules.len()
         )));

@@ -65,6 +65,19 @@ impl Error {
     pub fn sys(what: impl Into<String>, errno: Errno) -> Error {
         Error::with(EXIT_RUNTIME, what.into(), Some(errno))
     }
+
+    /// [`Error::new`] of formatted words, formatted here: a caller passes only the format's
+    /// arguments, and builds no String of its own to move in.
+    #[inline(never)]
+    pub fn msg(args: fmt::Arguments<'_>) -> Error {
+        Error::new(fmt::format(args))
+    }
+
+    /// [`Error::sys`] of formatted words, formatted here (as [`Error::msg`]).
+    #[inline(never)]
+    pub fn sys_msg(args: fmt::Arguments<'_>, errno: Errno) -> Error {
+        Error::sys(fmt::format(args), errno)
+    }
 }
 
 impl fmt::Display for Error {
@@ -214,6 +227,7 @@ impl Failure {
     }
 
     /// The exit code this failure gives: 126/127 for the command, 125 for the rest.
+    #[inline(never)]
     pub fn exit_code(&self) -> u8 {
         match self.step {
             Step::Exec if self.errno == Errno::NOENT || self.errno == Errno::NOTDIR => {

@@ -62,7 +62,7 @@ fn position(b: &[u8], i: usize, what: &str) -> Error {
         .filter(|&&c| c & 0xc0 != 0x80)
         .count()
         + 1;
-    Error::new(format!("line {line} column {column}: {what}"))
+    Error::msg(format_args!("line {line} column {column}: {what}"))
 }
 
 struct Parser<'a> {
@@ -525,7 +525,11 @@ impl<'a> At<'a> {
 
     /// An array of strings.
     pub fn strings(self) -> Result<Vec<&'a str>> {
-        self.array()?.map(|a| a.str()).collect()
+        let mut out = Vec::new();
+        for a in self.array()? {
+            out.push(a.str()?);
+        }
+        Ok(out)
     }
 
     /// Error::new("PATH: msg") for checks done by the caller.
@@ -554,6 +558,7 @@ impl Items<'_> {
 impl<'a> Iterator for Items<'a> {
     type Item = At<'a>;
 
+    #[inline(never)]
     fn next(&mut self) -> Option<At<'a>> {
         let node = self.items.next()?;
         Some(At {
@@ -568,7 +573,7 @@ impl<'a> Iterator for Items<'a> {
 fn path_error(path: &Path<'_>, msg: String) -> Error {
     match path.is_empty() {
         true => Error::new(msg),
-        false => Error::new(format!("{path}: {msg}")),
+        false => Error::msg(format_args!("{path}: {msg}")),
     }
 }
 

@@ -20,7 +20,7 @@ use rustix::fs::{CWD, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 use rustix::termios::Winsize;
 use std::ffi::{CString, OsStr, OsString, c_char};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStrExt;
 
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -184,19 +184,19 @@ pub fn open_in_image(image: &OwnedFd, display: &str, path: &str) -> Result<Optio
     ) {
         Ok(fd) => fd,
         Err(Errno::NOENT) | Err(Errno::NOTDIR) => return Ok(None),
-        Err(e) => return Err(Error::sys(format!("cannot open {}", what()), e)),
+        Err(e) => return Err(Error::sys_msg(format_args!("cannot open {}", what()), e)),
     };
     let st = rustix::fs::fstat(&fd).map_err(|e| Error::sys(what(), e))?;
     let kind = rustix::fs::FileType::from_raw_mode(st.st_mode);
     if kind != rustix::fs::FileType::RegularFile {
-        return Err(Error::new(format!(
+        return Err(Error::msg(format_args!(
             "{} is {}, not a regular file; refusing to read it",
             what(),
             file_kind(kind)
         )));
     }
     if st.st_size as u64 > MAX_IMAGE_FILE {
-        return Err(Error::new(format!(
+        return Err(Error::msg(format_args!(
             "{} is larger than {} ({} bytes); refusing to read it",
             what(),
             crate::cgroup::mib(MAX_IMAGE_FILE),
@@ -298,7 +298,7 @@ fn plan_volume(v: &crate::cli::Volume) -> Result<rootfs::Volume> {
             | rustix::mount::OpenTreeFlags::OPEN_TREE_CLOEXEC
             | rustix::mount::OpenTreeFlags::AT_RECURSIVE,
     )
-    .map_err(|e| Error::sys(format!("cannot copy the mount tree of {}", what()), e))?;
+    .map_err(|e| Error::sys_msg(format_args!("cannot copy the mount tree of {}", what()), e))?;
     let svfs = rustix::fs::fstatvfs(&tree).map_err(|e| Error::sys(what(), e))?;
     let dst = v.dst.trim_end_matches('/');
     Ok(rootfs::Volume {
@@ -326,22 +326,24 @@ pub fn open_image(image: &OsStr, display: &str) -> Result<(Root, rustix::fs::Sta
         Mode::empty(),
     )
     .map_err(|e| match e {
-        Errno::NOENT => Error::new(format!("IMAGE '{display}' does not exist")),
-        Errno::NOTDIR => Error::new(format!("IMAGE '{display}' is not a directory")),
-        e => Error::sys(format!("IMAGE '{display}'"), e),
+        Errno::NOENT => Error::msg(format_args!("IMAGE '{display}' does not exist")),
+        Errno::NOTDIR => Error::msg(format_args!("IMAGE '{display}' is not a directory")),
+        e => Error::sys_msg(format_args!("IMAGE '{display}'"), e),
     })?;
-    let st = rustix::fs::fstat(&fd).map_err(|e| Error::sys(format!("IMAGE '{display}'"), e))?;
+    let st =
+        rustix::fs::fstat(&fd).map_err(|e| Error::sys_msg(format_args!("IMAGE '{display}'"), e))?;
     let root = rustix::fs::statat(rustix::fs::CWD, "/", rustix::fs::AtFlags::empty())
         .map_err(|e| Error::sys("cannot inspect '/'", e))?;
     if (st.st_dev, st.st_ino) == (root.st_dev, root.st_ino) {
-        return Err(Error::new(format!(
+        return Err(Error::msg(format_args!(
             "IMAGE '{display}' is the host's own root directory; give a root filesystem directory"
         )));
     }
     for mp in ["proc", "dev", "sys"] {
         rootfs::mount_point(&fd, display, mp)?;
     }
-    let vfs = rustix::fs::fstatvfs(&fd).map_err(|e| Error::sys(format!("IMAGE '{display}'"), e))?;
+    let vfs = rustix::fs::fstatvfs(&fd)
+        .map_err(|e| Error::sys_msg(format_args!("IMAGE '{display}'"), e))?;
     Ok((
         Root {
             image: fd,
@@ -552,27 +554,8 @@ pub fn from_cli(spec: &Spec) -> Result<Plan> {
         &spec.env,
         |k| std::env::var_os(k),
     );
-    let path = env
-        .iter()
-        .find(|(k, _)| k == "PATH")
-        .map(|(_, v)| v.as_bytes().to_vec())
-        .unwrap_or_default();
-    let envp = CStrings::new(
-        env.iter()
-            .map(|(k, v)| {
-                let mut b = k.as_bytes().to_vec();
-                b.push(b'=');
-                b.extend_from_slice(v.as_bytes());
-                cstring(&b)
-            })
-            .collect(),
-    );
-    let argv = CStrings::new(
-        spec.command
-            .iter()
-            .map(|a| cstring(&a.clone().into_vec()))
-            .collect(),
-    );
+    let (envp, path) = env_block(&env);
+    let argv = argv_of(&spec.command);
     let workdir = spec.workdir.clone().unwrap_or_else(|| "/".into());
 
     let mut default_caps = 0;
@@ -593,11 +576,10 @@ pub fn from_cli(spec: &Spec) -> Result<Plan> {
         })),
         Seccomp::Unconfined => None,
     };
-    let volumes = spec
-        .volumes
-        .iter()
-        .map(plan_volume)
-        .collect::<Result<Vec<_>>>()?;
+    let mut volumes = Vec::new();
+    for v in &spec.volumes {
+        volumes.push(plan_volume(v)?);
+    }
 
     let mut root_flags = (rootfs::mount_flags_of(&image_vfs) | NODEV) & !RDONLY;
     if spec.read_only
@@ -644,6 +626,31 @@ pub fn from_cli(spec: &Spec) -> Result<Plan> {
     })
 }
 
+/// The command and its arguments as C strings, for `run` and `exec`.
+fn argv_of(command: &[OsString]) -> CStrings {
+    CStrings::new(command.iter().map(|a| cstring(a.as_bytes())).collect())
+}
+
+/// The command's environment as `KEY=VALUE` strings, and its `PATH` (empty when unset),
+/// for `run` and `exec`.
+fn env_block(env: &[(OsString, OsString)]) -> (CStrings, Vec<u8>) {
+    let path = env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.as_bytes().to_vec())
+        .unwrap_or_default();
+    let envp = env
+        .iter()
+        .map(|(k, v)| {
+            let mut b = k.as_bytes().to_vec();
+            b.push(b'=');
+            b.extend_from_slice(v.as_bytes());
+            cstring(&b)
+        })
+        .collect();
+    (CStrings::new(envp), path)
+}
+
 /// `USER[:GROUP]` (or root) against the files of `root`, one copy for every front end.
 #[inline(never)]
 fn resolve_user(spec: Option<&str>, need_home: bool, root: &Root) -> Result<user::User> {
@@ -688,26 +695,13 @@ pub fn exec_process(
             None => env.push((k.clone(), v)),
         }
     }
-    let path = env
-        .iter()
-        .find(|(k, _)| k == "PATH")
-        .map(|(_, v)| v.as_bytes().to_vec())
-        .unwrap_or_default();
-    let envp = env
-        .iter()
-        .map(|(k, v)| {
-            let mut b = k.as_bytes().to_vec();
-            b.push(b'=');
-            b.extend_from_slice(v.as_bytes());
-            cstring(&b)
-        })
-        .collect();
+    let (envp, path) = env_block(&env);
     let cmd = spec.command[0].as_bytes();
     let workdir = spec.workdir.as_deref().unwrap_or(&r.cwd);
     Ok(ProcessPlan {
         exec_candidates: exec_candidates(cmd, &path),
-        argv: CStrings::new(spec.command.iter().map(|a| cstring(a.as_bytes())).collect()),
-        envp: CStrings::new(envp),
+        argv: argv_of(&spec.command),
+        envp,
         command_display: String::from_utf8_lossy(cmd).into_owned(),
         path_display: String::from_utf8_lossy(&path).into_owned(),
         cwd: cstring(workdir.as_bytes()),

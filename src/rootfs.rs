@@ -140,22 +140,22 @@ pub fn mount_point(image: &OwnedFd, display: &str, name: &str) -> Result<()> {
     match rustix::fs::statat(image.as_fd(), name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW) {
         Ok(st) => match FileType::from_raw_mode(st.st_mode) {
             FileType::Directory => Ok(()),
-            FileType::Symlink => Err(Error::new(format!(
+            FileType::Symlink => Err(Error::msg(format_args!(
                 "IMAGE '{display}': /{name} is a symbolic link; refusing to mount over it"
             ))),
-            _ => Err(Error::new(format!(
+            _ => Err(Error::msg(format_args!(
                 "IMAGE '{display}': /{name} is not a directory"
             ))),
         },
         Err(Errno::NOENT) => rustix::fs::mkdirat(image.as_fd(), name, Mode::from_raw_mode(0o755))
             .map_err(|e| {
-                Error::sys(
-                    format!("IMAGE '{display}' has no /{name} and it cannot be created"),
+                Error::sys_msg(
+                    format_args!("IMAGE '{display}' has no /{name} and it cannot be created"),
                     e,
                 )
             }),
-        Err(e) => Err(Error::sys(
-            format!("IMAGE '{display}': cannot inspect /{name}"),
+        Err(e) => Err(Error::sys_msg(
+            format_args!("IMAGE '{display}': cannot inspect /{name}"),
             e,
         )),
     }

@@ -86,7 +86,7 @@ pub fn parse_cap(name: &str, opt: &str) -> Result<u64> {
         .iter()
         .position(|n| *n == bare)
         .map(|i| 1u64 << i)
-        .ok_or_else(|| Error::new(format!("invalid {opt} '{name}': unknown capability")))
+        .ok_or_else(|| Error::msg(format_args!("invalid {opt} '{name}': unknown capability")))
 }
 
 /// `default`, with every drop applied first and then every add, limited to what crab-can
@@ -103,7 +103,7 @@ pub fn capability_set(default: u64, add: &[String], drop: &[String], held: u64) 
     let all_added = add.iter().any(|a| a.eq_ignore_ascii_case("ALL"));
     let missing = set & !held & if all_added { 0 } else { ALL_CAPS };
     if let Some(cap) = (0..CAP_NAMES.len()).find(|c| missing & (1 << c) != 0) {
-        return Err(Error::new(format!(
+        return Err(Error::msg(format_args!(
             "cannot give the container CAP_{}: crab-can itself does not hold it",
             CAP_NAMES[cap]
         )));

@@ -103,5 +103,5 @@ pub fn parse(s: &str) -> crate::error::Result<i32> {
         _ if name.starts_with("RTMAX") => rt(&name[5..], 64, -1),
         _ => None,
     };
-    r.ok_or_else(|| crate::error::Error::new(format!("unknown signal \"{s}\"")))
+    r.ok_or_else(|| crate::error::Error::msg(format_args!("unknown signal \"{s}\"")))
 }

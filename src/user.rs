@@ -104,28 +104,42 @@ fn find<T>(
     min: usize,
     mut pick: impl FnMut(&[&str]) -> Option<T>,
 ) -> Result<Option<T>> {
+    let mut found = None;
+    scan(file, which, min, &mut |f| {
+        found = pick(f);
+        found.is_some()
+    })?;
+    Ok(found)
+}
+
+/// [`find`]'s loop, one copy for every kind of line: up to the first line `pick` takes.
+#[inline(never)]
+fn scan(
+    file: Option<Lines>,
+    which: &str,
+    min: usize,
+    pick: &mut dyn FnMut(&[&str]) -> bool,
+) -> Result<()> {
     let Some(mut file) = file else {
-        return Ok(None);
+        return Ok(());
     };
     let mut line = Vec::new();
     loop {
         let more = file.next(&mut line).map_err(|e| {
-            Error::new(format!(
+            Error::msg(format_args!(
                 "cannot read IMAGE's {which}: {}",
                 crate::error::os_error(e)
             ))
         })?;
         if !more {
-            return Ok(None);
+            return Ok(());
         }
         let Ok(text) = std::str::from_utf8(&line) else {
             continue;
         };
         let fields: Vec<&str> = text.trim_end_matches('\n').split(':').collect();
-        if fields.len() >= min {
-            if let Some(v) = pick(&fields) {
-                return Ok(Some(v));
-            }
+        if fields.len() >= min && pick(&fields) {
+            return Ok(());
         }
     }
 }
@@ -178,7 +192,7 @@ pub fn resolve(
         Some((u, g)) => (u, Some(g)),
         None => (spec, None),
     };
-    let bad = |why: String| Error::new(format!("invalid --user '{spec}': {why}"));
+    let bad = |why: String| Error::msg(format_args!("invalid --user '{spec}': {why}"));
     let numeric_uid = u.bytes().all(|c| c.is_ascii_digit());
     let (uid, entry) = if numeric_uid {
         let uid = id(u).ok_or_else(|| bad(format!("'{u}' is not a valid uid")))?;

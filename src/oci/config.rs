@@ -49,13 +49,13 @@ pub fn load(bundle: &str, opts: &Options<'_>) -> Result<Bundle> {
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     )
-    .map_err(|e| Error::sys(format!("cannot open the bundle {bundle}"), e))?;
+    .map_err(|e| Error::sys_msg(format_args!("cannot open the bundle {bundle}"), e))?;
     let text = crate::sys::read_small(dir.as_fd(), "config.json", MAX_CONFIG).ok_or_else(|| {
-        Error::new(format!(
+        Error::msg(format_args!(
             "cannot read {bundle_abs}/config.json (missing, not a regular file, or over 16 MiB)"
         ))
     })?;
-    let v = json::parse(&text).map_err(|e| Error::new(format!("config.json: {}", e.msg)))?;
+    let v = json::parse(&text).map_err(|e| Error::msg(format_args!("config.json: {}", e.msg)))?;
     let at = At::root(&v);
     let (plan, rootfs) = build(&at, &bundle_abs, opts)?;
     let hooks = match at.get("hooks")? {
@@ -101,7 +101,7 @@ fn need<'a>(at: &At<'a>, key: &str) -> Result<At<'a>> {
         } else {
             format!("{}.{key}", at.path)
         };
-        Error::new(format!("{p}: missing"))
+        Error::msg(format_args!("{p}: missing"))
     })
 }
 
@@ -119,7 +119,7 @@ fn cs(at: &At<'_>, s: &str) -> Result<CString> {
 fn build(at: &At<'_>, bundle: &str, opts: &Options<'_>) -> Result<(Plan, String)> {
     let version = need(at, "ociVersion")?;
     if !version.str()?.starts_with("1.") {
-        return Err(version.error(format!(
+        return Err(version.error(format_args!(
             "unsupported version {} (crab-can reads 1.x)",
             version.str()?
         )));
@@ -154,17 +154,17 @@ fn build(at: &At<'_>, bundle: &str, opts: &Options<'_>) -> Result<(Plan, String)
                 "user" => (libc::CLONE_NEWUSER, Ns::User, "user"),
                 "cgroup" => (libc::CLONE_NEWCGROUP, Ns::ControlGroup, "cgroup"),
                 "time" => (libc::CLONE_NEWTIME, Ns::Time, "time"),
-                other => return Err(t.error(format!("unknown namespace type '{other}'"))),
+                other => return Err(t.error(format_args!("unknown namespace type '{other}'"))),
             };
             let flag = flag as u64;
             if seen & flag != 0 {
-                return Err(t.error(format!("namespace '{}' listed twice", t.str()?)));
+                return Err(t.error(format_args!("namespace '{}' listed twice", t.str()?)));
             }
             seen |= flag;
             match ns.get("path")? {
                 Some(p) if !p.str()?.is_empty() => {
                     if matches!(kind, Ns::Mount | Ns::User | Ns::Time) {
-                        return Err(p.error(format!(
+                        return Err(p.error(format_args!(
                             "joining a {} namespace by path is not supported",
                             t.str()?
                         )));
@@ -353,15 +353,15 @@ fn open_ns(p: &At<'_>, proc_name: &str) -> Result<OwnedFd> {
         OFlags::RDONLY | OFlags::CLOEXEC,
         Mode::empty(),
     )
-    .map_err(|e| Error::sys(format!("{}: cannot open {path}", p.path), e))?;
+    .map_err(|e| Error::sys_msg(format_args!("{}: cannot open {path}", p.path), e))?;
     use rustix::fd::AsRawFd;
     let link = rustix::fs::readlink(format!("/proc/self/fd/{}", fd.as_raw_fd()), Vec::new())
-        .map_err(|e| Error::sys(format!("{}: {path}", p.path), e))?;
+        .map_err(|e| Error::sys_msg(format_args!("{}: {path}", p.path), e))?;
     if !link
         .to_bytes()
         .starts_with(format!("{proc_name}:[").as_bytes())
     {
-        return Err(p.error(format!("{path} is not a {proc_name} namespace")));
+        return Err(p.error(format_args!("{path} is not a {proc_name} namespace")));
     }
     Ok(fd)
 }
@@ -404,9 +404,12 @@ pub fn exec_process(
     flags: &ExecFlags,
     root: &rootfs::Root,
 ) -> Result<ProcessPlan> {
-    let mut c = json::parse(config).map_err(|e| Error::new(format!("config.json: {}", e.msg)))?;
+    let mut c =
+        json::parse(config).map_err(|e| Error::msg(format_args!("config.json: {}", e.msg)))?;
     let mut p = match given {
-        Some(text) => json::parse(text).map_err(|e| Error::new(format!("process: {}", e.msg)))?,
+        Some(text) => {
+            json::parse(text).map_err(|e| Error::msg(format_args!("process: {}", e.msg)))?
+        }
         None => {
             let mut p = member(&mut c, "process").map_or(json::Value::Null, std::mem::take);
             let num = |n: &str| json::Value::Number(n.to_string());
@@ -535,10 +538,10 @@ fn process(at: &At<'_>, root: &rootfs::Root, extra: &mut Extras) -> Result<Proce
         for r in l.array()? {
             let t = need(&r, "type")?;
             let name = t.str()?;
-            let resource =
-                rlimit_resource(name).ok_or_else(|| t.error(format!("unknown rlimit {name}")))?;
+            let resource = rlimit_resource(name)
+                .ok_or_else(|| t.error(format_args!("unknown rlimit {name}")))?;
             if seen.contains(&name) {
-                return Err(t.error(format!("rlimit {name} given twice")));
+                return Err(t.error(format_args!("rlimit {name} given twice")));
             }
             seen.push(name);
             let val = |k: &str| -> Result<Option<u64>> {
@@ -576,10 +579,10 @@ fn process(at: &At<'_>, root: &rootfs::Root, extra: &mut Extras) -> Result<Proce
         }
     }
     let path = path.unwrap_or_else(|| plan::DEFAULT_PATH.to_string());
-    let argv: Vec<CString> = args
-        .iter()
-        .map(|a| cs(&args_at, a))
-        .collect::<Result<_>>()?;
+    let mut argv = Vec::new();
+    for a in &args {
+        argv.push(cs(&args_at, a)?);
+    }
     Ok(ProcessPlan {
         exec_candidates: plan::exec_candidates(args[0].as_bytes(), path.as_bytes()),
         command_display: args[0].to_string(),
@@ -813,12 +816,12 @@ fn mount(
                 // directory is empty or missing (podman's --read-only sends it for /tmp,
                 // /var/tmp and /run); anything else is refused rather than dropped.
                 if !dir_is_empty(image, dst) {
-                    return Err(o.error(format!(
+                    return Err(o.error(format_args!(
                         "mount option 'tmpcopyup' over the non-empty {dst} is not supported"
                     )));
                 }
             } else if opt.starts_with("idmap") || opt.starts_with("rro") {
-                return Err(o.error(format!("mount option '{opt}' is not supported")));
+                return Err(o.error(format_args!("mount option '{opt}' is not supported")));
             } else {
                 data.push(opt);
             }
@@ -839,7 +842,7 @@ fn mount(
             flags |= rustix::mount::OpenTreeFlags::AT_RECURSIVE;
         }
         let tree = rustix::mount::open_tree(rustix::fs::CWD, src.as_str(), flags)
-            .map_err(|e| Error::sys(format!("{}: cannot bind-mount {src}", m.path), e))?;
+            .map_err(|e| Error::sys_msg(format_args!("{}: cannot bind-mount {src}", m.path), e))?;
         let st = rustix::fs::fstat(&tree).map_err(|e| Error::sys(&src, e))?;
         let vfs = rustix::fs::fstatvfs(&tree).map_err(|e| Error::sys(&src, e))?;
         let remount_flags = set & !(libc::MS_BIND | libc::MS_REC | libc::MS_RDONLY) as u32;
@@ -876,7 +879,7 @@ fn mount(
         }
         "cgroup" => out.push(cgroup_mount(m, dst_c.clone(), set, placed)?),
         "" => return Err(m.error("type: missing (and not a bind mount)")),
-        other => return Err(m.error(format!("mount type '{other}' is not supported"))),
+        other => return Err(m.error(format_args!("mount type '{other}' is not supported"))),
     }
     if prop != 0 {
         out.push(MountOp::Propagation {
@@ -990,7 +993,7 @@ fn devices(
                 rustix::mount::OpenTreeFlags::OPEN_TREE_CLONE
                     | rustix::mount::OpenTreeFlags::OPEN_TREE_CLOEXEC,
             )
-            .map_err(|e| Error::sys(format!("cannot bind the host's {path}"), e))?;
+            .map_err(|e| Error::sys_msg(format_args!("cannot bind the host's {path}"), e))?;
             let vfs = rustix::fs::fstatvfs(&tree).map_err(|e| Error::sys(path, e))?;
             return Ok(MountOp::Volume(rootfs::Volume {
                 tree,
@@ -1051,13 +1054,13 @@ fn devices(
             "c" | "u" => FileType::CharacterDevice,
             "b" => FileType::BlockDevice,
             "p" => FileType::Fifo,
-            other => return Err(t.error(format!("unknown device type '{other}'"))),
+            other => return Err(t.error(format_args!("unknown device type '{other}'"))),
         };
         let num = |k: &str| -> Result<u32> {
             Ok(match d.get(k)? {
                 Some(v) => v.u32()?,
                 None if kind == FileType::Fifo => 0,
-                None => return Err(d.error(format!("{k}: missing"))),
+                None => return Err(d.error(format_args!("{k}: missing"))),
             })
         };
         let (major, minor) = (num("major")?, num("minor")?);
@@ -1113,7 +1116,7 @@ fn check_sysctl(s: &At<'_>, key: &str, namespaces: u64, extra: &Extras) -> Resul
     if ok {
         Ok(())
     } else {
-        Err(s.error(format!(
+        Err(s.error(format_args!(
             "sysctl '{key}' is not namespaced for this container (or its namespace is not the container's own)"
         )))
     }
@@ -1131,8 +1134,11 @@ fn id_maps(
         let mut t = String::new();
         if let Some(m) = m {
             for e in m.array()? {
-                t += &format!(
-                    "{} {} {}\n",
+                use std::fmt::Write;
+                // Writing to a String cannot fail.
+                let _ = writeln!(
+                    t,
+                    "{} {} {}",
                     need(&e, "containerID")?.u32()?,
                     need(&e, "hostID")?.u32()?,
                     need(&e, "size")?.u32()?
@@ -1162,14 +1168,14 @@ fn id_maps(
 pub fn exec_error(p: &ProcessPlan, errno: Errno) -> Error {
     let cmd = &p.command_display;
     match errno {
-        Errno::NOENT | Errno::NOTDIR if !cmd.contains('/') => Error::new(format!(
+        Errno::NOENT | Errno::NOTDIR if !cmd.contains('/') => Error::msg(format_args!(
             "exec: \"{cmd}\": executable file not found in $PATH"
         )),
-        Errno::NOENT | Errno::NOTDIR => Error::new(format!(
+        Errno::NOENT | Errno::NOTDIR => Error::msg(format_args!(
             "exec: \"{cmd}\": stat {cmd}: no such file or directory"
         )),
-        Errno::ACCESS => Error::new(format!("exec: \"{cmd}\": permission denied")),
-        e => Error::sys(format!("exec: \"{cmd}\""), e),
+        Errno::ACCESS => Error::msg(format_args!("exec: \"{cmd}\": permission denied")),
+        e => Error::sys_msg(format_args!("exec: \"{cmd}\""), e),
     }
 }
 

@@ -71,7 +71,11 @@ fn cstring(at: &At<'_>, s: &str) -> Result<CString> {
 }
 
 fn cstrings(at: &At<'_>) -> Result<Vec<CString>> {
-    at.array()?.map(|a| cstring(&a, a.str()?)).collect()
+    let mut out = Vec::new();
+    for a in at.array()? {
+        out.push(cstring(&a, a.str()?)?);
+    }
+    Ok(out)
 }
 
 /// The config's `hooks` object.
@@ -101,7 +105,7 @@ fn parse_hook(at: &At<'_>) -> Result<Hook> {
         .ok_or_else(|| at.error("path is required"))?;
     let path = p.str()?;
     if !path.starts_with('/') {
-        return Err(p.error(format!("'{path}' is not an absolute path")));
+        return Err(p.error(format_args!("'{path}' is not an absolute path")));
     }
     let path = cstring(&p, path)?;
     let mut args = match at.get("args")? {
@@ -116,7 +120,7 @@ fn parse_hook(at: &At<'_>) -> Result<Hook> {
         None => None,
         Some(t) => match t.i64()? {
             n if n <= 0 => return Err(t.error("must be greater than zero")),
-            n => Some(u32::try_from(n).map_err(|_| t.error(format!("{n} is out of range")))?),
+            n => Some(u32::try_from(n).map_err(|_| t.error(format_args!("{n} is out of range")))?),
         },
     };
     Ok(Hook {
@@ -312,8 +316,8 @@ fn spawn_and_wait(
     let mut errno = [0u8; 4];
     if rustix::io::read(&err_r, &mut errno) == Ok(4) {
         let e = Errno::from_raw_os_error(i32::from_ne_bytes(errno));
-        return Err(Error::sys(
-            format!("cannot execute '{}'", hook.path.to_string_lossy()),
+        return Err(Error::sys_msg(
+            format_args!("cannot execute '{}'", hook.path.to_string_lossy()),
             e,
         ));
     }
@@ -359,7 +363,7 @@ fn feed_and_wait(
         let left = match deadline {
             Some(d) => match d - monotonic_ns() {
                 ns if ns <= 0 => {
-                    return Err(Error::new(format!(
+                    return Err(Error::msg(format_args!(
                         "hook ran past specified timeout of {}.0s",
                         hook.timeout.unwrap_or(0)
                     )));

@@ -84,7 +84,7 @@ impl Log {
         let json = match format {
             "" | "text" => false,
             "json" => true,
-            _ => return Err(Error::new(format!("invalid log-format: {format}"))),
+            _ => return Err(Error::msg(format_args!("invalid log-format: {format}"))),
         };
         let file = match path {
             None => None,
@@ -95,7 +95,7 @@ impl Log {
                     OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | OFlags::CLOEXEC,
                     Mode::from_raw_mode(0o644),
                 )
-                .map_err(|e| Error::sys(format!("cannot open log file '{p}'"), e))?,
+                .map_err(|e| Error::sys_msg(format_args!("cannot open log file '{p}'"), e))?,
             ),
         };
         Ok(Log { file, json })

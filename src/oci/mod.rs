@@ -160,7 +160,7 @@ fn value(p: &mut lexopt::Parser) -> Result<String> {
     p.value()
         .map_err(lexerr)?
         .into_string()
-        .map_err(|v| Error::new(format!("not UTF-8: {}", v.to_string_lossy())))
+        .map_err(|v| Error::msg(format_args!("not UTF-8: {}", v.to_string_lossy())))
 }
 
 fn parse_and_run(args: Vec<OsString>, log: &mut log::Log) -> Result<u8> {
@@ -217,7 +217,7 @@ fn parse_and_run(args: Vec<OsString>, log: &mut log::Log) -> Result<u8> {
             print(&spec::features());
             Ok(0)
         }
-        other => Err(Error::new(format!(
+        other => Err(Error::msg(format_args!(
             "unknown command '{other}' (create, start, state, kill, delete, run, exec, list, ps, update, events, pause, resume, spec, features)"
         ))),
     }
@@ -290,14 +290,14 @@ fn open_parent(path: &str) -> Result<(OwnedFd, String)> {
         rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
         rustix::fs::Mode::empty(),
     )
-    .map_err(|e| Error::sys(format!("cannot open the directory of {path}"), e))?;
+    .map_err(|e| Error::sys_msg(format_args!("cannot open the directory of {path}"), e))?;
     Ok((fd, name.to_string()))
 }
 
 /// The pid file: decimal, no newline, renamed into place.
 fn write_pid_file(dir: &OwnedFd, name: &str, pid: i32) -> Result<()> {
     state::replace(dir.as_fd(), name, pid.to_string().as_bytes(), 0o644)
-        .map_err(|e| Error::sys(format!("cannot write the pid file {name}"), e))
+        .map_err(|e| Error::sys_msg(format_args!("cannot write the pid file {name}"), e))
 }
 
 /// Send the pty master to the caller's console socket: one message, one fd, a non-empty
@@ -308,8 +308,8 @@ fn send_console(path: &str, master: BorrowedFd<'_>) -> Result<()> {
 }
 
 fn console_error(path: &str, e: Errno) -> Error {
-    Error::sys(
-        format!("cannot send the terminal to the console socket {path}"),
+    Error::sys_msg(
+        format_args!("cannot send the terminal to the console socket {path}"),
         e,
     )
 }
@@ -637,8 +637,9 @@ fn exec_cmd(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
         Some(path) => {
             let (dir, name) = open_parent(path)?;
             Some(
-                crate::sys::read_small(dir.as_fd(), &name, 16 << 20)
-                    .ok_or_else(|| Error::new(format!("cannot read the process file {path}")))?,
+                crate::sys::read_small(dir.as_fd(), &name, 16 << 20).ok_or_else(|| {
+                    Error::msg(format_args!("cannot read the process file {path}"))
+                })?,
             )
         }
         None => None,
@@ -655,7 +656,9 @@ fn exec_cmd(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
     };
     let Some(config) = crate::sys::read_small(entry.fd, &entry.file("config.json"), 16 << 20)
     else {
-        return Err(Error::new(format!("cannot read the saved config of {id}")));
+        return Err(Error::msg(format_args!(
+            "cannot read the saved config of {id}"
+        )));
     };
     exec_in(
         &id,
@@ -819,8 +822,8 @@ pub fn kill_by_name(name: &str, sig: i32) -> Option<Result<u8>> {
     Some(match st.pidfd() {
         Some(fd) => crate::sys::pidfd_signal(fd.as_fd(), sig)
             .map(|()| 0)
-            .map_err(|e| Error::sys(format!("cannot signal container {name}"), e)),
-        None => Err(Error::new(format!("container {name} is not running"))),
+            .map_err(|e| Error::sys_msg(format_args!("cannot signal container {name}"), e)),
+        None => Err(Error::msg(format_args!("container {name} is not running"))),
     })
 }
 
@@ -990,7 +993,9 @@ fn ps(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
                 json = match value(p)?.as_str() {
                     "json" => true,
                     "table" => false,
-                    other => return Err(Error::new(format!("invalid format option '{other}'"))),
+                    other => {
+                        return Err(Error::msg(format_args!("invalid format option '{other}'")));
+                    }
                 }
             }
             Value(v) if id.is_none() => id = Some(v.to_string_lossy().into_owned()),
@@ -1068,7 +1073,11 @@ fn update_flag(sec: &mut [String; 4], u: &str, v: &str) -> Result<()> {
     match (key, ram_bytes(v)) {
         ("cpus" | "mems", _) => crate::json::quote(s, v),
         (_, Some(n)) => *s += &n.to_string(),
-        _ => return Err(Error::new(format!("invalid value for --{flag}: '{v}'"))),
+        _ => {
+            return Err(Error::msg(format_args!(
+                "invalid value for --{flag}: '{v}'"
+            )));
+        }
     }
     s.push(',');
     Ok(())
@@ -1126,7 +1135,9 @@ fn update(g: &Global, p: &mut lexopt::Parser, events: bool) -> Result<u8> {
 #[inline(never)]
 fn stats_event(id: &str, st: &State, stopped: bool, stats: bool) -> Result<()> {
     if stopped {
-        return Err(Error::new(format!("container with id {id} is not running")));
+        return Err(Error::msg(format_args!(
+            "container with id {id} is not running"
+        )));
     }
     if !stats {
         return Err(Error::new(
@@ -1165,7 +1176,7 @@ fn apply_update(file: Option<&str>, sec: &[String; 4], st: &State, stopped: bool
         }
     };
     let text = text.ok_or_else(|| {
-        Error::new(format!(
+        Error::msg(format_args!(
             "cannot read the resources from {}",
             file.unwrap_or_default()
         ))
@@ -1278,7 +1289,7 @@ fn delete_cmd(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
             wait_gone(&st);
         }
         s if !force => {
-            return Err(Error::new(format!(
+            return Err(Error::msg(format_args!(
                 "cannot delete container {id} that is not stopped: {}",
                 s.word()
             )));
@@ -1384,7 +1395,7 @@ fn spec_cmd(p: &mut lexopt::Parser) -> Result<u8> {
     let path = format!("{bundle}/config.json");
     use rustix::fs::{Mode, OFlags};
     let cannot = |e| {
-        Error::new(format!(
+        Error::msg(format_args!(
             "cannot write {path}: {}",
             crate::error::os_error(e)
         ))

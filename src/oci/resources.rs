@@ -102,7 +102,7 @@ pub fn parse(at: At<'_>) -> Result<Limits> {
 }
 
 fn unsupported(at: &At<'_>) -> Error {
-    Error::new(format!("{} is not supported", at.path))
+    Error::msg(format_args!("{} is not supported", at.path))
 }
 
 /// A byte limit: 0 unset, -1 none.

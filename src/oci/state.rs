@@ -76,19 +76,19 @@ pub fn check_id(id: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::new(format!("invalid container id '{id}'")))
+        Err(Error::msg(format_args!("invalid container id '{id}'")))
     }
 }
 
 /// The `--root` directory, made when missing (0700), opened.
 pub fn open_root(root: &str) -> Result<OwnedFd> {
-    let cannot = |e| Error::sys(format!("cannot use the state directory {root}"), e);
+    let cannot = |e| Error::sys_msg(format_args!("cannot use the state directory {root}"), e);
     match rustix::fs::mkdirat(rustix::fs::CWD, root, Mode::from_raw_mode(0o700)) {
         Ok(()) | Err(Errno::EXIST) => {}
         Err(Errno::NOENT) => {
             // Its parents (a rootless $XDG_RUNTIME_DIR/..., /run/containerd/runc/NS).
             mkdir_all(root).map_err(|e| {
-                Error::new(format!(
+                Error::msg(format_args!(
                     "cannot create the state directory {root}: {}",
                     crate::error::os_error(e)
                 ))
@@ -163,8 +163,13 @@ pub fn make<'r>(root: &'r OwnedFd, id: &str) -> Result<Entry<'r>> {
             id: id.to_string(),
             claim: Some(claim),
         }),
-        Err(Errno::EXIST) => Err(Error::new(format!("container with id {id} already exists"))),
-        Err(e) => Err(Error::sys(format!("cannot create the state of {id}"), e)),
+        Err(Errno::EXIST) => Err(Error::msg(format_args!(
+            "container with id {id} already exists"
+        ))),
+        Err(e) => Err(Error::sys_msg(
+            format_args!("cannot create the state of {id}"),
+            e,
+        )),
     }
 }
 
@@ -221,8 +226,9 @@ impl State {
     fn from_json(text: &[u8]) -> Result<State> {
         let v = json::parse(text)?;
         let at = At::root(&v);
-        let field =
-            |k: &str| -> Result<At<'_>> { at.get(k)?.ok_or_else(|| Error::new(format!("no {k}"))) };
+        let field = |k: &str| -> Result<At<'_>> {
+            at.get(k)?.ok_or_else(|| Error::msg(format_args!("no {k}")))
+        };
         let mut st = State {
             id: field("id")?.str()?.to_string(),
             pid: field("pid")?.i32()?,
@@ -254,7 +260,7 @@ impl State {
     /// them at `delete` waits for the disk; and every file made costs an inode, which ext4
     /// finds by skipping the ones freed recently (a scan that grows with the churn).
     pub fn save(&self, entry: &Entry) -> Result<()> {
-        let cannot = |e| Error::sys(format!("cannot write the state of {}", entry.id), e);
+        let cannot = |e| Error::sys_msg(format_args!("cannot write the state of {}", entry.id), e);
         let claim = entry.claim.as_ref().ok_or_else(|| cannot(Errno::BADF))?;
         let at = rustix::fs::fstat(claim).map_err(cannot)?.st_size as u64;
         let text = self.to_json();
