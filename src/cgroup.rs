@@ -180,24 +180,25 @@ impl Limits {
 
     /// The docker-like limits in words, for `ps` (`-` when none).
     pub fn docker_words(&self) -> String {
-        let mut w = Vec::new();
+        use std::fmt::Write;
+        let mut w = String::new();
         if let Some(Amount::Of(m)) = self.memory {
             let (n, unit) = match m {
                 _ if m % (1 << 20) == 0 => (m >> 20, "MiB"),
                 _ if m % 1024 == 0 => (m >> 10, "KiB"),
                 _ => (m, "B"),
             };
-            w.push(format!("memory={n}{unit}"));
+            let _ = write!(w, " memory={n}{unit}");
         }
         if let (Some(Amount::Of(q)), Some(p)) = (self.cpu_quota, self.cpu_period) {
-            w.push(format!("cpus={}.{:02}", q / p, q % p * 100 / p));
+            let _ = write!(w, " cpus={}.{:02}", q / p, q % p * 100 / p);
         }
         if let Some(Amount::Of(n)) = self.pids {
-            w.push(format!("pids={n}"));
+            let _ = write!(w, " pids={n}");
         }
         match w.is_empty() {
             true => "-".into(),
-            false => w.join(" "),
+            false => w.split_off(1),
         }
     }
 
@@ -749,7 +750,7 @@ impl Placement {
                 )));
             }
         }
-        let name = path.rsplit('/').next().unwrap_or_default();
+        let name = crate::sys::split_last(path, b'/').map_or(path.as_str(), |(_, n)| n);
         Ok(Placement {
             layout,
             front: Front::Oci,
@@ -780,7 +781,7 @@ fn v2_needs(layout: Layout, limits: &Limits) -> Vec<&'static str> {
 /// host under its parent, as runc does: crab-can's own cgroup holds processes, so no
 /// controller could be enabled for its children.
 fn oci_parent(path: &str, own: &str, hierarchy: Option<&str>, v2_host: bool) -> Result<String> {
-    let (parent, _) = path.rsplit_once('/').unwrap_or(("", path));
+    let (parent, _) = crate::sys::split_last(path, b'/').unwrap_or(("", path));
     if path.starts_with('/') {
         return Ok(parent.trim_start_matches('/').to_string());
     }
@@ -1450,7 +1451,10 @@ fn children(dir: BorrowedFd<'_>) -> Vec<OwnedFd> {
 /// The processes of `dir` and of its sub-cgroups, added to `out`.
 fn collect_procs(dir: BorrowedFd<'_>, depth: usize, out: &mut Vec<i32>) {
     if let Some(s) = read_at(dir, "cgroup.procs") {
-        out.extend(s.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
+        out.extend(
+            s.lines()
+                .filter_map(|l| Some(l.trim().parse::<u32>().ok()? as i32)),
+        );
     }
     if depth < MAX_DEPTH {
         for c in children(dir) {

@@ -87,13 +87,13 @@ fn signalfd() -> Result<rustix::fd::OwnedFd, Errno> {
 /// overwrites them before the container can look at PID 1. None without /proc.
 pub fn host_traces() -> Option<[(usize, usize); 2]> {
     let stat = sys::read_text("/proc/self/stat")?;
-    let after_comm = &stat[stat.rfind(')')? + 1..];
+    let after_comm = &stat[sys::split_last(&stat, b')')?.0.len() + 1..];
     // Field 3 (state) is the first after the command name; fields 48-51 follow.
     let f: Vec<usize> = after_comm
         .split_whitespace()
         .skip(45)
         .take(4)
-        .map(|v| v.parse().ok())
+        .map(|v| v.parse::<u64>().ok().map(|n| n as usize))
         .collect::<Option<_>>()?;
     (f.len() == 4 && f[0] <= f[1] && f[2] <= f[3]).then(|| [(f[0], f[1]), (f[2], f[3])])
 }

@@ -69,9 +69,9 @@ pub fn reset_for_exec() {
 
 /// A signal as a number or a name, with or without SIG, any case.
 pub fn parse(s: &str) -> crate::error::Result<i32> {
-    if let Ok(n) = s.parse::<i32>() {
+    if let Ok(n) = s.parse::<u32>() {
         if (1..=64).contains(&n) {
-            return Ok(n);
+            return Ok(n as i32);
         }
     }
     let up = s.to_ascii_uppercase();

@@ -219,6 +219,18 @@ pub fn close(fd: RawFd) {
     unsafe { libc::close(fd) };
 }
 
+/// `s` split at its last byte `b` (ASCII): what comes before it and after it. Searching
+/// bytes keeps core's generic reverse char searcher out of the binary.
+pub fn split_last(s: &str, b: u8) -> Option<(&str, &str)> {
+    let i = s.bytes().rposition(|c| c == b)?;
+    Some((&s[..i], &s[i + 1..]))
+}
+
+/// `s` without the bytes `b` (ASCII) at its end.
+pub fn trim_end_byte(s: &str, b: u8) -> &str {
+    &s[..s.bytes().rposition(|c| c != b).map_or(0, |i| i + 1)]
+}
+
 /// Let `fd` survive `execve` (clear FD_CLOEXEC); a number that is not open is left alone.
 pub fn keep_on_exec(fd: RawFd) {
     // SAFETY: F_SETFD on any number only changes that fd's flags, or fails with EBADF.

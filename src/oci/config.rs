@@ -1072,8 +1072,7 @@ fn devices(
             & 0o7777;
         let uid = d.get("uid")?.map(|v| v.u32()).transpose()?.unwrap_or(0);
         let gid = d.get("gid")?.map(|v| v.u32()).transpose()?.unwrap_or(0);
-        if let Some(parent) = path
-            .rsplit_once('/')
+        if let Some(parent) = crate::sys::split_last(path, b'/')
             .map(|(p, _)| p)
             .filter(|p| *p != "/dev")
         {

@@ -282,7 +282,7 @@ impl Record for OciRecord<'_> {
 /// A host path's directory, opened before anything else, and the file's name in it.
 fn open_parent(path: &str) -> Result<(OwnedFd, String)> {
     let abs = config::absolute(path)?;
-    let (dir, name) = abs.rsplit_once('/').unwrap_or(("", &abs));
+    let (dir, name) = crate::sys::split_last(&abs, b'/').unwrap_or(("", &abs));
     let dir = if dir.is_empty() { "/" } else { dir };
     let fd = rustix::fs::openat(
         rustix::fs::CWD,

@@ -126,9 +126,10 @@ fn mkdir_all(path: &str) -> std::result::Result<(), Errno> {
         r => return r,
     }
     // The parent: `path` less its last component (and the slashes around it).
-    let parent = match path.trim_end_matches('/').rsplit_once('/') {
-        Some((p, _)) if p.trim_end_matches('/').is_empty() => "/",
-        Some((p, _)) => p.trim_end_matches('/'),
+    use crate::sys::{split_last, trim_end_byte};
+    let parent = match split_last(trim_end_byte(path, b'/'), b'/') {
+        Some((p, _)) if trim_end_byte(p, b'/').is_empty() => "/",
+        Some((p, _)) => trim_end_byte(p, b'/'),
         None => "",
     };
     mkdir_all(parent)?;
@@ -351,7 +352,7 @@ impl State {
 pub fn proc_start(pid: i32) -> Option<(u8, u64)> {
     let text = crate::sys::read_small(rustix::fs::CWD, &format!("/proc/{pid}/stat"), 4096)?;
     let text = std::str::from_utf8(&text).ok()?;
-    let after = &text[text.rfind(')')? + 1..];
+    let after = &text[crate::sys::split_last(text, b')')?.0.len() + 1..];
     let mut f = after.split_whitespace();
     let state = f.next()?.bytes().next()?;
     let start = f.nth(18)?.parse().ok()?;
