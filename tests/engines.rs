@@ -1217,7 +1217,10 @@ fn pod_scenario(d: &Containerd, rt: &Runtime, share_pid: bool) {
 
     // 1. The sandbox.
     let hostname = format!("{tag}-{}", rt.name);
-    let set_host = format!("hostname {hostname} && exec sleep 600");
+    // As the pause image does, the sandbox's process reaps what it adopts: in a shared PID
+    // namespace a stopped app's orphans become its children, and a zombie left there
+    // keeps runc's `delete` waiting (busybox sh reaps every child at each `wait`).
+    let set_host = format!("hostname {hostname} && while :; do sleep 1; done");
     let r = run(
         d.run_cmd(
             &wrt,
