@@ -1106,7 +1106,7 @@ impl Containerd {
     /// The pids `ctr task ps ID` lists (what the runtime's `ps --format json` said), sorted.
     #[track_caller]
     fn task_ps(&self, id: &str) -> Vec<i32> {
-        let r = self.ctr_run(&["task", "ps", id], 20);
+        let r = self.ctr_run(&["task", "ps", id], 60);
         expect_code(&r, 0, &format!("ctr task ps {id}"));
         let mut v: Vec<i32> = r
             .stdout

@@ -427,8 +427,18 @@ fn procs_mentioning(needle: &str) -> Vec<i32> {
         .into_iter()
         .map(|p| p.pid)
         .filter(|&p| p != me)
-        .filter(|&p| super::cmdline(p).windows(needle.len()).any(|w| w == needle))
+        .filter(|&p| mentions(&super::cmdline(p), needle))
         .collect()
+}
+
+/// Whether a command line names the path `needle` or a path under it: the needle followed
+/// by `/` or the end of an argument. (Another sandbox's directory may start with this
+/// one's name: `…-ctr-pod` and `…-ctr-pod-pid` run at once.)
+fn mentions(cmdline: &[u8], needle: &[u8]) -> bool {
+    cmdline
+        .windows(needle.len())
+        .enumerate()
+        .any(|(i, w)| w == needle && matches!(cmdline.get(i + needle.len()), None | Some(0 | b'/')))
 }
 
 /// Decode mountinfo's octal escapes (`\040` for a space).
