@@ -1582,7 +1582,9 @@ fn podman_exec() {
             let mut found = Vec::new();
             assert!(
                 poll(10, || {
+                    // This container's (another half of the test may have left one dying).
                     found = procs_with_argv(&["sleep", "577"]);
+                    found.retain(|&p| ns_of(p, "pid") == ns_of(main, "pid"));
                     !found.is_empty()
                 }),
                 "the process of podman exec -d is not running"
@@ -1712,7 +1714,9 @@ fn docker_exec() {
             let mut found = Vec::new();
             assert!(
                 poll(10, || {
+                    // This container's (another half of the test may have left one dying).
                     found = procs_with_argv(&["sleep", "578"]);
+                    found.retain(|&p| ns_of(p, "pid") == ns_of(main, "pid"));
                     !found.is_empty()
                 }),
                 "the process of docker exec -d is not running"
