@@ -114,22 +114,9 @@ pub fn create_with<'p>(
     };
     let sigfd =
         sys::signalfd(&signal::handled()).map_err(|e| Error::sys("cannot create a signalfd", e))?;
-    let (sync_r, sync_w) = rustix::pipe::pipe_with(PipeFlags::CLOEXEC)
-        .map_err(|e| Error::sys("cannot create a pipe", e))?;
-    let (err_r, err_w) = rustix::pipe::pipe_with(PipeFlags::CLOEXEC)
-        .map_err(|e| Error::sys("cannot create a pipe", e))?;
-    let tty_pair = match plan.process.terminal {
-        Some(_) => Some(
-            rustix::net::socketpair(
-                rustix::net::AddressFamily::UNIX,
-                rustix::net::SocketType::SEQPACKET,
-                rustix::net::SocketFlags::CLOEXEC,
-                None,
-            )
-            .map_err(|e| Error::sys("cannot create a socket pair for the terminal", e))?,
-        ),
-        None => None,
-    };
+    let (sync_r, sync_w) = pipe()?;
+    let (err_r, err_w) = pipe()?;
+    let tty_pair = terminal_pair(&plan.process)?;
 
     // An OCI `cgroup` mount without a cgroup namespace of the container's own binds the
     // container's cgroup directories, opened here (see `Cgroup::trees`).
@@ -216,6 +203,27 @@ pub fn create_with<'p>(
         tty_sock,
         started: sys::clock_time(libc::CLOCK_BOOTTIME).0 as u64,
     })
+}
+
+/// A pipe between crab-can and a child it starts (the sync byte, the failure record).
+pub fn pipe() -> Result<(OwnedFd, OwnedFd)> {
+    rustix::pipe::pipe_with(PipeFlags::CLOEXEC).map_err(|e| Error::sys("cannot create a pipe", e))
+}
+
+/// The socket pair over which the process's side sends its terminal's master, when the
+/// process half asks for a terminal: (crab-can's end, the child's end).
+pub fn terminal_pair(p: &plan::ProcessPlan) -> Result<Option<(OwnedFd, OwnedFd)>> {
+    if p.terminal.is_none() {
+        return Ok(None);
+    }
+    rustix::net::socketpair(
+        rustix::net::AddressFamily::UNIX,
+        rustix::net::SocketType::SEQPACKET,
+        rustix::net::SocketFlags::CLOEXEC,
+        None,
+    )
+    .map(Some)
+    .map_err(|e| Error::sys("cannot create a socket pair for the terminal", e))
 }
 
 /// The clone, with what the parent does around it for an OCI bundle: join a PID namespace

@@ -16,7 +16,6 @@ use crate::plan::ProcessPlan;
 use crate::{container, init, signal, sys};
 use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use rustix::io::Errno;
-use rustix::pipe::PipeFlags;
 use rustix::thread::ThreadNameSpaceType as Ns;
 
 /// A running container to enter, as its front end found it.
@@ -119,24 +118,9 @@ pub fn start(t: &Target, p: &ProcessPlan, preserve: u32, orphan: bool) -> Result
     let own_cgroup_ns = same_ns(t.pid, "cgroup");
     let sigfd =
         sys::signalfd(&signal::handled()).map_err(|e| Error::sys("cannot create a signalfd", e))?;
-    let pipe = || {
-        rustix::pipe::pipe_with(PipeFlags::CLOEXEC)
-            .map_err(|e| Error::sys("cannot create a pipe", e))
-    };
-    let (sync_r, sync_w) = pipe()?;
-    let (err_r, err_w) = pipe()?;
-    let tty_pair = match p.terminal {
-        Some(_) => Some(
-            rustix::net::socketpair(
-                rustix::net::AddressFamily::UNIX,
-                rustix::net::SocketType::SEQPACKET,
-                rustix::net::SocketFlags::CLOEXEC,
-                None,
-            )
-            .map_err(|e| Error::sys("cannot create a socket pair for the terminal", e))?,
-        ),
-        None => None,
-    };
+    let (sync_r, sync_w) = container::pipe()?;
+    let (err_r, err_w) = container::pipe()?;
+    let tty_pair = container::terminal_pair(p)?;
     let tty_child = tty_pair.as_ref().map(|(_, c)| c.as_fd());
     let mut keep = vec![sync_r.as_raw_fd(), err_w.as_raw_fd(), t.pidfd.as_raw_fd()];
     keep.extend(tty_child.map(|c| c.as_raw_fd()));
