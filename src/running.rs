@@ -9,12 +9,6 @@ use crate::state::{self, Running};
 use crate::{exec, json, oci, plan, sys};
 use rustix::fd::{AsFd, OwnedFd};
 
-/// A container found by name: its record, and the init's pidfd followed by its cgroup
-/// directories.
-fn find(name: &str) -> Result<Option<(Running, Vec<OwnedFd>)>> {
-    state::ask(name)
-}
-
 fn unknown(name: &str) -> Error {
     Error::new(format!("no container named {name}"))
 }
@@ -28,7 +22,7 @@ pub fn exec(spec: &ExecSpec) -> Result<u8> {
 
 /// [`exec`] into a container of a docker-like `run`; None when no `run` holds the name.
 pub fn exec_named(spec: &ExecSpec) -> Option<Result<u8>> {
-    let (r, fds) = match find(&spec.name) {
+    let (r, fds) = match state::ask(&spec.name) {
         Ok(Some(found)) => found,
         Ok(None) => return None,
         Err(e) => return Some(Err(e)),
@@ -63,7 +57,7 @@ fn exec_in(spec: &ExecSpec, r: Running, fds: Vec<OwnedFd>) -> Result<u8> {
 /// `kill`: a signal to NAME's command, through its init (which passes it on, as a signal
 /// to `crab-can run` is passed on).
 pub fn kill(name: &str, sig: i32) -> Result<u8> {
-    let Some((_, fds)) = find(name)? else {
+    let Some((_, fds)) = state::ask(name)? else {
         return oci::kill_by_name(name, sig).unwrap_or_else(|| Err(unknown(name)));
     };
     let pidfd = fds.first().ok_or_else(|| unknown(name))?;
@@ -92,7 +86,7 @@ pub fn ps(as_json: bool) -> Result<u8> {
     }
     for name in state::names()? {
         // A container that ended meanwhile, or a name held by another user, is not listed.
-        let Ok(Some((r, _))) = find(&name) else {
+        let Ok(Some((r, _))) = state::ask(&name) else {
             continue;
         };
         let up = now.saturating_sub(r.started);

@@ -654,8 +654,7 @@ fn exec_cmd(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
         }
         Err(e) => return Err(e),
     };
-    let Some(config) = crate::sys::read_small(entry.fd, &entry.file("config.json"), 16 << 20)
-    else {
+    let Some(config) = saved_config(&entry) else {
         return Err(Error::msg(format_args!(
             "cannot read the saved config of {id}"
         )));
@@ -783,7 +782,7 @@ fn by_name(id: String, f: config::ExecFlags, detach: bool) -> Option<Result<u8>>
 pub fn exec_by_name(spec: &crate::cli::ExecSpec) -> Option<Result<u8>> {
     let root = state::open_root(state::DEFAULT_ROOT).ok()?;
     let (entry, st) = find(&root, &spec.name).ok()?;
-    let config = crate::sys::read_small(entry.fd, &entry.file("config.json"), 16 << 20)?;
+    let config = saved_config(&entry)?;
     let mut f = config::ExecFlags {
         args: spec
             .command
@@ -922,9 +921,14 @@ fn find<'r>(root: &'r OwnedFd, id: &str) -> Result<(Entry<'r>, State)> {
     Ok((entry, st))
 }
 
+/// The copy of `config.json` a container was created with (`ID:config.json`).
+fn saved_config(entry: &Entry) -> Option<Vec<u8>> {
+    crate::sys::read_small(entry.fd, &entry.file("config.json"), 16 << 20)
+}
+
 /// The saved config of a container (hooks for `start` and `delete`).
 fn saved_bundle(entry: &Entry, st: &State) -> Option<(hooks::Hooks, OwnedFd)> {
-    let text = crate::sys::read_small(entry.fd, &entry.file("config.json"), 16 << 20)?;
+    let text = saved_config(entry)?;
     let v = crate::json::parse(&text).ok()?;
     let at = crate::json::At::root(&v);
     let h = match at.get("hooks").ok()? {
