@@ -839,21 +839,6 @@ fn no_container_mount_on_host() {
 
 // ---- fds -------------------------------------------------------------------------------
 
-/// Hand `fd` to the child as the inheritable fds 7 and 250 (as a careless caller would).
-fn leak_fd(c: &mut Command, fd: i32) {
-    // SAFETY: dup2 is async-signal-safe; it only touches the child's fd table.
-    unsafe {
-        c.pre_exec(move || {
-            for target in [7, 250] {
-                if libc::dup2(fd, target) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            Ok(())
-        });
-    }
-}
-
 // Contract (implied by "the command gets the caller's stdin, stdout and stderr as they are"
 // and docker/runc practice): the command has only fds 0, 1, 2 open, even when the caller
 // leaks more.

@@ -632,21 +632,6 @@ fn exec_joins_the_containers_namespaces() {
 
 // ---- 4. fds, working directory, environment, user, terminal ----------------------------
 
-/// Hand `fd` to the child as the inheritable fds 7 and 250 (as a careless caller would).
-fn leak_fd(c: &mut Command, fd: i32) {
-    // SAFETY: dup2 is async-signal-safe; it only touches the child's fd table.
-    unsafe {
-        c.pre_exec(move || {
-            for target in [7, 250] {
-                if libc::dup2(fd, target) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            Ok(())
-        });
-    }
-}
-
 fn env_set(text: &str) -> BTreeSet<String> {
     text.split(['\n', '\0'])
         .filter(|l| !l.is_empty())

@@ -743,3 +743,18 @@ pub fn wait_for(secs: u64, mut f: impl FnMut() -> bool) -> bool {
 pub fn name(tag: &str) -> String {
     format!("t-{tag}-{}", std::process::id())
 }
+
+/// Hand `fd` to the child as the inheritable fds 7 and 250 (as a careless caller would).
+pub fn leak_fd(c: &mut std::process::Command, fd: i32) {
+    // SAFETY: dup2 is async-signal-safe; it only touches the child's fd table.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(c, move || {
+            for target in [7, 250] {
+                if libc::dup2(fd, target) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+}
