@@ -1846,9 +1846,13 @@ fn assert_fails_one_line(r: &Run, needle: &str, what: &str) {
 fn update_memory_takes_effect() {
     // A 32 MiB allocation (a shell reading `yes` into a variable, in a subshell) fits the
     // 256 MiB limit of create; after `update --memory 24m` the same one is OOM-killed.
+    // The subshell and its children ask to be the OOM killer's first choice: when a second
+    // OOM follows before the first victim's memory is freed, the kernel takes the next
+    // largest process, which would otherwise be the outer shell that reports the round.
     let script = "touch /tmp/ready; for i in 1 2; do \
         while [ ! -e /tmp/go$i ]; do sleep 0.1; done; \
-        (x=$(yes | head -c 33554432); echo ${#x}) > /tmp/out$i 2>&1; echo $? > /tmp/rc$i; \
+        (echo 1000 > /proc/self/oom_score_adj; x=$(yes | head -c 33554432); echo ${#x}) \
+        > /tmp/out$i 2>&1; echo $? > /tmp/rc$i; \
         done; while :; do sleep 1 & wait; done";
     each("update-mem", Who::All, |lab| {
         let id = lab.id("m");
