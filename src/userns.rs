@@ -175,8 +175,7 @@ fn run_helper(prog: &CString, pid: i32, lines: &str) -> Result<()> {
     ) {
         Ok(Some((_, st))) if st.exit_status() == Some(0) => Ok(()),
         Ok(Some((_, st))) => Err(Error::msg(format_args!(
-            "{display} {pid} {} failed (exit status {})",
-            lines.split_ascii_whitespace().collect::<Vec<_>>().join(" "),
+            "{display} failed for the container (exit status {})",
             st.exit_status().unwrap_or(-1)
         ))),
         Ok(None) => Err(fail(Errno::CHILD)),
@@ -187,46 +186,34 @@ fn run_helper(prog: &CString, pid: i32, lines: &str) -> Result<()> {
 /// The one line for a clone with CLONE_NEWUSER that the kernel refused (`e`), or for the
 /// maps of a user namespace it made but then would not let crab-can set up (AppArmor).
 pub fn blocked(e: Errno, after_clone: bool) -> Option<Error> {
-    let sysctl = |name: &str| {
-        crate::sys::read_text(&format!("/proc/sys/{}", name.replace('.', "/")))
-            .map(|v| v.trim().to_string())
-    };
-    let why = if after_clone {
-        if !matches!(e, Errno::PERM | Errno::ACCESS)
-            || sysctl("kernel.apparmor_restrict_unprivileged_userns").as_deref() != Some("1")
+    let sysctl = |path: &str, v: &str| crate::sys::read_text(path).is_some_and(|t| t.trim() == v);
+    let why = match (after_clone, e) {
+        (true, Errno::PERM | Errno::ACCESS)
+            if sysctl(
+                "/proc/sys/kernel/apparmor_restrict_unprivileged_userns",
+                "1",
+            ) =>
         {
-            return None;
-        }
-        format!(
             "AppArmor restricts unprivileged user namespaces here \
-             (kernel.apparmor_restrict_unprivileged_userns = 1). Run as root, or allow crab-can \
-             with an AppArmor profile for {} (see README)",
-            std::env::current_exe()
-                .map(|p| p.display().to_string())
-                .unwrap_or_else(|_| "crab-can".into())
-        )
-    } else {
-        match e {
-            Errno::PERM if sysctl("kernel.unprivileged_userns_clone").as_deref() == Some("0") => {
-                "this kernel forbids it for unprivileged users \
-                 (kernel.unprivileged_userns_clone = 0); enable it with \
-                 'sysctl -w kernel.unprivileged_userns_clone=1' or run as root"
-                    .into()
-            }
-            Errno::NOSPC => match sysctl("user.max_user_namespaces").as_deref() {
-                Some("0") => "they are disabled (user.max_user_namespaces = 0); enable them with \
-                              'sysctl -w user.max_user_namespaces=15000' or run as root"
-                    .into(),
-                _ => "the user namespace limit is reached (user.max_user_namespaces)".into(),
-            },
-            Errno::INVAL
-                if rustix::fs::access("/proc/self/ns/user", rustix::fs::Access::EXISTS)
-                    .is_err() =>
-            {
-                "this kernel has no user namespaces (CONFIG_USER_NS); run as root".into()
-            }
-            _ => return None,
+             (kernel.apparmor_restrict_unprivileged_userns = 1). Run as root, or allow \
+             crab-can with an AppArmor profile for its path (see README)"
         }
+        (false, Errno::PERM) if sysctl("/proc/sys/kernel/unprivileged_userns_clone", "0") => {
+            "this kernel forbids it for unprivileged users \
+             (kernel.unprivileged_userns_clone = 0); enable it with \
+             'sysctl -w kernel.unprivileged_userns_clone=1' or run as root"
+        }
+        (false, Errno::NOSPC) if sysctl("/proc/sys/user/max_user_namespaces", "0") => {
+            "they are disabled (user.max_user_namespaces = 0); enable them with \
+             'sysctl -w user.max_user_namespaces=15000' or run as root"
+        }
+        (false, Errno::NOSPC) => "the user namespace limit is reached (user.max_user_namespaces)",
+        (false, Errno::INVAL)
+            if rustix::fs::access("/proc/self/ns/user", rustix::fs::Access::EXISTS).is_err() =>
+        {
+            "this kernel has no user namespaces (CONFIG_USER_NS); run as root"
+        }
+        _ => return None,
     };
     Some(Error::msg(format_args!(
         "cannot create a user namespace: {why}"

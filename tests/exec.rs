@@ -1107,6 +1107,50 @@ fn squatted_name_is_refused() {
     assert!(wait_for(5, || !name_bound(&evil)));
 }
 
+// A rootless run's name `@crab-can/uUID/NAME` is held by the user's own crab-can, which
+// the user controls: it could hand root the pidfd of any process (pidfd_open checks
+// nothing). Root accepts only an init that runs as UID: a pidfd of root's own process is
+// refused, and that process is neither entered nor signalled.
+#[test]
+fn rootless_holder_cannot_hand_root_a_process_not_its_own() {
+    let Some(py) = python() else {
+        skip(test_name!(), "no python3 on this host");
+        return;
+    };
+    let (uid, _) = unprivileged();
+    let evil = name("handover");
+    let mut victim = Bg::start(command_for("sleep", &["1000"]));
+    let script = format!(
+        "import socket,os,array,time\n\
+         s=socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)\n\
+         s.bind('\\0crab-can/u{uid}/{evil}')\n\
+         s.listen(8)\n\
+         fd=os.pidfd_open({victim})\n\
+         rec=b'\\0'.join([b'{victim}',b'0',b'0',b'0',b'18446744073709551615',b'0',b'img',b'sh',b'-',b'/',b'PATH=/bin'])\n\
+         print('listening', flush=True)\n\
+         while True:\n\
+         \x20c,_=s.accept()\n\
+         \x20c.sendmsg([rec],[(socket.SOL_SOCKET,socket.SCM_RIGHTS,array.array('i',[fd]))])\n\
+         \x20c.close()\n",
+        victim = victim.pid()
+    );
+    let mut holder = Bg::start(as_user(py, &["-c", &script]));
+    let full = format!("u{uid}/{evil}");
+    assert!(
+        wait_for(10, || name_listening(&full)),
+        "the holder did not bind @crab-can/{full}"
+    );
+    let refused = format!("container {full} handed over a process that is not uid {uid}'s");
+    assert_error(&crab(&["exec", &full, "true"]), 125, &refused);
+    assert_error(&crab(&["kill", "-s", "KILL", &full]), 125, &refused);
+    let r = crab(&["ps"]);
+    assert_eq!(r.exit_code(), 0, "{}", show(&r));
+    assert!(ps_row(&r.stdout, &full).is_none(), "{}", r.stdout);
+    assert!(victim.running(), "root's process was signalled");
+    assert!(holder.running());
+    drop(holder);
+}
+
 // Contract: "Only the user who started a container, and root, can exec into it, kill it";
 // design 2.1: the run answers only uid 0 (SO_PEERCRED), the server sends nothing else.
 #[test]
