@@ -775,6 +775,35 @@ fn volumes_are_writable_and_ro_holds() {
 
 // ---- limits ------------------------------------------------------------------------------
 
+/// Whether a line of `strace -y` changes something under /sys/fs/cgroup: a directory made or
+/// removed, a file made, removed, renamed, chowned or written, or opened for writing there
+/// (the path in the call's first two arguments; fds show as `N</path>`).
+fn cgroup_write(line: &str) -> bool {
+    let Some((head, args)) = line.split_once('(') else {
+        return false;
+    };
+    let call = head.split_whitespace().last().unwrap_or("");
+    let a: Vec<&str> = args.splitn(3, ", ").collect();
+    let data = matches!(call, "write" | "pwrite64" | "writev");
+    // A write's second argument is the data, not a path.
+    let target = if data {
+        a[..1].concat()
+    } else {
+        a[..a.len().min(2)].concat()
+    };
+    if !target.contains("/sys/fs/cgroup") {
+        return false;
+    }
+    match call {
+        "open" | "openat" | "openat2" => ["O_WRONLY", "O_RDWR", "O_CREAT", "O_TRUNC"]
+            .iter()
+            .any(|f| line.contains(f)),
+        "creat" | "mkdir" | "mkdirat" | "rmdir" | "unlink" | "unlinkat" | "rename" | "renameat"
+        | "renameat2" | "chown" | "fchown" | "fchownat" | "lchown" => true,
+        _ => data,
+    }
+}
+
 /// strace's record of a run, and the lines of it that change something under /sys/fs/cgroup
 /// (made, removed, renamed, written, opened for writing, chowned).
 fn strace_cgroup_writes(u: &User, m: Uidmap, args: &[&str]) -> (Run, Vec<String>) {
@@ -809,25 +838,7 @@ fn strace_cgroup_writes(u: &User, m: Uidmap, args: &[&str]) -> (Run, Vec<String>
     );
     let writes = trace
         .lines()
-        .filter(|l| l.contains("/sys/fs/cgroup"))
-        .filter(|l| {
-            [
-                "mkdir",
-                "rmdir",
-                "unlink",
-                "rename",
-                "write(",
-                "writev(",
-                "pwrite64(",
-                "chown",
-                "creat(",
-                "O_WRONLY",
-                "O_RDWR",
-                "O_CREAT",
-            ]
-            .iter()
-            .any(|w| l.contains(w))
-        })
+        .filter(|l| cgroup_write(l))
         .map(str::to_string)
         .collect();
     (r, writes)
