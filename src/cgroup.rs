@@ -408,6 +408,22 @@ impl Layout {
     }
 }
 
+/// A limit or `--cgroup-parent` asked for by a caller who is not root, on a host where
+/// crab-can cannot give it: one line saying what is missing.
+pub fn rootless_refusal() -> Error {
+    let host = match detect() {
+        Layout::V2 => "crab-can does not yet use a delegated cgroup v2 subtree: run as root",
+        Layout::Hybrid { .. } => {
+            "this host uses cgroup v1 (hybrid): run as root, or boot with \
+             systemd.unified_cgroup_hierarchy=1"
+        }
+        Layout::None => "this host has no cgroup filesystem mounted",
+    };
+    Error::msg(format_args!(
+        "--memory/--cpus/--pids/--cgroup-parent need cgroup v2 delegation when not root; {host}"
+    ))
+}
+
 pub fn detect() -> Layout {
     match fs_magic(ROOT) {
         Some(CGROUP2_MAGIC) => Layout::V2,

@@ -140,7 +140,7 @@ pub fn create_with<'p>(
     keep.push(c.root.image.as_raw_fd());
     keep.extend(c.extra.join.iter().map(|(_, fd)| fd.as_raw_fd()));
     keep.extend(c.mounts.iter().filter_map(|op| match op {
-        crate::rootfs::MountOp::Volume(v) => Some(v.tree.as_raw_fd()),
+        crate::rootfs::MountOp::Volume(v) => v.tree.get().map(|t| t.as_raw_fd()),
         _ => None,
     }));
     keep.extend(cgroup_trees.iter().map(|(_, fd)| fd.as_raw_fd()));
@@ -281,10 +281,12 @@ fn clone_init(
             in_cgroup,
         }) => Ok(Some((pid, pidfd, in_cgroup))),
         Ok(sys::Forked::Child) => Ok(None),
-        Err(e) => Err(Error::sys(
-            "cannot create the container's namespaces (clone3)",
-            e,
-        )),
+        Err(e) => Err(if flags & libc::CLONE_NEWUSER as u64 != 0 {
+            crate::userns::blocked(e, false)
+        } else {
+            None
+        }
+        .unwrap_or_else(|| Error::sys("cannot create the container's namespaces (clone3)", e))),
     }
 }
 
@@ -316,16 +318,15 @@ fn prepare_init(
         cg.join(pid, in_cgroup)?;
     }
     let write = |file: &str, text: &str| {
-        write_file(&format!("/proc/{pid}/{file}"), text).map_err(|e| {
-            Error::msg(format_args!(
-                "cannot write the container's {file}: {}",
-                crate::error::os_error(e)
-            ))
-        })
+        write_file(&format!("/proc/{pid}/{file}"), text)
+            .map_err(|e| Error::sys_msg(format_args!("cannot write the container's {file}"), e))
     };
-    if let Some([uid_map, gid_map]) = &x.id_maps {
-        write("uid_map", uid_map)?;
-        write("gid_map", gid_map)?;
+    if let Some(maps) = &x.id_maps {
+        crate::userns::write_maps(pid, maps, &write).map_err(|e| {
+            e.errno
+                .and_then(|n| crate::userns::blocked(n, true))
+                .unwrap_or(e)
+        })?;
     }
     if let Some(adj) = x.oom_score_adj {
         write("oom_score_adj", &adj.to_string())?;

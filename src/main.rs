@@ -27,6 +27,7 @@ mod state;
 mod sys;
 mod tty;
 mod user;
+mod userns;
 
 #[cfg(not(test))]
 #[global_allocator]

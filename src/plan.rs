@@ -19,6 +19,7 @@ use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{CWD, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 use rustix::termios::Winsize;
+use std::cell::OnceCell;
 use std::ffi::{CString, OsStr, OsString, c_char};
 use std::os::unix::ffi::OsStrExt;
 
@@ -95,7 +96,7 @@ pub struct Extras {
     pub domainname: Vec<u8>,
     /// `uid_map` and `gid_map` of a user namespace of the container's own, written by the
     /// parent before "go".
-    pub id_maps: Option<[String; 2]>,
+    pub id_maps: Option<crate::userns::IdMaps>,
     /// `/proc/self/timens_offsets` for a time namespace, written by the parent after its
     /// own `unshare` and before the clone (a time namespace takes effect for children).
     pub time_offsets: Option<String>,
@@ -282,31 +283,51 @@ fn random_name() -> Result<String> {
     Ok(b.iter().map(|x| format!("{x:02x}")).collect())
 }
 
+/// A host path to bind inside: a detached copy of its mount tree made here (as root), or
+/// left to the child (rootless: [`rootfs::Volume`]), with the path's status and its
+/// mount's flags.
+pub fn host_tree(
+    path: &str,
+    recursive: bool,
+) -> std::result::Result<(OnceCell<OwnedFd>, rustix::fs::Stat, u32), Errno> {
+    use rustix::mount::OpenTreeFlags as T;
+    if crate::userns::rootless() {
+        let st = rustix::fs::stat(path)?;
+        let vfs = rustix::fs::statvfs(path)?;
+        return Ok((OnceCell::new(), st, rootfs::mount_flags_of(&vfs)));
+    }
+    let mut flags = T::OPEN_TREE_CLONE | T::OPEN_TREE_CLOEXEC;
+    if recursive {
+        flags |= T::AT_RECURSIVE;
+    }
+    let tree = rustix::mount::open_tree(CWD, path, flags)?;
+    let st = rustix::fs::fstat(&tree)?;
+    let vfs = rustix::fs::fstatvfs(&tree)?;
+    Ok((tree.into(), st, rootfs::mount_flags_of(&vfs)))
+}
+
 /// A volume, ready to attach: the host path as a detached copy of its mount tree.
 fn plan_volume(v: &crate::cli::Volume) -> Result<rootfs::Volume> {
-    let what = || format!("volume source '{}'", v.src);
-    let st = rustix::fs::statat(
-        rustix::fs::CWD,
-        v.src.as_str(),
-        rustix::fs::AtFlags::empty(),
-    )
-    .map_err(|e| Error::sys(what(), e))?;
-    let tree = rustix::mount::open_tree(
-        CWD,
-        v.src.as_str(),
-        rustix::mount::OpenTreeFlags::OPEN_TREE_CLONE
-            | rustix::mount::OpenTreeFlags::OPEN_TREE_CLOEXEC
-            | rustix::mount::OpenTreeFlags::AT_RECURSIVE,
-    )
-    .map_err(|e| Error::sys_msg(format_args!("cannot copy the mount tree of {}", what()), e))?;
-    let svfs = rustix::fs::fstatvfs(&tree).map_err(|e| Error::sys(what(), e))?;
+    let (tree, st, src_flags) = host_tree(&v.src, true).map_err(|e| {
+        Error::sys_msg(
+            format_args!("cannot copy the mount tree of volume source '{}'", v.src),
+            e,
+        )
+    })?;
     let dst = v.dst.trim_end_matches('/');
     Ok(rootfs::Volume {
         tree,
+        src: cstring(v.src.as_bytes()),
         src_display: v.src.clone(),
         src_is_dir: rustix::fs::FileType::from_raw_mode(st.st_mode)
             == rustix::fs::FileType::Directory,
-        src_flags: rootfs::mount_flags_of(&svfs) & (NOSUID | NODEV | NOEXEC),
+        // Rootless, every flag of the source's mount is locked (a remount keeps them).
+        src_flags: src_flags
+            & if crate::userns::rootless() {
+                !0
+            } else {
+                NOSUID | NODEV | NOEXEC
+            },
         dst: cstring(dst.as_bytes()),
         dst_parents: parents(dst),
         read_only: v.read_only,
@@ -433,16 +454,29 @@ fn fs(fstype: &str, target: &str, flags: u32, data: Option<&str>, make_target: b
 /// The docker-like mount list: a fresh `/proc`, a read-only `/sys`, the small `/dev` with
 /// its own devpts, shm and mqueue, the masks and read-only kernel paths, the volumes, the
 /// working directory, and last the root's own flags.
-pub fn docker_mounts(volumes: Vec<rootfs::Volume>, workdir: &str, root_flags: u32) -> Vec<MountOp> {
+/// `gid5`: devpts gives new terminals group 5 (tty), which must be mapped (rootless).
+/// `host_sys`: the host's `/sys`, bound read-only instead of a sysfs of the container's own
+/// (rootless with the host's network: the kernel mounts a sysfs only for the owner of the
+/// network namespace).
+pub fn docker_mounts(
+    volumes: Vec<rootfs::Volume>,
+    workdir: &str,
+    root_flags: u32,
+    gid5: bool,
+    host_sys: Option<rootfs::Volume>,
+) -> Vec<MountOp> {
     let mut ops = vec![
         fs("proc", "/proc", NOSUID | NODEV | NOEXEC, None, false),
-        fs(
-            "sysfs",
-            "/sys",
-            NOSUID | NODEV | NOEXEC | RDONLY,
-            None,
-            false,
-        ),
+        match host_sys {
+            Some(v) => MountOp::Volume(v),
+            None => fs(
+                "sysfs",
+                "/sys",
+                NOSUID | NODEV | NOEXEC | RDONLY,
+                None,
+                false,
+            ),
+        },
         MountOp::Dev {
             data: cstring(b"mode=755,size=65536k"),
             nodes: DEVICES
@@ -459,7 +493,11 @@ pub fn docker_mounts(volumes: Vec<rootfs::Volume>, workdir: &str, root_flags: u3
             "devpts",
             "/dev/pts",
             NOSUID | NOEXEC,
-            Some("newinstance,ptmxmode=0666,mode=0620,gid=5"),
+            Some(if gid5 {
+                "newinstance,ptmxmode=0666,mode=0620,gid=5"
+            } else {
+                "newinstance,ptmxmode=0666,mode=0620"
+            }),
             true,
         ),
         fs(
@@ -558,6 +596,21 @@ pub fn from_cli(spec: &Spec) -> Result<Plan> {
     let argv = argv_of(&spec.command);
     let workdir = spec.workdir.clone().unwrap_or_else(|| "/".into());
 
+    // Rootless: a user namespace of the container's own, whose root holds every capability
+    // there, and the caller's ids (and subordinate range) mapped.
+    let rootless = crate::userns::rootless();
+    let id_maps = rootless.then(crate::userns::caller_maps);
+    if let Some(maps) = &id_maps {
+        for (id, gid, what) in [(user.uid, false, "user"), (user.gid, true, "group")] {
+            if !maps.maps(id, gid) {
+                return Err(Error::msg(format_args!(
+                    "{what} {id} is not mapped: unprivileged runs map only your own uid (as \
+                     root); add a range for your user in /etc/subuid and /etc/subgid and install \
+                     newuidmap (package uidmap)"
+                )));
+            }
+        }
+    }
     let mut default_caps = 0;
     for n in DOCKER_CAPS {
         default_caps |= security::parse_cap(n, "")?;
@@ -566,7 +619,11 @@ pub fn from_cli(spec: &Spec) -> Result<Plan> {
         default_caps,
         &spec.cap_add,
         &spec.cap_drop,
-        security::held_capabilities(),
+        if rootless {
+            security::ALL_CAPS
+        } else {
+            security::held_capabilities()
+        },
     )?;
     let seccomp = match spec.seccomp {
         Seccomp::Default => Some(seccomp::Filter::default_profile(if user.uid == 0 {
@@ -590,18 +647,42 @@ pub fn from_cli(spec: &Spec) -> Result<Plan> {
         root_flags |= RDONLY;
     }
     let limits = Limits::docker(spec.memory, spec.cpu_quota, spec.pids);
+    let cgroup = cgroup_plan(limits, spec.cgroup_parent.as_deref());
+    if rootless && cgroup.is_some() {
+        return Err(crate::cgroup::rootless_refusal());
+    }
+    let mut namespaces = docker_namespaces(spec.net);
+    if rootless {
+        namespaces |= libc::CLONE_NEWUSER as u64;
+    }
+    let gid5 = id_maps.as_ref().is_none_or(|m| m.maps(5, true));
+    let host_sys = match (rootless, spec.net) {
+        (true, Net::Host) => {
+            let mut v = plan_volume(&crate::cli::Volume {
+                src: "/sys".into(),
+                dst: "/sys".into(),
+                read_only: true,
+            })?;
+            v.flags |= NOSUID | NOEXEC;
+            Some(v)
+        }
+        _ => None,
+    };
     let terminal = crate::tty::wanted(spec.no_tty).then(|| Terminal {
         size: crate::tty::caller_size(),
     });
     Ok(Plan {
         container: ContainerPlan {
             name,
-            namespaces: docker_namespaces(spec.net),
+            namespaces,
             hostname: hostname.into_bytes(),
             root,
-            mounts: docker_mounts(volumes, &workdir, root_flags),
-            cgroup: cgroup_plan(limits, spec.cgroup_parent.as_deref()),
-            extra: Extras::default(),
+            mounts: docker_mounts(volumes, &workdir, root_flags, gid5, host_sys),
+            cgroup,
+            extra: Extras {
+                id_maps,
+                ..Extras::default()
+            },
         },
         process: ProcessPlan {
             exec_candidates: exec_candidates(spec.command[0].as_bytes(), &path),
@@ -935,7 +1016,7 @@ mod tests {
     /// The container half: Docker's mount list, in the order the child replays it.
     #[test]
     fn docker_mount_list() {
-        let ops = docker_mounts(Vec::new(), "/work/dir", NODEV | RDONLY);
+        let ops = docker_mounts(Vec::new(), "/work/dir", NODEV | RDONLY, true, None);
         let got: Vec<String> = ops.iter().map(kind).collect();
         let want = [
             "proc /proc",
@@ -1074,7 +1155,7 @@ mod tests {
                 namespaces: docker_namespaces(Net::None),
                 hostname: b"h".to_vec(),
                 root,
-                mounts: docker_mounts(Vec::new(), "/w", NODEV),
+                mounts: docker_mounts(Vec::new(), "/w", NODEV, true, None),
                 cgroup: None,
                 extra: Extras::default(),
             },

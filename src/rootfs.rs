@@ -38,9 +38,13 @@ pub struct DevNode {
     pub minor: u32,
 }
 
-/// A host path to mount inside: a detached copy of its mount tree, made by the parent.
+/// A host path to mount inside: a detached copy of its mount tree, made by the parent
+/// (as root), or by the child before `pivot_root` when the parent may not (rootless: the
+/// kernel lets only the owner of a mount namespace copy its mounts).
 pub struct Volume {
-    pub tree: OwnedFd,
+    pub tree: std::cell::OnceCell<OwnedFd>,
+    /// The host path the child copies when `tree` is empty (rootless).
+    pub src: CString,
     pub src_display: String,
     pub src_is_dir: bool,
     /// The source mount's own flags (nosuid, nodev, noexec), kept on the remount.
@@ -195,7 +199,7 @@ pub fn enter(
         ..Walk::default()
     };
     for (i, op) in ops.iter().enumerate() {
-        if !(userns && kernel_view(op).is_some()) {
+        if !(userns && (kernel_view(op).is_some() || matches!(op, MountOp::Dev { .. }))) {
             walk.apply(i, op)?;
         }
     }
@@ -255,6 +259,21 @@ fn enter_image(root: &Root, early: &[MountOp]) -> std::result::Result<(), Failur
     rustix::process::fchdir(&tree).map_err(Failure::of(Step::CopyImage))?;
     drop(tree);
     for (i, op) in early.iter().enumerate() {
+        match op {
+            MountOp::Dev { data, nodes } => bind_dev(i, data, nodes)?,
+            MountOp::Volume(v) if v.tree.get().is_none() => {
+                let tree = rustix::mount::open_tree(
+                    CWD,
+                    &*v.src,
+                    OpenTreeFlags::OPEN_TREE_CLONE
+                        | OpenTreeFlags::OPEN_TREE_CLOEXEC
+                        | OpenTreeFlags::AT_RECURSIVE,
+                )
+                .map_err(Failure::at(Step::Volume, i))?;
+                let _ = v.tree.set(tree);
+            }
+            _ => {}
+        }
         if let (
             Some(rel),
             MountOp::Fs {
@@ -637,6 +656,42 @@ fn make_dev(i: usize, data: &CStr, nodes: &[DevNode]) -> std::result::Result<(),
     rustix::process::chdir(c"/").map_err(Failure::at(Step::Dev, i))
 }
 
+/// [`MountOp::Dev`] in a user namespace, where `mknod` is refused: before `pivot_root`
+/// (the working directory is the new root, the root still the host's), the tmpfs goes on
+/// `dev` and each node is a bind mount of the host's own node of that name, onto an empty
+/// file. A bind keeps the host mount's device access.
+#[inline(never)]
+fn bind_dev(i: usize, data: &CStr, nodes: &[DevNode]) -> std::result::Result<(), Failure> {
+    rustix::mount::mount(
+        c"tmpfs",
+        c"dev",
+        c"tmpfs",
+        flags(NOSUID | NODEV),
+        Some(data),
+    )
+    .map_err(Failure::at(Step::Dev, i))?;
+    for (j, n) in nodes.iter().enumerate() {
+        let fail = move |errno| Failure {
+            step: Step::DevNode,
+            item: j as u16,
+            arg: i as u32,
+            errno,
+        };
+        let rel = &n.path.to_bytes_with_nul()[1..];
+        let rel = CStr::from_bytes_with_nul(rel).map_err(|_| fail(Errno::INVAL))?;
+        rustix::fs::mknodat(
+            CWD,
+            rel,
+            FileType::RegularFile,
+            Mode::from_raw_mode(0o666),
+            0,
+        )
+        .map_err(fail)?;
+        rustix::mount::mount(&*n.path, rel, c"", flags(BIND), None).map_err(fail)?;
+    }
+    Ok(())
+}
+
 /// `/dev/null` must really be the null device before anything is hidden behind it.
 fn check_null() -> std::result::Result<(), Errno> {
     let st = rustix::fs::statat(rustix::fs::CWD, c"/dev/null", rustix::fs::AtFlags::empty())?;
@@ -670,8 +725,12 @@ fn mount_volume(i: usize, v: &Volume) -> std::result::Result<(), Failure> {
         Ok(()) | Err(Errno::EXIST) | Err(Errno::ISDIR) => {}
         Err(e) => return Err(Failure::at(Step::Volume, i)(e)),
     }
+    let tree = v
+        .tree
+        .get()
+        .ok_or(Failure::at(Step::Volume, i)(Errno::BADF))?;
     rustix::mount::move_mount(
-        v.tree.as_fd(),
+        tree.as_fd(),
         c"",
         CWD,
         &*v.dst,

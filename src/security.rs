@@ -150,7 +150,12 @@ pub fn lock_down(p: &Privileges, seccomp: Option<&Filter>) -> std::result::Resul
     if p.uid != 0 && p.caps.permitted != 0 {
         rustix::thread::set_keep_capabilities(true).map_err(Failure::of(Step::Capabilities))?;
     }
-    rustix::thread::set_thread_groups(&p.groups).map_err(Failure::of(Step::Groups))?;
+    // In a user namespace whose `setgroups` is `deny` (rootless with one id) the caller's
+    // own supplementary groups stay, as they are outside; nothing else can be set there.
+    match rustix::thread::set_thread_groups(&p.groups) {
+        Err(Errno::PERM) if p.groups.is_empty() => {}
+        r => r.map_err(Failure::of(Step::Groups))?,
+    }
     rustix::thread::set_thread_gid(rustix::process::Gid::from_raw(p.gid))
         .map_err(Failure::of(Step::SetGid))?;
     rustix::thread::set_thread_uid(rustix::process::Uid::from_raw(p.uid))

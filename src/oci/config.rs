@@ -836,22 +836,16 @@ fn mount(
             format!("{bundle}/{source}")
         };
         let recursive = set & libc::MS_REC as u32 != 0;
-        let mut flags = rustix::mount::OpenTreeFlags::OPEN_TREE_CLONE
-            | rustix::mount::OpenTreeFlags::OPEN_TREE_CLOEXEC;
-        if recursive {
-            flags |= rustix::mount::OpenTreeFlags::AT_RECURSIVE;
-        }
-        let tree = rustix::mount::open_tree(rustix::fs::CWD, src.as_str(), flags)
+        let (tree, st, vfs_flags) = plan::host_tree(&src, recursive)
             .map_err(|e| Error::sys_msg(format_args!("{}: cannot bind-mount {src}", m.path), e))?;
-        let st = rustix::fs::fstat(&tree).map_err(|e| Error::sys(&src, e))?;
-        let vfs = rustix::fs::fstatvfs(&tree).map_err(|e| Error::sys(&src, e))?;
         let remount_flags = set & !(libc::MS_BIND | libc::MS_REC | libc::MS_RDONLY) as u32;
         out.push(MountOp::Volume(rootfs::Volume {
             tree,
+            src: plan::cstring(src.as_bytes()),
             src_display: src,
             src_is_dir: FileType::from_raw_mode(st.st_mode) == FileType::Directory,
             // The flags the source's mount locks (a remount cannot clear them).
-            src_flags: rootfs::mount_flags_of(&vfs)
+            src_flags: vfs_flags
                 & (rootfs::NOSUID | rootfs::NODEV | rootfs::NOEXEC | rootfs::RDONLY)
                 & !clear,
             dst: dst_c.clone(),
@@ -987,19 +981,14 @@ fn devices(
     // path is bound instead (as runc does), a detached copy made here.
     let node = |path: &str, kind: FileType, major: u32, minor: u32, mode: u32, uid, gid| {
         if userns && kind != FileType::Fifo {
-            let tree = rustix::mount::open_tree(
-                rustix::fs::CWD,
-                path,
-                rustix::mount::OpenTreeFlags::OPEN_TREE_CLONE
-                    | rustix::mount::OpenTreeFlags::OPEN_TREE_CLOEXEC,
-            )
-            .map_err(|e| Error::sys_msg(format_args!("cannot bind the host's {path}"), e))?;
-            let vfs = rustix::fs::fstatvfs(&tree).map_err(|e| Error::sys(path, e))?;
+            let (tree, _, vfs_flags) = plan::host_tree(path, false)
+                .map_err(|e| Error::sys_msg(format_args!("cannot bind the host's {path}"), e))?;
             return Ok(MountOp::Volume(rootfs::Volume {
                 tree,
+                src: plan::cstring(path.as_bytes()),
                 src_display: path.to_string(),
                 src_is_dir: false,
-                src_flags: rootfs::mount_flags_of(&vfs)
+                src_flags: vfs_flags
                     & (rootfs::NOSUID | rootfs::NODEV | rootfs::NOEXEC | rootfs::RDONLY),
                 dst: plan::cstring(path.as_bytes()),
                 dst_parents: Vec::new(),
@@ -1156,7 +1145,7 @@ fn id_maps(
             "linux.uidMappings: a user namespace needs uidMappings and gidMappings",
         )),
         (true, _) => {
-            extra.id_maps = Some([u, g]);
+            extra.id_maps = Some(crate::userns::from_lines([u, g]));
             Ok(())
         }
     }
@@ -1433,7 +1422,7 @@ mod tests {
         );
         let b = load_plan("userns", &text).unwrap();
         let x = &b.plan.container.extra;
-        assert_eq!(x.id_maps.as_ref().unwrap()[0], "0 100000 65536\n");
+        assert_eq!(x.id_maps.as_ref().unwrap().lines[0], "0 100000 65536\n");
         assert_eq!(x.time_offsets.as_deref(), Some("monotonic 86400 0\n"));
         assert!(b.plan.container.namespaces & libc::CLONE_NEWUSER as u64 != 0);
         // The time namespace is the parent's to make, not the clone's.

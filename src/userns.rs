@@ -1,0 +1,234 @@
+//! User namespaces for callers who are not root (rootless runs): the id maps (the caller
+//! alone, or with the subordinate range `/etc/subuid` and `/etc/subgid` give it, written
+//! by the setuid helpers `newuidmap` and `newgidmap`), writing them for the init, and the
+//! words for a distribution that blocks unprivileged user namespaces.
+
+use crate::error::{Error, Result};
+use rustix::io::Errno;
+use std::ffi::CString;
+
+/// Whether crab-can runs rootless: not as root, so in a user namespace of its own.
+pub fn rootless() -> bool {
+    !rustix::process::geteuid().is_root()
+}
+
+/// The maps of a user namespace: `uid_map` and `gid_map` lines as the kernel takes them.
+/// `helper` holds the full paths of `newuidmap` and `newgidmap` when the maps name more
+/// than the caller's own ids (only those setuid helpers may write them).
+pub struct IdMaps {
+    pub lines: [String; 2],
+    pub helper: Option<[CString; 2]>,
+}
+
+impl IdMaps {
+    /// Whether container id `id` is mapped (for `--user`).
+    pub fn maps(&self, id: u32, gid: bool) -> bool {
+        self.lines[gid as usize].lines().any(|l| {
+            let mut f = l.split_ascii_whitespace().map(|w| w.parse::<u64>().ok());
+            matches!((f.next(), f.next(), f.next()), (Some(Some(inside)), Some(_), Some(Some(n)))
+                if inside <= id as u64 && (id as u64) < inside + n)
+        })
+    }
+}
+
+/// The docker-like front end's maps: container root is the caller; with a range for the
+/// caller in both subordinate files (and the helpers on PATH), container ids 1.. are that
+/// range.
+pub fn caller_maps() -> IdMaps {
+    let own = own_ids();
+    let mut lines = own.map(|id| format!("0 {id} 1\n"));
+    let name = user_name(own[0]);
+    if let [Some(u), Some(g)] = [
+        sub_range("/etc/subuid", own[0], name.as_deref()),
+        sub_range("/etc/subgid", own[0], name.as_deref()),
+    ] {
+        for (l, (start, count)) in lines.iter_mut().zip([u, g]) {
+            l.push_str(&format!("1 {start} {count}\n"));
+        }
+        let maps = from_lines(lines.clone());
+        if maps.helper.is_some() {
+            return maps;
+        }
+        lines = own.map(|id| format!("0 {id} 1\n"));
+    }
+    IdMaps {
+        lines,
+        helper: None,
+    }
+}
+
+fn own_ids() -> [u32; 2] {
+    [
+        rustix::process::geteuid().as_raw(),
+        rustix::process::getegid().as_raw(),
+    ]
+}
+
+/// Maps as given (an OCI config's): written directly, unless crab-can is not root and
+/// they name more than its own ids, which only `newuidmap` and `newgidmap` (found on
+/// PATH) may write.
+pub fn from_lines(lines: [String; 2]) -> IdMaps {
+    let own_only = lines.iter().zip(own_ids()).all(|(l, id)| {
+        let f: Vec<&str> = l.split_ascii_whitespace().collect();
+        f.len() == 3 && f[1] == id.to_string() && f[2] == "1"
+    });
+    let helper = match (
+        rootless() && !own_only,
+        find_on_path("newuidmap"),
+        find_on_path("newgidmap"),
+    ) {
+        (true, Some(u), Some(g)) => Some([u, g]),
+        _ => None,
+    };
+    IdMaps { lines, helper }
+}
+
+/// The caller's login name, from the host's `/etc/passwd` (subordinate files may name
+/// the user either way).
+fn user_name(uid: u32) -> Option<String> {
+    let text = crate::sys::read_text("/etc/passwd")?;
+    text.lines().find_map(|l| {
+        let mut f = l.split(':');
+        let name = f.next()?;
+        (f.nth(1)?.parse::<u32>().ok()? == uid).then(|| name.to_string())
+    })
+}
+
+/// The first `NAME:START:COUNT` line of `file` for the caller (by name or by uid), as
+/// util-linux and shadow read it.
+fn sub_range(file: &str, uid: u32, name: Option<&str>) -> Option<(u64, u64)> {
+    let text = crate::sys::read_text(file)?;
+    let uid = uid.to_string();
+    text.lines().find_map(|l| {
+        let mut f = l.split(':');
+        let who = f.next()?;
+        if who != uid && Some(who) != name {
+            return None;
+        }
+        let start = f.next()?.parse().ok()?;
+        let count: u64 = f.next()?.parse().ok()?;
+        (count > 0).then_some((start, count))
+    })
+}
+
+/// An executable `prog` in a directory of `$PATH` (the usual one when unset).
+fn find_on_path(prog: &str) -> Option<CString> {
+    let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/sbin:/usr/bin:/sbin:/bin".into());
+    path.split(':')
+        .filter(|d| d.starts_with('/'))
+        .find_map(|d| {
+            let full = CString::new(format!("{d}/{prog}")).ok()?;
+            rustix::fs::access(&*full, rustix::fs::Access::EXEC_OK)
+                .ok()
+                .map(|()| full)
+        })
+}
+
+/// Write the init's maps (pid `pid`, still dumpable and waiting for its sync byte): through
+/// the helpers, or directly, `setgroups` first set to `deny` when crab-can is not root (the
+/// kernel takes an unprivileged `gid_map` only then).
+pub fn write_maps(pid: i32, maps: &IdMaps, write: &dyn Fn(&str, &str) -> Result<()>) -> Result<()> {
+    match &maps.helper {
+        Some(helpers) => {
+            for (prog, lines) in helpers.iter().zip(&maps.lines) {
+                run_helper(prog, pid, lines)?;
+            }
+            Ok(())
+        }
+        None => {
+            if rootless() {
+                write("setgroups", "deny")?;
+            }
+            write("uid_map", &maps.lines[0])?;
+            write("gid_map", &maps.lines[1])
+        }
+    }
+}
+
+/// `newuidmap PID INSIDE OUTSIDE COUNT...` (or newgidmap), waited for.
+fn run_helper(prog: &CString, pid: i32, lines: &str) -> Result<()> {
+    let display = prog.to_string_lossy();
+    let mut args = vec![
+        prog.clone(),
+        CString::new(pid.to_string()).unwrap_or_default(),
+    ];
+    args.extend(
+        lines
+            .split_ascii_whitespace()
+            .filter_map(|w| CString::new(w).ok()),
+    );
+    let argv: Vec<*const libc::c_char> = args
+        .iter()
+        .map(|a| a.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect();
+    let envp = [std::ptr::null()];
+    let fail = |e: Errno| Error::sys_msg(format_args!("cannot run {display}"), e);
+    let child = crate::sys::fork().map_err(fail)?;
+    if child == 0 {
+        let e = crate::sys::execve(prog, &argv, &envp);
+        crate::sys::exit(if e == Errno::NOENT { 127 } else { 126 });
+    }
+    match rustix::process::waitpid(
+        rustix::process::Pid::from_raw(child),
+        rustix::process::WaitOptions::empty(),
+    ) {
+        Ok(Some((_, st))) if st.exit_status() == Some(0) => Ok(()),
+        Ok(Some((_, st))) => Err(Error::msg(format_args!(
+            "{display} {pid} {} failed (exit status {})",
+            lines.split_ascii_whitespace().collect::<Vec<_>>().join(" "),
+            st.exit_status().unwrap_or(-1)
+        ))),
+        Ok(None) => Err(fail(Errno::CHILD)),
+        Err(e) => Err(fail(e)),
+    }
+}
+
+/// The one line for a clone with CLONE_NEWUSER that the kernel refused (`e`), or for the
+/// maps of a user namespace it made but then would not let crab-can set up (AppArmor).
+pub fn blocked(e: Errno, after_clone: bool) -> Option<Error> {
+    let sysctl = |name: &str| {
+        crate::sys::read_text(&format!("/proc/sys/{}", name.replace('.', "/")))
+            .map(|v| v.trim().to_string())
+    };
+    let why = if after_clone {
+        if !matches!(e, Errno::PERM | Errno::ACCESS)
+            || sysctl("kernel.apparmor_restrict_unprivileged_userns").as_deref() != Some("1")
+        {
+            return None;
+        }
+        format!(
+            "AppArmor restricts unprivileged user namespaces here \
+             (kernel.apparmor_restrict_unprivileged_userns = 1). Run as root, or allow crab-can \
+             with an AppArmor profile for {} (see README)",
+            std::env::current_exe()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| "crab-can".into())
+        )
+    } else {
+        match e {
+            Errno::PERM if sysctl("kernel.unprivileged_userns_clone").as_deref() == Some("0") => {
+                "this kernel forbids it for unprivileged users \
+                 (kernel.unprivileged_userns_clone = 0); enable it with \
+                 'sysctl -w kernel.unprivileged_userns_clone=1' or run as root"
+                    .into()
+            }
+            Errno::NOSPC => match sysctl("user.max_user_namespaces").as_deref() {
+                Some("0") => "they are disabled (user.max_user_namespaces = 0); enable them with \
+                              'sysctl -w user.max_user_namespaces=15000' or run as root"
+                    .into(),
+                _ => "the user namespace limit is reached (user.max_user_namespaces)".into(),
+            },
+            Errno::INVAL
+                if rustix::fs::access("/proc/self/ns/user", rustix::fs::Access::EXISTS)
+                    .is_err() =>
+            {
+                "this kernel has no user namespaces (CONFIG_USER_NS); run as root".into()
+            }
+            _ => return None,
+        }
+    };
+    Some(Error::msg(format_args!(
+        "cannot create a user namespace: {why}"
+    )))
+}
