@@ -31,6 +31,7 @@ use common::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
+use std::process::Command;
 
 // ---- helpers -------------------------------------------------------------------------------
 
@@ -780,6 +781,179 @@ fn volumes_are_writable_and_ro_holds() {
         assert!(!d.join("ro-try").exists(), "{m:?}");
         assert_eq!(std::fs::read_to_string(d.join("made")).unwrap(), "inside\n");
         assert!(d.join("from-host").exists(), "{m:?}");
+    }
+}
+
+/// A tmpfs mounted on the host with `opts` for the length of a test (unmounted, lazily, and
+/// its directory removed when dropped).
+struct HostMount(std::path::PathBuf);
+
+impl HostMount {
+    fn new(tag: &str, opts: &str) -> HostMount {
+        let d = std::env::temp_dir().join(format!("crab-rl-{tag}-{}", std::process::id()));
+        let _ = Command::new("umount").arg("-l").arg(&d).status();
+        std::fs::create_dir_all(&d).unwrap();
+        let st = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("{opts},size=64m,mode=755")])
+            .arg(format!("crab-rl-{tag}"))
+            .arg(&d)
+            .status()
+            .expect("run mount");
+        assert!(
+            st.success(),
+            "cannot mount a tmpfs with {opts} on {}",
+            d.display()
+        );
+        HostMount(d)
+    }
+}
+
+impl Drop for HostMount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+/// The mount options of `m` that a less privileged mount namespace inherits locked
+/// (mount_namespaces(7)): ro, nosuid, nodev, noexec and the atime flags.
+fn locked(m: &Mnt) -> BTreeSet<&str> {
+    m.opts
+        .split(',')
+        .filter(|o| {
+            [
+                "nosuid",
+                "nodev",
+                "noexec",
+                "noatime",
+                "relatime",
+                "nodiratime",
+            ]
+            .contains(o)
+        })
+        .collect()
+}
+
+// Design 1.3 4.9: "ro, nosuid, nodev, noexec and atime flags are locked in a less privileged
+// mount namespace ... Use statvfs flags for every bind remount: root, volumes": an IMAGE on
+// a nosuid,nodev,noatime mount runs, also --read-only; volumes from such a mount and from a
+// noexec one work, :ro too, and keep those flags.
+#[test]
+fn locked_mount_flags_are_kept_for_the_root_and_volumes() {
+    let _g = rootless::shared();
+    let u = user();
+    let a = HostMount::new("locked", "nosuid,nodev,noatime");
+    let b = HostMount::new("noexec", "noexec,nosuid,nodev");
+    let img = a.0.join("img");
+    let st = Command::new("cp")
+        .arg("-a")
+        .arg(u.image())
+        .arg(&img)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    for d in [a.0.join("vol"), b.0.join("vol")] {
+        std::fs::create_dir(&d).unwrap();
+        std::os::unix::fs::chown(&d, Some(u.uid), Some(u.gid)).unwrap();
+    }
+    let va = format!("{}:/data", a.0.join("vol").display());
+    let vb = format!("{}:/data", b.0.join("vol").display());
+    let (var, vbr) = (format!("{va}:ro"), format!("{vb}:ro"));
+    let script = "cat /proc/self/mountinfo";
+    for m in modes(test_name!()) {
+        for (image, opts, point, ro, want) in [
+            (&img, vec![], "/", false, "nosuid nodev noatime"),
+            (&img, vec!["--read-only"], "/", true, "nosuid nodev noatime"),
+            (
+                &img,
+                vec!["-v", va.as_str()],
+                "/data",
+                false,
+                "nosuid nodev noatime",
+            ),
+            (
+                &img,
+                vec!["-v", var.as_str()],
+                "/data",
+                true,
+                "nosuid nodev noatime",
+            ),
+            (
+                &img,
+                vec!["-v", vb.as_str()],
+                "/data",
+                false,
+                "nosuid nodev noexec",
+            ),
+            (
+                &img,
+                vec!["-v", vbr.as_str()],
+                "/data",
+                true,
+                "nosuid nodev noexec",
+            ),
+        ] {
+            let r = u.run_in(m, image, &opts, &["sh", "-c", script]);
+            assert_eq!(r.exit_code(), 0, "{m:?} {opts:?}: {}", show(&r));
+            let inside = parse_mountinfo(&r.stdout);
+            let mnt = mount_at(&inside, point).unwrap_or_else(|| panic!("no {point}"));
+            assert_eq!(is_ro(mnt), ro, "{m:?} {opts:?}: {point} is {}", mnt.opts);
+            for f in want.split(' ') {
+                assert!(
+                    locked(mnt).contains(f),
+                    "{m:?} {opts:?}: {point} lost {f}: {}",
+                    mnt.opts
+                );
+            }
+        }
+        // The rw volume is writable, the ro one is not.
+        let r = u.sh(
+            m,
+            &["-v", &va],
+            "echo x > /data/w && echo w=ok; probe write /data/w y",
+        );
+        assert_eq!(r.stdout, "w=ok\nwrite: ok\n", "{m:?}: {}", show(&r));
+        let r = u.run(m, &["-v", &var], &["probe", "write", "/data/w", "z"]);
+        assert_refused_line(line1(&r), "write", &["EROFS"], &r);
+    }
+    drop(a);
+    drop(b);
+}
+
+// Contract: "/sys is read-only" - with --net host too, where design 1.3 4.3 binds the
+// host's /sys: every mount at /sys or below it is read-only (the host's /sys/fs/cgroup,
+// its hierarchies and tracefs included), and nothing can be made there.
+#[test]
+fn net_host_sys_is_read_only_throughout() {
+    let _g = rootless::shared();
+    let u = user();
+    for m in modes(test_name!()) {
+        let r = u.sh(
+            m,
+            &["--net", "host"],
+            "probe write /sys/fs/cgroup/crab-rl-x x; probe write /sys/crab-rl-x x; echo ===; \
+             cat /proc/self/mountinfo",
+        );
+        let p = parts(&r.stdout);
+        assert_eq!(p.len(), 2, "{m:?}: {}", show(&r));
+        for l in p[0].lines() {
+            assert!(
+                !l.ends_with(": ok"),
+                "{m:?}: a write under /sys worked: {}",
+                show(&r)
+            );
+        }
+        let rw: Vec<String> = parse_mountinfo(p[1])
+            .iter()
+            .filter(|x| x.point == "/sys" || x.point.starts_with("/sys/"))
+            .filter(|x| !is_ro(x))
+            .map(|x| format!("{} {} ({})", x.point, x.opts, x.fstype))
+            .collect();
+        assert_eq!(
+            rw,
+            Vec::<String>::new(),
+            "{m:?}: writable mounts under /sys with --net host"
+        );
     }
 }
 
