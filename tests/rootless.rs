@@ -791,7 +791,12 @@ struct HostMount(std::path::PathBuf);
 impl HostMount {
     fn new(tag: &str, opts: &str) -> HostMount {
         let d = std::env::temp_dir().join(format!("crab-rl-{tag}-{}", std::process::id()));
-        let _ = Command::new("umount").arg("-l").arg(&d).status();
+        // One left by an earlier process of the same pid: gone first (quietly).
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(&d)
+            .stderr(std::process::Stdio::null())
+            .status();
         std::fs::create_dir_all(&d).unwrap();
         let st = Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("{opts},size=64m,mode=755")])
@@ -1031,6 +1036,8 @@ fn strace_cgroup_writes(u: &User, m: Uidmap, args: &[&str]) -> (Run, Vec<String>
 // Contract ("Without root"): "Limits need a cgroup v2 subtree the user owns (delegated);
 // elsewhere a limit is exit 125 with one line saying what is missing"; design 1.4: on v1 or
 // hybrid hosts `... need cgroup v2 delegation when not root ...`, and nothing is written.
+// (An explicit --cgroup-parent is refused alike: "an explicit --cgroup-parent that cannot be
+// made is an error".)
 #[test]
 fn limits_need_cgroup_v2_delegation() {
     let _g = rootless::shared();
@@ -1050,6 +1057,7 @@ fn limits_need_cgroup_v2_delegation() {
         ["--pids", "10"],
         ["--cpus", "1"],
         ["--memory=64m", "--pids=10"],
+        ["--cgroup-parent", "crab-rl"],
     ]
     .iter()
     .enumerate()
@@ -1335,6 +1343,53 @@ fn files_of_the_real_root_cannot_be_written_or_chowned() {
         assert_eq!(std::fs::read_to_string(&f).unwrap(), "real root's\n");
         assert!(!d.join("new").exists(), "{m:?}");
     }
+}
+
+// Design 1.2 and 1.7: a root-owned IMAGE (unmapped owner: nobody inside) is unwritable by
+// the user's root inside; it runs, with and without --read-only, and nothing lands in it.
+#[test]
+fn root_owned_image_runs_and_stays_unwritten() {
+    let _g = rootless::shared();
+    let img = fresh_image("rl-rootimg");
+    let before: BTreeSet<String> = std::fs::read_dir(&img)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let u = user();
+    for m in modes(test_name!()) {
+        for opts in [&[][..], &["--read-only"][..]] {
+            let r = u.run_in(
+                m,
+                &img,
+                opts,
+                &[
+                    "sh",
+                    "-c",
+                    "id -u; stat -c %u /bin/busybox; probe write /written x; probe write /etc/passwd x",
+                ],
+            );
+            let l: Vec<&str> = r.stdout.lines().collect();
+            assert_eq!(l.len(), 4, "{m:?} {opts:?}: {}", show(&r));
+            assert_eq!(l[..2], ["0", "65534"], "{m:?} {opts:?}: {}", show(&r));
+            let errs: &[&str] = if opts.is_empty() {
+                &["EACCES", "EPERM"]
+            } else {
+                &["EROFS", "EACCES", "EPERM"]
+            };
+            assert_refused_line(l[2], "write", errs, &r);
+            assert_refused_line(l[3], "write", errs, &r);
+        }
+    }
+    let after: BTreeSet<String> = std::fs::read_dir(&img)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(before, after, "something landed in the root-owned image");
+    assert!(
+        std::fs::read_to_string(img.join("etc/passwd"))
+            .unwrap()
+            .starts_with("root:")
+    );
 }
 
 // Contract: "/proc/sysrq-trigger ... read-only": a write fails (an empty one: harmless should
