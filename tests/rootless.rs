@@ -729,6 +729,8 @@ fn capabilities_no_new_privs_and_seccomp_as_for_root() {
             assert_eq!(f["CapPrm"], cap_hex(0), "-u 1000");
             assert_eq!(f["NoNewPrivs"], "1", "-u 1000");
             assert_eq!(f["Seccomp"], "2", "-u 1000");
+            // "Supplementary groups are cleared" (setgroups is allowed with a range).
+            assert_eq!(f["Groups"], "", "-u 1000: supplementary groups");
         }
     }
 }
@@ -959,6 +961,54 @@ fn net_host_sys_is_read_only_throughout() {
             Vec::<String>::new(),
             "{m:?}: writable mounts under /sys with --net host"
         );
+    }
+}
+
+// Contract: containers are independent (as for root: ten at once); with a range, each gets
+// its own maps through newuidmap at the same time.
+#[test]
+fn ten_containers_at_once() {
+    let _g = rootless::shared();
+    let u = user();
+    let ms = modes(test_name!());
+    let names: Vec<String> = (0..10).map(|k| name(&format!("rlten{k}"))).collect();
+    let mut bgs: Vec<(Uidmap, Bg)> = names
+        .iter()
+        .enumerate()
+        .map(|(k, n)| {
+            let m = ms[k % ms.len()];
+            let c = u.command(
+                m,
+                &run_args(
+                    u.image(),
+                    &["--name", n],
+                    &[
+                        "sh",
+                        "-c",
+                        "sleep 1.5; echo $(hostname) $$; cat /proc/self/uid_map",
+                    ],
+                ),
+            );
+            (m, Bg::start(c))
+        })
+        .collect();
+    for (_, bg) in bgs.iter_mut() {
+        bg.wait_desc(&["sleep", "1.5"]);
+    }
+    let rows = |m: Uidmap| -> Vec<[u64; 3]> {
+        let mut v = vec![[0, u.uid as u64, 1]];
+        if m == Uidmap::On {
+            let r = u.sub_range("/etc/subuid").unwrap();
+            v.push([1, r.start as u64, r.count as u64]);
+        }
+        v
+    };
+    for ((m, bg), n) in bgs.into_iter().zip(&names) {
+        let r = bg.wait_within(30);
+        assert_eq!(r.exit_code(), 0, "{n} ({m:?}): {}", show(&r));
+        let (first, maps) = r.stdout.split_once('\n').unwrap();
+        assert_eq!(first, format!("{n} 2"), "{m:?}");
+        assert_eq!(map_rows(maps), rows(m), "{n} ({m:?})");
     }
 }
 
