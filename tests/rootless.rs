@@ -1442,6 +1442,58 @@ fn root_owned_image_runs_and_stays_unwritten() {
     );
 }
 
+// Design 1.3 4.6: "mknod needs CAP_MKNOD in the initial namespace" - a node of the host's
+// root disk cannot be made inside; and the host's nodes bound into /dev cannot be changed
+// or removed from inside (they stay the host's, mode 0666, root's).
+#[test]
+fn device_nodes_cannot_be_made_or_changed() {
+    let _g = rootless::shared();
+    let nodes = ["/dev/null", "/dev/zero", "/dev/full", "/dev/tty"];
+    let before: Vec<(u32, u32, u64)> = nodes
+        .iter()
+        .map(|n| {
+            let m = std::fs::metadata(n).unwrap();
+            (m.mode(), m.uid(), m.rdev())
+        })
+        .collect();
+    let dev = std::fs::metadata("/").unwrap().dev();
+    let (maj, min) = (libc::major(dev), libc::minor(dev));
+    let u = user();
+    for m in modes(test_name!()) {
+        let r = u.sh(
+            m,
+            &[],
+            &format!(
+                "probe mknod-read /tmp/disk {maj} {min}; chmod 600 /dev/null; echo chmod=$?; \
+                 chown 5:5 /dev/zero; echo chown=$?; rm -f /dev/full; echo rm=$?; \
+                 probe write /dev/null x; mknod /tmp/c c 1 3; echo mknod=$?"
+            ),
+        );
+        let l: Vec<&str> = r.stdout.lines().collect();
+        assert_eq!(l.len(), 6, "{m:?}: {}", show(&r));
+        assert_refused_line(l[0], "mknod-read", &["EPERM"], &r);
+        assert_ne!(
+            l[1], "chmod=0",
+            "{m:?}: chmod of the host's /dev/null worked"
+        );
+        assert_ne!(
+            l[2], "chown=0",
+            "{m:?}: chown of the host's /dev/zero worked"
+        );
+        assert_ne!(l[3], "rm=0", "{m:?}: /dev/full was removed");
+        assert_eq!(l[4], "write: ok", "{m:?}: /dev/null is not writable");
+        assert_ne!(l[5], "mknod=0", "{m:?}: mknod of a character device worked");
+    }
+    let after: Vec<(u32, u32, u64)> = nodes
+        .iter()
+        .map(|n| {
+            let m = std::fs::metadata(n).unwrap();
+            (m.mode(), m.uid(), m.rdev())
+        })
+        .collect();
+    assert_eq!(before, after, "the host's device nodes {nodes:?} changed");
+}
+
 // Contract: "/proc/sysrq-trigger ... read-only": a write fails (an empty one: harmless should
 // it succeed); on a kernel without it, it cannot be made either.
 #[test]
