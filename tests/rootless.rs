@@ -1046,10 +1046,12 @@ fn cgroup_write(line: &str) -> bool {
 /// strace's record of a run, and the lines of it that change something under /sys/fs/cgroup
 /// (made, removed, renamed, written, opened for writing, chowned).
 fn strace_cgroup_writes(u: &User, m: Uidmap, args: &[&str]) -> (Run, Vec<String>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static K: AtomicUsize = AtomicUsize::new(0);
     let out = std::env::temp_dir().join(format!(
         "crab-rl-strace-{}-{}",
         std::process::id(),
-        args.len()
+        K.fetch_add(1, Ordering::Relaxed)
     ));
     let mut argv = vec![
         "-f".to_string(),
