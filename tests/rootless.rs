@@ -17,11 +17,14 @@
 //! - "The promises of 'What the command sees' hold": PID 1 and 2, hostname, `--net none`
 //!   and `host`, /dev and its pts, a pseudo-terminal, masked and read-only /proc, `--read-only`,
 //!   `-w`, `-e`, exit statuses, the capabilities, no_new_privs and seccomp of a root run,
-//!   volumes;
+//!   volumes, ten containers at once;
+//! - the mount flags a user namespace locks (nosuid, nodev, noexec, atime) kept on the root
+//!   and on volumes; /sys read-only throughout with `--net host` (the host's /sys bound);
 //! - limits: 125 with one line where the user has no delegated cgroup v2, and nothing
 //!   cgroup-related written (strace) with or without limits;
 //! - escapes tried as root of the user namespace: mount, nested user namespaces, the host's
-//!   files and fds, a file of the real root in the image, /proc/sysrq-trigger;
+//!   files and fds, files of the real root in the image (and a root-owned image), device
+//!   nodes made or the host's changed, /proc/sysrq-trigger;
 //! - nothing left behind: processes, host mounts, state files, cgroups, after runs ending
 //!   every way (SIGKILL of crab-can included) and after 50 runs.
 mod common;
