@@ -325,7 +325,7 @@ fn parse_exec(p: &mut lexopt::Parser) -> Result<Command> {
         let (opt, name) = match arg {
             Value(v) => {
                 s.name = v.to_string_lossy().into_owned();
-                check_name(&s.name)?;
+                check_ref(&s.name)?;
                 s.command.extend(p.raw_args().map_err(lexerr)?);
                 break;
             }
@@ -388,7 +388,7 @@ fn parse_kill(p: &mut lexopt::Parser) -> Result<Command> {
             Short('s') | Long("signal") => sig = crate::signal::parse(&text(p, "--signal")?)?,
             Value(v) if name.is_none() => {
                 let n = v.to_string_lossy().into_owned();
-                check_name(&n)?;
+                check_ref(&n)?;
                 name = Some(n)
             }
             other => return Err(lexerr(other.unexpected())),
@@ -434,6 +434,14 @@ fn text(p: &mut lexopt::Parser, opt: &str) -> Result<String> {
 
 fn check_name(n: &str) -> Result<()> {
     check_label(n, "--name")
+}
+
+/// The container `exec` and `kill` name: also `uUID/NAME`, a rootless user's (root only).
+fn check_ref(n: &str) -> Result<()> {
+    match crate::state::is_ref(n) {
+        true => Ok(()),
+        false => check_name(n),
+    }
 }
 
 /// A container name, or a hostname: it takes the same characters.

@@ -29,6 +29,8 @@ pub struct Container<'p> {
     sigfd: OwnedFd,
     err_r: OwnedFd,
     tty_sock: Option<OwnedFd>,
+    /// Rootless: where the init sends its root and namespaces (`init::NS_FILES`).
+    ns_sock: Option<OwnedFd>,
     /// CLOCK_BOOTTIME seconds at its creation.
     started: u64,
 }
@@ -117,6 +119,10 @@ pub fn create_with<'p>(
     let (sync_r, sync_w) = pipe()?;
     let (err_r, err_w) = pipe()?;
     let tty_pair = terminal_pair(&plan.process)?;
+    let ns_pair = match c.extra.id_maps.is_some() && crate::userns::rootless() {
+        true => Some(socket_pair()?),
+        false => None,
+    };
 
     // An OCI `cgroup` mount without a cgroup namespace of the container's own binds the
     // container's cgroup directories, opened here (see `Cgroup::trees`).
@@ -144,7 +150,9 @@ pub fn create_with<'p>(
         _ => None,
     }));
     keep.extend(cgroup_trees.iter().map(|(_, fd)| fd.as_raw_fd()));
+    keep.extend(ns_pair.as_ref().map(|(_, child)| child.as_raw_fd()));
     let child_fds = ChildFds {
+        ns_sock: ns_pair.as_ref().map(|(_, child)| child.as_fd()),
         sync: sync_r.as_fd(),
         error: err_w.as_fd(),
         tty: tty_child,
@@ -166,6 +174,7 @@ pub fn create_with<'p>(
     drop(sync_r);
     drop(err_w);
     let tty_sock = tty_pair.map(|(parent, _child)| parent);
+    let ns_sock = ns_pair.map(|(parent, _child)| parent);
 
     // The child waits on the sync pipe until it is in every cgroup (and, in a user
     // namespace, mapped); only then does it set itself up.
@@ -201,6 +210,7 @@ pub fn create_with<'p>(
         sigfd,
         err_r,
         tty_sock,
+        ns_sock,
         started: sys::clock_time(libc::CLOCK_BOOTTIME).0 as u64,
     })
 }
@@ -216,14 +226,18 @@ pub fn terminal_pair(p: &plan::ProcessPlan) -> Result<Option<(OwnedFd, OwnedFd)>
     if p.terminal.is_none() {
         return Ok(None);
     }
+    socket_pair().map(Some)
+}
+
+/// A SEQPACKET socket pair between crab-can and a child it starts (fds to pass).
+fn socket_pair() -> Result<(OwnedFd, OwnedFd)> {
     rustix::net::socketpair(
         rustix::net::AddressFamily::UNIX,
         rustix::net::SocketType::SEQPACKET,
         rustix::net::SocketFlags::CLOEXEC,
         None,
     )
-    .map(Some)
-    .map_err(|e| Error::sys("cannot create a socket pair for the terminal", e))
+    .map_err(|e| Error::sys("cannot create a socket pair", e))
 }
 
 /// The clone, with what the parent does around it for an OCI bundle: join a PID namespace
@@ -447,8 +461,9 @@ fn running(ct: &Container<'_>) -> (Vec<u8>, Vec<OwnedFd>) {
             .map_or_else(|| "-".into(), |cp| cp.limits.docker_words()),
         cwd: p.cwd.to_string_lossy().into_owned(),
         env: p.envp.strings(),
+        rootless: ct.ns_sock.is_some(),
     };
-    let dirs = ct.cgroup.as_ref().map_or_else(Vec::new, |cg| {
+    let mut dirs = ct.cgroup.as_ref().map_or_else(Vec::new, |cg| {
         cg.dirs()
             .filter_map(|(path, _)| {
                 rustix::fs::open(
@@ -462,6 +477,11 @@ fn running(ct: &Container<'_>) -> (Vec<u8>, Vec<OwnedFd>) {
             })
             .collect()
     });
+    // Rootless: the init's root and namespaces, last (sent by then: it sends them before
+    // its command can run, or it failed and closed the socket).
+    if let Some(sock) = &ct.ns_sock {
+        dirs.extend(state::receive_fds(sock.as_fd(), &mut [0u8; 1]).1);
+    }
     (r.encode(), dirs)
 }
 

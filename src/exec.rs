@@ -28,6 +28,26 @@ pub struct Target {
     pub cgroups: Vec<OwnedFd>,
     /// Its `pids.max`, for the message when it is reached.
     pub pids: Option<u64>,
+    /// A rootless container entered by its owner: its namespaces, `init::NS_FILES[1..]`
+    /// (the owner may not join them through the non-dumpable init's pidfd). Empty: the
+    /// pidfd is joined.
+    pub ns: Vec<OwnedFd>,
+}
+
+/// Whether namespace file `fd` is crab-can's own namespace of its kind (`path`).
+fn is_own(fd: BorrowedFd<'_>, path: &std::ffi::CStr) -> bool {
+    match (rustix::fs::fstat(fd), rustix::fs::stat(path)) {
+        (Ok(a), Ok(b)) => (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino),
+        _ => false,
+    }
+}
+
+/// Join namespace `fd` unless it is crab-can's own already.
+fn join_fd(fd: &OwnedFd, path: &std::ffi::CStr) -> std::result::Result<(), Errno> {
+    match is_own(fd.as_fd(), path) {
+        true => Ok(()),
+        false => rustix::thread::move_into_link_name_space(fd.as_fd(), None),
+    }
 }
 
 /// A process started in a container.
@@ -115,7 +135,20 @@ pub fn start(t: &Target, p: &ProcessPlan, preserve: u32, orphan: bool) -> Result
     }
     // A container without a cgroup namespace of its own shares crab-can's: nothing to join
     // (and from inside its user namespace, one owned by the host's could not be).
-    let own_cgroup_ns = same_ns(t.pid, "cgroup");
+    // Opened here, joined by the child: once crab-can is in the container's user namespace
+    // it may no longer reach the non-dumpable init's namespaces through the pidfd.
+    let cgroup_ns = match (t.ns.last(), same_ns(t.pid, "cgroup")) {
+        (Some(_), _) | (None, true) => None,
+        (None, false) => Some(
+            rustix::fs::open(
+                format!("/proc/{}/ns/cgroup", t.pid).as_str(),
+                rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+                rustix::fs::Mode::empty(),
+            )
+            .map_err(|e| Error::sys("cannot join the container's cgroup namespace", e))?,
+        ),
+    };
+    let cgroup_ns = cgroup_ns.as_ref().or(t.ns.last());
     let sigfd =
         sys::signalfd(&signal::handled()).map_err(|e| Error::sys("cannot create a signalfd", e))?;
     let (sync_r, sync_w) = container::pipe()?;
@@ -123,6 +156,7 @@ pub fn start(t: &Target, p: &ProcessPlan, preserve: u32, orphan: bool) -> Result
     let tty_pair = container::terminal_pair(p)?;
     let tty_child = tty_pair.as_ref().map(|(_, c)| c.as_fd());
     let mut keep = vec![sync_r.as_raw_fd(), err_w.as_raw_fd(), t.pidfd.as_raw_fd()];
+    keep.extend(cgroup_ns.map(|c| c.as_raw_fd()));
     keep.extend(tty_child.map(|c| c.as_raw_fd()));
     let own = keep.clone();
     keep.extend(3..3 + preserve as i32);
@@ -134,7 +168,15 @@ pub fn start(t: &Target, p: &ProcessPlan, preserve: u32, orphan: bool) -> Result
         })?;
     }
 
-    rustix::thread::move_into_thread_name_spaces(t.pidfd.as_fd(), flags).map_err(|e| match e {
+    // The user namespace first: the others are its, and joined with its capabilities.
+    let joined = match t.ns.split_last() {
+        None => rustix::thread::move_into_thread_name_spaces(t.pidfd.as_fd(), flags),
+        Some((_cgroup, ns)) => ns
+            .iter()
+            .zip(&init::NS_FILES[1..])
+            .try_for_each(|(fd, path)| join_fd(fd, path)),
+    };
+    joined.map_err(|e| match e {
         Errno::SRCH => Error::new(format!("container {} is not running", t.name)),
         e => Error::sys(
             format!("cannot join the namespaces of container {}", t.name),
@@ -153,12 +195,7 @@ pub fn start(t: &Target, p: &ProcessPlan, preserve: u32, orphan: bool) -> Result
             if !matches!(rustix::io::read(&sync_r, &mut b), Ok(1)) {
                 sys::exit(crate::error::EXIT_RUNTIME as i32);
             }
-            let joined = match own_cgroup_ns {
-                true => Ok(()),
-                false => {
-                    rustix::thread::move_into_thread_name_spaces(t.pidfd.as_fd(), Ns::CONTROL_GROUP)
-                }
-            };
+            let joined = cgroup_ns.map_or(Ok(()), |c| join_fd(c, c"/proc/self/ns/cgroup"));
             sys::close(t.pidfd.as_raw_fd());
             if let Err(e) = joined {
                 init::report(err_w.as_fd(), Failure::of(crate::error::Step::CgroupNs)(e));

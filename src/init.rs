@@ -41,6 +41,48 @@ pub struct ChildFds<'a> {
     /// The container's cgroup directories as detached bind mounts, for an OCI `cgroup`
     /// mount when the container has no cgroup namespace (`Cgroup::trees`); else empty.
     pub cgroup_trees: &'a [(String, OwnedFd)],
+    /// Rootless: where the init sends its root and namespaces ([`NS_FILES`]) while it is
+    /// still dumpable. Once it is not, only they let its owner `exec` into it (the kernel
+    /// checks a non-dumpable process's namespaces against the initial user namespace).
+    pub ns_sock: Option<BorrowedFd<'a>>,
+}
+
+/// What a rootless init sends on [`ChildFds::ns_sock`], in this order (the root first).
+pub const NS_FILES: [&std::ffi::CStr; 8] = [
+    c"/",
+    c"/proc/self/ns/user",
+    c"/proc/self/ns/mnt",
+    c"/proc/self/ns/uts",
+    c"/proc/self/ns/ipc",
+    c"/proc/self/ns/pid",
+    c"/proc/self/ns/net",
+    c"/proc/self/ns/cgroup",
+];
+
+/// Send [`NS_FILES`] on `sock`, opened here, without allocating.
+fn send_namespaces(sock: BorrowedFd<'_>) -> Result<(), Errno> {
+    use rustix::fs::{Mode, OFlags};
+    use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
+    let mut fds = [None, None, None, None, None, None, None, None];
+    for (slot, path) in fds.iter_mut().zip(NS_FILES) {
+        *slot = Some(rustix::fs::open(
+            path,
+            OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?);
+    }
+    let borrowed: [BorrowedFd<'_>; 8] =
+        std::array::from_fn(|i| fds[i].as_ref().map_or(sock, |f| f.as_fd()));
+    let mut space = [std::mem::MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(8))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    control.push(SendAncillaryMessage::ScmRights(&borrowed));
+    rustix::net::sendmsg(
+        sock,
+        &[std::io::IoSlice::new(b"n")],
+        &mut control,
+        SendFlags::NOSIGNAL,
+    )
+    .map(drop)
 }
 
 /// What the sync pipe's bytes mean after "go": start the command (docker-like `run`), or
@@ -206,6 +248,9 @@ fn setup(plan: &Plan, fds: &ChildFds<'_>) -> Result<Gate, Failure> {
         c.namespaces & libc::CLONE_NEWUSER as u64 != 0,
         fds.cgroup_trees,
     )?;
+    if let Some(sock) = fds.ns_sock {
+        send_namespaces(sock).map_err(Failure::of(Step::NotDumpable))?;
+    }
     // The handles of the host's side (IMAGE, the volumes' trees) have done their work.
     sys::close_fds_except(&fds.after_root);
     // Nobody inside may read the init's memory, fds or executable through /proc/1.

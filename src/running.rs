@@ -30,11 +30,26 @@ pub fn exec_named(spec: &ExecSpec) -> Option<Result<u8>> {
     Some(exec_in(spec, r, fds))
 }
 
-fn exec_in(spec: &ExecSpec, r: Running, fds: Vec<OwnedFd>) -> Result<u8> {
+fn exec_in(spec: &ExecSpec, r: Running, mut fds: Vec<OwnedFd>) -> Result<u8> {
+    // A rootless container's root and namespaces come last: its owner joins them (root
+    // joins through the pidfd, as for any container).
+    let mut ns = match r.rootless && fds.len() > crate::init::NS_FILES.len() {
+        true => fds.split_off(fds.len() - crate::init::NS_FILES.len()),
+        false => Vec::new(),
+    };
+    if rustix::process::geteuid().is_root() {
+        ns.clear();
+    }
     let mut fds = fds.into_iter();
     let pidfd = fds.next().ok_or_else(|| unknown(&spec.name))?;
-    let root = exec::container_root(r.pid, pidfd.as_fd(), &spec.name)
-        .ok_or_else(|| Error::new(format!("container {} is not running", spec.name)))?;
+    let root = match ns.is_empty() {
+        true => exec::container_root(r.pid, pidfd.as_fd(), &spec.name),
+        false => Some(crate::rootfs::Root {
+            image: ns.remove(0),
+            display: spec.name.clone(),
+        }),
+    }
+    .ok_or_else(|| Error::new(format!("container {} is not running", spec.name)))?;
     let p = plan::exec_process(&r, spec, &root)?;
     let target = exec::Target {
         name: spec.name.clone(),
@@ -45,6 +60,7 @@ fn exec_in(spec: &ExecSpec, r: Running, fds: Vec<OwnedFd>) -> Result<u8> {
             .limits
             .split(' ')
             .find_map(|w| w.strip_prefix("pids=")?.parse().ok()),
+        ns,
     };
     let started = exec::start(&target, &p, 0, spec.detach)?;
     let fail = |f| exec::failure(&target, &p, f);

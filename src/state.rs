@@ -112,8 +112,42 @@ fn host_socket() -> std::result::Result<OwnedFd, Errno> {
     sock
 }
 
+/// `@crab-can/NAME` for root's containers, `@crab-can/uUID/NAME` for a rootless user's
+/// (a name with a `uUID/` part is that user's, as root names it).
 fn address(name: &str) -> std::result::Result<SocketAddrUnix, Errno> {
-    SocketAddrUnix::new_abstract_name(format!("crab-can/{name}").as_bytes())
+    SocketAddrUnix::new_abstract_name(format!("crab-can/{}{name}", own_prefix(name)).as_bytes())
+}
+
+/// The `uUID/` part the caller's own names get: none for root, or a name that has one.
+fn own_prefix(name: &str) -> String {
+    let uid = rustix::process::geteuid().as_raw();
+    match uid == 0 || name.contains('/') {
+        true => String::new(),
+        false => format!("u{uid}/"),
+    }
+}
+
+/// Who must hold `name`'s socket: root, or the user its `uUID/` part names (the caller,
+/// when it is not root and names its own).
+fn holder(name: &str) -> u32 {
+    match name.split_once('/') {
+        Some((u, _)) => u[1..].parse().unwrap_or(u32::MAX),
+        None => rustix::process::geteuid().as_raw(),
+    }
+}
+
+/// A container name as `exec`, `kill` and `ps` take it: a name, or `uUID/NAME` (root
+/// naming a rootless user's container).
+pub fn is_ref(s: &str) -> bool {
+    match s.split_once('/') {
+        Some((u, n)) => {
+            u.len() > 1
+                && u.starts_with('u')
+                && u[1..].bytes().all(|c| c.is_ascii_digit())
+                && is_name(n)
+        }
+        None => is_name(s),
+    }
 }
 
 /// Bind `@crab-can/NAME`: Ok(None) when another process holds it.
@@ -175,8 +209,12 @@ fn record_line(path: &str, ino: Option<u64>) -> String {
     }
 }
 
-/// Remove the cgroups a dead run of `name` recorded, and its file.
+/// Remove the cgroups a dead run of `name` recorded, and its file (root's runs only: a
+/// rootless run writes none, and must not read root's).
 fn remove_leftovers(name: &str) {
+    if crate::userns::rootless() {
+        return;
+    }
     let path = state_file(name);
     let Some(text) = crate::sys::read_text(&path) else {
         return;
@@ -325,6 +363,8 @@ pub struct Running {
     pub cwd: String,
     /// `KEY=VALUE`, the command's whole environment.
     pub env: Vec<String>,
+    /// A rootless run's: the last fds are its root and namespaces (`init::NS_FILES`).
+    pub rootless: bool,
 }
 
 /// The most fds a record carries: the init's pidfd and one per cgroup hierarchy.
@@ -341,7 +381,7 @@ impl Running {
             self.uid as u64,
             self.gid as u64,
             self.caps,
-            self.seccomp as u64,
+            self.seccomp as u64 | (self.rootless as u64) << 1,
         ] {
             out += &n.to_string();
             out.push('\0');
@@ -370,7 +410,8 @@ impl Running {
             uid: uid as u32,
             gid: gid as u32,
             caps,
-            seccomp: seccomp == 1,
+            seccomp: seccomp & 1 == 1,
+            rootless: seccomp & 2 != 0,
             image: s()?,
             command: s()?,
             limits: s()?,
@@ -395,7 +436,9 @@ pub fn answer(listener: BorrowedFd<'_>, record: &[u8], fds: &[BorrowedFd<'_>]) {
     else {
         return;
     };
-    if peer_uid(conn.as_fd()) != Some(0) {
+    // Root, or the rootless user who owns this container.
+    if !matches!(peer_uid(conn.as_fd()), Some(u) if u == 0 || u == rustix::process::geteuid().as_raw())
+    {
         return;
     }
     let mut space =
@@ -415,7 +458,6 @@ pub fn answer(listener: BorrowedFd<'_>, record: &[u8], fds: &[BorrowedFd<'_>]) {
 /// Client side: ask the container NAME. None when no container holds the name; an error
 /// when the holder is not root's (a squatter) or says nothing.
 pub fn ask(name: &str) -> Result<Option<(Running, Vec<OwnedFd>)>> {
-    use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
     let sock = host_socket().map_err(|e| Error::sys("cannot create a socket", e))?;
     let addr = address(name).map_err(|e| Error::sys("cannot create a socket", e))?;
     match rustix::net::connect(&sock, &addr) {
@@ -426,7 +468,7 @@ pub fn ask(name: &str) -> Result<Option<(Running, Vec<OwnedFd>)>> {
     // The listener's credentials, known before it accepts: never trust a name another
     // user bound (it could hand us fds into namespaces of its own).
     match peer_uid(sock.as_fd()) {
-        Some(0) => {}
+        Some(uid) if uid == holder(name) => {}
         Some(uid) => {
             return Err(Error::new(format!(
                 "@crab-can/{name} is held by uid {uid}, not by crab-can"
@@ -439,23 +481,8 @@ pub fn ask(name: &str) -> Result<Option<(Running, Vec<OwnedFd>)>> {
         }
     }
     let mut buf = vec![0u8; MAX_RECORD];
-    let mut space =
-        [std::mem::MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
-    let mut control = RecvAncillaryBuffer::new(&mut space);
-    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-    let n = loop {
-        match rustix::net::recvmsg(&sock, &mut iov, &mut control, RecvFlags::CMSG_CLOEXEC) {
-            Ok(m) => break m.bytes,
-            Err(Errno::INTR) => continue,
-            Err(e) => return Err(Error::sys(format!("cannot hear from container {name}"), e)),
-        }
-    };
-    let mut fds = Vec::new();
-    for m in control.drain() {
-        if let RecvAncillaryMessage::ScmRights(r) = m {
-            fds.extend(r);
-        }
-    }
+    let (n, fds) = receive_fds(sock.as_fd(), &mut buf);
+    let n = n.map_err(|e| Error::sys(format!("cannot hear from container {name}"), e))?;
     // A container that is ending closes the connection without a word.
     if n == 0 || fds.is_empty() {
         return Ok(None);
@@ -466,6 +493,31 @@ pub fn ask(name: &str) -> Result<Option<(Running, Vec<OwnedFd>)>> {
             "container {name} sent a record crab-can cannot read"
         ))),
     }
+}
+
+/// One message of a SEQPACKET socket into `buf`, with the fds it carries.
+pub fn receive_fds(
+    sock: BorrowedFd<'_>,
+    buf: &mut [u8],
+) -> (std::result::Result<usize, Errno>, Vec<OwnedFd>) {
+    use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+    let mut space =
+        [std::mem::MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let mut iov = [std::io::IoSliceMut::new(buf)];
+    let n = loop {
+        match rustix::net::recvmsg(sock, &mut iov, &mut control, RecvFlags::CMSG_CLOEXEC) {
+            Err(Errno::INTR) => continue,
+            r => break r.map(|m| m.bytes),
+        }
+    };
+    let mut fds = Vec::new();
+    for m in control.drain() {
+        if let RecvAncillaryMessage::ScmRights(r) = m {
+            fds.extend(r);
+        }
+    }
+    (n, fds)
 }
 
 /// The names of the running containers: the listening `@crab-can/` SEQPACKET sockets of
@@ -486,10 +538,12 @@ pub fn names() -> Result<Vec<String>> {
         if f.len() < 8 || f[3] != "00010000" || f[4] != "0005" {
             continue;
         }
-        if let Some(n) = f[7].strip_prefix("@crab-can/") {
+        // A rootless user sees its own (`uUID/` taken off); root sees every one.
+        let prefix = format!("@crab-can/{}", own_prefix(""));
+        if let Some(n) = f[7].strip_prefix(prefix.as_str()) {
             // In order, once each.
             let i = out.partition_point(|o| o.as_str() < n);
-            if is_name(n) && out.get(i).is_none_or(|o| o != n) {
+            if is_ref(n) && out.get(i).is_none_or(|o| o != n) {
                 out.insert(i, n.to_string());
             }
         }

@@ -732,6 +732,7 @@ fn exec_in(
         pidfd,
         cgroups,
         pids: None,
+        ns: Vec::new(),
     };
     let started = crate::exec::start(&target, &plan, preserve, false)?;
     let pid = started.pid;
