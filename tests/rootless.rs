@@ -20,13 +20,16 @@
 //!   volumes, ten containers at once;
 //! - the mount flags a user namespace locks (nosuid, nodev, noexec, atime) kept on the root
 //!   and on volumes; /sys read-only throughout with `--net host` (the host's /sys bound);
+//! - exec, ps and kill of a user's container: its owner and root (as `uUID/NAME`) get in
+//!   with the run command's namespaces and privileges, another user gets nothing; root's
+//!   names and the user's are apart;
 //! - limits: 125 with one line where the user has no delegated cgroup v2, and nothing
 //!   cgroup-related written (strace) with or without limits;
 //! - escapes tried as root of the user namespace: mount, nested user namespaces, the host's
 //!   files and fds, files of the real root in the image (and a root-owned image), device
 //!   nodes made or the host's changed, /proc/sysrq-trigger;
 //! - nothing left behind: processes, host mounts, state files, cgroups, after runs ending
-//!   every way (SIGKILL of crab-can included) and after 50 runs.
+//!   every way (SIGKILL of crab-can, with an exec in it, included) and after 50 runs.
 mod common;
 
 use common::rootless::{self, Leftovers, Uidmap, User, map_rows, modes, ranges, user};
@@ -1015,6 +1018,231 @@ fn ten_containers_at_once() {
     }
 }
 
+// ---- running containers: exec, ps, kill ------------------------------------------------------
+
+/// The NAME column of `crab-can ps` (table).
+fn ps_names(r: &Run) -> Vec<String> {
+    r.stdout
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split('\t').next())
+        .map(str::to_string)
+        .collect()
+}
+
+/// `u.bin() ps` as the user lists `n`.
+fn user_ps_lists(u: &User, m: Uidmap, n: &str) -> bool {
+    ps_names(&u.crab(m, &["ps"])).iter().any(|x| x == n)
+}
+
+/// A container the user started with `--name NAME` in the background; its command's host pid.
+/// Dropping it kills its crab-can (SIGKILL) and with it the container.
+struct UserCtr {
+    bg: Bg,
+    name: String,
+    cmd: i32,
+}
+
+impl UserCtr {
+    #[track_caller]
+    fn start(u: &User, m: Uidmap, img: &Path, tag: &str, argv: &[&str]) -> UserCtr {
+        let n = name(tag);
+        let mut bg = Bg::start(u.command(m, &run_args(img, &["--name", &n], argv)));
+        let cmd = bg.wait_desc(argv);
+        assert!(
+            wait_for(10, || user_ps_lists(u, m, &n)),
+            "{n} is not in the user's `crab-can ps` 10 s after its start"
+        );
+        UserCtr { bg, name: n, cmd }
+    }
+}
+
+/// `/proc/PID/ns/*` of the kinds a container has.
+const NS_KINDS: [&str; 7] = ["user", "mnt", "pid", "net", "uts", "ipc", "cgroup"];
+
+fn ns_links(pid: i32) -> Vec<String> {
+    NS_KINDS
+        .iter()
+        .map(|k| {
+            std::fs::read_link(format!("/proc/{pid}/ns/{k}"))
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// What an exec'd command prints about itself: its status, its namespaces, its uid.
+const SELF: &str = "cat /proc/self/status; echo ===; for k in user mnt pid net uts ipc cgroup; do \
+     readlink /proc/self/ns/$k; done; echo ===; id -u";
+
+// Contract (Running containers): exec runs the command "in all of its namespaces ... with the
+// same capabilities, no_new_privs, seccomp filter and user as the container's command"; "Only
+// the user who started a container, and root, can exec into it"; design 2.5: "rootless run;
+// exec as owner / other user / root: works / refused / works". Root names the user's
+// container `uUID/NAME`.
+#[test]
+fn owner_and_root_exec_into_the_users_container_another_user_cannot() {
+    let _g = rootless::shared();
+    let u = user();
+    let other = rootless::user_without_range();
+    for m in modes(test_name!()) {
+        let img = u.fresh_image(&format!("exec-{m:?}"));
+        let c = UserCtr::start(u, m, &img, &format!("rlexec{m:?}"), &["sleep", "7601"]);
+        let n = c.name.as_str();
+        let root_name = format!("u{}/{n}", u.uid);
+        let st = fields(&std::fs::read_to_string(format!("/proc/{}/status", c.cmd)).unwrap());
+        let ns = ns_links(c.cmd);
+        for (who, r) in [
+            ("owner", u.crab(m, &["exec", n, "sh", "-c", SELF])),
+            ("root", crab(&["exec", &root_name, "sh", "-c", SELF])),
+        ] {
+            assert_eq!(r.exit_code(), 0, "{m:?}: exec by the {who}: {}", show(&r));
+            let p = parts(&r.stdout);
+            assert_eq!(p.len(), 3, "{m:?} {who}: {}", show(&r));
+            let f = fields(p[0]);
+            for k in ["CapEff", "CapPrm", "CapBnd", "NoNewPrivs", "Seccomp"] {
+                assert_eq!(f.get(k), st.get(k), "{m:?}: {k} of the {who}'s exec");
+            }
+            let got: Vec<&str> = p[1].lines().collect();
+            assert_eq!(got, ns, "{m:?}: namespaces of the {who}'s exec");
+            assert_eq!(p[2], "0\n", "{m:?}: uid of the {who}'s exec");
+        }
+        assert_eq!(
+            u.crab(m, &["exec", n, "sh", "-c", "exit 5"]).exit_code(),
+            5,
+            "{m:?}: the owner's exec status"
+        );
+        // Another user: refused, under either name, and nothing runs.
+        for target in [n, root_name.as_str()] {
+            let r = other.crab(Uidmap::Off, &["exec", target, "touch", "/tmp/by-other"]);
+            assert_eq!(
+                r.exit_code(),
+                125,
+                "{m:?}: another user's exec {target}: {}",
+                show(&r)
+            );
+            assert!(r.stderr.starts_with("crab-can: "), "{}", show(&r));
+            assert_eq!(r.stderr.lines().count(), 1, "{}", show(&r));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        assert!(
+            !img.join("tmp/by-other").exists(),
+            "{m:?}: another user's exec ran"
+        );
+        assert!(alive(c.cmd));
+        drop(c);
+    }
+}
+
+// Contract: "ps lists the running containers"; "kill sends a signal (default TERM ...) to
+// NAME's command, as a signal to crab-can run would"; "Only the user who started a
+// container, and root, can ... kill it". Root's ps shows the user's as uUID/NAME, another
+// user's does not show it.
+#[test]
+fn owner_and_root_kill_and_ps_the_users_container() {
+    let _g = rootless::shared();
+    let u = user();
+    let other = rootless::user_without_range();
+    for m in modes(test_name!()) {
+        let c = UserCtr::start(u, m, u.image(), &format!("rlkill{m:?}"), &["sleep", "7602"]);
+        let root_name = format!("u{}/{}", u.uid, c.name);
+        let root_ps = crab(&["ps"]);
+        assert_eq!(root_ps.exit_code(), 0, "{}", show(&root_ps));
+        assert!(
+            ps_names(&root_ps).contains(&root_name),
+            "{m:?}: root's ps should list {root_name}: {}",
+            root_ps.stdout
+        );
+        let other_ps = other.crab(Uidmap::Off, &["ps"]);
+        assert_eq!(other_ps.exit_code(), 0, "{}", show(&other_ps));
+        assert!(
+            !other_ps.stdout.contains(&c.name),
+            "{m:?}: another user's ps lists {}: {}",
+            c.name,
+            other_ps.stdout
+        );
+        for target in [c.name.as_str(), root_name.as_str()] {
+            let r = other.crab(Uidmap::Off, &["kill", "-s", "KILL", target]);
+            assert_eq!(
+                r.exit_code(),
+                125,
+                "{m:?}: another user's kill {target}: {}",
+                show(&r)
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        assert!(
+            alive(c.cmd),
+            "{m:?}: another user's kill reached the container"
+        );
+        let r = u.crab(m, &["kill", &c.name]);
+        assert_eq!(r.exit_code(), 0, "{m:?}: the owner's kill: {}", show(&r));
+        let UserCtr { bg, .. } = c;
+        assert_eq!(
+            bg.wait_within(10).exit_code(),
+            143,
+            "{m:?}: kill by the owner"
+        );
+
+        let c = UserCtr::start(
+            u,
+            m,
+            u.image(),
+            &format!("rlkill9{m:?}"),
+            &["sleep", "7603"],
+        );
+        let root_name = format!("u{}/{}", u.uid, c.name);
+        let r = crab(&["kill", "-s", "KILL", &root_name]);
+        assert_eq!(
+            r.exit_code(),
+            0,
+            "{m:?}: root's kill {root_name}: {}",
+            show(&r)
+        );
+        let UserCtr { bg, .. } = c;
+        assert_eq!(
+            bg.wait_within(10).exit_code(),
+            137,
+            "{m:?}: kill -s KILL by root"
+        );
+    }
+}
+
+// Design 2.1: "Rootless: @crab-can/u<UID>/NAME": a user's names and root's are apart - each
+// may run a container of a name the other's running container has; two of the user's own
+// cannot share one.
+#[test]
+fn names_of_root_and_of_the_user_are_apart() {
+    let _g = rootless::shared();
+    let u = user();
+    let n = name("rlsame");
+    let mut root_c = Bg::run(&["--name", &n], &["sleep", "7604"]);
+    root_c.wait_desc(&["sleep", "7604"]);
+    let r = u.run(Uidmap::Off, &["--name", &n], &["hostname"]);
+    assert_eq!(
+        r.exit_code(),
+        0,
+        "the user's run of a name root's container has: {}",
+        show(&r)
+    );
+    assert_eq!(r.stdout.trim(), n);
+    drop(root_c);
+
+    let c = UserCtr::start(u, Uidmap::Off, u.image(), "rlsame2", &["sleep", "7605"]);
+    let r = crab(&["run", "--name", &c.name, img(), "hostname"]);
+    assert_eq!(
+        r.exit_code(),
+        0,
+        "root's run of a name the user's container has: {}",
+        show(&r)
+    );
+    assert_eq!(r.stdout.trim(), c.name);
+    let r = u.run(Uidmap::Off, &["--name", &c.name], &["echo", "second-ran"]);
+    assert_error(&r, 125, "already running");
+    assert!(!r.stdout.contains("second-ran"));
+    assert!(alive(c.cmd));
+}
+
 // ---- limits ------------------------------------------------------------------------------
 
 /// Whether a line of `strace -y` changes something under /sys/fs/cgroup: a directory made or
@@ -1598,11 +1826,25 @@ fn nothing_left_after_runs_and_a_sigkill() {
             "crab-can",
             "setpriv and env should have exec'd crab-can"
         );
-        let procs: Vec<i32> = descendants(bg.pid()).iter().map(|p| p.pid).collect();
+        let mut procs: Vec<i32> = descendants(bg.pid()).iter().map(|p| p.pid).collect();
         assert!(procs.len() >= 3, "{m:?}: {procs:?}");
+        // An exec of the owner's into it runs too when crab-can is killed.
+        assert!(
+            wait_for(10, || user_ps_lists(u, m, &n)),
+            "{m:?}: {n} not listed"
+        );
+        let mut exec = Bg::start(u.command(m, &["exec", &n, "sleep", "7403"]));
+        let execd = exec.wait_desc(&["sleep", "7403"]);
+        procs.extend([exec.pid(), execd]);
         bg.signal(libc::SIGKILL);
         let r = bg.wait_within(5);
         assert_eq!(r.signal, Some(libc::SIGKILL), "{m:?}: {}", show(&r));
+        let r = exec.wait_within(5);
+        assert_eq!(
+            r.exit_code(),
+            137,
+            "{m:?}: the exec when the container died"
+        );
         let gone = wait_for(2, || procs.iter().all(|p| !alive(*p)));
         let alive_left: Vec<i32> = procs.iter().copied().filter(|p| alive(*p)).collect();
         assert!(
