@@ -42,12 +42,9 @@ fn is_own(fd: BorrowedFd<'_>, path: &std::ffi::CStr) -> bool {
     }
 }
 
-/// Join namespace `fd` unless it is crab-can's own already.
-fn join_fd(fd: &OwnedFd, path: &std::ffi::CStr) -> std::result::Result<(), Errno> {
-    match is_own(fd.as_fd(), path) {
-        true => Ok(()),
-        false => rustix::thread::move_into_link_name_space(fd.as_fd(), None),
-    }
+/// Join namespace `fd`.
+fn join_fd(fd: &OwnedFd) -> std::result::Result<(), Errno> {
+    rustix::thread::move_into_link_name_space(fd.as_fd(), None)
 }
 
 /// A process started in a container.
@@ -94,6 +91,53 @@ pub fn container_root(pid: i32, pidfd: BorrowedFd<'_>, name: &str) -> Option<cra
         image: fd,
         display: name.to_string(),
     })
+}
+
+/// A rootless OCI container entered by its owner: the root and namespaces
+/// (`init::NS_FILES`) of a child of its init, found in `/proc` (the init is not dumpable,
+/// its children are). Checked to still be the init's child once they are open.
+pub fn child_namespaces(init: i32) -> Option<Vec<OwnedFd>> {
+    use rustix::fs::{Mode, OFlags};
+    let ppid = |pid: &str| {
+        let text = sys::read_text(&format!("/proc/{pid}/stat"))?;
+        let after = &text[sys::split_last(&text, b')')?.0.len() + 1..];
+        after.split_whitespace().nth(1)?.parse::<i32>().ok()
+    };
+    let proc = rustix::fs::open(
+        c"/proc",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()?;
+    let mut d = rustix::fs::Dir::read_from(&proc).ok()?;
+    while let Some(Ok(e)) = d.next() {
+        let Ok(pid) = e.file_name().to_str() else {
+            continue;
+        };
+        if ppid(pid) != Some(init) {
+            continue;
+        }
+        let fds: Option<Vec<OwnedFd>> = crate::init::NS_FILES
+            .iter()
+            .map(|f| {
+                let f = f
+                    .to_str()
+                    .ok()?
+                    .strip_prefix("/proc/self")
+                    .unwrap_or("/root");
+                rustix::fs::open(
+                    format!("/proc/{pid}{f}").as_str(),
+                    OFlags::RDONLY | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .ok()
+            })
+            .collect();
+        if ppid(pid) == Some(init) {
+            return fds;
+        }
+    }
+    None
 }
 
 /// Write `pid` into the `cgroup.procs` of `dir`.
@@ -148,7 +192,18 @@ pub fn start(t: &Target, p: &ProcessPlan, preserve: u32, orphan: bool) -> Result
             .map_err(|e| Error::sys("cannot join the container's cgroup namespace", e))?,
         ),
     };
-    let cgroup_ns = cgroup_ns.as_ref().or(t.ns.last());
+    // The container's namespaces that are not crab-can's own already, told apart before it
+    // joins any (then its /proc/self is no longer its own).
+    let ns: Vec<&OwnedFd> =
+        t.ns.iter()
+            .zip(&init::NS_FILES[1..])
+            .filter(|(fd, path)| !is_own(fd.as_fd(), path))
+            .map(|(fd, _)| fd)
+            .collect();
+    let cgroup_ns = cgroup_ns.as_ref().or_else(|| {
+        t.ns.last()
+            .filter(|c| ns.last().is_some_and(|l| l.as_raw_fd() == c.as_raw_fd()))
+    });
     let sigfd =
         sys::signalfd(&signal::handled()).map_err(|e| Error::sys("cannot create a signalfd", e))?;
     let (sync_r, sync_w) = container::pipe()?;
@@ -169,12 +224,12 @@ pub fn start(t: &Target, p: &ProcessPlan, preserve: u32, orphan: bool) -> Result
     }
 
     // The user namespace first: the others are its, and joined with its capabilities.
-    let joined = match t.ns.split_last() {
-        None => rustix::thread::move_into_thread_name_spaces(t.pidfd.as_fd(), flags),
-        Some((_cgroup, ns)) => ns
+    let joined = match t.ns.is_empty() {
+        true => rustix::thread::move_into_thread_name_spaces(t.pidfd.as_fd(), flags),
+        false => ns
             .iter()
-            .zip(&init::NS_FILES[1..])
-            .try_for_each(|(fd, path)| join_fd(fd, path)),
+            .filter(|fd| Some(fd.as_raw_fd()) != cgroup_ns.map(|c| c.as_raw_fd()))
+            .try_for_each(|fd| join_fd(fd)),
     };
     joined.map_err(|e| match e {
         Errno::SRCH => Error::new(format!("container {} is not running", t.name)),
@@ -195,7 +250,7 @@ pub fn start(t: &Target, p: &ProcessPlan, preserve: u32, orphan: bool) -> Result
             if !matches!(rustix::io::read(&sync_r, &mut b), Ok(1)) {
                 sys::exit(crate::error::EXIT_RUNTIME as i32);
             }
-            let joined = cgroup_ns.map_or(Ok(()), |c| join_fd(c, c"/proc/self/ns/cgroup"));
+            let joined = cgroup_ns.map_or(Ok(()), join_fd);
             sys::close(t.pidfd.as_raw_fd());
             if let Err(e) = joined {
                 init::report(err_w.as_fd(), Failure::of(crate::error::Step::CgroupNs)(e));

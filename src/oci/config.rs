@@ -222,10 +222,19 @@ fn build(at: &At<'_>, bundle: &str, opts: &Options<'_>) -> Result<(Plan, String)
     }
 
     // The cgroup: always one (kill --all, the engines' stats and OOM reports need it).
-    let limits = match get_linux("resources")? {
+    let mut limits = match get_linux("resources")? {
         Some(r) => crate::oci::resources::parse(r)?,
         None => crate::cgroup::Limits::default(),
     };
+    // Rootless (as runc): no cgroup at all unless a limit is asked for, which needs cgroup
+    // v2 delegation; device rules are the user namespace's business (mknod is refused).
+    let rootless = crate::userns::rootless();
+    if rootless {
+        limits.devices = None;
+        if limits.any() {
+            return Err(crate::cgroup::rootless_refusal());
+        }
+    }
     let cgroups_path = get_linux("cgroupsPath")?.map(|p| p.str()).transpose()?;
     let path = crate::cgroup::oci_path(cgroups_path, opts.systemd_cgroup, opts.id)?;
     let placement = crate::cgroup::Placement::oci(&path, &limits)?;
@@ -237,7 +246,7 @@ fn build(at: &At<'_>, bundle: &str, opts: &Options<'_>) -> Result<(Plan, String)
             Some(rest.split('/').next()?.to_string())
         })
         .collect();
-    let cgroup = Some(CgroupPlan {
+    let cgroup = (!rootless).then_some(CgroupPlan {
         parent: String::new(),
         limits,
         placement: Some(placement),

@@ -190,7 +190,7 @@ fn parse_and_run(args: Vec<OsString>, log: &mut log::Log) -> Result<u8> {
     };
     *log = log::Log::open(log_path.as_deref(), &log_format)?;
     let g = Global {
-        root: root.unwrap_or_else(|| state::DEFAULT_ROOT.to_string()),
+        root: root.unwrap_or_else(state::default_root),
         systemd_cgroup,
     };
     match cmd.as_str() {
@@ -649,7 +649,7 @@ fn exec_cmd(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
         Ok(found) => found,
         // Under the default root, an ID that is no OCI container's may name a docker-like
         // `run` (CONTRACT.md: found by its name whichever command started it).
-        Err(e) if g.root == state::DEFAULT_ROOT && process.is_none() => {
+        Err(e) if g.root == state::default_root() && process.is_none() => {
             return by_name(id, f, detach).unwrap_or(Err(e));
         }
         Err(e) => return Err(e),
@@ -695,8 +695,18 @@ fn exec_in(
     let pidfd = st
         .pidfd()
         .ok_or_else(|| Error::new("container not running"))?;
-    let root = crate::exec::container_root(st.pid, pidfd.as_fd(), id)
-        .ok_or_else(|| Error::new("container not running"))?;
+    let mut ns = match crate::userns::rootless() {
+        true => crate::exec::child_namespaces(st.pid).unwrap_or_default(),
+        false => Vec::new(),
+    };
+    let root = match ns.is_empty() {
+        true => crate::exec::container_root(st.pid, pidfd.as_fd(), id),
+        false => Some(crate::rootfs::Root {
+            image: ns.remove(0),
+            display: id.to_string(),
+        }),
+    }
+    .ok_or_else(|| Error::new("container not running"))?;
     let plan = config::exec_process(config, given, f, &root)?;
     if plan.terminal.is_some() && console.is_none() && detach {
         return Err(Error::new(
@@ -732,7 +742,7 @@ fn exec_in(
         pidfd,
         cgroups,
         pids: None,
-        ns: Vec::new(),
+        ns,
     };
     let started = crate::exec::start(&target, &plan, preserve, false)?;
     let pid = started.pid;
@@ -781,7 +791,7 @@ fn by_name(id: String, f: config::ExecFlags, detach: bool) -> Option<Result<u8>>
 /// The docker-like `exec NAME` of an OCI container: found under the default `--root`.
 /// None when there is no such container.
 pub fn exec_by_name(spec: &crate::cli::ExecSpec) -> Option<Result<u8>> {
-    let root = state::open_root(state::DEFAULT_ROOT).ok()?;
+    let root = state::open_root(&state::default_root()).ok()?;
     let (entry, st) = find(&root, &spec.name).ok()?;
     let config = saved_config(&entry)?;
     let mut f = config::ExecFlags {
@@ -817,7 +827,7 @@ pub fn exec_by_name(spec: &crate::cli::ExecSpec) -> Option<Result<u8>> {
 
 /// The docker-like `kill NAME` of an OCI container under the default `--root`.
 pub fn kill_by_name(name: &str, sig: i32) -> Option<Result<u8>> {
-    let root = state::open_root(state::DEFAULT_ROOT).ok()?;
+    let root = state::open_root(&state::default_root()).ok()?;
     let (_, st) = find(&root, name).ok()?;
     Some(match st.pidfd() {
         Some(fd) => crate::sys::pidfd_signal(fd.as_fd(), sig)
