@@ -472,7 +472,10 @@ impl Leftovers {
         let mut v = Vec::new();
         for p in u.procs() {
             let cmd = String::from_utf8_lossy(&super::cmdline(p.pid)).replace('\0', " ");
-            v.push(format!("process {} ({}) {cmd}", p.pid, p.comm));
+            v.push(format!(
+                "process {} ({}, state {}) {cmd}",
+                p.pid, p.comm, p.state
+            ));
         }
         for m in host_mounts_with(u.dir.to_str().unwrap()) {
             v.push(format!("host mount: {m}"));
