@@ -27,7 +27,7 @@
 //!   cgroup-related written (strace) with or without limits;
 //! - escapes tried as root of the user namespace: mount, nested user namespaces, the host's
 //!   files and fds, files of the real root in the image (and a root-owned image), device
-//!   nodes made or the host's changed, /proc/sysrq-trigger;
+//!   nodes made or the host's changed, the init (ptrace, setns, its memory), /proc/sysrq-trigger;
 //! - nothing left behind: processes, host mounts, state files, cgroups, after runs ending
 //!   every way (SIGKILL of crab-can, with an exec in it, included) and after 50 runs.
 mod common;
@@ -1725,6 +1725,28 @@ fn device_nodes_cannot_be_made_or_changed() {
         })
         .collect();
     assert_eq!(before, after, "the host's device nodes {nodes:?} changed");
+}
+
+// Design 1.3 step 2: "crab-can's init goes non-dumpable after the go byte": root of the user
+// namespace cannot ptrace it, join its namespaces or read its memory, environment or exe.
+#[test]
+fn init_cannot_be_ptraced_or_joined() {
+    let _g = rootless::shared();
+    for m in modes(test_name!()) {
+        let r = user().sh(
+            m,
+            &[],
+            "probe ptrace 1; probe setns /proc/1/ns/mnt; probe read /proc/1/environ; \
+             probe read /proc/1/mem; probe open-write /proc/1/exe",
+        );
+        let l: Vec<&str> = r.stdout.lines().collect();
+        assert_eq!(l.len(), 5, "{m:?}: {}", show(&r));
+        assert_refused_line(l[0], "ptrace", &["EPERM", "EACCES"], &r);
+        assert_refused_line(l[1], "setns", &["EPERM", "EACCES"], &r);
+        assert_refused_line(l[2], "read", &["EPERM", "EACCES"], &r);
+        assert_refused_line(l[3], "read", &["EPERM", "EACCES", "EIO"], &r);
+        assert_refused_line(l[4], "open-write", &["EPERM", "EACCES", "ETXTBSY"], &r);
+    }
 }
 
 // Contract: "/proc/sysrq-trigger ... read-only": a write fails (an empty one: harmless should
