@@ -487,12 +487,40 @@ pub fn ask(name: &str) -> Result<Option<(Running, Vec<OwnedFd>)>> {
     if n == 0 || fds.is_empty() {
         return Ok(None);
     }
+    // A user's run is the user's own program: the init it hands over must be the user's
+    // process, or root would be led into namespaces the user does not own.
+    let uid = holder(name);
+    if uid != 0 && !runs_as(fds[0].as_fd(), uid) {
+        return Err(Error::new(format!(
+            "container {name} handed over a process that is not uid {uid}'s"
+        )));
+    }
     match Running::decode(&buf[..n]) {
         Some(r) => Ok(Some((r, fds))),
         None => Err(Error::new(format!(
             "container {name} sent a record crab-can cannot read"
         ))),
     }
+}
+
+/// Whether the process of `pidfd` runs as `uid` (real and effective, in the host's view),
+/// and is still the same process once that was read.
+fn runs_as(pidfd: BorrowedFd<'_>, uid: u32) -> bool {
+    use rustix::fd::AsRawFd;
+    let field = |path: String, key: &str| {
+        let text = crate::sys::read_text(&path)?;
+        text.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .map(|v| v.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+    };
+    let Some(pid) = field(format!("/proc/self/fdinfo/{}", pidfd.as_raw_fd()), "Pid:") else {
+        return false;
+    };
+    let ids = field(format!("/proc/{}/status", pid[0]), "Uid:").unwrap_or_default();
+    let want = uid.to_string();
+    ids.len() > 1
+        && ids[..2].iter().all(|i| *i == want)
+        && crate::sys::pidfd_signal(pidfd, 0).is_ok()
 }
 
 /// One message of a SEQPACKET socket into `buf`, with the fds it carries.
