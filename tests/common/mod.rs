@@ -14,6 +14,8 @@
 pub mod bundle;
 /// Real container engines driving an OCI runtime (tests/engines.rs).
 pub mod engines;
+/// crab-can run by an unprivileged user: the users, their copies, the runs (tests/rootless.rs).
+pub mod rootless;
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
