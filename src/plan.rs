@@ -331,6 +331,7 @@ fn plan_volume(v: &crate::cli::Volume) -> Result<rootfs::Volume> {
         dst: cstring(dst.as_bytes()),
         dst_parents: parents(dst),
         read_only: v.read_only,
+        ro_tree: v.read_only,
         flags: NODEV,
         propagation: 0,
     })

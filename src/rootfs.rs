@@ -52,6 +52,9 @@ pub struct Volume {
     pub dst: CString,
     pub dst_parents: Vec<CString>,
     pub read_only: bool,
+    /// Read-only throughout, the mounts below it too (the docker-like `:ro`, as Docker 25's;
+    /// an OCI `ro` is the top mount only, as runc's).
+    pub ro_tree: bool,
     /// More flags for the remount (an OCI bind's nosuid, noexec, ...); the docker-like
     /// front end always asks for nodev.
     pub flags: u32,
@@ -760,6 +763,13 @@ fn mount_volume(i: usize, v: &Volume) -> std::result::Result<(), Failure> {
         .map_err(Failure::at(Step::Propagation, i))?;
     }
     if v.read_only {
+        // Kernels before 5.12 lack the call: the top mount only is read-only there.
+        if v.ro_tree {
+            match crate::sys::read_only_tree(&v.dst) {
+                Ok(()) | Err(Errno::NOSYS) => {}
+                Err(e) => return Err(Failure::at(Step::VolumeReadOnly, i)(e)),
+            }
+        }
         let st = rustix::fs::statvfs(&*v.dst).map_err(Failure::at(Step::VolumeReadOnly, i))?;
         if !st.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY) {
             return Err(Failure::at(Step::VolumeReadOnly, i)(Errno::ROFS));

@@ -117,6 +117,25 @@ pub fn clone_container(flags: u64, cgroup: Option<BorrowedFd<'_>>) -> Result<For
     })
 }
 
+/// `mount_setattr(path, AT_RECURSIVE, MOUNT_ATTR_RDONLY)`: the mount at `path` and every
+/// mount below it read-only.
+pub fn read_only_tree(path: &CStr) -> Result<(), Errno> {
+    // struct mount_attr { attr_set, attr_clr, propagation, userns_fd }.
+    let attr: [u64; 4] = [libc::MOUNT_ATTR_RDONLY, 0, 0, 0];
+    // SAFETY: path is a valid C string and attr a mount_attr of the size passed.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            libc::AT_RECURSIVE,
+            attr.as_ptr(),
+            std::mem::size_of_val(&attr),
+        )
+    };
+    check(r).map(drop)
+}
+
 /// A plain fork for the init (a raw clone with SIGCHLD: no libc atfork machinery, which
 /// is not safe after our own raw clone). Returns 0 in the child, the pid in the parent.
 pub fn fork() -> Result<i32, Errno> {

@@ -860,6 +860,7 @@ fn mount(
             dst: dst_c.clone(),
             dst_parents: plan::parents(dst),
             read_only: set & libc::MS_RDONLY as u32 != 0,
+            ro_tree: false,
             flags: remount_flags,
             propagation: prop,
         }));
@@ -1002,6 +1003,7 @@ fn devices(
                 dst: plan::cstring(path.as_bytes()),
                 dst_parents: Vec::new(),
                 read_only: false,
+                ro_tree: false,
                 flags: 0,
                 propagation: 0,
             }));
