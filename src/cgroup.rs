@@ -408,21 +408,9 @@ impl Layout {
     }
 }
 
-/// A limit or `--cgroup-parent` asked for by a caller who is not root, on a host where
-/// crab-can cannot give it: one line saying what is missing.
-pub fn rootless_refusal() -> Error {
-    let host = match detect() {
-        Layout::V2 => "crab-can does not yet use a delegated cgroup v2 subtree: run as root",
-        Layout::Hybrid { .. } => {
-            "this host uses cgroup v1 (hybrid): run as root, or boot with \
-             systemd.unified_cgroup_hierarchy=1"
-        }
-        Layout::None => "this host has no cgroup filesystem mounted",
-    };
-    Error::msg(format_args!(
-        "--memory/--cpus/--pids/--cgroup-parent need cgroup v2 delegation when not root; {host}"
-    ))
-}
+/// The suffix of crab-can's own leaf next to a rootless container's cgroup: `@` is not in
+/// a container name, so no container's cgroup is ever named so.
+const SUPERVISOR: &str = "@supervisor";
 
 pub fn detect() -> Layout {
     match fs_magic(ROOT) {
@@ -634,6 +622,9 @@ pub struct Placement {
     /// v2 hosts, OCI: every controller of the root, enabled along the path where the
     /// kernel lets it (as runc does: the callers read the statistics of all of them).
     all_controllers: Vec<String>,
+    /// Rootless: the parent is crab-can's own delegated cgroup, which crab-can leaves for
+    /// a leaf of its own while the container runs (see [`Supervisor`]).
+    delegated: bool,
 }
 
 impl Placement {
@@ -691,7 +682,91 @@ impl Placement {
             dirs,
             strict: v2_needs(layout, limits),
             all_controllers: Vec::new(),
+            delegated: false,
         })
+    }
+
+    /// Rootless: the container's cgroup `PATH/crab-can-NAME` inside crab-can's own cgroup
+    /// PATH (`0::/PATH` of `/proc/self/cgroup`), which must be delegated to the caller on a
+    /// cgroup v2 host: owned by the euid, its `cgroup.procs` and `cgroup.subtree_control`
+    /// writable, the limits' controllers in its `cgroup.controllers`. Checked before
+    /// anything is made; `--cgroup-parent` is refused.
+    pub fn delegated(name: &str, parent: Option<&str>, limits: &Limits) -> Result<Placement> {
+        let layout = detect();
+        let host = match layout {
+            _ if parent.is_some() => {
+                "--cgroup-parent is not supported when not root: the container's cgroup goes in crab-can's own delegated cgroup"
+            }
+            Layout::V2 => "",
+            Layout::Hybrid { .. } => {
+                "--memory/--cpus/--pids need cgroup v2 delegation when not root; this host uses \
+                 cgroup v1 (hybrid): run as root, or boot with systemd.unified_cgroup_hierarchy=1"
+            }
+            Layout::None => {
+                "--memory/--cpus/--pids need cgroup v2 delegation when not root; this host has \
+                 no cgroup filesystem mounted"
+            }
+        };
+        if !host.is_empty() {
+            return Err(Error::new(host));
+        }
+        let own = crate::sys::read_text("/proc/self/cgroup").unwrap_or_default();
+        let path = own
+            .lines()
+            .find_map(|l| l.strip_prefix("0::"))
+            .unwrap_or("/")
+            .to_string();
+        let dir = format!("{ROOT}{path}");
+        let strict = v2_needs(layout, limits);
+        let writable = |f: &str| {
+            rustix::fs::accessat(
+                rustix::fs::CWD,
+                format!("{dir}/{f}").as_str(),
+                rustix::fs::Access::WRITE_OK,
+                rustix::fs::AtFlags::EACCESS,
+            )
+            .is_ok()
+        };
+        let mut missing = Vec::new();
+        if !rustix::fs::stat(dir.as_str())
+            .is_ok_and(|st| st.st_uid == rustix::process::geteuid().as_raw())
+            || !writable("cgroup.procs")
+            || !writable("cgroup.subtree_control")
+        {
+            missing.push("ownership");
+        }
+        let have = crate::sys::read_text(&format!("{dir}/cgroup.controllers")).unwrap_or_default();
+        missing.extend(
+            strict
+                .iter()
+                .filter(|c| !have.split_whitespace().any(|h| h == **c)),
+        );
+        if !missing.is_empty() {
+            return Err(Error::msg(format_args!(
+                "cgroup {path} is not delegated to you (missing: {}): start crab-can in a \
+                 delegated scope, e.g. systemd-run --user --scope -p Delegate=yes crab-can run ...",
+                missing.join(", ")
+            )));
+        }
+        Ok(Placement {
+            layout,
+            front: Front::Docker,
+            name: format!("crab-can-{name}"),
+            dirs: vec![Target {
+                base: ROOT.to_string(),
+                parent: path.trim_matches('/').to_string(),
+                role: Role::V2,
+            }],
+            strict,
+            all_controllers: Vec::new(),
+            delegated: true,
+        })
+    }
+
+    /// Whether this is a rootless placement ([`Placement::delegated`]): its directories
+    /// are in the caller's own cgroup, where no state file records them.
+    pub fn is_delegated(&self) -> bool {
+        self.delegated
     }
 
     /// An OCI container's directories for `path` (from [`oci_path`]: absolute = under each
@@ -774,6 +849,7 @@ impl Placement {
             dirs,
             strict: v2_needs(layout, limits),
             all_controllers,
+            delegated: false,
         })
     }
 
@@ -835,6 +911,85 @@ pub struct Cgroup {
     /// The memory limit, for the OOM report.
     memory: Option<Amount>,
     layout: Layout,
+    /// Rootless: crab-can's own leaf, left (and crab-can's cgroup restored) after the
+    /// directories above are removed: a field drops after `Drop::drop` has run.
+    supervisor: Option<Supervisor>,
+}
+
+/// Rootless: crab-can itself in a leaf `PATH/crab-can-NAME@supervisor` of its own delegated
+/// cgroup PATH while the container runs, because cgroup v2 enables no controller for the
+/// children of a cgroup that holds processes. When dropped, the controllers this run
+/// turned on in PATH are turned off again (unless PATH has other children, which may use
+/// them), crab-can moves back to PATH and the leaf is removed; what cannot be undone is
+/// left as it is. A crab-can killed with SIGKILL leaves the two leaves (empty once its init
+/// has died with it) and the controllers on in PATH, so that no process can join PATH until
+/// its owner turns them off (`echo -memory > PATH/cgroup.subtree_control`; under systemd the
+/// whole scope goes when its last process has); the next run of the name there removes
+/// the leaves.
+struct Supervisor {
+    home: OwnedFd,
+    leaf: String,
+    /// `-memory -cpu`: the controllers to turn off again.
+    added: String,
+}
+
+impl Supervisor {
+    /// Leave `home` (at `path`) for the leaf of container cgroup `name`, and note which of
+    /// `needs` `home` does not enable for its children yet.
+    fn enter(path: &str, name: &str, needs: &[&str]) -> Result<Supervisor> {
+        let home = rustix::fs::openat(
+            rustix::fs::CWD,
+            path,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| Error::sys_msg(format_args!("cannot open cgroup {path}"), e))?;
+        let leaf = format!("{name}{SUPERVISOR}");
+        // What a killed run of this name left (empty: that crab-can and its init are gone).
+        for n in [leaf.as_str(), name] {
+            let _ = rustix::fs::unlinkat(&home, n, rustix::fs::AtFlags::REMOVEDIR);
+        }
+        let me = rustix::process::getpid().as_raw_nonzero().to_string();
+        let procs = read_at(home.as_fd(), "cgroup.procs").unwrap_or_default();
+        if procs.lines().any(|p| p != me) {
+            return Err(Error::msg(format_args!(
+                "cgroup {} holds other processes than crab-can: start crab-can in a cgroup \
+                 of its own, e.g. with systemd-run --user --scope -p Delegate=yes crab-can run ...",
+                &path[ROOT.len()..]
+            )));
+        }
+        let now = read_at(home.as_fd(), "cgroup.subtree_control").unwrap_or_default();
+        let added = needs
+            .iter()
+            .filter(|c| !now.split_whitespace().any(|h| h == **c))
+            .map(|c| format!("-{c} "))
+            .collect();
+        let fail = |e| Error::sys_msg(format_args!("cannot create cgroup {path}/{leaf}"), e);
+        rustix::fs::mkdirat(&home, leaf.as_str(), Mode::from_raw_mode(0o755)).map_err(fail)?;
+        let s = Supervisor {
+            home,
+            leaf: leaf.clone(),
+            added,
+        };
+        open_dir_at(s.home.as_fd(), &leaf)
+            .and_then(|d| write_at(d.as_fd(), "cgroup.procs", "0"))
+            .map_err(|e| {
+                Error::sys_msg(format_args!("cannot move crab-can into {path}/{leaf}"), e)
+            })?;
+        Ok(s)
+    }
+}
+
+impl Drop for Supervisor {
+    fn drop(&mut self) {
+        let home = self.home.as_fd();
+        if children(home).len() <= 1 && !self.added.is_empty() {
+            let _ = write_at(home, "cgroup.subtree_control", self.added.trim_end());
+        }
+        if write_at(home, "cgroup.procs", "0").is_ok() {
+            let _ = rustix::fs::unlinkat(home, self.leaf.as_str(), rustix::fs::AtFlags::REMOVEDIR);
+        }
+    }
 }
 
 /// What [`make_dir`] does along the way.
@@ -1005,10 +1160,19 @@ impl Cgroup {
             v1: Vec::new(),
             memory: limits.memory,
             layout: p.layout,
+            supervisor: None,
         };
         for t in &p.dirs {
             match &t.role {
                 Role::V2 => {
+                    if p.delegated {
+                        let home = t.path("");
+                        cg.supervisor = Some(Supervisor::enter(
+                            home.trim_end_matches('/'),
+                            &p.name,
+                            &p.strict,
+                        )?);
+                    }
                     // Controllers are enabled along the path on a v2 host only: the tree of
                     // a hybrid host has none.
                     let how = Make {
@@ -2229,6 +2393,26 @@ mod tests {
         ] {
             let e = p(Some(bad), true).unwrap_err().msg.clone();
             assert!(e.starts_with("invalid slice name: "), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn delegated_refusals() {
+        let mem = Limits::docker(Some(16 << 20), None, None);
+        let e = |p| {
+            Placement::delegated("n", p, &mem)
+                .err()
+                .map(|e| e.msg.clone())
+        };
+        assert_eq!(
+            e(Some("x")).unwrap(),
+            "--cgroup-parent is not supported when not root: the container's cgroup goes in crab-can's own delegated cgroup"
+        );
+        // Elsewhere than on cgroup v2: the line of the host's layout, before anything else.
+        match detect() {
+            Layout::V2 => {}
+            Layout::Hybrid { .. } => assert!(e(None).unwrap().contains("cgroup v1 (hybrid)")),
+            Layout::None => assert!(e(None).unwrap().contains("no cgroup filesystem")),
         }
     }
 

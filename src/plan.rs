@@ -647,9 +647,12 @@ pub fn from_cli(spec: &Spec) -> Result<Plan> {
         root_flags |= RDONLY;
     }
     let limits = Limits::docker(spec.memory, spec.cpu_quota, spec.pids);
-    let cgroup = cgroup_plan(limits, spec.cgroup_parent.as_deref());
-    if rootless && cgroup.is_some() {
-        return Err(crate::cgroup::rootless_refusal());
+    let mut cgroup = cgroup_plan(limits, spec.cgroup_parent.as_deref());
+    if let (true, Some(cp)) = (rootless, &mut cgroup) {
+        let parent = spec.cgroup_parent.as_deref();
+        cp.placement = Some(crate::cgroup::Placement::delegated(
+            &name, parent, &cp.limits,
+        )?);
     }
     let mut namespaces = docker_namespaces(spec.net);
     if rootless {
