@@ -631,8 +631,30 @@ impl Placement {
     /// The docker-like directories for container `name` under `parent` with `limits`: the
     /// v2 tree, and on a hybrid host the v1 hierarchies of the limits asked for. With no
     /// limit (an explicit `--cgroup-parent`), there must still be a hierarchy to make it in.
+    ///
+    /// Rootless (not root), on cgroup v2 only: `PATH/crab-can-NAME` in crab-can's own cgroup
+    /// PATH (`0::/PATH` of `/proc/self/cgroup`), which [`Supervisor::enter`] finds delegated
+    /// before it makes anything (`parent` is the default then: the front end refuses
+    /// `--cgroup-parent`).
     pub fn new(name: &str, parent: &str, limits: &Limits) -> Result<Placement> {
         let layout = detect();
+        let delegated = crate::userns::rootless();
+        let own;
+        let (parent, name) = match (delegated, layout) {
+            (false, _) => (parent, name.to_string()),
+            (true, Layout::Hybrid { .. }) => {
+                return Err(Error::new(
+                    "--memory/--cpus/--pids need cgroup v2 delegation when not root; this host \
+                     uses cgroup v1 (hybrid): run as root, or boot with \
+                     systemd.unified_cgroup_hierarchy=1",
+                ));
+            }
+            (true, _) => {
+                own = crate::sys::read_text("/proc/self/cgroup").unwrap_or_default();
+                let path = own.lines().find_map(|l| l.strip_prefix("0::/"));
+                (path.unwrap_or_default(), format!("crab-can-{name}"))
+            }
+        };
         let mut dirs = Vec::new();
         let target = |base: String, role| Target {
             base,
@@ -678,93 +700,16 @@ impl Placement {
         Ok(Placement {
             layout,
             front: Front::Docker,
-            name: name.to_string(),
+            name,
             dirs,
             strict: v2_needs(layout, limits),
             all_controllers: Vec::new(),
-            delegated: false,
+            delegated,
         })
     }
 
-    /// Rootless: the container's cgroup `PATH/crab-can-NAME` inside crab-can's own cgroup
-    /// PATH (`0::/PATH` of `/proc/self/cgroup`), which must be delegated to the caller on a
-    /// cgroup v2 host: owned by the euid, its `cgroup.procs` and `cgroup.subtree_control`
-    /// writable, the limits' controllers in its `cgroup.controllers`. Checked before
-    /// anything is made; `--cgroup-parent` is refused.
-    pub fn delegated(name: &str, parent: Option<&str>, limits: &Limits) -> Result<Placement> {
-        let layout = detect();
-        let host = match layout {
-            _ if parent.is_some() => {
-                "--cgroup-parent is not supported when not root: the container's cgroup goes in crab-can's own delegated cgroup"
-            }
-            Layout::V2 => "",
-            Layout::Hybrid { .. } => {
-                "--memory/--cpus/--pids need cgroup v2 delegation when not root; this host uses \
-                 cgroup v1 (hybrid): run as root, or boot with systemd.unified_cgroup_hierarchy=1"
-            }
-            Layout::None => {
-                "--memory/--cpus/--pids need cgroup v2 delegation when not root; this host has \
-                 no cgroup filesystem mounted"
-            }
-        };
-        if !host.is_empty() {
-            return Err(Error::new(host));
-        }
-        let own = crate::sys::read_text("/proc/self/cgroup").unwrap_or_default();
-        let path = own
-            .lines()
-            .find_map(|l| l.strip_prefix("0::"))
-            .unwrap_or("/")
-            .to_string();
-        let dir = format!("{ROOT}{path}");
-        let strict = v2_needs(layout, limits);
-        let writable = |f: &str| {
-            rustix::fs::accessat(
-                rustix::fs::CWD,
-                format!("{dir}/{f}").as_str(),
-                rustix::fs::Access::WRITE_OK,
-                rustix::fs::AtFlags::EACCESS,
-            )
-            .is_ok()
-        };
-        let mut missing = Vec::new();
-        if !rustix::fs::stat(dir.as_str())
-            .is_ok_and(|st| st.st_uid == rustix::process::geteuid().as_raw())
-            || !writable("cgroup.procs")
-            || !writable("cgroup.subtree_control")
-        {
-            missing.push("ownership");
-        }
-        let have = crate::sys::read_text(&format!("{dir}/cgroup.controllers")).unwrap_or_default();
-        missing.extend(
-            strict
-                .iter()
-                .filter(|c| !have.split_whitespace().any(|h| h == **c)),
-        );
-        if !missing.is_empty() {
-            return Err(Error::msg(format_args!(
-                "cgroup {path} is not delegated to you (missing: {}): start crab-can in a \
-                 delegated scope, e.g. systemd-run --user --scope -p Delegate=yes crab-can run ...",
-                missing.join(", ")
-            )));
-        }
-        Ok(Placement {
-            layout,
-            front: Front::Docker,
-            name: format!("crab-can-{name}"),
-            dirs: vec![Target {
-                base: ROOT.to_string(),
-                parent: path.trim_matches('/').to_string(),
-                role: Role::V2,
-            }],
-            strict,
-            all_controllers: Vec::new(),
-            delegated: true,
-        })
-    }
-
-    /// Whether this is a rootless placement ([`Placement::delegated`]): its directories
-    /// are in the caller's own cgroup, where no state file records them.
+    /// Whether this is a rootless placement: its directories are in the caller's own
+    /// cgroup, where no state file records them.
     pub fn is_delegated(&self) -> bool {
         self.delegated
     }
@@ -928,54 +873,84 @@ pub struct Cgroup {
 /// the leaves.
 struct Supervisor {
     home: OwnedFd,
-    leaf: String,
-    /// `-memory -cpu`: the controllers to turn off again.
+    leaf: Dir,
+    /// `-memory -cpu `: the controllers to turn off again.
     added: String,
 }
 
 impl Supervisor {
-    /// Leave `home` (at `path`) for the leaf of container cgroup `name`, and note which of
-    /// `needs` `home` does not enable for its children yet.
-    fn enter(path: &str, name: &str, needs: &[&str]) -> Result<Supervisor> {
+    /// Check that crab-can's own cgroup, `t`'s parent, is delegated to the caller (owned by
+    /// the euid, its `cgroup.procs` and `cgroup.subtree_control` writable, `needs` in its
+    /// `cgroup.controllers`) and holds crab-can alone; then leave it for the leaf of
+    /// container cgroup `name`, noting which of `needs` it does not enable yet.
+    #[inline(never)]
+    fn enter(t: &Target, name: &str, needs: &[&str]) -> Result<Supervisor> {
+        let parent = &t.parent;
+        let path = format!("{ROOT}/{parent}");
         let home = rustix::fs::openat(
             rustix::fs::CWD,
-            path,
+            path.as_str(),
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         )
         .map_err(|e| Error::sys_msg(format_args!("cannot open cgroup {path}"), e))?;
-        let leaf = format!("{name}{SUPERVISOR}");
-        // What a killed run of this name left (empty: that crab-can and its init are gone).
-        for n in [leaf.as_str(), name] {
-            let _ = rustix::fs::unlinkat(&home, n, rustix::fs::AtFlags::REMOVEDIR);
+        let read = |f| read_at(home.as_fd(), f).unwrap_or_default();
+        let has = |text: &str, c: &str| text.split_whitespace().any(|h| h == c);
+        let mut missing = String::new();
+        if !rustix::fs::fstat(&home)
+            .is_ok_and(|st| st.st_uid == rustix::process::geteuid().as_raw())
+            // Opened for writing (the permission check), nothing written.
+            || ["cgroup.procs", "cgroup.subtree_control"]
+                .iter()
+                .any(|f| matches!(write_at(home.as_fd(), f, ""), Err(Errno::ACCESS | Errno::PERM)))
+        {
+            missing.push_str(", ownership");
         }
-        let me = rustix::process::getpid().as_raw_nonzero().to_string();
-        let procs = read_at(home.as_fd(), "cgroup.procs").unwrap_or_default();
-        if procs.lines().any(|p| p != me) {
+        let controllers = read("cgroup.controllers");
+        for c in needs.iter().filter(|c| !has(&controllers, c)) {
+            missing.push_str(", ");
+            missing.push_str(c);
+        }
+        let why = match missing.get(2..) {
+            Some(m) => format!(
+                "is not delegated to you (missing: {m}): start crab-can in a delegated scope"
+            ),
+            // crab-can is one of them.
+            None if read("cgroup.procs").trim_end().contains('\n') => {
+                "holds other processes than crab-can: start crab-can in a cgroup of its own".into()
+            }
+            None => String::new(),
+        };
+        if !why.is_empty() {
             return Err(Error::msg(format_args!(
-                "cgroup {} holds other processes than crab-can: start crab-can in a cgroup \
-                 of its own, e.g. with systemd-run --user --scope -p Delegate=yes crab-can run ...",
-                &path[ROOT.len()..]
+                "cgroup /{parent} {why}, e.g. systemd-run --user --scope -p Delegate=yes \
+                 crab-can run ..."
             )));
         }
-        let now = read_at(home.as_fd(), "cgroup.subtree_control").unwrap_or_default();
-        let added = needs
-            .iter()
-            .filter(|c| !now.split_whitespace().any(|h| h == **c))
-            .map(|c| format!("-{c} "))
-            .collect();
-        let fail = |e| Error::sys_msg(format_args!("cannot create cgroup {path}/{leaf}"), e);
-        rustix::fs::mkdirat(&home, leaf.as_str(), Mode::from_raw_mode(0o755)).map_err(fail)?;
+        let leaf = name.to_string() + SUPERVISOR;
+        // What a killed run of this name left (empty: that crab-can and its init are gone).
+        for n in [leaf.as_str(), name] {
+            let _ = rustix::fs::unlinkat(home.as_fd(), n, rustix::fs::AtFlags::REMOVEDIR);
+        }
+        let now = read("cgroup.subtree_control");
+        let mut added = String::new();
+        for c in needs.iter().filter(|c| !has(&now, c)) {
+            added.push('-');
+            added.push_str(c);
+            added.push(' ');
+        }
+        let how = Make {
+            front: Front::Docker,
+            strict: Vec::new(),
+            loose: &[],
+            cpuset: false,
+        };
         let s = Supervisor {
+            leaf: make_dir(t, &leaf, &how)?,
             home,
-            leaf: leaf.clone(),
             added,
         };
-        open_dir_at(s.home.as_fd(), &leaf)
-            .and_then(|d| write_at(d.as_fd(), "cgroup.procs", "0"))
-            .map_err(|e| {
-                Error::sys_msg(format_args!("cannot move crab-can into {path}/{leaf}"), e)
-            })?;
+        s.leaf.write("cgroup.procs", "0")?;
         Ok(s)
     }
 }
@@ -987,7 +962,11 @@ impl Drop for Supervisor {
             let _ = write_at(home, "cgroup.subtree_control", self.added.trim_end());
         }
         if write_at(home, "cgroup.procs", "0").is_ok() {
-            let _ = rustix::fs::unlinkat(home, self.leaf.as_str(), rustix::fs::AtFlags::REMOVEDIR);
+            let _ = rustix::fs::unlinkat(
+                rustix::fs::CWD,
+                self.leaf.path.as_str(),
+                rustix::fs::AtFlags::REMOVEDIR,
+            );
         }
     }
 }
@@ -1166,12 +1145,7 @@ impl Cgroup {
             match &t.role {
                 Role::V2 => {
                     if p.delegated {
-                        let home = t.path("");
-                        cg.supervisor = Some(Supervisor::enter(
-                            home.trim_end_matches('/'),
-                            &p.name,
-                            &p.strict,
-                        )?);
+                        cg.supervisor = Some(Supervisor::enter(t, &p.name, &p.strict)?);
                     }
                     // Controllers are enabled along the path on a v2 host only: the tree of
                     // a hybrid host has none.
@@ -2393,26 +2367,6 @@ mod tests {
         ] {
             let e = p(Some(bad), true).unwrap_err().msg.clone();
             assert!(e.starts_with("invalid slice name: "), "{bad}: {e}");
-        }
-    }
-
-    #[test]
-    fn delegated_refusals() {
-        let mem = Limits::docker(Some(16 << 20), None, None);
-        let e = |p| {
-            Placement::delegated("n", p, &mem)
-                .err()
-                .map(|e| e.msg.clone())
-        };
-        assert_eq!(
-            e(Some("x")).unwrap(),
-            "--cgroup-parent is not supported when not root: the container's cgroup goes in crab-can's own delegated cgroup"
-        );
-        // Elsewhere than on cgroup v2: the line of the host's layout, before anything else.
-        match detect() {
-            Layout::V2 => {}
-            Layout::Hybrid { .. } => assert!(e(None).unwrap().contains("cgroup v1 (hybrid)")),
-            Layout::None => assert!(e(None).unwrap().contains("no cgroup filesystem")),
         }
     }
 

@@ -647,12 +647,12 @@ pub fn from_cli(spec: &Spec) -> Result<Plan> {
         root_flags |= RDONLY;
     }
     let limits = Limits::docker(spec.memory, spec.cpu_quota, spec.pids);
-    let mut cgroup = cgroup_plan(limits, spec.cgroup_parent.as_deref());
-    if let (true, Some(cp)) = (rootless, &mut cgroup) {
-        let parent = spec.cgroup_parent.as_deref();
-        cp.placement = Some(crate::cgroup::Placement::delegated(
-            &name, parent, &cp.limits,
-        )?);
+    let cgroup = cgroup_plan(limits, spec.cgroup_parent.as_deref());
+    if rootless && spec.cgroup_parent.is_some() {
+        return Err(Error::new(
+            "--cgroup-parent is not supported when not root: the container's cgroup goes in \
+             crab-can's own delegated cgroup",
+        ));
     }
     let mut namespaces = docker_namespaces(spec.net);
     if rootless {

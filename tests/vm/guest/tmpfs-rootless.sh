@@ -81,7 +81,7 @@ other=$!
 echo "$other" > "$U/cgroup.procs"
 user_run u --name crowd --memory 16m "$UIMG" true
 expect_eq crowded-125 125 "$RUN_STATUS"
-expect_match crowded-message '^crab-can: cgroup /u holds other processes than crab-can: start crab-can in a cgroup of its own, e\.g\. with systemd-run --user --scope' "$RUN_ERR"
+expect_match crowded-message '^crab-can: cgroup /u holds other processes than crab-can: start crab-can in a cgroup of its own, e\.g\. systemd-run --user --scope' "$RUN_ERR"
 kill "$other"
 wait "$other" 2> /dev/null
 expect_eq crowded-u-as-before "$U_BEFORE" "$(u_state)"
