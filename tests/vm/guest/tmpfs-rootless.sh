@@ -113,6 +113,13 @@ expect_eq not-delegated-125 125 "$RUN_STATUS"
 expect_eq not-delegated-message "crab-can: cgroup /rootowned is not delegated to you (missing: ownership): start crab-can in a delegated scope, e.g. systemd-run --user --scope -p Delegate=yes crab-can run ..." "$RUN_ERR"
 expect_eq not-delegated-nothing-made "" "$(find "$CG/rootowned" -mindepth 1 -type d)"
 rmdir "$CG/rootowned"
+# The user's directory, but root's cgroup.procs and cgroup.subtree_control in it.
+mkdir "$CG/half" && chown "$UID_:$UID_" "$CG/half"
+user_run half --name half --pids 5 "$UIMG" true
+expect_eq half-owned-125 125 "$RUN_STATUS"
+expect_match half-owned-message '^crab-can: cgroup /half is not delegated to you \(missing: ownership\)' "$RUN_ERR"
+expect_eq half-owned-nothing-made "" "$(find "$CG/half" -mindepth 1 -type d)"
+rmdir "$CG/half"
 # The user's own, but the root does not enable cpu for it.
 echo -cpu > "$CG/cgroup.subtree_control"
 user_run u --name nocpu --cpus 0.5 --memory 16m "$UIMG" true
