@@ -408,21 +408,9 @@ impl Layout {
     }
 }
 
-/// A limit or `--cgroup-parent` asked for by a caller who is not root, on a host where
-/// crab-can cannot give it: one line saying what is missing.
-pub fn rootless_refusal() -> Error {
-    let host = match detect() {
-        Layout::V2 => "crab-can does not yet use a delegated cgroup v2 subtree: run as root",
-        Layout::Hybrid { .. } => {
-            "this host uses cgroup v1 (hybrid): run as root, or boot with \
-             systemd.unified_cgroup_hierarchy=1"
-        }
-        Layout::None => "this host has no cgroup filesystem mounted",
-    };
-    Error::msg(format_args!(
-        "--memory/--cpus/--pids/--cgroup-parent need cgroup v2 delegation when not root; {host}"
-    ))
-}
+/// The suffix of crab-can's own leaf next to a rootless container's cgroup: `@` is not in
+/// a container name, so no container's cgroup is ever named so.
+const SUPERVISOR: &str = "@supervisor";
 
 pub fn detect() -> Layout {
     match fs_magic(ROOT) {
@@ -634,14 +622,39 @@ pub struct Placement {
     /// v2 hosts, OCI: every controller of the root, enabled along the path where the
     /// kernel lets it (as runc does: the callers read the statistics of all of them).
     all_controllers: Vec<String>,
+    /// Rootless: the parent is crab-can's own delegated cgroup, which crab-can leaves for
+    /// a leaf of its own while the container runs (see [`Supervisor`]).
+    delegated: bool,
 }
 
 impl Placement {
     /// The docker-like directories for container `name` under `parent` with `limits`: the
     /// v2 tree, and on a hybrid host the v1 hierarchies of the limits asked for. With no
     /// limit (an explicit `--cgroup-parent`), there must still be a hierarchy to make it in.
+    ///
+    /// Rootless (not root), on cgroup v2 only: `PATH/crab-can-NAME` in crab-can's own cgroup
+    /// PATH (`0::/PATH` of `/proc/self/cgroup`), which [`Supervisor::enter`] finds delegated
+    /// before it makes anything (`parent` is the default then: the front end refuses
+    /// `--cgroup-parent`).
     pub fn new(name: &str, parent: &str, limits: &Limits) -> Result<Placement> {
         let layout = detect();
+        let delegated = crate::userns::rootless();
+        let own;
+        let (parent, name) = match (delegated, layout) {
+            (false, _) => (parent, name.to_string()),
+            (true, Layout::Hybrid { .. }) => {
+                return Err(Error::new(
+                    "--memory/--cpus/--pids need cgroup v2 delegation when not root; this host \
+                     uses cgroup v1 (hybrid): run as root, or boot with \
+                     systemd.unified_cgroup_hierarchy=1",
+                ));
+            }
+            (true, _) => {
+                own = crate::sys::read_text("/proc/self/cgroup").unwrap_or_default();
+                let path = own.lines().find_map(|l| l.strip_prefix("0::/"));
+                (path.unwrap_or_default(), format!("crab-can-{name}"))
+            }
+        };
         let mut dirs = Vec::new();
         let target = |base: String, role| Target {
             base,
@@ -687,11 +700,18 @@ impl Placement {
         Ok(Placement {
             layout,
             front: Front::Docker,
-            name: name.to_string(),
+            name,
             dirs,
             strict: v2_needs(layout, limits),
             all_controllers: Vec::new(),
+            delegated,
         })
+    }
+
+    /// Whether this is a rootless placement: its directories are in the caller's own
+    /// cgroup, where no state file records them.
+    pub fn is_delegated(&self) -> bool {
+        self.delegated
     }
 
     /// An OCI container's directories for `path` (from [`oci_path`]: absolute = under each
@@ -774,6 +794,7 @@ impl Placement {
             dirs,
             strict: v2_needs(layout, limits),
             all_controllers,
+            delegated: false,
         })
     }
 
@@ -835,6 +856,119 @@ pub struct Cgroup {
     /// The memory limit, for the OOM report.
     memory: Option<Amount>,
     layout: Layout,
+    /// Rootless: crab-can's own leaf, left (and crab-can's cgroup restored) after the
+    /// directories above are removed: a field drops after `Drop::drop` has run.
+    supervisor: Option<Supervisor>,
+}
+
+/// Rootless: crab-can itself in a leaf `PATH/crab-can-NAME@supervisor` of its own delegated
+/// cgroup PATH while the container runs, because cgroup v2 enables no controller for the
+/// children of a cgroup that holds processes. When dropped, the controllers this run
+/// turned on in PATH are turned off again (unless PATH has other children, which may use
+/// them), crab-can moves back to PATH and the leaf is removed; what cannot be undone is
+/// left as it is. A crab-can killed with SIGKILL leaves the two leaves (empty once its init
+/// has died with it) and the controllers on in PATH, so that no process can join PATH until
+/// its owner turns them off (`echo -memory > PATH/cgroup.subtree_control`; under systemd the
+/// whole scope goes when its last process has); the next run of the name there removes
+/// the leaves.
+struct Supervisor {
+    home: OwnedFd,
+    leaf: Dir,
+    /// `-memory -cpu `: the controllers to turn off again.
+    added: String,
+}
+
+impl Supervisor {
+    /// Check that crab-can's own cgroup, `t`'s parent, is delegated to the caller (owned by
+    /// the euid, its `cgroup.procs` and `cgroup.subtree_control` writable, `needs` in its
+    /// `cgroup.controllers`) and holds crab-can alone; then leave it for the leaf of
+    /// container cgroup `name`, noting which of `needs` it does not enable yet.
+    #[inline(never)]
+    fn enter(t: &Target, name: &str, needs: &[&str]) -> Result<Supervisor> {
+        let parent = &t.parent;
+        let path = format!("{ROOT}/{parent}");
+        let home = rustix::fs::openat(
+            rustix::fs::CWD,
+            path.as_str(),
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| Error::sys_msg(format_args!("cannot open cgroup {path}"), e))?;
+        let read = |f| read_at(home.as_fd(), f).unwrap_or_default();
+        let has = |text: &str, c: &str| text.split_whitespace().any(|h| h == c);
+        let mut missing = String::new();
+        if !rustix::fs::fstat(&home)
+            .is_ok_and(|st| st.st_uid == rustix::process::geteuid().as_raw())
+            // Opened for writing (the permission check), nothing written.
+            || ["cgroup.procs", "cgroup.subtree_control"]
+                .iter()
+                .any(|f| matches!(write_at(home.as_fd(), f, ""), Err(Errno::ACCESS | Errno::PERM)))
+        {
+            missing.push_str(", ownership");
+        }
+        let controllers = read("cgroup.controllers");
+        for c in needs.iter().filter(|c| !has(&controllers, c)) {
+            missing.push_str(", ");
+            missing.push_str(c);
+        }
+        let why = match missing.get(2..) {
+            Some(m) => format!(
+                "is not delegated to you (missing: {m}): start crab-can in a delegated scope"
+            ),
+            // crab-can is one of them.
+            None if read("cgroup.procs").trim_end().contains('\n') => {
+                "holds other processes than crab-can: start crab-can in a cgroup of its own".into()
+            }
+            None => String::new(),
+        };
+        if !why.is_empty() {
+            return Err(Error::msg(format_args!(
+                "cgroup /{parent} {why}, e.g. systemd-run --user --scope -p Delegate=yes \
+                 crab-can run ..."
+            )));
+        }
+        let leaf = name.to_string() + SUPERVISOR;
+        // What a killed run of this name left (empty: that crab-can and its init are gone).
+        for n in [leaf.as_str(), name] {
+            let _ = rustix::fs::unlinkat(home.as_fd(), n, rustix::fs::AtFlags::REMOVEDIR);
+        }
+        let now = read("cgroup.subtree_control");
+        let mut added = String::new();
+        for c in needs.iter().filter(|c| !has(&now, c)) {
+            added.push('-');
+            added.push_str(c);
+            added.push(' ');
+        }
+        let how = Make {
+            front: Front::Docker,
+            strict: Vec::new(),
+            loose: &[],
+            cpuset: false,
+        };
+        let s = Supervisor {
+            leaf: make_dir(t, &leaf, &how)?,
+            home,
+            added,
+        };
+        s.leaf.write("cgroup.procs", "0")?;
+        Ok(s)
+    }
+}
+
+impl Drop for Supervisor {
+    fn drop(&mut self) {
+        let home = self.home.as_fd();
+        if children(home).len() <= 1 && !self.added.is_empty() {
+            let _ = write_at(home, "cgroup.subtree_control", self.added.trim_end());
+        }
+        if write_at(home, "cgroup.procs", "0").is_ok() {
+            let _ = rustix::fs::unlinkat(
+                rustix::fs::CWD,
+                self.leaf.path.as_str(),
+                rustix::fs::AtFlags::REMOVEDIR,
+            );
+        }
+    }
 }
 
 /// What [`make_dir`] does along the way.
@@ -1005,10 +1139,14 @@ impl Cgroup {
             v1: Vec::new(),
             memory: limits.memory,
             layout: p.layout,
+            supervisor: None,
         };
         for t in &p.dirs {
             match &t.role {
                 Role::V2 => {
+                    if p.delegated {
+                        cg.supervisor = Some(Supervisor::enter(t, &p.name, &p.strict)?);
+                    }
                     // Controllers are enabled along the path on a v2 host only: the tree of
                     // a hybrid host has none.
                     let how = Make {

@@ -103,13 +103,20 @@ pub fn create_with<'p>(
             };
             // Recorded before anything is made, and again with the inodes once it is: a
             // kill at any moment leaves nothing the next run cannot find and tell apart.
+            // Rootless: nothing is recorded (the state directory is root's); the next run
+            // of the name removes what a killed one left in its delegated cgroup.
+            let record = !placement.is_delegated();
             let paths: Vec<String> = placement.paths().collect();
             let intent: Vec<(&str, Option<u64>)> =
                 paths.iter().map(|p| (p.as_str(), None)).collect();
-            rec.cgroups(&intent)?;
+            if record {
+                rec.cgroups(&intent)?;
+            }
             let cg = Cgroup::create(placement, &cp.limits)?;
             let made: Vec<(&str, Option<u64>)> = cg.dirs().map(|(p, i)| (p, Some(i))).collect();
-            rec.cgroups(&made)?;
+            if record {
+                rec.cgroups(&made)?;
+            }
             Some(cg)
         }
         None => None,

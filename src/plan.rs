@@ -649,8 +649,11 @@ pub fn from_cli(spec: &Spec) -> Result<Plan> {
     }
     let limits = Limits::docker(spec.memory, spec.cpu_quota, spec.pids);
     let cgroup = cgroup_plan(limits, spec.cgroup_parent.as_deref());
-    if rootless && cgroup.is_some() {
-        return Err(crate::cgroup::rootless_refusal());
+    if rootless && spec.cgroup_parent.is_some() {
+        return Err(Error::new(
+            "--cgroup-parent is not supported when not root: the container's cgroup goes in \
+             crab-can's own delegated cgroup",
+        ));
     }
     let mut namespaces = docker_namespaces(spec.net);
     if rootless {

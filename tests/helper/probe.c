@@ -32,6 +32,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <linux/bpf.h>
 #include <linux/io_uring.h>
@@ -935,6 +936,24 @@ static int do_drop_cap(int argc, char **argv)
 	return fail_errno(errno);
 }
 
+/* as UID GID CMD [ARG...]: drop every supplementary group, become GID and UID (real,
+ * effective and saved) and exec CMD: an unprivileged caller where there is no setpriv (the
+ * test VM). */
+static int do_as(int argc, char **argv)
+{
+	unsigned long uid, gid;
+	if (argc < 3 || parse_ulong(argv[0], &uid) || parse_ulong(argv[1], &gid))
+		return usage_of("UID GID CMD [ARG...]");
+	if (setgroups(0, NULL))
+		return fail_step("setgroups", errno);
+	if (setresgid(gid, gid, gid))
+		return fail_step("setresgid", errno);
+	if (setresuid(uid, uid, uid))
+		return fail_step("setresuid", errno);
+	execvp(argv[2], argv + 2);
+	return fail_step("execvp", errno);
+}
+
 /* swap-loop A B SECONDS: exchange the directory entries A and B (renameat2
  * RENAME_EXCHANGE) over and over for SECONDS, then print "swap-loop: ok" and the count.
  * The IMAGE swap race of crab-can's attack tests. */
@@ -973,6 +992,7 @@ static const struct {
 	{"no-clone3", do_no_clone3, "CMD [ARG...]"},
 	{"deny", do_deny, "clone3|close_range|pdeathsig[,...] CMD [ARG...]"},
 	{"drop-cap", do_drop_cap, "CAP_NUMBER CMD [ARG...]"},
+	{"as", do_as, "UID GID CMD [ARG...]"},
 	{"swap-loop", do_swap_loop, "A B SECONDS"},
 	{"umount", do_umount, "PATH"},
 	{"pivot_root", do_pivot_root, "[NEW_ROOT PUT_OLD]"},

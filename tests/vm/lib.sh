@@ -3,6 +3,7 @@
 #
 # Every assertion prints exactly one line on stdout,
 #     VMTEST PASS <script>/<name>       or       VMTEST FAIL <script>/<name>: <reason>
+# (or, for a check this guest cannot make, `skip`'s VMTEST SKIP <script>/<name>: <reason>)
 # (a failure is preceded by up to 20 "VMTEST-LOG <script>/<name>| ..." lines of the output that
 # explains it), records it in $VMTEST_RESULTS for /init, and returns 0 on a pass, 1 on a failure.
 # A helper called the wrong way (missing arguments, an empty needle) reports a failure: it never
@@ -44,6 +45,15 @@ fail() {
 	echo "VMTEST FAIL $n: $r"
 	echo "FAIL $n: $r" >> "$VMTEST_RESULTS"
 	return 1
+}
+
+# skip NAME REASON: what NAME checks cannot be checked here (this kernel lacks it, say): one
+# visible "VMTEST SKIP <script>/<name>: <reason>" line, neither a pass nor a failure.
+skip() {
+	local n
+	n=$(_vt_name "${1:-unnamed}")
+	echo "VMTEST SKIP $n: ${2:-no reason given}"
+	echo "SKIP $n: ${2:-no reason given}" >> "$VMTEST_RESULTS"
 }
 
 # run CMD...: run it, stdin from /dev/null, at most $VMTEST_CMD_TIMEOUT seconds (a program is

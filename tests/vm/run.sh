@@ -60,7 +60,7 @@ x86_64 | amd64)
 	qemu_machine=(-accel tcg -cpu max)
 	rust_target=x86_64-unknown-linux-musl
 	default_crab=$root/crab-can build_hint="make build"
-	probe_file=build/probe # the integration tests build it (tests/helper/build.sh); used when there
+	probe_file=build/probe # built below, as the integration tests build it (tests/helper/build.sh)
 	label_prefix=''
 	;;
 aarch64 | arm64)
@@ -220,10 +220,9 @@ fi
 need_static "busybox (busybox-static)" "$busybox"
 need_static "crab-can (set CRAB_CAN, or run $build_hint)" "$crab"
 probe=
-if [[ $arch == aarch64 ]]; then
-	# The test helper, cross-built (installs gcc-aarch64-linux-gnu when missing; a no-op when up to date).
-	"$here/../helper/build.sh" "$root/$probe_file" aarch64 || die "cannot cross-build the test helper $probe_file"
-fi
+# The test helper, built (for aarch64 cross-built; installs the compiler when missing; a no-op when
+# up to date): the guest scripts use it (tmpfs-rootless.sh's `probe as`).
+"$here/../helper/build.sh" "$root/$probe_file" "$arch" || die "cannot build the test helper $probe_file"
 if [[ -e $probe_file ]]; then
 	need_static "the test helper" "$probe_file"
 	probe=$probe_file
@@ -440,7 +439,7 @@ boot() {
 		line=${line%$'\r'}
 		case $line in
 		*"VMTEST START"*) say "[$label] guest up after $(secs "$t0" "$(now)")s: ${line##*VMTEST START }" ;;
-		"VMTEST PASS "* | "VMTEST FAIL "* | VMTEST-LOG*) printf '  [%s] %s\n' "$label" "${line#VMTEST }" ;;
+		"VMTEST PASS "* | "VMTEST FAIL "* | "VMTEST SKIP "* | VMTEST-LOG*) printf '  [%s] %s\n' "$label" "${line#VMTEST }" ;;
 		esac
 	done
 	status=${PIPESTATUS[0]}
