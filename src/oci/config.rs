@@ -232,7 +232,9 @@ fn build(at: &At<'_>, bundle: &str, opts: &Options<'_>) -> Result<(Plan, String)
     if rootless {
         limits.devices = None;
         if limits.any() {
-            return Err(crate::cgroup::rootless_refusal());
+            return Err(Error::new(
+                "linux.resources: limits need root in OCI mode (a rootless container gets no cgroup)",
+            ));
         }
     }
     let cgroups_path = get_linux("cgroupsPath")?.map(|p| p.str()).transpose()?;
