@@ -223,34 +223,35 @@ impl State {
         s
     }
 
+    /// The state in `text`; None when it is not one (its errors are not told: foreign
+    /// state is no state).
     #[inline(never)]
-    fn from_json(text: &[u8]) -> Result<State> {
-        let v = json::parse(text)?;
+    fn from_json(text: &[u8]) -> Option<State> {
+        let v = json::parse(text).ok()?;
         let at = At::root(&v);
-        let field = |k: &str| -> Result<At<'_>> {
-            at.get(k)?.ok_or_else(|| Error::msg(format_args!("no {k}")))
-        };
+        let field = |k: &str| at.get(k).ok().flatten();
+        let text = |k: &str| Some(field(k)?.str().ok()?.to_string());
         let mut st = State {
-            id: field("id")?.str()?.to_string(),
-            pid: field("pid")?.i32()?,
-            start: field("start")?.u64()?,
-            bundle: field("bundle")?.str()?.to_string(),
-            rootfs: field("rootfs")?.str()?.to_string(),
-            created: field("created")?.str()?.to_string(),
+            id: text("id")?,
+            pid: field("pid")?.i32().ok()?,
+            start: field("start")?.u64().ok()?,
+            bundle: text("bundle")?,
+            rootfs: text("rootfs")?,
+            created: text("created")?,
             annotations: String::new(),
             cgroups: Vec::new(),
-            own_pid_ns: field("pidns")?.bool()?,
+            own_pid_ns: field("pidns")?.bool().ok()?,
         };
-        st.annotations = field("annotations")?.string_object()?;
-        for pair in field("cgroups")?.array()? {
-            let pair: Vec<At> = pair.array()?.collect();
-            if pair.len() != 2 {
-                return Err(Error::new("bad cgroup entry"));
-            }
+        st.annotations = field("annotations")?.string_object().ok()?;
+        for pair in field("cgroups")?.array().ok()? {
+            let pair: Vec<At> = pair.array().ok()?.collect();
+            let [ino, path] = pair.as_slice() else {
+                return None;
+            };
             st.cgroups
-                .push((pair[1].str()?.to_string(), pair[0].u64()?));
+                .push((path.str().ok()?.to_string(), ino.u64().ok()?));
         }
-        Ok(st)
+        Some(st)
     }
 
     /// Write the state into the claim file, each time with one `write` at its end, so a
@@ -283,7 +284,7 @@ impl State {
             .iter()
             .rposition(|&b| b == b'\n')
             .map_or(0, |i| i + 1);
-        State::from_json(&text[start..end]).ok()
+        State::from_json(&text[start..end])
     }
 
     /// The status, derived from the kernel (see the module's words).
