@@ -116,6 +116,29 @@ fn cs(at: &At<'_>, s: &str) -> Result<CString> {
     CString::new(s).map_err(|_| at.error("holds a NUL byte"))
 }
 
+/// The namespaces of `linux.namespaces`: the type, its clone flag, its kind, its name
+/// under /proc/PID/ns.
+const NAMESPACES: [(&str, i32, Ns, &str); 8] = [
+    ("pid", libc::CLONE_NEWPID, Ns::ProcessID, "pid"),
+    ("network", libc::CLONE_NEWNET, Ns::Network, "net"),
+    ("mount", libc::CLONE_NEWNS, Ns::Mount, "mnt"),
+    (
+        "ipc",
+        libc::CLONE_NEWIPC,
+        Ns::InterProcessCommunication,
+        "ipc",
+    ),
+    (
+        "uts",
+        libc::CLONE_NEWUTS,
+        Ns::HostNameAndNISDomainName,
+        "uts",
+    ),
+    ("user", libc::CLONE_NEWUSER, Ns::User, "user"),
+    ("cgroup", libc::CLONE_NEWCGROUP, Ns::ControlGroup, "cgroup"),
+    ("time", libc::CLONE_NEWTIME, Ns::Time, "time"),
+];
+
 fn build(at: &At<'_>, bundle: &str, opts: &Options<'_>) -> Result<(Plan, String)> {
     let version = need(at, "ociVersion")?;
     if !version.str()?.starts_with("1.") {
@@ -145,28 +168,21 @@ fn build(at: &At<'_>, bundle: &str, opts: &Options<'_>) -> Result<(Plan, String)
     if let Some(list) = get_linux("namespaces")? {
         for ns in list.array()? {
             let t = need(&ns, "type")?;
-            let (flag, kind, proc_name) = match t.str()? {
-                "pid" => (libc::CLONE_NEWPID, Ns::ProcessID, "pid"),
-                "network" => (libc::CLONE_NEWNET, Ns::Network, "net"),
-                "mount" => (libc::CLONE_NEWNS, Ns::Mount, "mnt"),
-                "ipc" => (libc::CLONE_NEWIPC, Ns::InterProcessCommunication, "ipc"),
-                "uts" => (libc::CLONE_NEWUTS, Ns::HostNameAndNISDomainName, "uts"),
-                "user" => (libc::CLONE_NEWUSER, Ns::User, "user"),
-                "cgroup" => (libc::CLONE_NEWCGROUP, Ns::ControlGroup, "cgroup"),
-                "time" => (libc::CLONE_NEWTIME, Ns::Time, "time"),
-                other => return Err(t.error(format_args!("unknown namespace type '{other}'"))),
-            };
+            let name = t.str()?;
+            let &(_, flag, kind, proc_name) = NAMESPACES
+                .iter()
+                .find(|n| n.0 == name)
+                .ok_or_else(|| t.error(format_args!("unknown namespace type '{name}'")))?;
             let flag = flag as u64;
             if seen & flag != 0 {
-                return Err(t.error(format_args!("namespace '{}' listed twice", t.str()?)));
+                return Err(t.error(format_args!("namespace '{name}' listed twice")));
             }
             seen |= flag;
             match ns.get("path")? {
                 Some(p) if !p.str()?.is_empty() => {
                     if matches!(kind, Ns::Mount | Ns::User | Ns::Time) {
                         return Err(p.error(format_args!(
-                            "joining a {} namespace by path is not supported",
-                            t.str()?
+                            "joining a {name} namespace by path is not supported"
                         )));
                     }
                     join.push((kind, open_ns(&p, proc_name)?));
@@ -709,18 +725,19 @@ fn rlimit_resource(name: &str) -> Option<rustix::process::Resource> {
 }
 
 fn propagation(word: &str) -> Option<u32> {
-    let rec = libc::MS_REC as u32;
-    Some(match word {
-        "private" => libc::MS_PRIVATE as u32,
-        "rprivate" => libc::MS_PRIVATE as u32 | rec,
-        "shared" => libc::MS_SHARED as u32,
-        "rshared" => libc::MS_SHARED as u32 | rec,
-        "slave" => libc::MS_SLAVE as u32,
-        "rslave" => libc::MS_SLAVE as u32 | rec,
-        "unbindable" => libc::MS_UNBINDABLE as u32,
-        "runbindable" => libc::MS_UNBINDABLE as u32 | rec,
-        _ => return None,
-    })
+    const KINDS: [(&str, u64); 4] = [
+        ("private", libc::MS_PRIVATE),
+        ("shared", libc::MS_SHARED),
+        ("slave", libc::MS_SLAVE),
+        ("unbindable", libc::MS_UNBINDABLE),
+    ];
+    // `rKIND`: the same, recursive.
+    let (bare, rec) = match word.strip_prefix('r') {
+        Some(b) => (b, libc::MS_REC),
+        None => (word, 0),
+    };
+    let &(_, flag) = KINDS.iter().find(|k| k.0 == bare)?;
+    Some((flag | rec) as u32)
 }
 
 /// A mount option's flag: (set, clear) bits of MS_*. None: not a flag (fs data).
