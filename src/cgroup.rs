@@ -850,7 +850,7 @@ fn make_dir(t: &Target, name: &str, how: &Make<'_>) -> Result<Dir> {
         enable_controllers(fd.as_fd(), &path, how)?;
         path.push('/');
         path.push_str(comp);
-        match rustix::fs::mkdirat(&fd, comp, Mode::from_raw_mode(0o755)) {
+        match rustix::fs::mkdirat(fd.as_fd(), comp, Mode::from_raw_mode(0o755)) {
             Ok(()) | Err(Errno::EXIST) => {}
             Err(e) => {
                 return Err(Error::sys_msg(
@@ -869,7 +869,7 @@ fn make_dir(t: &Target, name: &str, how: &Make<'_>) -> Result<Dir> {
     enable_controllers(fd.as_fd(), &path, how)?;
     path.push('/');
     path.push_str(name);
-    match rustix::fs::mkdirat(&fd, name, Mode::from_raw_mode(0o755)) {
+    match rustix::fs::mkdirat(fd.as_fd(), name, Mode::from_raw_mode(0o755)) {
         Ok(()) => {}
         Err(Errno::EXIST) => {
             let dir = rustix::fs::statat(fd.as_fd(), name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
@@ -1453,7 +1453,7 @@ fn collect_procs(dir: BorrowedFd<'_>, depth: usize, out: &mut Vec<i32>) {
     if let Some(s) = read_at(dir, "cgroup.procs") {
         out.extend(
             s.lines()
-                .filter_map(|l| Some(l.trim().parse::<u32>().ok()? as i32)),
+                .filter_map(|l| Some(crate::user::parse_u32(l.trim())? as i32)),
         );
     }
     if depth < MAX_DEPTH {

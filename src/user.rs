@@ -147,8 +147,8 @@ fn scan(
 fn passwd_entry(f: &[&str]) -> Option<Passwd> {
     Some(Passwd {
         name: f[0].to_string(),
-        uid: f[2].parse().ok()?,
-        gid: f[3].parse().ok()?,
+        uid: parse_u32(f[2])?,
+        gid: parse_u32(f[3])?,
         home: f[5].to_string(),
     })
 }
@@ -160,7 +160,13 @@ fn default_home(uid: u32) -> String {
 /// A uid or gid as a number: any u32 but `u32::MAX`, which the kernel reads as "no change"
 /// (-1) and never is an id.
 fn id(s: &str) -> Option<u32> {
-    s.parse::<u32>().ok().filter(|&v| v != u32::MAX)
+    parse_u32(s).filter(|&v| v != u32::MAX)
+}
+
+/// `s` as a u32, as `str::parse` reads one (an optional `+`, decimal digits), through the
+/// u64 reader every other number shares.
+pub fn parse_u32(s: &str) -> Option<u32> {
+    u32::try_from(s.parse::<u64>().ok()?).ok()
 }
 
 /// Resolve `spec` (`USER[:GROUP]`, or none for root) against IMAGE's files. `need_home`:

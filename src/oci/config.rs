@@ -693,7 +693,7 @@ fn home_of(root: &rootfs::Root, uid: u32) -> Option<String> {
             None => l,
         };
         let f: Vec<&str> = l.split(':').collect();
-        if f.len() >= 6 && f[2].parse() == Ok(uid) && !f[5].is_empty() {
+        if f.len() >= 6 && crate::user::parse_u32(f[2]) == Some(uid) && !f[5].is_empty() {
             return Some(f[5].to_string());
         }
     }

@@ -423,7 +423,7 @@ fn connect_gate(entry: &Entry) -> std::result::Result<OwnedFd, Errno> {
     use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
     let file = rustix::fs::openat(
         entry.fd,
-        entry.file("start"),
+        entry.file("start").as_str(),
         OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
         Mode::empty(),
     )?;
@@ -518,7 +518,7 @@ fn create_in(
         use rustix::fs::{Mode, OFlags};
         let fd = rustix::fs::openat(
             entry.fd,
-            entry.file("config.json"),
+            entry.file("config.json").as_str(),
             OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC,
             Mode::from_raw_mode(0o600),
         )
@@ -675,9 +675,8 @@ fn exec_cmd(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
             Got::Opt(10) => f.caps.push(value(p)?),
             Got::Opt(11) => f.no_new_privs = true,
             Got::Opt(12) => {
-                preserve = value(p)?
-                    .parse()
-                    .map_err(|_| Error::new("--preserve-fds takes a number"))?
+                preserve = crate::user::parse_u32(&value(p)?)
+                    .ok_or_else(|| Error::new("--preserve-fds takes a number"))?
             }
             Got::Opt(_) => {}
             Got::Word(v) => {
@@ -928,8 +927,11 @@ fn open_gate(
         }
         None => {
             let conn = connect_gate(entry).map_err(gone)?;
-            let _ =
-                rustix::fs::unlinkat(entry.fd, entry.file("start"), rustix::fs::AtFlags::empty());
+            let _ = rustix::fs::unlinkat(
+                entry.fd,
+                entry.file("start").as_str(),
+                rustix::fs::AtFlags::empty(),
+            );
             conn
         }
     };

@@ -295,7 +295,13 @@ impl State {
         if crate::cgroup::is_frozen(&self.cgroups) {
             return Status::Paused;
         }
-        if rustix::fs::statat(entry.fd, entry.file("start"), AtFlags::SYMLINK_NOFOLLOW).is_ok() {
+        if rustix::fs::statat(
+            entry.fd,
+            entry.file("start").as_str(),
+            AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .is_ok()
+        {
             Status::Created
         } else {
             Status::Running
@@ -384,7 +390,7 @@ pub fn replace(
 /// only once nothing of it is left.
 pub fn remove(entry: Entry<'_>) {
     for f in ["config.json", "start"] {
-        let _ = rustix::fs::unlinkat(entry.fd, entry.file(f), AtFlags::empty());
+        let _ = rustix::fs::unlinkat(entry.fd, entry.file(f).as_str(), AtFlags::empty());
     }
     if let Some(tmp) = long_gate_name(&entry) {
         let _ = rustix::fs::unlinkat(entry.fd, tmp, AtFlags::empty());
