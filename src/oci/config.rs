@@ -331,11 +331,7 @@ fn build(at: &At<'_>, bundle: &str, opts: &Options<'_>) -> Result<(Plan, String)
                 return Err(v.error("unknown clock (monotonic or boottime)"));
             }
             let secs = v.get("secs")?.map(|s| s.i64()).transpose()?.unwrap_or(0);
-            let nanos = v
-                .get("nanosecs")?
-                .map(|s| s.u32())
-                .transpose()?
-                .unwrap_or(0);
+            let nanos = v.u32_or("nanosecs", 0)?;
             text += &format!("{clock} {secs} {nanos}\n");
         }
         extra.time_offsets = Some(text);
@@ -509,8 +505,8 @@ fn process(at: &At<'_>, root: &rootfs::Root, extra: &mut Extras) -> Result<Proce
     }
     let (mut uid, mut gid, mut umask, mut groups) = (0u32, 0u32, None, Vec::new());
     if let Some(u) = p.get("user")? {
-        uid = u.get("uid")?.map(|v| v.u32()).transpose()?.unwrap_or(0);
-        gid = u.get("gid")?.map(|v| v.u32()).transpose()?.unwrap_or(0);
+        uid = u.u32_or("uid", 0)?;
+        gid = u.u32_or("gid", 0)?;
         umask = u.get("umask")?.map(|v| v.u32()).transpose()?;
         if let Some(g) = u.get("additionalGids")? {
             for x in g.array()? {
@@ -817,8 +813,8 @@ fn mount(
     if !dst.starts_with('/') || dst.split('/').any(|c| c == "..") {
         return Err(dst_at.error("must be an absolute path without '..'"));
     }
-    let kind = m.get("type")?.map(|t| t.str()).transpose()?.unwrap_or("");
-    let source = m.get("source")?.map(|t| t.str()).transpose()?.unwrap_or("");
+    let kind = m.str_or("type", "")?;
+    let source = m.str_or("source", "")?;
     let (mut set, mut clear, mut prop) = (0u32, 0u32, 0u32);
     let mut data: Vec<&str> = Vec::new();
     if let Some(o) = m.get("options")? {
@@ -1081,14 +1077,9 @@ fn devices(
             })
         };
         let (major, minor) = (num("major")?, num("minor")?);
-        let mode = d
-            .get("fileMode")?
-            .map(|v| v.u32())
-            .transpose()?
-            .unwrap_or(0o666)
-            & 0o7777;
-        let uid = d.get("uid")?.map(|v| v.u32()).transpose()?.unwrap_or(0);
-        let gid = d.get("gid")?.map(|v| v.u32()).transpose()?.unwrap_or(0);
+        let mode = d.u32_or("fileMode", 0o666)? & 0o7777;
+        let uid = d.u32_or("uid", 0)?;
+        let gid = d.u32_or("gid", 0)?;
         if let Some(parent) = crate::sys::split_last(path, b'/')
             .map(|(p, _)| p)
             .filter(|p| *p != "/dev")

@@ -52,10 +52,7 @@ pub fn parse(at: At<'_>) -> Result<Limits> {
                     size.0
                 )));
             }
-            let limit = match e.get("limit")? {
-                Some(v) => v.u64()?,
-                None => 0,
-            };
+            let limit = e.u64_or("limit", 0)?;
             l.hugepages.push((size.0.to_string(), limit));
         }
     }
@@ -63,10 +60,7 @@ pub fn parse(at: At<'_>) -> Result<Limits> {
         block_io(&b, &mut l)?;
     }
     if let Some(n) = at.get("network")? {
-        let class = match n.get("classID")? {
-            Some(c) => c.u32()?,
-            None => 0,
-        };
+        let class = n.u32_or("classID", 0)?;
         let prios = match n.get("priorities")? {
             Some(p) => p.array()?.len(),
             None => 0,
@@ -229,10 +223,7 @@ fn block_io(b: &At<'_>, l: &mut Limits) -> Result<()> {
                 which: which as u8,
                 major: num("major")?,
                 minor: num("minor")?,
-                rate: match d.get("rate")? {
-                    Some(v) => v.u64()?,
-                    None => 0,
-                },
+                rate: d.u64_or("rate", 0)?,
             });
         }
     }

@@ -210,10 +210,7 @@ fn comparisons(args: &At<'_>) -> Result<Vec<Cmp>> {
             i => return Err(index.error(format_args!("{i} is not an argument (0 to 5)"))),
         };
         let value = need(&a, "value")?.u64()?;
-        let two = match a.get("valueTwo")? {
-            Some(v) => v.u64()?,
-            None => 0,
-        };
+        let two = a.u64_or("valueTwo", 0)?;
         let op = need(&a, "op")?;
         let op = match op.str()? {
             "SCMP_CMP_NE" => Op::Ne,
