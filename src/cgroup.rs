@@ -913,7 +913,7 @@ fn make_dir(t: &Target, name: &str, how: &Make<'_>) -> Result<Dir> {
 
 /// v1 cpuset: copy the parent's CPUs and memory nodes into `dir` where it has none.
 fn cpuset_fill(dir: BorrowedFd<'_>, parent: BorrowedFd<'_>, path: &str) -> Result<()> {
-    for file in ["cpuset.cpus", "cpuset.mems"] {
+    for &file in &["cpuset.cpus", "cpuset.mems"] {
         if read_at(dir, file).is_some_and(|s| s.trim().is_empty()) {
             let from = read_at(parent, file).unwrap_or_default();
             write_at(dir, file, from.trim()).map_err(|e| {

@@ -154,7 +154,7 @@ fn build(at: &At<'_>, bundle: &str, opts: &Options<'_>) -> Result<(Plan, String)
             None => Ok(None),
         }
     };
-    for refused in ["intelRdt", "personality"] {
+    for &refused in &["intelRdt", "personality"] {
         if let Some(v) = get_linux(refused)? {
             return Err(v.error("is not supported"));
         }
@@ -585,7 +585,7 @@ fn process(at: &At<'_>, root: &rootfs::Root, extra: &mut Extras) -> Result<Proce
     };
     extra.oom_score_adj = p.get("oomScoreAdj")?.map(|v| v.i32()).transpose()?;
     let lsm_exec = lsm(&p)?;
-    for refused in ["ioPriority", "scheduler", "execCPUAffinity"] {
+    for &refused in &["ioPriority", "scheduler", "execCPUAffinity"] {
         if let Some(v) = p.get(refused)? {
             return Err(v.error("is not supported"));
         }

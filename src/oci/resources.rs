@@ -120,7 +120,7 @@ fn memory(m: &At<'_>, l: &mut Limits) -> Result<()> {
     if let Some(v) = m.get("swap")? {
         l.memory_swap = amount(&v)?;
     }
-    for key in ["kernel", "kernelTCP"] {
+    for &key in &["kernel", "kernelTCP"] {
         if let Some(v) = m.get(key)? {
             if v.i64()? != 0 {
                 crate::error::warn(&format!(
@@ -164,7 +164,7 @@ fn cpu(c: &At<'_>, l: &mut Limits) -> Result<()> {
     if let Some(v) = c.get("idle")? {
         l.cpu_idle = Some(v.i64()?).filter(|&n| n != 0);
     }
-    for key in ["realtimeRuntime", "realtimePeriod"] {
+    for &key in &["realtimeRuntime", "realtimePeriod"] {
         if let Some(v) = c.get(key)? {
             if v.i64()? != 0 {
                 return Err(unsupported(&v));
@@ -190,7 +190,7 @@ fn cpu(c: &At<'_>, l: &mut Limits) -> Result<()> {
 
 #[inline(never)]
 fn block_io(b: &At<'_>, l: &mut Limits) -> Result<()> {
-    for key in ["weight", "leafWeight"] {
+    for &key in &["weight", "leafWeight"] {
         if let Some(v) = b.get(key)? {
             if v.u64()? != 0 {
                 return Err(unsupported(&v));

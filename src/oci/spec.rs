@@ -75,7 +75,7 @@ pub fn default_config(rootless: bool) -> String {
         &mut o,
         "\",\"TERM=xterm\"],\"cwd\":\"/\",\"capabilities\":{",
     );
-    for set in ["bounding", "effective", "permitted"] {
+    for &set in &["bounding", "effective", "permitted"] {
         o.push('"');
         put(&mut o, set);
         put(&mut o, "\":");
@@ -132,7 +132,7 @@ pub fn default_config(rootless: bool) -> String {
         );
     }
     put(&mut o, "\"namespaces\":[");
-    for ns in ["pid", "network", "ipc", "uts", "mount", "cgroup", "user"] {
+    for &ns in &["pid", "network", "ipc", "uts", "mount", "cgroup", "user"] {
         if (ns == "network" && rootless) || (ns == "user" && !rootless) {
             continue;
         }

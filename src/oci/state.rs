@@ -389,7 +389,7 @@ pub fn replace(
 /// Remove `id`'s files (only those crab-can puts there), the claim last: the ID is free
 /// only once nothing of it is left.
 pub fn remove(entry: Entry<'_>) {
-    for f in ["config.json", "start"] {
+    for &f in &["config.json", "start"] {
         let _ = rustix::fs::unlinkat(entry.fd, entry.file(f).as_str(), AtFlags::empty());
     }
     if let Some(tmp) = long_gate_name(&entry) {
