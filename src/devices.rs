@@ -144,7 +144,7 @@ fn v1_lines(r: &Rule) -> Vec<String> {
     }
     let num = |n: Option<u32>| n.map_or_else(|| "*".to_string(), |n| n.to_string());
     let mut access = String::new();
-    for (bit, c) in [(READ, 'r'), (WRITE, 'w'), (MKNOD, 'm')] {
+    for &(bit, c) in &[(READ, 'r'), (WRITE, 'w'), (MKNOD, 'm')] {
         if r.access & bit != 0 {
             access.push(c);
         }

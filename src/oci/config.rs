@@ -524,15 +524,17 @@ fn process(at: &At<'_>, root: &rootfs::Root, extra: &mut Extras) -> Result<Proce
         let home = home_of(root, uid).unwrap_or_else(|| "/".into());
         env.push(cs(&p, &format!("HOME={home}"))?);
     }
-    let mut caps = Capabilities::default();
+    // The five sets, in this order.
+    let mut sets = [0u64; 5];
     if let Some(c) = p.get("capabilities")? {
-        for (set, name) in [
-            (&mut caps.bounding, "bounding"),
-            (&mut caps.effective, "effective"),
-            (&mut caps.permitted, "permitted"),
-            (&mut caps.inheritable, "inheritable"),
-            (&mut caps.ambient, "ambient"),
-        ] {
+        const SETS: [&str; 5] = [
+            "bounding",
+            "effective",
+            "permitted",
+            "inheritable",
+            "ambient",
+        ];
+        for (set, &name) in sets.iter_mut().zip(&SETS) {
             if let Some(list) = c.get(name)? {
                 for n in list.strings()? {
                     let bare = n.strip_prefix("CAP_").unwrap_or(n);
@@ -544,6 +546,14 @@ fn process(at: &At<'_>, root: &rootfs::Root, extra: &mut Extras) -> Result<Proce
             }
         }
     }
+    let [bounding, effective, permitted, inheritable, ambient] = sets;
+    let caps = Capabilities {
+        bounding,
+        effective,
+        permitted,
+        inheritable,
+        ambient,
+    };
     let mut rlimits = Vec::new();
     if let Some(l) = p.get("rlimits")? {
         let mut seen = Vec::new();
@@ -1097,7 +1107,7 @@ fn devices(
 /// Only namespaced sysctls, and `net.*` only with a network namespace of the container's.
 #[inline(never)]
 fn check_sysctl(s: &At<'_>, key: &str, namespaces: u64, extra: &Extras) -> Result<()> {
-    let ipc = [
+    const IPC: [&str; 8] = [
         "kernel.msgmax",
         "kernel.msgmnb",
         "kernel.msgmni",
@@ -1111,7 +1121,7 @@ fn check_sysctl(s: &At<'_>, key: &str, namespaces: u64, extra: &Extras) -> Resul
         || extra.join.iter().any(|(k, _)| *k == Ns::Network);
     let ok = if key.as_bytes().windows(2).any(|w| w == b"..") || key.contains('/') {
         false
-    } else if ipc.contains(&key) || key.starts_with("fs.mqueue.") {
+    } else if IPC.contains(&key) || key.starts_with("fs.mqueue.") {
         namespaces & libc::CLONE_NEWIPC as u64 != 0
     } else if key.starts_with("net.") {
         own_net
