@@ -275,15 +275,23 @@ impl Limits {
 
     /// The docker-like limits asked for, each as (its controller, its option).
     fn docker_asked(&self) -> Vec<(&'static str, &'static str)> {
-        [
-            ("memory", "--memory", self.memory.is_some()),
-            ("cpu", "--cpus", self.cpu_quota.is_some()),
-            ("pids", "--pids", self.pids.is_some()),
-        ]
-        .into_iter()
-        .filter(|&(_, _, asked)| asked)
-        .map(|(ctrl, opt, _)| (ctrl, opt))
-        .collect()
+        const ASKED: [(&str, &str); 3] = [
+            ("memory", "--memory"),
+            ("cpu", "--cpus"),
+            ("pids", "--pids"),
+        ];
+        let on = [
+            self.memory.is_some(),
+            self.cpu_quota.is_some(),
+            self.pids.is_some(),
+        ];
+        let mut n = Vec::new();
+        for (&a, on) in ASKED.iter().zip(on) {
+            if on {
+                n.push(a);
+            }
+        }
+        n
     }
 
     /// What cannot be done on a layout, found before anything is made (or changed).
