@@ -246,13 +246,15 @@ fn build(at: &At<'_>, bundle: &str, opts: &Options<'_>) -> Result<(Plan, String)
     let path = crate::cgroup::oci_path(cgroups_path, opts.systemd_cgroup, opts.id)?;
     let placement = crate::cgroup::Placement::oci(&path, &limits)?;
     // The hierarchies it will be in: a `cgroup` mount shows those only.
-    let placed: Vec<String> = placement
-        .paths()
-        .filter_map(|p| {
-            let rest = p.strip_prefix(crate::cgroup::ROOT)?.strip_prefix('/')?;
-            Some(rest.split('/').next()?.to_string())
-        })
-        .collect();
+    let mut placed: Vec<String> = Vec::new();
+    for p in placement.paths() {
+        if let Some(rest) = p
+            .strip_prefix(crate::cgroup::ROOT)
+            .and_then(|r| r.strip_prefix('/'))
+        {
+            placed.push(rest.split('/').next().unwrap_or(rest).to_string());
+        }
+    }
     let cgroup = Some(CgroupPlan {
         parent: String::new(),
         limits,

@@ -311,10 +311,10 @@ struct OciRecord<'a> {
 impl Record for OciRecord<'_> {
     fn cgroups(&mut self, dirs: &[(&str, Option<u64>)]) -> Result<()> {
         let intent = dirs.iter().all(|(_, i)| i.is_none());
-        self.st.cgroups = dirs
-            .iter()
-            .map(|(p, i)| (p.to_string(), i.unwrap_or(0)))
-            .collect();
+        self.st.cgroups.clear();
+        for (p, i) in dirs {
+            self.st.cgroups.push((p.to_string(), i.unwrap_or(0)));
+        }
         match intent {
             true => self.st.save(self.entry),
             false => Ok(()),
@@ -774,22 +774,19 @@ fn exec_in(
         .map(|c| Ok::<_, Error>((c, connect_console(c)?)))
         .transpose()?;
     // The cgroups it was made with, each still the very directory (its inode).
-    let cgroups = st
-        .cgroups
-        .iter()
-        .filter_map(|(path, ino)| {
-            let fd = rustix::fs::open(
-                path.as_str(),
-                rustix::fs::OFlags::PATH
-                    | rustix::fs::OFlags::DIRECTORY
-                    | rustix::fs::OFlags::CLOEXEC,
-                rustix::fs::Mode::empty(),
-            )
-            .ok()?;
-            let same = rustix::fs::fstat(&fd).is_ok_and(|s| s.st_ino == *ino);
-            same.then_some(fd)
-        })
-        .collect();
+    let mut cgroups = Vec::new();
+    for (path, ino) in &st.cgroups {
+        let Ok(fd) = rustix::fs::open(
+            path.as_str(),
+            rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        ) else {
+            continue;
+        };
+        if rustix::fs::fstat(&fd).is_ok_and(|s| s.st_ino == *ino) {
+            cgroups.push(fd);
+        }
+    }
     let target = crate::exec::Target {
         name: id.to_string(),
         pid: st.pid,
@@ -1093,10 +1090,14 @@ fn ps(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
     } else {
         out += "PID\tCMD\n";
         for pid in pids {
-            let cmd =
+            let mut cmd =
                 crate::sys::read_small(rustix::fs::CWD, &format!("/proc/{pid}/cmdline"), 4096)
                     .unwrap_or_default();
-            let cmd: Vec<u8> = cmd.iter().map(|&b| if b == 0 { b' ' } else { b }).collect();
+            for b in &mut cmd {
+                if *b == 0 {
+                    *b = b' ';
+                }
+            }
             out += &format!("{pid}\t{}\n", String::from_utf8_lossy(&cmd).trim_end());
         }
     }
@@ -1371,14 +1372,12 @@ fn delete_cmd(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
             wait_gone(&st);
         }
     }
-    let made: Vec<(String, u64)> = st
-        .cgroups
-        .iter()
-        .filter(|(_, i)| *i != 0)
-        .cloned()
-        .collect();
-    for (p, _) in st.cgroups.iter().filter(|(_, i)| *i == 0) {
-        crate::cgroup::remove_unconfirmed(p);
+    let mut made: Vec<(String, u64)> = Vec::new();
+    for (p, i) in &st.cgroups {
+        match i {
+            0 => crate::cgroup::remove_unconfirmed(p),
+            _ => made.push((p.clone(), *i)),
+        }
     }
     let removed = crate::cgroup::remove(&made);
     let hooks = saved_bundle(&entry, &st);
