@@ -641,7 +641,16 @@ impl Placement {
             role,
         };
         let asked = limits.docker_asked();
-        let words = || asked.iter().map(|a| a.1).collect::<Vec<_>>().join(", ");
+        let words = || {
+            let mut w = String::new();
+            for (i, a) in asked.iter().enumerate() {
+                if i > 0 {
+                    w.push_str(", ");
+                }
+                w.push_str(a.1);
+            }
+            w
+        };
         match layout {
             Layout::V2 => dirs.push(target(ROOT.to_string(), Role::V2)),
             Layout::Hybrid { unified } => {
@@ -708,11 +717,11 @@ impl Placement {
                     parent,
                     role: Role::V2,
                 });
-                all_controllers = crate::sys::read_text(&format!("{ROOT}/cgroup.controllers"))
-                    .unwrap_or_default()
-                    .split_whitespace()
-                    .map(str::to_string)
-                    .collect();
+                let text = crate::sys::read_text(&format!("{ROOT}/cgroup.controllers"))
+                    .unwrap_or_default();
+                for c in text.split_whitespace() {
+                    all_controllers.push(c.to_string());
+                }
             }
             Layout::Hybrid { unified } => {
                 limits.check_layout(false)?;
@@ -780,7 +789,11 @@ fn v2_needs(layout: Layout, limits: &Limits) -> Vec<&'static str> {
     if layout != Layout::V2 {
         return Vec::new();
     }
-    limits.needs(true).into_iter().map(|(c, _)| c).collect()
+    let mut out = Vec::new();
+    for (c, _) in limits.needs(true) {
+        out.push(c);
+    }
+    out
 }
 
 /// The parent, inside one hierarchy, of the leaf that `path` (from [`oci_path`]) names. A
@@ -810,11 +823,20 @@ fn oci_parent(path: &str, own: &str, hierarchy: Option<&str>, v2_host: bool) -> 
                 hierarchy.unwrap_or("cgroup v2")
             ))
         })?;
-    let mut base: Vec<&str> = mine.split('/').filter(|c| !c.is_empty()).collect();
+    let mut base: Vec<&str> = Vec::new();
+    for c in mine.split('/') {
+        if !c.is_empty() {
+            base.push(c);
+        }
+    }
     if v2_host {
         base.pop();
     }
-    base.extend(parent.split('/').filter(|c| !c.is_empty()));
+    for c in parent.split('/') {
+        if !c.is_empty() {
+            base.push(c);
+        }
+    }
     Ok(base.join("/"))
 }
 
@@ -953,12 +975,12 @@ fn enable_controllers(dir: BorrowedFd<'_>, path: &str, how: &Make<'_>) -> Result
         }
         now = current();
     }
-    let missing: Vec<String> = how
-        .strict
-        .iter()
-        .filter(|c| !now.split_whitespace().any(|h| h == **c))
-        .map(|c| format!("+{c}"))
-        .collect();
+    let mut missing: Vec<String> = Vec::new();
+    for c in &how.strict {
+        if !now.split_whitespace().any(|h| h == *c) {
+            missing.push(format!("+{c}"));
+        }
+    }
     if missing.is_empty() {
         return Ok(());
     }
@@ -1104,7 +1126,10 @@ impl Cgroup {
     /// Keep the directories past this process (an OCI container outlives `create`): they
     /// are not removed when the `Cgroup` drops. Returns them, as [`Cgroup::dirs`].
     pub fn release(mut self) -> Vec<(String, u64)> {
-        let dirs = self.dirs().map(|(p, i)| (p.to_string(), i)).collect();
+        let mut dirs = Vec::new();
+        for (p, i) in self.dirs() {
+            dirs.push((p.to_string(), i));
+        }
         self.v2 = None;
         self.v1.clear();
         dirs
@@ -1487,9 +1512,13 @@ fn procs_of(dirs: &[(OwnedFd, bool)]) -> Vec<i32> {
 }
 
 fn open_all(dirs: &[(String, u64)]) -> Vec<(OwnedFd, bool)> {
-    dirs.iter()
-        .filter_map(|(p, i)| open_checked(p, *i))
-        .collect()
+    let mut out = Vec::new();
+    for (p, i) in dirs {
+        if let Some(d) = open_checked(p, *i) {
+            out.push(d);
+        }
+    }
+    out
 }
 
 /// The host pids of every process in the container's cgroups (and their sub-cgroups),
@@ -1653,17 +1682,17 @@ fn signal_listed(dirs: &[(OwnedFd, bool)], sig: i32) -> usize {
     let listed = procs_of(dirs);
     // (pid, its pidfd; None on kernels without pidfd_open, before 5.3). A pid that is
     // already gone is left out.
-    let pinned: Vec<(i32, Option<OwnedFd>)> = listed
-        .iter()
-        .filter_map(|&p| {
-            let pid = rustix::process::Pid::from_raw(p)?;
-            match rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()) {
-                Ok(fd) => Some((p, Some(fd))),
-                Err(Errno::NOSYS) => Some((p, None)),
-                Err(_) => None,
-            }
-        })
-        .collect();
+    let mut pinned: Vec<(i32, Option<OwnedFd>)> = Vec::new();
+    for &p in &listed {
+        let Some(pid) = rustix::process::Pid::from_raw(p) else {
+            continue;
+        };
+        match rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()) {
+            Ok(fd) => pinned.push((p, Some(fd))),
+            Err(Errno::NOSYS) => pinned.push((p, None)),
+            Err(_) => {}
+        }
+    }
     let still = procs_of(dirs);
     let mut n = 0;
     for (p, fd) in pinned {
@@ -1965,8 +1994,10 @@ pub fn oci_path(cgroups_path: Option<&str>, systemd: bool, id: &str) -> Result<S
                 "expected cgroupsPath to be of format \"slice:prefix:name\" for systemd cgroups, got \"{text}\" instead"
             ))
         };
-        let parts: Vec<&str> = text.split(':').collect();
-        let &[slice, prefix, name] = parts.as_slice() else {
+        let mut parts = text.split(':');
+        let (Some(slice), Some(prefix), Some(name), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return Err(bad());
         };
         if name.is_empty() || name.contains('/') || prefix.contains('/') {
