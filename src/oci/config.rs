@@ -406,7 +406,11 @@ fn member<'v>(obj: &'v mut json::Value, key: &str) -> Option<&'v mut json::Value
 }
 
 fn strings(v: &[String]) -> json::Value {
-    json::Value::Array(v.iter().map(|s| json::Value::String(s.clone())).collect())
+    let mut out = Vec::new();
+    for s in v {
+        out.push(json::Value::String(s.clone()));
+    }
+    json::Value::Array(out)
 }
 
 /// The process half of an OCI `exec`: `--process`'s spec Process (`process`), or else the
@@ -700,9 +704,13 @@ fn home_of(root: &rootfs::Root, uid: u32) -> Option<String> {
             Some(l) => l.strip_suffix('\r').unwrap_or(l),
             None => l,
         };
-        let f: Vec<&str> = l.split(':').collect();
-        if f.len() >= 6 && crate::user::parse_u32(f[2]) == Some(uid) && !f[5].is_empty() {
-            return Some(f[5].to_string());
+        // The third field (the uid) and the sixth (the home), of at least six.
+        let mut f = l.split(':');
+        let (uid_f, home) = (f.nth(2), f.nth(2));
+        if let (Some(u), Some(home)) = (uid_f, home) {
+            if crate::user::parse_u32(u) == Some(uid) && !home.is_empty() {
+                return Some(home.to_string());
+            }
         }
     }
     None
@@ -951,10 +959,12 @@ fn cgroup_mount(m: &At<'_>, target: CString, flags: u32, placed: &[String]) -> R
         }
         match fstype {
             "cgroup" => {
-                let ctrls: Vec<&str> = opts
-                    .split(',')
-                    .filter(|o| !matches!(*o, "rw" | "ro") && !o.starts_with("release_agent"))
-                    .collect();
+                let mut ctrls: Vec<&str> = Vec::new();
+                for o in opts.split(',') {
+                    if !matches!(o, "rw" | "ro") && !o.starts_with("release_agent") {
+                        ctrls.push(o);
+                    }
+                }
                 parts.push(CgroupPart {
                     dir: cs(m, name)?,
                     fstype: c"cgroup".into(),

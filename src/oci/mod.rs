@@ -76,7 +76,12 @@ pub fn is_oci_form(args: &[OsString]) -> bool {
         "--apparmor",
         "--ignore-paused",
     ];
-    let words: Vec<&str> = args.iter().skip(1).filter_map(|a| a.to_str()).collect();
+    let mut words: Vec<&str> = Vec::new();
+    for a in args.iter().skip(1) {
+        if let Some(w) = a.to_str() {
+            words.push(w);
+        }
+    }
     match args.first().and_then(|a| a.to_str()) {
         Some("exec") => words
             .iter()
@@ -681,11 +686,9 @@ fn exec_cmd(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
             Got::Opt(_) => {}
             Got::Word(v) => {
                 id = Some(v.to_string_lossy().into_owned());
-                f.args = p
-                    .raw_args()
-                    .map_err(lexerr)?
-                    .map(|a| a.to_string_lossy().into_owned())
-                    .collect();
+                for a in p.raw_args().map_err(lexerr)? {
+                    f.args.push(a.to_string_lossy().into_owned());
+                }
                 break;
             }
         }
@@ -845,16 +848,14 @@ pub fn exec_by_name(spec: &crate::cli::ExecSpec) -> Option<Result<u8>> {
     let (entry, st) = find(&root, &spec.name).ok()?;
     let config = saved_config(&entry)?;
     let mut f = config::ExecFlags {
-        args: spec
-            .command
-            .iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect(),
         cwd: spec.workdir.clone(),
         user: spec.user.clone(),
         tty: crate::tty::wanted(spec.no_tty || spec.detach),
         ..Default::default()
     };
+    for a in &spec.command {
+        f.args.push(a.to_string_lossy().into_owned());
+    }
     for (k, v) in &spec.env {
         if let Some(v) = v.clone().or_else(|| std::env::var_os(k)) {
             f.env
