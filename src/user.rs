@@ -137,7 +137,10 @@ fn scan(
         let Ok(text) = std::str::from_utf8(&line) else {
             continue;
         };
-        let fields: Vec<&str> = text.trim_end_matches('\n').split(':').collect();
+        let mut fields: Vec<&str> = Vec::new();
+        for f in text.trim_end_matches('\n').split(':') {
+            fields.push(f);
+        }
         if fields.len() >= min && pick(&fields) {
             return Ok(());
         }

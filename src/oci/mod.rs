@@ -822,17 +822,19 @@ fn exec_in(
 fn by_name(id: String, f: config::ExecFlags, detach: bool) -> Option<Result<u8>> {
     use std::ffi::OsString;
     crate::state::is_name(&id).then_some(())?;
+    let mut command = Vec::new();
+    for a in f.args {
+        command.push(OsString::from(a));
+    }
+    let mut env = Vec::new();
+    for kv in &f.env {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        env.push((OsString::from(k), Some(OsString::from(v))));
+    }
     let spec = crate::cli::ExecSpec {
         name: id,
-        command: f.args.into_iter().map(OsString::from).collect(),
-        env: f
-            .env
-            .iter()
-            .map(|kv| {
-                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-                (OsString::from(k), Some(OsString::from(v)))
-            })
-            .collect(),
+        command,
+        env,
         workdir: f.cwd,
         user: f.user,
         no_tty: !f.tty,

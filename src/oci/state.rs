@@ -244,8 +244,8 @@ impl State {
         };
         st.annotations = field("annotations")?.string_object().ok()?;
         for pair in field("cgroups")?.array().ok()? {
-            let pair: Vec<At> = pair.array().ok()?.collect();
-            let [ino, path] = pair.as_slice() else {
+            let mut pair = pair.array().ok()?;
+            let (Some(ino), Some(path), None) = (pair.next(), pair.next(), pair.next()) else {
                 return None;
             };
             st.cgroups

@@ -79,7 +79,10 @@ pub fn compile(arch: &Arch, spec: &At<'_>, warn: &mut dyn FnMut(&str)) -> Result
         }
     }
 
-    let mut plans: Vec<Plan> = (0..=arch.max_nr).map(|_| Plan::Default).collect();
+    let mut plans: Vec<Plan> = Vec::new();
+    for _ in 0..=arch.max_nr {
+        plans.push(Plan::Default);
+    }
     // The highest number the profile names.
     let mut top = None;
     let mut conditional = 0;
