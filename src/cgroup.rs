@@ -1117,10 +1117,11 @@ impl Cgroup {
 
     /// Every directory of this container with its inode number, for the state file.
     pub fn dirs(&self) -> impl Iterator<Item = (&str, u64)> {
-        self.v2
-            .iter()
-            .chain(self.v1.iter().map(|(_, d)| d))
-            .map(|d| (d.path.as_str(), d.ino))
+        let mut out = Vec::new();
+        for d in self.v2.iter().chain(self.v1.iter().map(|(_, d)| d)) {
+            out.push((d.path.as_str(), d.ino));
+        }
+        out.into_iter()
     }
 
     /// Keep the directories past this process (an OCI container outlives `create`): they
