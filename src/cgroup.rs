@@ -1485,10 +1485,11 @@ fn children(dir: BorrowedFd<'_>) -> Vec<OwnedFd> {
 /// The processes of `dir` and of its sub-cgroups, added to `out`.
 fn collect_procs(dir: BorrowedFd<'_>, depth: usize, out: &mut Vec<i32>) {
     if let Some(s) = read_at(dir, "cgroup.procs") {
-        out.extend(
-            s.lines()
-                .filter_map(|l| Some(crate::user::parse_u32(l.trim())? as i32)),
-        );
+        for l in s.lines() {
+            if let Some(p) = crate::user::parse_u32(l.trim()) {
+                out.push(p as i32);
+            }
+        }
     }
     if depth < MAX_DEPTH {
         for c in children(dir) {

@@ -348,7 +348,7 @@ pub fn program(rules: &[Rule]) -> Vec<u64> {
             continue;
         }
         let next = chain[k + 1];
-        for &(reg, v) in conditions(r).iter().skip(1) {
+        for &(reg, v) in conditions(r).get(1..).unwrap_or_default() {
             jump(&mut p, JNE_K, reg, next, v as i32);
         }
         decide(&mut p, r);

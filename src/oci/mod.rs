@@ -77,7 +77,7 @@ pub fn is_oci_form(args: &[OsString]) -> bool {
         "--ignore-paused",
     ];
     let mut words: Vec<&str> = Vec::new();
-    for a in args.iter().skip(1) {
+    for a in args.get(1..).unwrap_or_default() {
         if let Some(w) = a.to_str() {
             words.push(w);
         }
@@ -120,7 +120,7 @@ pub fn is_oci_run(args: &[OsString]) -> bool {
         "--preserve-fds",
         "--keep",
     ];
-    for a in args.iter().skip(1) {
+    for a in args.get(1..).unwrap_or_default() {
         let Some(a) = a.to_str() else { return false };
         if RUN_OPTS.contains(&opt_name(a)) {
             return true;
