@@ -112,6 +112,14 @@ fn find<T>(
     Ok(found)
 }
 
+/// The first passwd entry that `want` takes, one copy for every kind of lookup.
+#[inline(never)]
+fn find_passwd(file: Option<Lines>, want: &dyn Fn(&Passwd) -> bool) -> Result<Option<Passwd>> {
+    find(file, "/etc/passwd", 7, |f| {
+        passwd_entry(f).filter(|e| want(e))
+    })
+}
+
 /// [`find`]'s loop, one copy for every kind of line: up to the first line `pick` takes.
 #[inline(never)]
 fn scan(
@@ -183,11 +191,9 @@ pub fn resolve(
 ) -> Result<User> {
     let Some(spec) = spec else {
         let home = if need_home {
-            find(passwd()?, "/etc/passwd", 7, |f| {
-                passwd_entry(f).filter(|e| e.uid == 0)
-            })?
-            .map(|e| e.home)
-            .filter(|h| !h.is_empty())
+            find_passwd(passwd()?, &|e| e.uid == 0)?
+                .map(|e| e.home)
+                .filter(|h| !h.is_empty())
         } else {
             None
         };
@@ -207,18 +213,14 @@ pub fn resolve(
         let uid = id(u).ok_or_else(|| bad(format!("'{u}' is not a valid uid")))?;
         // The entry gives the primary group and the home: read passwd only for those.
         let entry = if need_home || g.is_none() {
-            find(passwd()?, "/etc/passwd", 7, |f| {
-                passwd_entry(f).filter(|e| e.uid == uid)
-            })?
+            find_passwd(passwd()?, &|e| e.uid == uid)?
         } else {
             None
         };
         (uid, entry)
     } else {
-        let e = find(passwd()?, "/etc/passwd", 7, |f| {
-            passwd_entry(f).filter(|e| e.name == u)
-        })?
-        .ok_or_else(|| bad(format!("no user '{u}' in the image's /etc/passwd")))?;
+        let e = find_passwd(passwd()?, &|e| e.name == u)?
+            .ok_or_else(|| bad(format!("no user '{u}' in the image's /etc/passwd")))?;
         if e.uid == u32::MAX {
             return Err(bad(format!(
                 "user '{u}' has uid 4294967295, which is not an id"
