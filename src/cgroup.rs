@@ -731,10 +731,14 @@ impl Placement {
                 // is joined only for a limit it enforces. Each v1 join costs the kernel a
                 // grace period (about 10 ms here: the cgroup threadgroup lock), which
                 // runc pays nine times over.
-                let mut needs = limits.needs(false);
-                needs.retain(|(c, _)| !(unified && *c == "devices"));
+                let mut needs = Vec::new();
+                for n in limits.needs(false) {
+                    if !(unified && n.0 == "devices") {
+                        needs.push(n);
+                    }
+                }
                 // Listed (a statfs each) only when one is to be joined.
-                let mut hierarchies = match unified && needs.is_empty() {
+                let hierarchies = match unified && needs.is_empty() {
                     true => Vec::new(),
                     false => v1_hierarchies(),
                 };
@@ -752,8 +756,10 @@ impl Placement {
                         role: Role::V2,
                     });
                 }
-                hierarchies.retain(|h| !unified || needs.iter().any(|(c, _)| holds(h, c)));
                 for h in hierarchies {
+                    if unified && !needs.iter().any(|(c, _)| holds(&h, c)) {
+                        continue;
+                    }
                     dirs.push(Target {
                         base: format!("{ROOT}/{h}"),
                         parent: oci_parent(path, &own, Some(&h), false)?,
