@@ -455,11 +455,17 @@ fn v1_hierarchies() -> Vec<String> {
             continue;
         }
         if fs_magic(&format!("{ROOT}/{name}")) == Some(CGROUP1_MAGIC) {
-            out.push(name.to_string());
+            insert_sorted(&mut out, name.to_string());
         }
     }
-    out.sort_unstable();
     out
+}
+
+/// `s` put in its place in the sorted `list`: the names of a directory, sorted as they
+/// are read (a sort would link 2 KB of sort code).
+pub fn insert_sorted(list: &mut Vec<String>, s: String) {
+    let i = list.binary_search(&s).unwrap_or_else(|i| i);
+    list.insert(i, s);
 }
 
 /// Does v1 hierarchy `h` (a directory name such as `cpu,cpuacct`) hold controller `c`?

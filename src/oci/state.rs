@@ -426,12 +426,11 @@ pub fn list(root: &OwnedFd) -> Vec<String> {
             }
             if let Ok(name) = e.file_name().to_str() {
                 if check_id(name).is_ok() {
-                    ids.push(name.to_string());
+                    crate::cgroup::insert_sorted(&mut ids, name.to_string());
                 }
             }
         }
     }
-    ids.sort_unstable();
     ids
 }
 
