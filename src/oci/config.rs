@@ -407,10 +407,16 @@ fn member<'v>(obj: &'v mut json::Value, key: &str) -> Option<&'v mut json::Value
 
 fn strings(v: &[String]) -> json::Value {
     let mut out = Vec::new();
+    push_strings(&mut out, v);
+    json::Value::Array(out)
+}
+
+/// Append each of `v` to `out` as a JSON string.
+#[inline(never)]
+fn push_strings(out: &mut Vec<json::Value>, v: &[String]) {
     for s in v {
         out.push(json::Value::String(s.clone()));
     }
-    json::Value::Array(out)
 }
 
 /// The process half of an OCI `exec`: `--process`'s spec Process (`process`), or else the
@@ -435,7 +441,7 @@ pub fn exec_process(
                 *v = strings(&flags.args);
             }
             if let Some(json::Value::Array(env)) = member(&mut p, "env") {
-                env.extend(flags.env.iter().map(|e| json::Value::String(e.clone())));
+                push_strings(env, &flags.env);
             }
             if let (Some(cwd), Some(v)) = (&flags.cwd, member(&mut p, "cwd")) {
                 *v = json::Value::String(cwd.clone());
@@ -467,7 +473,7 @@ pub fn exec_process(
                 };
                 for &set in sets {
                     if let Some(json::Value::Array(list)) = member(caps, set) {
-                        list.extend(flags.caps.iter().map(|c| json::Value::String(c.clone())));
+                        push_strings(list, &flags.caps);
                     } else if let Some(v) = member(caps, set) {
                         *v = strings(&flags.caps);
                     }
