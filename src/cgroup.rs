@@ -400,6 +400,12 @@ pub enum Layout {
     None,
 }
 
+/// `ROOT/name`.
+#[inline(never)]
+fn under_root(name: &str) -> String {
+    format!("{ROOT}/{name}")
+}
+
 fn fs_magic(path: &str) -> Option<i64> {
     rustix::fs::statfs(path).ok().map(|s| s.f_type)
 }
@@ -429,7 +435,7 @@ pub fn detect() -> Layout {
 fn has_v1_controller() -> bool {
     ["memory", "pids", "cpu"]
         .iter()
-        .any(|c| fs_magic(&format!("{ROOT}/{c}")) == Some(CGROUP1_MAGIC))
+        .any(|c| fs_magic(&under_root(c)) == Some(CGROUP1_MAGIC))
 }
 
 /// The v1 hierarchies mounted under [`ROOT`], by directory name (`memory`, `cpu,cpuacct`,
@@ -454,7 +460,7 @@ fn v1_hierarchies() -> Vec<String> {
         if name.starts_with('.') || e.file_type() != rustix::fs::FileType::Directory {
             continue;
         }
-        if fs_magic(&format!("{ROOT}/{name}")) == Some(CGROUP1_MAGIC) {
+        if fs_magic(&under_root(name)) == Some(CGROUP1_MAGIC) {
             insert_sorted(&mut out, name.to_string());
         }
     }
@@ -661,10 +667,10 @@ impl Placement {
             Layout::V2 => dirs.push(target(ROOT.to_string(), Role::V2)),
             Layout::Hybrid { unified } => {
                 if unified {
-                    dirs.push(target(format!("{ROOT}/unified"), Role::V2));
+                    dirs.push(target(under_root("unified"), Role::V2));
                 }
                 for &(ctrl, _) in &asked {
-                    let base = format!("{ROOT}/{ctrl}");
+                    let base = under_root(ctrl);
                     if fs_magic(&base) != Some(CGROUP1_MAGIC) {
                         return Err(Error::msg(format_args!(
                             "cannot apply {}: the {ctrl} controller is not mounted at {base}",
@@ -723,8 +729,8 @@ impl Placement {
                     parent,
                     role: Role::V2,
                 });
-                let text = crate::sys::read_text(&format!("{ROOT}/cgroup.controllers"))
-                    .unwrap_or_default();
+                let text =
+                    crate::sys::read_text(&under_root("cgroup.controllers")).unwrap_or_default();
                 for c in text.split_whitespace() {
                     all_controllers.push(c.to_string());
                 }
@@ -757,7 +763,7 @@ impl Placement {
                 }
                 if unified {
                     dirs.push(Target {
-                        base: format!("{ROOT}/unified"),
+                        base: under_root("unified"),
                         parent: oci_parent(path, &own, None, false)?,
                         role: Role::V2,
                     });
@@ -767,7 +773,7 @@ impl Placement {
                         continue;
                     }
                     dirs.push(Target {
-                        base: format!("{ROOT}/{h}"),
+                        base: under_root(&h),
                         parent: oci_parent(path, &own, Some(&h), false)?,
                         role: Role::V1(h),
                     });
