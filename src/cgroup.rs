@@ -1136,7 +1136,10 @@ impl Cgroup {
     /// Every directory of this container with its inode number, for the state file.
     pub fn dirs(&self) -> impl Iterator<Item = (&str, u64)> {
         let mut out = Vec::new();
-        for d in self.v2.iter().chain(self.v1.iter().map(|(_, d)| d)) {
+        if let Some(d) = &self.v2 {
+            out.push((d.path.as_str(), d.ino));
+        }
+        for (_, d) in &self.v1 {
             out.push((d.path.as_str(), d.ino));
         }
         out.into_iter()

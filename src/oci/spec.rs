@@ -32,11 +32,13 @@ fn put(out: &mut String, s: &str) {
 /// escaping needed).
 fn list(out: &mut String, prefix: &str, parts: &[&[&str]]) {
     out.push('[');
-    for item in parts.iter().copied().flatten() {
-        out.push('"');
-        put(out, prefix);
-        put(out, item);
-        put(out, "\",");
+    for &part in parts {
+        for item in part {
+            out.push('"');
+            put(out, prefix);
+            put(out, item);
+            put(out, "\",");
+        }
     }
     if out.ends_with(',') {
         out.pop();
