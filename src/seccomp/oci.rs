@@ -86,8 +86,8 @@ pub fn compile(arch: &Arch, spec: &At<'_>, warn: &mut dyn FnMut(&str)) -> Result
     // The highest number the profile names.
     let mut top = None;
     let mut conditional = 0;
-    let syscalls = spec.get("syscalls")?.map(|s| s.array()).transpose()?;
-    for entry in syscalls.into_iter().flatten() {
+    let mut syscalls = spec.get("syscalls")?.map(|s| s.array()).transpose()?;
+    while let Some(entry) = syscalls.as_mut().and_then(Iterator::next) {
         let names = need(&entry, "names")?.array()?;
         let ret = action(&need(&entry, "action")?, entry.get("errnoRet")?)?;
         let cmps = match entry.get("args")? {
