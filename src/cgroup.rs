@@ -275,15 +275,23 @@ impl Limits {
 
     /// The docker-like limits asked for, each as (its controller, its option).
     fn docker_asked(&self) -> Vec<(&'static str, &'static str)> {
-        [
-            ("memory", "--memory", self.memory.is_some()),
-            ("cpu", "--cpus", self.cpu_quota.is_some()),
-            ("pids", "--pids", self.pids.is_some()),
-        ]
-        .into_iter()
-        .filter(|&(_, _, asked)| asked)
-        .map(|(ctrl, opt, _)| (ctrl, opt))
-        .collect()
+        const ASKED: [(&str, &str); 3] = [
+            ("memory", "--memory"),
+            ("cpu", "--cpus"),
+            ("pids", "--pids"),
+        ];
+        let on = [
+            self.memory.is_some(),
+            self.cpu_quota.is_some(),
+            self.pids.is_some(),
+        ];
+        let mut n = Vec::new();
+        for (&a, on) in ASKED.iter().zip(on) {
+            if on {
+                n.push(a);
+            }
+        }
+        n
     }
 
     /// What cannot be done on a layout, found before anything is made (or changed).
@@ -392,6 +400,12 @@ pub enum Layout {
     None,
 }
 
+/// `ROOT/name`.
+#[inline(never)]
+fn under_root(name: &str) -> String {
+    format!("{ROOT}/{name}")
+}
+
 fn fs_magic(path: &str) -> Option<i64> {
     rustix::fs::statfs(path).ok().map(|s| s.f_type)
 }
@@ -425,7 +439,7 @@ pub fn detect() -> Layout {
 fn has_v1_controller() -> bool {
     ["memory", "pids", "cpu"]
         .iter()
-        .any(|c| fs_magic(&format!("{ROOT}/{c}")) == Some(CGROUP1_MAGIC))
+        .any(|c| fs_magic(&under_root(c)) == Some(CGROUP1_MAGIC))
 }
 
 /// The v1 hierarchies mounted under [`ROOT`], by directory name (`memory`, `cpu,cpuacct`,
@@ -450,12 +464,18 @@ fn v1_hierarchies() -> Vec<String> {
         if name.starts_with('.') || e.file_type() != rustix::fs::FileType::Directory {
             continue;
         }
-        if fs_magic(&format!("{ROOT}/{name}")) == Some(CGROUP1_MAGIC) {
-            out.push(name.to_string());
+        if fs_magic(&under_root(name)) == Some(CGROUP1_MAGIC) {
+            insert_sorted(&mut out, name.to_string());
         }
     }
-    out.sort_unstable();
     out
+}
+
+/// `s` put in its place in the sorted `list`: the names of a directory, sorted as they
+/// are read (a sort would link 2 KB of sort code).
+pub fn insert_sorted(list: &mut Vec<String>, s: String) {
+    let i = list.binary_search(&s).unwrap_or_else(|i| i);
+    list.insert(i, s);
 }
 
 /// Does v1 hierarchy `h` (a directory name such as `cpu,cpuacct`) hold controller `c`?
@@ -662,15 +682,24 @@ impl Placement {
             role,
         };
         let asked = limits.docker_asked();
-        let words = || asked.iter().map(|a| a.1).collect::<Vec<_>>().join(", ");
+        let words = || {
+            let mut w = String::new();
+            for (i, a) in asked.iter().enumerate() {
+                if i > 0 {
+                    w.push_str(", ");
+                }
+                w.push_str(a.1);
+            }
+            w
+        };
         match layout {
             Layout::V2 => dirs.push(target(ROOT.to_string(), Role::V2)),
             Layout::Hybrid { unified } => {
                 if unified {
-                    dirs.push(target(format!("{ROOT}/unified"), Role::V2));
+                    dirs.push(target(under_root("unified"), Role::V2));
                 }
                 for &(ctrl, _) in &asked {
-                    let base = format!("{ROOT}/{ctrl}");
+                    let base = under_root(ctrl);
                     if fs_magic(&base) != Some(CGROUP1_MAGIC) {
                         return Err(Error::msg(format_args!(
                             "cannot apply {}: the {ctrl} controller is not mounted at {base}",
@@ -736,11 +765,11 @@ impl Placement {
                     parent,
                     role: Role::V2,
                 });
-                all_controllers = crate::sys::read_text(&format!("{ROOT}/cgroup.controllers"))
-                    .unwrap_or_default()
-                    .split_whitespace()
-                    .map(str::to_string)
-                    .collect();
+                let text =
+                    crate::sys::read_text(&under_root("cgroup.controllers")).unwrap_or_default();
+                for c in text.split_whitespace() {
+                    all_controllers.push(c.to_string());
+                }
             }
             Layout::Hybrid { unified } => {
                 limits.check_layout(false)?;
@@ -750,10 +779,14 @@ impl Placement {
                 // is joined only for a limit it enforces. Each v1 join costs the kernel a
                 // grace period (about 10 ms here: the cgroup threadgroup lock), which
                 // runc pays nine times over.
-                let mut needs = limits.needs(false);
-                needs.retain(|(c, _)| !(unified && *c == "devices"));
+                let mut needs = Vec::new();
+                for n in limits.needs(false) {
+                    if !(unified && n.0 == "devices") {
+                        needs.push(n);
+                    }
+                }
                 // Listed (a statfs each) only when one is to be joined.
-                let mut hierarchies = match unified && needs.is_empty() {
+                let hierarchies = match unified && needs.is_empty() {
                     true => Vec::new(),
                     false => v1_hierarchies(),
                 };
@@ -766,15 +799,17 @@ impl Placement {
                 }
                 if unified {
                     dirs.push(Target {
-                        base: format!("{ROOT}/unified"),
+                        base: under_root("unified"),
                         parent: oci_parent(path, &own, None, false)?,
                         role: Role::V2,
                     });
                 }
-                hierarchies.retain(|h| !unified || needs.iter().any(|(c, _)| holds(h, c)));
                 for h in hierarchies {
+                    if unified && !needs.iter().any(|(c, _)| holds(&h, c)) {
+                        continue;
+                    }
                     dirs.push(Target {
-                        base: format!("{ROOT}/{h}"),
+                        base: under_root(&h),
                         parent: oci_parent(path, &own, Some(&h), false)?,
                         role: Role::V1(h),
                     });
@@ -809,7 +844,11 @@ fn v2_needs(layout: Layout, limits: &Limits) -> Vec<&'static str> {
     if layout != Layout::V2 {
         return Vec::new();
     }
-    limits.needs(true).into_iter().map(|(c, _)| c).collect()
+    let mut out = Vec::new();
+    for (c, _) in limits.needs(true) {
+        out.push(c);
+    }
+    out
 }
 
 /// The parent, inside one hierarchy, of the leaf that `path` (from [`oci_path`]) names. A
@@ -839,11 +878,20 @@ fn oci_parent(path: &str, own: &str, hierarchy: Option<&str>, v2_host: bool) -> 
                 hierarchy.unwrap_or("cgroup v2")
             ))
         })?;
-    let mut base: Vec<&str> = mine.split('/').filter(|c| !c.is_empty()).collect();
+    let mut base: Vec<&str> = Vec::new();
+    for c in mine.split('/') {
+        if !c.is_empty() {
+            base.push(c);
+        }
+    }
     if v2_host {
         base.pop();
     }
-    base.extend(parent.split('/').filter(|c| !c.is_empty()));
+    for c in parent.split('/') {
+        if !c.is_empty() {
+            base.push(c);
+        }
+    }
     Ok(base.join("/"))
 }
 
@@ -1000,7 +1048,7 @@ fn make_dir(t: &Target, name: &str, how: &Make<'_>) -> Result<Dir> {
         enable_controllers(fd.as_fd(), &path, how)?;
         path.push('/');
         path.push_str(comp);
-        match rustix::fs::mkdirat(&fd, comp, Mode::from_raw_mode(0o755)) {
+        match rustix::fs::mkdirat(fd.as_fd(), comp, Mode::from_raw_mode(0o755)) {
             Ok(()) | Err(Errno::EXIST) => {}
             Err(e) => {
                 return Err(Error::sys_msg(
@@ -1019,7 +1067,7 @@ fn make_dir(t: &Target, name: &str, how: &Make<'_>) -> Result<Dir> {
     enable_controllers(fd.as_fd(), &path, how)?;
     path.push('/');
     path.push_str(name);
-    match rustix::fs::mkdirat(&fd, name, Mode::from_raw_mode(0o755)) {
+    match rustix::fs::mkdirat(fd.as_fd(), name, Mode::from_raw_mode(0o755)) {
         Ok(()) => {}
         Err(Errno::EXIST) => {
             let dir = rustix::fs::statat(fd.as_fd(), name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
@@ -1063,7 +1111,7 @@ fn make_dir(t: &Target, name: &str, how: &Make<'_>) -> Result<Dir> {
 
 /// v1 cpuset: copy the parent's CPUs and memory nodes into `dir` where it has none.
 fn cpuset_fill(dir: BorrowedFd<'_>, parent: BorrowedFd<'_>, path: &str) -> Result<()> {
-    for file in ["cpuset.cpus", "cpuset.mems"] {
+    for &file in &["cpuset.cpus", "cpuset.mems"] {
         if read_at(dir, file).is_some_and(|s| s.trim().is_empty()) {
             let from = read_at(parent, file).unwrap_or_default();
             write_at(dir, file, from.trim()).map_err(|e| {
@@ -1095,12 +1143,12 @@ fn enable_controllers(dir: BorrowedFd<'_>, path: &str, how: &Make<'_>) -> Result
         }
         now = current();
     }
-    let missing: Vec<String> = how
-        .strict
-        .iter()
-        .filter(|c| !now.split_whitespace().any(|h| h == **c))
-        .map(|c| format!("+{c}"))
-        .collect();
+    let mut missing: Vec<String> = Vec::new();
+    for c in &how.strict {
+        if !now.split_whitespace().any(|h| h == *c) {
+            missing.push(format!("+{c}"));
+        }
+    }
     if missing.is_empty() {
         return Ok(());
     }
@@ -1241,16 +1289,23 @@ impl Cgroup {
 
     /// Every directory of this container with its inode number, for the state file.
     pub fn dirs(&self) -> impl Iterator<Item = (&str, u64)> {
-        self.v2
-            .iter()
-            .chain(self.v1.iter().map(|(_, d)| d))
-            .map(|d| (d.path.as_str(), d.ino))
+        let mut out = Vec::new();
+        if let Some(d) = &self.v2 {
+            out.push((d.path.as_str(), d.ino));
+        }
+        for (_, d) in &self.v1 {
+            out.push((d.path.as_str(), d.ino));
+        }
+        out.into_iter()
     }
 
     /// Keep the directories past this process (an OCI container outlives `create`): they
     /// are not removed when the `Cgroup` drops. Returns them, as [`Cgroup::dirs`].
     pub fn release(mut self) -> Vec<(String, u64)> {
-        let dirs = self.dirs().map(|(p, i)| (p.to_string(), i)).collect();
+        let mut dirs = Vec::new();
+        for (p, i) in self.dirs() {
+            dirs.push((p.to_string(), i));
+        }
         self.v2 = None;
         self.v1.clear();
         dirs
@@ -1605,10 +1660,11 @@ fn children(dir: BorrowedFd<'_>) -> Vec<OwnedFd> {
 /// The processes of `dir` and of its sub-cgroups, added to `out`.
 fn collect_procs(dir: BorrowedFd<'_>, depth: usize, out: &mut Vec<i32>) {
     if let Some(s) = read_at(dir, "cgroup.procs") {
-        out.extend(
-            s.lines()
-                .filter_map(|l| Some(l.trim().parse::<u32>().ok()? as i32)),
-        );
+        for l in s.lines() {
+            if let Some(p) = crate::user::parse_u32(l.trim()) {
+                out.push(p as i32);
+            }
+        }
     }
     if depth < MAX_DEPTH {
         for c in children(dir) {
@@ -1633,9 +1689,13 @@ fn procs_of(dirs: &[(OwnedFd, bool)]) -> Vec<i32> {
 }
 
 fn open_all(dirs: &[(String, u64)]) -> Vec<(OwnedFd, bool)> {
-    dirs.iter()
-        .filter_map(|(p, i)| open_checked(p, *i))
-        .collect()
+    let mut out = Vec::new();
+    for (p, i) in dirs {
+        if let Some(d) = open_checked(p, *i) {
+            out.push(d);
+        }
+    }
+    out
 }
 
 /// The host pids of every process in the container's cgroups (and their sub-cgroups),
@@ -1799,17 +1859,17 @@ fn signal_listed(dirs: &[(OwnedFd, bool)], sig: i32) -> usize {
     let listed = procs_of(dirs);
     // (pid, its pidfd; None on kernels without pidfd_open, before 5.3). A pid that is
     // already gone is left out.
-    let pinned: Vec<(i32, Option<OwnedFd>)> = listed
-        .iter()
-        .filter_map(|&p| {
-            let pid = rustix::process::Pid::from_raw(p)?;
-            match rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()) {
-                Ok(fd) => Some((p, Some(fd))),
-                Err(Errno::NOSYS) => Some((p, None)),
-                Err(_) => None,
-            }
-        })
-        .collect();
+    let mut pinned: Vec<(i32, Option<OwnedFd>)> = Vec::new();
+    for &p in &listed {
+        let Some(pid) = rustix::process::Pid::from_raw(p) else {
+            continue;
+        };
+        match rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()) {
+            Ok(fd) => pinned.push((p, Some(fd))),
+            Err(Errno::NOSYS) => pinned.push((p, None)),
+            Err(_) => {}
+        }
+    }
     let still = procs_of(dirs);
     let mut n = 0;
     for (p, fd) in pinned {
@@ -2111,8 +2171,10 @@ pub fn oci_path(cgroups_path: Option<&str>, systemd: bool, id: &str) -> Result<S
                 "expected cgroupsPath to be of format \"slice:prefix:name\" for systemd cgroups, got \"{text}\" instead"
             ))
         };
-        let parts: Vec<&str> = text.split(':').collect();
-        let &[slice, prefix, name] = parts.as_slice() else {
+        let mut parts = text.split(':');
+        let (Some(slice), Some(prefix), Some(name), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return Err(bad());
         };
         if name.is_empty() || name.contains('/') || prefix.contains('/') {

@@ -144,7 +144,7 @@ fn v1_lines(r: &Rule) -> Vec<String> {
     }
     let num = |n: Option<u32>| n.map_or_else(|| "*".to_string(), |n| n.to_string());
     let mut access = String::new();
-    for (bit, c) in [(READ, 'r'), (WRITE, 'w'), (MKNOD, 'm')] {
+    for &(bit, c) in &[(READ, 'r'), (WRITE, 'w'), (MKNOD, 'm')] {
         if r.access & bit != 0 {
             access.push(c);
         }
@@ -154,10 +154,11 @@ fn v1_lines(r: &Rule) -> Vec<String> {
         Kind::Char => &['c'],
         Kind::Block => &['b'],
     };
-    kinds
-        .iter()
-        .map(|k| format!("{k} {}:{} {access}", num(r.major), num(r.minor)))
-        .collect()
+    let mut out = Vec::new();
+    for k in kinds {
+        out.push(format!("{k} {}:{} {access}", num(r.major), num(r.minor)));
+    }
+    out
 }
 
 /// cgroup v2: compile `rules` into a device program, load it and attach it to `dir`, the
@@ -237,15 +238,19 @@ fn kernel_access(access: u8) -> i32 {
 }
 
 /// The comparisons a rule needs: (register, value) pairs that must all be equal.
-fn conditions(r: &Rule) -> impl Iterator<Item = (u8, u32)> {
+fn conditions(r: &Rule) -> Vec<(u8, u32)> {
     let kind = match r.kind {
         Kind::All => None,
         Kind::Block => Some(1), // BPF_DEVCG_DEV_BLOCK
         Kind::Char => Some(2),  // BPF_DEVCG_DEV_CHAR
     };
-    [(TYPE, kind), (MAJOR, r.major), (MINOR, r.minor)]
-        .into_iter()
-        .filter_map(|(reg, v)| Some((reg, v?)))
+    let mut out = Vec::new();
+    for (reg, v) in [(TYPE, kind), (MAJOR, r.major), (MINOR, r.minor)] {
+        if let Some(v) = v {
+            out.push((reg, v));
+        }
+    }
+    out
 }
 
 /// The `BPF_PROG_TYPE_CGROUP_DEVICE` program for `rules`, as 8-byte instructions.
@@ -274,11 +279,12 @@ pub fn program(rules: &[Rule]) -> Vec<u64> {
     }
     let reset = rules.iter().rposition(is_reset);
     let default = reset.is_some_and(|i| rules[i].allow);
-    let live: Vec<&Rule> = rules[reset.map_or(0, |i| i + 1)..]
-        .iter()
-        .rev()
-        .filter(|r| r.access & RWM != 0)
-        .collect();
+    let mut live: Vec<&Rule> = Vec::new();
+    for r in rules[reset.map_or(0, |i| i + 1)..].iter().rev() {
+        if r.access & RWM != 0 {
+            live.push(r);
+        }
+    }
     let decision_len = |r: &Rule| if r.allow { 2 } else { 1 };
     // Where each rule's test in the chain is (`chain[k]`; the last one is the default
     // exit, right after the chain), and where its block starts among the blocks (none
@@ -287,7 +293,7 @@ pub fn program(rules: &[Rule]) -> Vec<u64> {
     let mut block_at = Vec::with_capacity(live.len());
     let mut block_len = 0;
     for r in &live {
-        let n = conditions(r).count();
+        let n = conditions(r).len();
         let here = chain[chain.len() - 1];
         if n == 0 {
             chain.push(here + decision_len(r));
@@ -330,8 +336,8 @@ pub fn program(rules: &[Rule]) -> Vec<u64> {
     };
     let blocks = exit_default + 2;
     for (r, at) in live.iter().zip(&block_at) {
-        match (conditions(r).next(), at) {
-            (Some((reg, v)), Some(at)) => jump(&mut p, JEQ_K, reg, blocks + at, v as i32),
+        match (conditions(r).first(), at) {
+            (Some(&(reg, v)), Some(at)) => jump(&mut p, JEQ_K, reg, blocks + at, v as i32),
             _ => decide(&mut p, r),
         }
     }
@@ -342,7 +348,7 @@ pub fn program(rules: &[Rule]) -> Vec<u64> {
             continue;
         }
         let next = chain[k + 1];
-        for (reg, v) in conditions(r).skip(1) {
+        for &(reg, v) in conditions(r).get(1..).unwrap_or_default() {
             jump(&mut p, JNE_K, reg, next, v as i32);
         }
         decide(&mut p, r);

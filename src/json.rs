@@ -398,6 +398,33 @@ impl<'a> At<'a> {
         }
     }
 
+    /// Member `key` as a u32 ([`At::u32`]), `or` when absent or null.
+    #[inline(never)]
+    pub fn u32_or(self, key: &str, or: u32) -> Result<u32> {
+        match self.get(key)? {
+            Some(v) => v.u32(),
+            None => Ok(or),
+        }
+    }
+
+    /// Member `key` as a u64 ([`At::u64`]), `or` when absent or null.
+    #[inline(never)]
+    pub fn u64_or(self, key: &str, or: u64) -> Result<u64> {
+        match self.get(key)? {
+            Some(v) => v.u64(),
+            None => Ok(or),
+        }
+    }
+
+    /// Member `key` as a string ([`At::str`]), `or` when absent or null.
+    #[inline(never)]
+    pub fn str_or(self, key: &str, or: &'a str) -> Result<&'a str> {
+        match self.get(key)? {
+            Some(v) => v.str(),
+            None => Ok(or),
+        }
+    }
+
     pub fn str(self) -> Result<&'a str> {
         match self.path.node {
             Value::String(s) => Ok(s),

@@ -69,7 +69,7 @@ pub fn reset_for_exec() {
 
 /// A signal as a number or a name, with or without SIG, any case.
 pub fn parse(s: &str) -> crate::error::Result<i32> {
-    if let Ok(n) = s.parse::<u32>() {
+    if let Some(n) = crate::user::parse_u32(s) {
         if (1..=64).contains(&n) {
             return Ok(n as i32);
         }

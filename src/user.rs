@@ -112,6 +112,14 @@ fn find<T>(
     Ok(found)
 }
 
+/// The first passwd entry that `want` takes, one copy for every kind of lookup.
+#[inline(never)]
+fn find_passwd(file: Option<Lines>, want: &dyn Fn(&Passwd) -> bool) -> Result<Option<Passwd>> {
+    find(file, "/etc/passwd", 7, |f| {
+        passwd_entry(f).filter(|e| want(e))
+    })
+}
+
 /// [`find`]'s loop, one copy for every kind of line: up to the first line `pick` takes.
 #[inline(never)]
 fn scan(
@@ -137,7 +145,10 @@ fn scan(
         let Ok(text) = std::str::from_utf8(&line) else {
             continue;
         };
-        let fields: Vec<&str> = text.trim_end_matches('\n').split(':').collect();
+        let mut fields: Vec<&str> = Vec::new();
+        for f in text.trim_end_matches('\n').split(':') {
+            fields.push(f);
+        }
         if fields.len() >= min && pick(&fields) {
             return Ok(());
         }
@@ -147,8 +158,8 @@ fn scan(
 fn passwd_entry(f: &[&str]) -> Option<Passwd> {
     Some(Passwd {
         name: f[0].to_string(),
-        uid: f[2].parse().ok()?,
-        gid: f[3].parse().ok()?,
+        uid: parse_u32(f[2])?,
+        gid: parse_u32(f[3])?,
         home: f[5].to_string(),
     })
 }
@@ -160,7 +171,13 @@ fn default_home(uid: u32) -> String {
 /// A uid or gid as a number: any u32 but `u32::MAX`, which the kernel reads as "no change"
 /// (-1) and never is an id.
 fn id(s: &str) -> Option<u32> {
-    s.parse::<u32>().ok().filter(|&v| v != u32::MAX)
+    parse_u32(s).filter(|&v| v != u32::MAX)
+}
+
+/// `s` as a u32, as `str::parse` reads one (an optional `+`, decimal digits), through the
+/// u64 reader every other number shares.
+pub fn parse_u32(s: &str) -> Option<u32> {
+    u32::try_from(s.parse::<u64>().ok()?).ok()
 }
 
 /// Resolve `spec` (`USER[:GROUP]`, or none for root) against IMAGE's files. `need_home`:
@@ -174,11 +191,9 @@ pub fn resolve(
 ) -> Result<User> {
     let Some(spec) = spec else {
         let home = if need_home {
-            find(passwd()?, "/etc/passwd", 7, |f| {
-                passwd_entry(f).filter(|e| e.uid == 0)
-            })?
-            .map(|e| e.home)
-            .filter(|h| !h.is_empty())
+            find_passwd(passwd()?, &|e| e.uid == 0)?
+                .map(|e| e.home)
+                .filter(|h| !h.is_empty())
         } else {
             None
         };
@@ -198,18 +213,14 @@ pub fn resolve(
         let uid = id(u).ok_or_else(|| bad(format!("'{u}' is not a valid uid")))?;
         // The entry gives the primary group and the home: read passwd only for those.
         let entry = if need_home || g.is_none() {
-            find(passwd()?, "/etc/passwd", 7, |f| {
-                passwd_entry(f).filter(|e| e.uid == uid)
-            })?
+            find_passwd(passwd()?, &|e| e.uid == uid)?
         } else {
             None
         };
         (uid, entry)
     } else {
-        let e = find(passwd()?, "/etc/passwd", 7, |f| {
-            passwd_entry(f).filter(|e| e.name == u)
-        })?
-        .ok_or_else(|| bad(format!("no user '{u}' in the image's /etc/passwd")))?;
+        let e = find_passwd(passwd()?, &|e| e.name == u)?
+            .ok_or_else(|| bad(format!("no user '{u}' in the image's /etc/passwd")))?;
         if e.uid == u32::MAX {
             return Err(bad(format!(
                 "user '{u}' has uid 4294967295, which is not an id"

@@ -116,6 +116,29 @@ fn cs(at: &At<'_>, s: &str) -> Result<CString> {
     CString::new(s).map_err(|_| at.error("holds a NUL byte"))
 }
 
+/// The namespaces of `linux.namespaces`: the type, its clone flag, its kind, its name
+/// under /proc/PID/ns.
+const NAMESPACES: [(&str, i32, Ns, &str); 8] = [
+    ("pid", libc::CLONE_NEWPID, Ns::ProcessID, "pid"),
+    ("network", libc::CLONE_NEWNET, Ns::Network, "net"),
+    ("mount", libc::CLONE_NEWNS, Ns::Mount, "mnt"),
+    (
+        "ipc",
+        libc::CLONE_NEWIPC,
+        Ns::InterProcessCommunication,
+        "ipc",
+    ),
+    (
+        "uts",
+        libc::CLONE_NEWUTS,
+        Ns::HostNameAndNISDomainName,
+        "uts",
+    ),
+    ("user", libc::CLONE_NEWUSER, Ns::User, "user"),
+    ("cgroup", libc::CLONE_NEWCGROUP, Ns::ControlGroup, "cgroup"),
+    ("time", libc::CLONE_NEWTIME, Ns::Time, "time"),
+];
+
 fn build(at: &At<'_>, bundle: &str, opts: &Options<'_>) -> Result<(Plan, String)> {
     let version = need(at, "ociVersion")?;
     if !version.str()?.starts_with("1.") {
@@ -131,7 +154,7 @@ fn build(at: &At<'_>, bundle: &str, opts: &Options<'_>) -> Result<(Plan, String)
             None => Ok(None),
         }
     };
-    for refused in ["intelRdt", "personality"] {
+    for &refused in &["intelRdt", "personality"] {
         if let Some(v) = get_linux(refused)? {
             return Err(v.error("is not supported"));
         }
@@ -145,28 +168,21 @@ fn build(at: &At<'_>, bundle: &str, opts: &Options<'_>) -> Result<(Plan, String)
     if let Some(list) = get_linux("namespaces")? {
         for ns in list.array()? {
             let t = need(&ns, "type")?;
-            let (flag, kind, proc_name) = match t.str()? {
-                "pid" => (libc::CLONE_NEWPID, Ns::ProcessID, "pid"),
-                "network" => (libc::CLONE_NEWNET, Ns::Network, "net"),
-                "mount" => (libc::CLONE_NEWNS, Ns::Mount, "mnt"),
-                "ipc" => (libc::CLONE_NEWIPC, Ns::InterProcessCommunication, "ipc"),
-                "uts" => (libc::CLONE_NEWUTS, Ns::HostNameAndNISDomainName, "uts"),
-                "user" => (libc::CLONE_NEWUSER, Ns::User, "user"),
-                "cgroup" => (libc::CLONE_NEWCGROUP, Ns::ControlGroup, "cgroup"),
-                "time" => (libc::CLONE_NEWTIME, Ns::Time, "time"),
-                other => return Err(t.error(format_args!("unknown namespace type '{other}'"))),
-            };
+            let name = t.str()?;
+            let &(_, flag, kind, proc_name) = NAMESPACES
+                .iter()
+                .find(|n| n.0 == name)
+                .ok_or_else(|| t.error(format_args!("unknown namespace type '{name}'")))?;
             let flag = flag as u64;
             if seen & flag != 0 {
-                return Err(t.error(format_args!("namespace '{}' listed twice", t.str()?)));
+                return Err(t.error(format_args!("namespace '{name}' listed twice")));
             }
             seen |= flag;
             match ns.get("path")? {
                 Some(p) if !p.str()?.is_empty() => {
                     if matches!(kind, Ns::Mount | Ns::User | Ns::Time) {
                         return Err(p.error(format_args!(
-                            "joining a {} namespace by path is not supported",
-                            t.str()?
+                            "joining a {name} namespace by path is not supported"
                         )));
                     }
                     join.push((kind, open_ns(&p, proc_name)?));
@@ -241,13 +257,15 @@ fn build(at: &At<'_>, bundle: &str, opts: &Options<'_>) -> Result<(Plan, String)
     let path = crate::cgroup::oci_path(cgroups_path, opts.systemd_cgroup, opts.id)?;
     let placement = crate::cgroup::Placement::oci(&path, &limits)?;
     // The hierarchies it will be in: a `cgroup` mount shows those only.
-    let placed: Vec<String> = placement
-        .paths()
-        .filter_map(|p| {
-            let rest = p.strip_prefix(crate::cgroup::ROOT)?.strip_prefix('/')?;
-            Some(rest.split('/').next()?.to_string())
-        })
-        .collect();
+    let mut placed: Vec<String> = Vec::new();
+    for p in placement.paths() {
+        if let Some(rest) = p
+            .strip_prefix(crate::cgroup::ROOT)
+            .and_then(|r| r.strip_prefix('/'))
+        {
+            placed.push(rest.split('/').next().unwrap_or(rest).to_string());
+        }
+    }
     let cgroup = (!rootless).then_some(CgroupPlan {
         parent: String::new(),
         limits,
@@ -326,11 +344,7 @@ fn build(at: &At<'_>, bundle: &str, opts: &Options<'_>) -> Result<(Plan, String)
                 return Err(v.error("unknown clock (monotonic or boottime)"));
             }
             let secs = v.get("secs")?.map(|s| s.i64()).transpose()?.unwrap_or(0);
-            let nanos = v
-                .get("nanosecs")?
-                .map(|s| s.u32())
-                .transpose()?
-                .unwrap_or(0);
+            let nanos = v.u32_or("nanosecs", 0)?;
             text += &format!("{clock} {secs} {nanos}\n");
         }
         extra.time_offsets = Some(text);
@@ -403,7 +417,17 @@ fn member<'v>(obj: &'v mut json::Value, key: &str) -> Option<&'v mut json::Value
 }
 
 fn strings(v: &[String]) -> json::Value {
-    json::Value::Array(v.iter().map(|s| json::Value::String(s.clone())).collect())
+    let mut out = Vec::new();
+    push_strings(&mut out, v);
+    json::Value::Array(out)
+}
+
+/// Append each of `v` to `out` as a JSON string.
+#[inline(never)]
+fn push_strings(out: &mut Vec<json::Value>, v: &[String]) {
+    for s in v {
+        out.push(json::Value::String(s.clone()));
+    }
 }
 
 /// The process half of an OCI `exec`: `--process`'s spec Process (`process`), or else the
@@ -428,7 +452,7 @@ pub fn exec_process(
                 *v = strings(&flags.args);
             }
             if let Some(json::Value::Array(env)) = member(&mut p, "env") {
-                env.extend(flags.env.iter().map(|e| json::Value::String(e.clone())));
+                push_strings(env, &flags.env);
             }
             if let (Some(cwd), Some(v)) = (&flags.cwd, member(&mut p, "cwd")) {
                 *v = json::Value::String(cwd.clone());
@@ -460,7 +484,7 @@ pub fn exec_process(
                 };
                 for &set in sets {
                     if let Some(json::Value::Array(list)) = member(caps, set) {
-                        list.extend(flags.caps.iter().map(|c| json::Value::String(c.clone())));
+                        push_strings(list, &flags.caps);
                     } else if let Some(v) = member(caps, set) {
                         *v = strings(&flags.caps);
                     }
@@ -504,8 +528,8 @@ fn process(at: &At<'_>, root: &rootfs::Root, extra: &mut Extras) -> Result<Proce
     }
     let (mut uid, mut gid, mut umask, mut groups) = (0u32, 0u32, None, Vec::new());
     if let Some(u) = p.get("user")? {
-        uid = u.get("uid")?.map(|v| v.u32()).transpose()?.unwrap_or(0);
-        gid = u.get("gid")?.map(|v| v.u32()).transpose()?.unwrap_or(0);
+        uid = u.u32_or("uid", 0)?;
+        gid = u.u32_or("gid", 0)?;
         umask = u.get("umask")?.map(|v| v.u32()).transpose()?;
         if let Some(g) = u.get("additionalGids")? {
             for x in g.array()? {
@@ -523,15 +547,17 @@ fn process(at: &At<'_>, root: &rootfs::Root, extra: &mut Extras) -> Result<Proce
         let home = home_of(root, uid).unwrap_or_else(|| "/".into());
         env.push(cs(&p, &format!("HOME={home}"))?);
     }
-    let mut caps = Capabilities::default();
+    // The five sets, in this order.
+    let mut sets = [0u64; 5];
     if let Some(c) = p.get("capabilities")? {
-        for (set, name) in [
-            (&mut caps.bounding, "bounding"),
-            (&mut caps.effective, "effective"),
-            (&mut caps.permitted, "permitted"),
-            (&mut caps.inheritable, "inheritable"),
-            (&mut caps.ambient, "ambient"),
-        ] {
+        const SETS: [&str; 5] = [
+            "bounding",
+            "effective",
+            "permitted",
+            "inheritable",
+            "ambient",
+        ];
+        for (set, &name) in sets.iter_mut().zip(&SETS) {
             if let Some(list) = c.get(name)? {
                 for n in list.strings()? {
                     let bare = n.strip_prefix("CAP_").unwrap_or(n);
@@ -543,6 +569,14 @@ fn process(at: &At<'_>, root: &rootfs::Root, extra: &mut Extras) -> Result<Proce
             }
         }
     }
+    let [bounding, effective, permitted, inheritable, ambient] = sets;
+    let caps = Capabilities {
+        bounding,
+        effective,
+        permitted,
+        inheritable,
+        ambient,
+    };
     let mut rlimits = Vec::new();
     if let Some(l) = p.get("rlimits")? {
         let mut seen = Vec::new();
@@ -584,7 +618,7 @@ fn process(at: &At<'_>, root: &rootfs::Root, extra: &mut Extras) -> Result<Proce
     };
     extra.oom_score_adj = p.get("oomScoreAdj")?.map(|v| v.i32()).transpose()?;
     let lsm_exec = lsm(&p)?;
-    for refused in ["ioPriority", "scheduler", "execCPUAffinity"] {
+    for &refused in &["ioPriority", "scheduler", "execCPUAffinity"] {
         if let Some(v) = p.get(refused)? {
             return Err(v.error("is not supported"));
         }
@@ -687,9 +721,13 @@ fn home_of(root: &rootfs::Root, uid: u32) -> Option<String> {
             Some(l) => l.strip_suffix('\r').unwrap_or(l),
             None => l,
         };
-        let f: Vec<&str> = l.split(':').collect();
-        if f.len() >= 6 && f[2].parse() == Ok(uid) && !f[5].is_empty() {
-            return Some(f[5].to_string());
+        // The third field (the uid) and the sixth (the home), of at least six.
+        let mut f = l.split(':');
+        let (uid_f, home) = (f.nth(2), f.nth(2));
+        if let (Some(u), Some(home)) = (uid_f, home) {
+            if crate::user::parse_u32(u) == Some(uid) && !home.is_empty() {
+                return Some(home.to_string());
+            }
         }
     }
     None
@@ -720,18 +758,19 @@ fn rlimit_resource(name: &str) -> Option<rustix::process::Resource> {
 }
 
 fn propagation(word: &str) -> Option<u32> {
-    let rec = libc::MS_REC as u32;
-    Some(match word {
-        "private" => libc::MS_PRIVATE as u32,
-        "rprivate" => libc::MS_PRIVATE as u32 | rec,
-        "shared" => libc::MS_SHARED as u32,
-        "rshared" => libc::MS_SHARED as u32 | rec,
-        "slave" => libc::MS_SLAVE as u32,
-        "rslave" => libc::MS_SLAVE as u32 | rec,
-        "unbindable" => libc::MS_UNBINDABLE as u32,
-        "runbindable" => libc::MS_UNBINDABLE as u32 | rec,
-        _ => return None,
-    })
+    const KINDS: [(&str, u64); 4] = [
+        ("private", libc::MS_PRIVATE),
+        ("shared", libc::MS_SHARED),
+        ("slave", libc::MS_SLAVE),
+        ("unbindable", libc::MS_UNBINDABLE),
+    ];
+    // `rKIND`: the same, recursive.
+    let (bare, rec) = match word.strip_prefix('r') {
+        Some(b) => (b, libc::MS_REC),
+        None => (word, 0),
+    };
+    let &(_, flag) = KINDS.iter().find(|k| k.0 == bare)?;
+    Some((flag | rec) as u32)
 }
 
 /// A mount option's flag: (set, clear) bits of MS_*. None: not a flag (fs data).
@@ -811,8 +850,8 @@ fn mount(
     if !dst.starts_with('/') || dst.split('/').any(|c| c == "..") {
         return Err(dst_at.error("must be an absolute path without '..'"));
     }
-    let kind = m.get("type")?.map(|t| t.str()).transpose()?.unwrap_or("");
-    let source = m.get("source")?.map(|t| t.str()).transpose()?.unwrap_or("");
+    let kind = m.str_or("type", "")?;
+    let source = m.str_or("source", "")?;
     let (mut set, mut clear, mut prop) = (0u32, 0u32, 0u32);
     let mut data: Vec<&str> = Vec::new();
     if let Some(o) = m.get("options")? {
@@ -932,10 +971,12 @@ fn cgroup_mount(m: &At<'_>, target: CString, flags: u32, placed: &[String]) -> R
         }
         match fstype {
             "cgroup" => {
-                let ctrls: Vec<&str> = opts
-                    .split(',')
-                    .filter(|o| !matches!(*o, "rw" | "ro") && !o.starts_with("release_agent"))
-                    .collect();
+                let mut ctrls: Vec<&str> = Vec::new();
+                for o in opts.split(',') {
+                    if !matches!(o, "rw" | "ro") && !o.starts_with("release_agent") {
+                        ctrls.push(o);
+                    }
+                }
                 parts.push(CgroupPart {
                     dir: cs(m, name)?,
                     fstype: c"cgroup".into(),
@@ -1066,14 +1107,9 @@ fn devices(
             })
         };
         let (major, minor) = (num("major")?, num("minor")?);
-        let mode = d
-            .get("fileMode")?
-            .map(|v| v.u32())
-            .transpose()?
-            .unwrap_or(0o666)
-            & 0o7777;
-        let uid = d.get("uid")?.map(|v| v.u32()).transpose()?.unwrap_or(0);
-        let gid = d.get("gid")?.map(|v| v.u32()).transpose()?.unwrap_or(0);
+        let mode = d.u32_or("fileMode", 0o666)? & 0o7777;
+        let uid = d.u32_or("uid", 0)?;
+        let gid = d.u32_or("gid", 0)?;
         if let Some(parent) = crate::sys::split_last(path, b'/')
             .map(|(p, _)| p)
             .filter(|p| *p != "/dev")
@@ -1091,7 +1127,7 @@ fn devices(
 /// Only namespaced sysctls, and `net.*` only with a network namespace of the container's.
 #[inline(never)]
 fn check_sysctl(s: &At<'_>, key: &str, namespaces: u64, extra: &Extras) -> Result<()> {
-    let ipc = [
+    const IPC: [&str; 8] = [
         "kernel.msgmax",
         "kernel.msgmnb",
         "kernel.msgmni",
@@ -1105,7 +1141,7 @@ fn check_sysctl(s: &At<'_>, key: &str, namespaces: u64, extra: &Extras) -> Resul
         || extra.join.iter().any(|(k, _)| *k == Ns::Network);
     let ok = if key.as_bytes().windows(2).any(|w| w == b"..") || key.contains('/') {
         false
-    } else if ipc.contains(&key) || key.starts_with("fs.mqueue.") {
+    } else if IPC.contains(&key) || key.starts_with("fs.mqueue.") {
         namespaces & libc::CLONE_NEWIPC as u64 != 0
     } else if key.starts_with("net.") {
         own_net

@@ -205,7 +205,10 @@ fn monotonic_ns() -> i64 {
 
 /// Null-terminated pointer arrays for execve over `strings`.
 fn pointers(strings: &[CString]) -> Vec<*const c_char> {
-    let mut v: Vec<*const c_char> = strings.iter().map(|s| s.as_ptr()).collect();
+    let mut v: Vec<*const c_char> = Vec::with_capacity(strings.len() + 1);
+    for s in strings {
+        v.push(s.as_ptr());
+    }
     v.push(std::ptr::null());
     v
 }
@@ -222,14 +225,16 @@ fn spawn_and_wait(
     let env = match &hook.env {
         Some(env) => env,
         None => {
-            own_env = std::env::vars_os()
-                .filter_map(|(k, v)| {
-                    let mut kv = k.as_bytes().to_vec();
-                    kv.push(b'=');
-                    kv.extend_from_slice(v.as_bytes());
-                    CString::new(kv).ok()
-                })
-                .collect();
+            let mut all = Vec::new();
+            for (k, v) in std::env::vars_os() {
+                let mut kv = k.as_bytes().to_vec();
+                kv.push(b'=');
+                kv.extend_from_slice(v.as_bytes());
+                if let Ok(c) = CString::new(kv) {
+                    all.push(c);
+                }
+            }
+            own_env = all;
             &own_env
         }
     };

@@ -17,7 +17,9 @@ fn push_num(out: &mut String, n: u64, width: usize) {
         n /= 10;
     }
     let i = i.min(digits.len() - width.min(digits.len()));
-    out.extend(digits[i..].iter().map(|&d| d as char));
+    for &d in &digits[i..] {
+        out.push(d as char);
+    }
 }
 
 /// The civil date (year, month 1-12, day 1-31) of a day counted from 1970-01-01 (day 0),

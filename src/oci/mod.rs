@@ -76,7 +76,12 @@ pub fn is_oci_form(args: &[OsString]) -> bool {
         "--apparmor",
         "--ignore-paused",
     ];
-    let words: Vec<&str> = args.iter().skip(1).filter_map(|a| a.to_str()).collect();
+    let mut words: Vec<&str> = Vec::new();
+    for a in args.get(1..).unwrap_or_default() {
+        if let Some(w) = a.to_str() {
+            words.push(w);
+        }
+    }
     match args.first().and_then(|a| a.to_str()) {
         Some("exec") => words
             .iter()
@@ -115,7 +120,7 @@ pub fn is_oci_run(args: &[OsString]) -> bool {
         "--preserve-fds",
         "--keep",
     ];
-    for a in args.iter().skip(1) {
+    for a in args.get(1..).unwrap_or_default() {
         let Some(a) = a.to_str() else { return false };
         if RUN_OPTS.contains(&opt_name(a)) {
             return true;
@@ -163,32 +168,80 @@ fn value(p: &mut lexopt::Parser) -> Result<String> {
         .map_err(|v| Error::msg(format_args!("not UTF-8: {}", v.to_string_lossy())))
 }
 
-fn parse_and_run(args: Vec<OsString>, log: &mut log::Log) -> Result<u8> {
+/// What [`next`] read: one of the command's options (its index in the list), or a word.
+enum Got {
+    Opt(usize),
+    Word(OsString),
+}
+
+/// The next argument of a command whose options are `names`, each its long name and, after
+/// a space, its short letter (`"bundle b"`). The first `slots.len()` take a value, kept in
+/// their slot (of a repeated one, the last); the others are returned for the caller to act
+/// on (and to read the value of). Any other option is an error, in lexopt's words. One
+/// loop for every command: matching option names is the same work for each.
+#[inline(never)]
+fn next(
+    p: &mut lexopt::Parser,
+    names: &[&str],
+    slots: &mut [Option<String>],
+) -> Result<Option<Got>> {
     use lexopt::prelude::*;
+    loop {
+        let Some(a) = p.next().map_err(lexerr)? else {
+            return Ok(None);
+        };
+        let i = names.iter().position(|n| {
+            let (long, short) = n.split_once(' ').unwrap_or((n, ""));
+            match &a {
+                Long(l) => *l == long,
+                Short(c) => short.starts_with(*c),
+                Value(_) => false,
+            }
+        });
+        match (a, i) {
+            (Value(v), _) => return Ok(Some(Got::Word(v))),
+            (_, Some(i)) if i < slots.len() => slots[i] = Some(value(p)?),
+            (_, Some(i)) => return Ok(Some(Got::Opt(i))),
+            (other, None) => return Err(lexerr(other.unexpected())),
+        }
+    }
+}
+
+/// A word where none (or no more) is taken, in lexopt's words.
+fn stray(v: OsString) -> Error {
+    lexerr(lexopt::Arg::Value(v).unexpected())
+}
+
+fn parse_and_run(args: Vec<OsString>, log: &mut log::Log) -> Result<u8> {
     let mut p = lexopt::Parser::from_args(args);
-    let mut root = None;
-    let (mut log_path, mut log_format) = (None, String::new());
+    let mut slots: [Option<String>; 3] = Default::default();
     let mut systemd_cgroup = false;
+    const NAMES: &[&str] = &[
+        "root",
+        "log",
+        "log-format",
+        "systemd-cgroup",
+        "debug",
+        "rootless",
+        "version v",
+    ];
     let cmd = loop {
-        match p.next().map_err(lexerr)? {
-            Some(Long("root")) => root = Some(value(&mut p)?),
-            Some(Long("log")) => log_path = Some(value(&mut p)?),
-            Some(Long("log-format")) => log_format = value(&mut p)?,
-            Some(Long("systemd-cgroup")) => systemd_cgroup = true,
-            Some(Long("debug")) => {}
-            Some(Long("rootless")) => {
+        match next(&mut p, NAMES, &mut slots)? {
+            Some(Got::Opt(3)) => systemd_cgroup = true,
+            Some(Got::Opt(5)) => {
                 let _ = p.optional_value();
             }
-            Some(Short('v')) | Some(Long("version")) => {
+            Some(Got::Opt(6)) => {
                 print(&version());
                 return Ok(0);
             }
-            Some(Value(v)) => break v.to_string_lossy().into_owned(),
-            Some(other) => return Err(lexerr(other.unexpected())),
+            Some(Got::Opt(_)) => {}
+            Some(Got::Word(v)) => break v.to_string_lossy().into_owned(),
             None => return Err(Error::new("no command given")),
         }
     };
-    *log = log::Log::open(log_path.as_deref(), &log_format)?;
+    let [root, log_path, log_format] = slots;
+    *log = log::Log::open(log_path.as_deref(), &log_format.unwrap_or_default())?;
     let g = Global {
         root: root.unwrap_or_else(state::default_root),
         systemd_cgroup,
@@ -236,12 +289,12 @@ fn print(s: &str) {
 }
 
 fn one_id(p: &mut lexopt::Parser) -> Result<String> {
-    use lexopt::prelude::*;
     let mut id = None;
-    while let Some(a) = p.next().map_err(lexerr)? {
+    while let Some(a) = next(p, &[], &mut [])? {
         match a {
-            Value(v) if id.is_none() => id = Some(v.to_string_lossy().into_owned()),
-            other => return Err(lexerr(other.unexpected())),
+            Got::Word(v) if id.is_none() => id = Some(v.to_string_lossy().into_owned()),
+            Got::Word(v) => return Err(stray(v)),
+            Got::Opt(_) => {}
         }
     }
     let id = id.ok_or_else(|| Error::new("a container id is needed"))?;
@@ -263,10 +316,10 @@ struct OciRecord<'a> {
 impl Record for OciRecord<'_> {
     fn cgroups(&mut self, dirs: &[(&str, Option<u64>)]) -> Result<()> {
         let intent = dirs.iter().all(|(_, i)| i.is_none());
-        self.st.cgroups = dirs
-            .iter()
-            .map(|(p, i)| (p.to_string(), i.unwrap_or(0)))
-            .collect();
+        self.st.cgroups.clear();
+        for (p, i) in dirs {
+            self.st.cgroups.push((p.to_string(), i.unwrap_or(0)));
+        }
         match intent {
             true => self.st.save(self.entry),
             false => Ok(()),
@@ -375,7 +428,7 @@ fn connect_gate(entry: &Entry) -> std::result::Result<OwnedFd, Errno> {
     use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
     let file = rustix::fs::openat(
         entry.fd,
-        entry.file("start"),
+        entry.file("start").as_str(),
         OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
         Mode::empty(),
     )?;
@@ -392,27 +445,35 @@ fn connect_gate(entry: &Entry) -> std::result::Result<OwnedFd, Errno> {
 
 #[inline(never)]
 fn create_cmd(g: &Global, p: &mut lexopt::Parser, run: bool) -> Result<u8> {
-    use lexopt::prelude::*;
-    let mut bundle = String::from(".");
-    let (mut pid_file, mut console, mut id) = (None, None, None);
+    let mut slots: [Option<String>; 3] = Default::default();
+    let mut id = None;
     let mut detach = !run;
-    while let Some(a) = p.next().map_err(lexerr)? {
+    const NAMES: &[&str] = &[
+        "bundle b",
+        "pid-file",
+        "console-socket",
+        "preserve-fds",
+        "detach d",
+        "no-pivot",
+        "no-new-keyring",
+        "keep",
+    ];
+    while let Some(a) = next(p, NAMES, &mut slots)? {
         match a {
-            Short('b') | Long("bundle") => bundle = value(p)?,
-            Long("pid-file") => pid_file = Some(value(p)?),
-            Long("console-socket") => console = Some(value(p)?),
-            Long("preserve-fds") => {
+            Got::Opt(3) => {
                 let n = value(p)?;
                 if n != "0" {
                     return Err(Error::new("--preserve-fds is not supported yet"));
                 }
             }
-            Short('d') | Long("detach") => detach = true,
-            Long("no-pivot") | Long("no-new-keyring") | Long("keep") => {}
-            Value(v) if id.is_none() => id = Some(v.to_string_lossy().into_owned()),
-            other => return Err(lexerr(other.unexpected())),
+            Got::Opt(4) => detach = true,
+            Got::Opt(_) => {}
+            Got::Word(v) if id.is_none() => id = Some(v.to_string_lossy().into_owned()),
+            Got::Word(v) => return Err(stray(v)),
         }
     }
+    let [bundle, pid_file, console] = slots;
+    let bundle = bundle.unwrap_or_else(|| ".".to_string());
     let id = id.ok_or_else(|| Error::new("a container id is needed"))?;
     state::check_id(&id)?;
     let root = state::open_root(&g.root)?;
@@ -462,7 +523,7 @@ fn create_in(
         use rustix::fs::{Mode, OFlags};
         let fd = rustix::fs::openat(
             entry.fd,
-            entry.file("config.json"),
+            entry.file("config.json").as_str(),
             OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC,
             Mode::from_raw_mode(0o600),
         )
@@ -591,43 +652,49 @@ fn process_error(p: &crate::plan::ProcessPlan, e: Error) -> Error {
 /// `exec [options] ID [COMMAND...]`: runc's flags; a runtime failure exits 255 (the exec'd
 /// process's own status is passed on otherwise).
 fn exec_cmd(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
-    use lexopt::prelude::*;
     let mut f = config::ExecFlags::default();
-    let (mut process, mut pid_file, mut console, mut id) = (None, None, None, None);
+    let mut slots: [Option<String>; 7] = Default::default();
+    let mut id = None;
     let (mut detach, mut preserve) = (false, 0u32);
-    while let Some(a) = p.next().map_err(lexerr)? {
+    const NAMES: &[&str] = &[
+        "process p",
+        "pid-file",
+        "console-socket",
+        "cwd",
+        "user u",
+        "process-label",
+        "apparmor",
+        "detach d",
+        "tty t",
+        "env e",
+        "cap c",
+        "no-new-privs",
+        "preserve-fds",
+        "ignore-paused",
+    ];
+    while let Some(a) = next(p, NAMES, &mut slots)? {
         match a {
-            Short('p') | Long("process") => process = Some(value(p)?),
-            Long("pid-file") => pid_file = Some(value(p)?),
-            Long("console-socket") => console = Some(value(p)?),
-            Short('d') | Long("detach") => detach = true,
-            Short('t') | Long("tty") => f.tty = true,
-            Long("cwd") => f.cwd = Some(value(p)?),
-            Short('e') | Long("env") => f.env.push(value(p)?),
-            Short('u') | Long("user") => f.user = Some(value(p)?),
-            Short('c') | Long("cap") => f.caps.push(value(p)?),
-            Long("no-new-privs") => f.no_new_privs = true,
-            Long("preserve-fds") => {
-                preserve = value(p)?
-                    .parse()
-                    .map_err(|_| Error::new("--preserve-fds takes a number"))?
+            Got::Opt(7) => detach = true,
+            Got::Opt(8) => f.tty = true,
+            Got::Opt(9) => f.env.push(value(p)?),
+            Got::Opt(10) => f.caps.push(value(p)?),
+            Got::Opt(11) => f.no_new_privs = true,
+            Got::Opt(12) => {
+                preserve = crate::user::parse_u32(&value(p)?)
+                    .ok_or_else(|| Error::new("--preserve-fds takes a number"))?
             }
-            Long("process-label") | Long("apparmor") => {
-                value(p)?;
-            }
-            Long("ignore-paused") => {}
-            Value(v) => {
+            Got::Opt(_) => {}
+            Got::Word(v) => {
                 id = Some(v.to_string_lossy().into_owned());
-                f.args = p
-                    .raw_args()
-                    .map_err(lexerr)?
-                    .map(|a| a.to_string_lossy().into_owned())
-                    .collect();
+                for a in p.raw_args().map_err(lexerr)? {
+                    f.args.push(a.to_string_lossy().into_owned());
+                }
                 break;
             }
-            other => return Err(lexerr(other.unexpected())),
         }
     }
+    let [process, pid_file, console, cwd, user, ..] = slots;
+    (f.cwd, f.user) = (cwd, user);
     let id = id.ok_or_else(|| Error::new("a container id is needed"))?;
     state::check_id(&id)?;
     if process.is_none() && f.args.is_empty() {
@@ -720,22 +787,19 @@ fn exec_in(
         .map(|c| Ok::<_, Error>((c, connect_console(c)?)))
         .transpose()?;
     // The cgroups it was made with, each still the very directory (its inode).
-    let cgroups = st
-        .cgroups
-        .iter()
-        .filter_map(|(path, ino)| {
-            let fd = rustix::fs::open(
-                path.as_str(),
-                rustix::fs::OFlags::PATH
-                    | rustix::fs::OFlags::DIRECTORY
-                    | rustix::fs::OFlags::CLOEXEC,
-                rustix::fs::Mode::empty(),
-            )
-            .ok()?;
-            let same = rustix::fs::fstat(&fd).is_ok_and(|s| s.st_ino == *ino);
-            same.then_some(fd)
-        })
-        .collect();
+    let mut cgroups = Vec::new();
+    for (path, ino) in &st.cgroups {
+        let Ok(fd) = rustix::fs::open(
+            path.as_str(),
+            rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        ) else {
+            continue;
+        };
+        if rustix::fs::fstat(&fd).is_ok_and(|s| s.st_ino == *ino) {
+            cgroups.push(fd);
+        }
+    }
     let target = crate::exec::Target {
         name: id.to_string(),
         pid: st.pid,
@@ -769,17 +833,19 @@ fn exec_in(
 fn by_name(id: String, f: config::ExecFlags, detach: bool) -> Option<Result<u8>> {
     use std::ffi::OsString;
     crate::state::is_name(&id).then_some(())?;
+    let mut command = Vec::new();
+    for a in f.args {
+        command.push(OsString::from(a));
+    }
+    let mut env = Vec::new();
+    for kv in &f.env {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        env.push((OsString::from(k), Some(OsString::from(v))));
+    }
     let spec = crate::cli::ExecSpec {
         name: id,
-        command: f.args.into_iter().map(OsString::from).collect(),
-        env: f
-            .env
-            .iter()
-            .map(|kv| {
-                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-                (OsString::from(k), Some(OsString::from(v)))
-            })
-            .collect(),
+        command,
+        env,
         workdir: f.cwd,
         user: f.user,
         no_tty: !f.tty,
@@ -795,16 +861,14 @@ pub fn exec_by_name(spec: &crate::cli::ExecSpec) -> Option<Result<u8>> {
     let (entry, st) = find(&root, &spec.name).ok()?;
     let config = saved_config(&entry)?;
     let mut f = config::ExecFlags {
-        args: spec
-            .command
-            .iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect(),
         cwd: spec.workdir.clone(),
         user: spec.user.clone(),
         tty: crate::tty::wanted(spec.no_tty || spec.detach),
         ..Default::default()
     };
+    for a in &spec.command {
+        f.args.push(a.to_string_lossy().into_owned());
+    }
     for (k, v) in &spec.env {
         if let Some(v) = v.clone().or_else(|| std::env::var_os(k)) {
             f.env
@@ -874,8 +938,11 @@ fn open_gate(
         }
         None => {
             let conn = connect_gate(entry).map_err(gone)?;
-            let _ =
-                rustix::fs::unlinkat(entry.fd, entry.file("start"), rustix::fs::AtFlags::empty());
+            let _ = rustix::fs::unlinkat(
+                entry.fd,
+                entry.file("start").as_str(),
+                rustix::fs::AtFlags::empty(),
+            );
             conn
         }
     };
@@ -1000,11 +1067,10 @@ fn freeze(g: &Global, id: &str, frozen: bool) -> Result<u8> {
 /// takes `ps` options, which crab-can refuses rather than ignores).
 #[inline(never)]
 fn ps(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
-    use lexopt::prelude::*;
     let (mut json, mut id) = (false, None);
-    while let Some(a) = p.next().map_err(lexerr)? {
+    while let Some(a) = next(p, &["format f"], &mut [])? {
         match a {
-            Short('f') | Long("format") => {
+            Got::Opt(_) => {
                 json = match value(p)?.as_str() {
                     "json" => true,
                     "table" => false,
@@ -1013,9 +1079,8 @@ fn ps(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
                     }
                 }
             }
-            Value(v) if id.is_none() => id = Some(v.to_string_lossy().into_owned()),
-            Value(_) => return Err(Error::new("ps options are not supported yet")),
-            other => return Err(lexerr(other.unexpected())),
+            Got::Word(v) if id.is_none() => id = Some(v.to_string_lossy().into_owned()),
+            Got::Word(_) => return Err(Error::new("ps options are not supported yet")),
         }
     }
     let id = id.ok_or_else(|| Error::new("a container id is needed"))?;
@@ -1039,10 +1104,14 @@ fn ps(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
     } else {
         out += "PID\tCMD\n";
         for pid in pids {
-            let cmd =
+            let mut cmd =
                 crate::sys::read_small(rustix::fs::CWD, &format!("/proc/{pid}/cmdline"), 4096)
                     .unwrap_or_default();
-            let cmd: Vec<u8> = cmd.iter().map(|&b| if b == 0 { b' ' } else { b }).collect();
+            for b in &mut cmd {
+                if *b == 0 {
+                    *b = b' ';
+                }
+            }
             out += &format!("{pid}\t{}\n", String::from_utf8_lossy(&cmd).trim_end());
         }
     }
@@ -1215,13 +1284,11 @@ fn state_cmd(g: &Global, id: &str) -> Result<u8> {
 
 #[inline(never)]
 fn kill(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
-    use lexopt::prelude::*;
     let (mut all, mut words) = (false, Vec::new());
-    while let Some(a) = p.next().map_err(lexerr)? {
+    while let Some(a) = next(p, &["all a"], &mut [])? {
         match a {
-            Short('a') | Long("all") => all = true,
-            Value(v) => words.push(v.to_string_lossy().into_owned()),
-            other => return Err(lexerr(other.unexpected())),
+            Got::Opt(_) => all = true,
+            Got::Word(v) => words.push(v.to_string_lossy().into_owned()),
         }
     }
     let (id, sig) = match words.as_slice() {
@@ -1267,13 +1334,12 @@ fn wait_gone(st: &State) {
 
 #[inline(never)]
 fn delete_cmd(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
-    use lexopt::prelude::*;
     let (mut force, mut id) = (false, None);
-    while let Some(a) = p.next().map_err(lexerr)? {
+    while let Some(a) = next(p, &["force f"], &mut [])? {
         match a {
-            Short('f') | Long("force") => force = true,
-            Value(v) if id.is_none() => id = Some(v.to_string_lossy().into_owned()),
-            other => return Err(lexerr(other.unexpected())),
+            Got::Opt(_) => force = true,
+            Got::Word(v) if id.is_none() => id = Some(v.to_string_lossy().into_owned()),
+            Got::Word(v) => return Err(stray(v)),
         }
     }
     let id = id.ok_or_else(|| Error::new("a container id is needed"))?;
@@ -1320,14 +1386,12 @@ fn delete_cmd(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
             wait_gone(&st);
         }
     }
-    let made: Vec<(String, u64)> = st
-        .cgroups
-        .iter()
-        .filter(|(_, i)| *i != 0)
-        .cloned()
-        .collect();
-    for (p, _) in st.cgroups.iter().filter(|(_, i)| *i == 0) {
-        crate::cgroup::remove_unconfirmed(p);
+    let mut made: Vec<(String, u64)> = Vec::new();
+    for (p, i) in &st.cgroups {
+        match i {
+            0 => crate::cgroup::remove_unconfirmed(p),
+            _ => made.push((p.clone(), *i)),
+        }
     }
     let removed = crate::cgroup::remove(&made);
     let hooks = saved_bundle(&entry, &st);
@@ -1343,15 +1407,16 @@ fn delete_cmd(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
 
 #[inline(never)]
 fn list(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
-    use lexopt::prelude::*;
-    let (mut quiet, mut json) = (false, false);
-    while let Some(a) = p.next().map_err(lexerr)? {
+    let mut quiet = false;
+    let mut format = [None];
+    while let Some(a) = next(p, &["format f", "quiet q"], &mut format)? {
         match a {
-            Short('q') | Long("quiet") => quiet = true,
-            Short('f') | Long("format") => json = value(p)? == "json",
-            other => return Err(lexerr(other.unexpected())),
+            Got::Opt(_) => quiet = true,
+            Got::Word(v) => return Err(stray(v)),
         }
     }
+    let [format] = format;
+    let json = format.as_deref() == Some("json");
     let root = state::open_root(&g.root)?;
     let mut out = String::new();
     if json {
@@ -1398,15 +1463,16 @@ fn list(g: &Global, p: &mut lexopt::Parser) -> Result<u8> {
 
 #[inline(never)]
 fn spec_cmd(p: &mut lexopt::Parser) -> Result<u8> {
-    use lexopt::prelude::*;
-    let (mut bundle, mut rootless) = (String::from("."), false);
-    while let Some(a) = p.next().map_err(lexerr)? {
+    let mut rootless = false;
+    let mut bundle = [None];
+    while let Some(a) = next(p, &["bundle b", "rootless"], &mut bundle)? {
         match a {
-            Short('b') | Long("bundle") => bundle = value(p)?,
-            Long("rootless") => rootless = true,
-            other => return Err(lexerr(other.unexpected())),
+            Got::Opt(_) => rootless = true,
+            Got::Word(v) => return Err(stray(v)),
         }
     }
+    let [bundle] = bundle;
+    let bundle = bundle.unwrap_or_else(|| ".".to_string());
     let path = format!("{bundle}/config.json");
     use rustix::fs::{Mode, OFlags};
     let cannot = |e| {

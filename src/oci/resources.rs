@@ -52,10 +52,7 @@ pub fn parse(at: At<'_>) -> Result<Limits> {
                     size.0
                 )));
             }
-            let limit = match e.get("limit")? {
-                Some(v) => v.u64()?,
-                None => 0,
-            };
+            let limit = e.u64_or("limit", 0)?;
             l.hugepages.push((size.0.to_string(), limit));
         }
     }
@@ -63,10 +60,7 @@ pub fn parse(at: At<'_>) -> Result<Limits> {
         block_io(&b, &mut l)?;
     }
     if let Some(n) = at.get("network")? {
-        let class = match n.get("classID")? {
-            Some(c) => c.u32()?,
-            None => 0,
-        };
+        let class = n.u32_or("classID", 0)?;
         let prios = match n.get("priorities")? {
             Some(p) => p.array()?.len(),
             None => 0,
@@ -126,7 +120,7 @@ fn memory(m: &At<'_>, l: &mut Limits) -> Result<()> {
     if let Some(v) = m.get("swap")? {
         l.memory_swap = amount(&v)?;
     }
-    for key in ["kernel", "kernelTCP"] {
+    for &key in &["kernel", "kernelTCP"] {
         if let Some(v) = m.get(key)? {
             if v.i64()? != 0 {
                 crate::error::warn(&format!(
@@ -170,7 +164,7 @@ fn cpu(c: &At<'_>, l: &mut Limits) -> Result<()> {
     if let Some(v) = c.get("idle")? {
         l.cpu_idle = Some(v.i64()?).filter(|&n| n != 0);
     }
-    for key in ["realtimeRuntime", "realtimePeriod"] {
+    for &key in &["realtimeRuntime", "realtimePeriod"] {
         if let Some(v) = c.get(key)? {
             if v.i64()? != 0 {
                 return Err(unsupported(&v));
@@ -196,7 +190,7 @@ fn cpu(c: &At<'_>, l: &mut Limits) -> Result<()> {
 
 #[inline(never)]
 fn block_io(b: &At<'_>, l: &mut Limits) -> Result<()> {
-    for key in ["weight", "leafWeight"] {
+    for &key in &["weight", "leafWeight"] {
         if let Some(v) = b.get(key)? {
             if v.u64()? != 0 {
                 return Err(unsupported(&v));
@@ -229,10 +223,7 @@ fn block_io(b: &At<'_>, l: &mut Limits) -> Result<()> {
                 which: which as u8,
                 major: num("major")?,
                 minor: num("minor")?,
-                rate: match d.get("rate")? {
-                    Some(v) => v.u64()?,
-                    None => 0,
-                },
+                rate: d.u64_or("rate", 0)?,
             });
         }
     }

@@ -22,15 +22,23 @@ pub fn version() -> String {
     s
 }
 
+/// `s` appended to `out` (one call where `push_str` would be inlined).
+#[inline(never)]
+fn put(out: &mut String, s: &str) {
+    out.push_str(s);
+}
+
 /// `["PREFIXa","PREFIXb"]` from the items of `parts` (plain ASCII names and paths: no
 /// escaping needed).
 fn list(out: &mut String, prefix: &str, parts: &[&[&str]]) {
     out.push('[');
-    for item in parts.iter().copied().flatten() {
-        out.push('"');
-        out.push_str(prefix);
-        out.push_str(item);
-        out.push_str("\",");
+    for &part in parts {
+        for item in part {
+            out.push('"');
+            put(out, prefix);
+            put(out, item);
+            put(out, "\",");
+        }
     }
     if out.ends_with(',') {
         out.pop();
@@ -41,10 +49,10 @@ fn list(out: &mut String, prefix: &str, parts: &[&[&str]]) {
 /// `{"containerID":0,"hostID":ID,"size":1}` in an array.
 fn id_map(out: &mut String, key: &str, id: u32) {
     out.push('"');
-    out.push_str(key);
-    out.push_str("\":[{\"containerID\":0,\"hostID\":");
-    out.push_str(&id.to_string());
-    out.push_str(",\"size\":1}],");
+    put(out, key);
+    put(out, "\":[{\"containerID\":0,\"hostID\":");
+    put(out, &id.to_string());
+    put(out, ",\"size\":1}],");
 }
 
 /// The config.json of `crab-can spec [--rootless]`: a shell in `rootfs` (read-only), with
@@ -57,23 +65,28 @@ fn id_map(out: &mut String, key: &str, id: u32) {
 /// mount options, no cgroup resources.
 pub fn default_config(rootless: bool) -> String {
     let mut o = String::with_capacity(2048);
-    o.push_str("{\"ociVersion\":\"");
-    o.push_str(SPEC_VERSION);
-    o.push_str(
+    put(&mut o, "{\"ociVersion\":\"");
+    put(&mut o, SPEC_VERSION);
+    put(
+        &mut o,
         "\",\"process\":{\"terminal\":true,\"user\":{\"uid\":0,\"gid\":0},\"args\":[\"sh\"],\
          \"env\":[\"PATH=",
     );
-    o.push_str(DEFAULT_PATH);
-    o.push_str("\",\"TERM=xterm\"],\"cwd\":\"/\",\"capabilities\":{");
-    for set in ["bounding", "effective", "permitted"] {
+    put(&mut o, DEFAULT_PATH);
+    put(
+        &mut o,
+        "\",\"TERM=xterm\"],\"cwd\":\"/\",\"capabilities\":{",
+    );
+    for &set in &["bounding", "effective", "permitted"] {
         o.push('"');
-        o.push_str(set);
-        o.push_str("\":");
+        put(&mut o, set);
+        put(&mut o, "\":");
         list(&mut o, "CAP_", &[&DOCKER_CAPS]);
         o.push(',');
     }
     o.pop();
-    o.push_str(
+    put(
+        &mut o,
         "},\"noNewPrivileges\":true},\
          \"root\":{\"path\":\"rootfs\",\"readonly\":true},\
          \"hostname\":\"crab-can\",\
@@ -85,23 +98,28 @@ pub fn default_config(rootless: bool) -> String {
          \"options\":[\"nosuid\",\"noexec\",\"newinstance\",\"ptmxmode=0666\",\"mode=0620\"",
     );
     if !rootless {
-        o.push_str(",\"gid=5\"");
+        put(&mut o, ",\"gid=5\"");
     }
-    o.push_str(
+    put(
+        &mut o,
         "]},\
          {\"destination\":\"/dev/shm\",\"type\":\"tmpfs\",\"source\":\"shm\",\
          \"options\":[\"nosuid\",\"noexec\",\"nodev\",\"mode=1777\",\"size=65536k\"]},\
          {\"destination\":\"/dev/mqueue\",\"type\":\"mqueue\",\"source\":\"mqueue\",\
          \"options\":[\"nosuid\",\"noexec\",\"nodev\"]},",
     );
-    o.push_str(if rootless {
-        "{\"destination\":\"/sys\",\"type\":\"none\",\"source\":\"/sys\",\
+    put(
+        &mut o,
+        if rootless {
+            "{\"destination\":\"/sys\",\"type\":\"none\",\"source\":\"/sys\",\
          \"options\":[\"rbind\",\"nosuid\",\"noexec\",\"nodev\",\"ro\"]},"
-    } else {
-        "{\"destination\":\"/sys\",\"type\":\"sysfs\",\"source\":\"sysfs\",\
+        } else {
+            "{\"destination\":\"/sys\",\"type\":\"sysfs\",\"source\":\"sysfs\",\
          \"options\":[\"nosuid\",\"noexec\",\"nodev\",\"ro\"]},"
-    });
-    o.push_str(
+        },
+    );
+    put(
+        &mut o,
         "{\"destination\":\"/sys/fs/cgroup\",\"type\":\"cgroup\",\"source\":\"cgroup\",\
          \"options\":[\"nosuid\",\"noexec\",\"nodev\",\"relatime\",\"ro\"]}],\
          \"linux\":{",
@@ -110,23 +128,26 @@ pub fn default_config(rootless: bool) -> String {
         id_map(&mut o, "uidMappings", rustix::process::geteuid().as_raw());
         id_map(&mut o, "gidMappings", rustix::process::getegid().as_raw());
     } else {
-        o.push_str("\"resources\":{\"devices\":[{\"allow\":false,\"access\":\"rwm\"}]},");
+        put(
+            &mut o,
+            "\"resources\":{\"devices\":[{\"allow\":false,\"access\":\"rwm\"}]},",
+        );
     }
-    o.push_str("\"namespaces\":[");
-    for ns in ["pid", "network", "ipc", "uts", "mount", "cgroup", "user"] {
+    put(&mut o, "\"namespaces\":[");
+    for &ns in &["pid", "network", "ipc", "uts", "mount", "cgroup", "user"] {
         if (ns == "network" && rootless) || (ns == "user" && !rootless) {
             continue;
         }
-        o.push_str("{\"type\":\"");
-        o.push_str(ns);
-        o.push_str("\"},");
+        put(&mut o, "{\"type\":\"");
+        put(&mut o, ns);
+        put(&mut o, "\"},");
     }
     o.pop();
-    o.push_str("],\"maskedPaths\":");
+    put(&mut o, "],\"maskedPaths\":");
     list(&mut o, "", &[&MASKED_FILES, &MASKED_DIRS]);
-    o.push_str(",\"readonlyPaths\":");
+    put(&mut o, ",\"readonlyPaths\":");
     list(&mut o, "", &[&READONLY_PATHS]);
-    o.push_str("}}");
+    put(&mut o, "}}");
     pretty(&o)
 }
 
@@ -215,26 +236,28 @@ const SECCOMP_ARCHS: &[&str] = if cfg!(target_arch = "aarch64") {
 /// `crab-can features`.
 pub fn features() -> String {
     let mut o = String::with_capacity(2048);
-    o.push_str("{\"ociVersionMin\":\"1.0.0\",\"ociVersionMax\":\"");
-    o.push_str(SPEC_VERSION);
-    o.push_str("\",\"hooks\":");
+    put(&mut o, "{\"ociVersionMin\":\"1.0.0\",\"ociVersionMax\":\"");
+    put(&mut o, SPEC_VERSION);
+    put(&mut o, "\",\"hooks\":");
     list(&mut o, "", &[&HOOKS]);
-    o.push_str(",\"mountOptions\":");
+    put(&mut o, ",\"mountOptions\":");
     list(&mut o, "", &[&MOUNT_OPTIONS]);
-    o.push_str(",\"linux\":{\"namespaces\":");
+    put(&mut o, ",\"linux\":{\"namespaces\":");
     list(&mut o, "", &[&NAMESPACES]);
-    o.push_str(",\"capabilities\":");
+    put(&mut o, ",\"capabilities\":");
     list(&mut o, "CAP_", &[&CAP_NAMES]);
-    o.push_str(
+    put(
+        &mut o,
         ",\"cgroup\":{\"v1\":true,\"v2\":true,\"systemd\":false,\"systemdUser\":false},\
          \"seccomp\":{\"enabled\":true,\"actions\":",
     );
     list(&mut o, "", &[&SECCOMP_ACTIONS]);
-    o.push_str(",\"operators\":");
+    put(&mut o, ",\"operators\":");
     list(&mut o, "", &[&SECCOMP_OPERATORS]);
-    o.push_str(",\"archs\":");
+    put(&mut o, ",\"archs\":");
     list(&mut o, "", &[SECCOMP_ARCHS]);
-    o.push_str(
+    put(
+        &mut o,
         "},\"apparmor\":{\"enabled\":false},\"selinux\":{\"enabled\":false},\
          \"mountExtensions\":{\"idmap\":{\"enabled\":false}}}}",
     );
@@ -286,7 +309,7 @@ fn pretty(compact: &str) -> String {
                 out.push(c);
                 newline(&mut out, depth);
             }
-            ':' => out.push_str(": "),
+            ':' => put(&mut out, ": "),
             _ => out.push(c),
         }
     }

@@ -232,34 +232,35 @@ impl State {
         s
     }
 
+    /// The state in `text`; None when it is not one (its errors are not told: foreign
+    /// state is no state).
     #[inline(never)]
-    fn from_json(text: &[u8]) -> Result<State> {
-        let v = json::parse(text)?;
+    fn from_json(text: &[u8]) -> Option<State> {
+        let v = json::parse(text).ok()?;
         let at = At::root(&v);
-        let field = |k: &str| -> Result<At<'_>> {
-            at.get(k)?.ok_or_else(|| Error::msg(format_args!("no {k}")))
-        };
+        let field = |k: &str| at.get(k).ok().flatten();
+        let text = |k: &str| Some(field(k)?.str().ok()?.to_string());
         let mut st = State {
-            id: field("id")?.str()?.to_string(),
-            pid: field("pid")?.i32()?,
-            start: field("start")?.u64()?,
-            bundle: field("bundle")?.str()?.to_string(),
-            rootfs: field("rootfs")?.str()?.to_string(),
-            created: field("created")?.str()?.to_string(),
+            id: text("id")?,
+            pid: field("pid")?.i32().ok()?,
+            start: field("start")?.u64().ok()?,
+            bundle: text("bundle")?,
+            rootfs: text("rootfs")?,
+            created: text("created")?,
             annotations: String::new(),
             cgroups: Vec::new(),
-            own_pid_ns: field("pidns")?.bool()?,
+            own_pid_ns: field("pidns")?.bool().ok()?,
         };
-        st.annotations = field("annotations")?.string_object()?;
-        for pair in field("cgroups")?.array()? {
-            let pair: Vec<At> = pair.array()?.collect();
-            if pair.len() != 2 {
-                return Err(Error::new("bad cgroup entry"));
-            }
+        st.annotations = field("annotations")?.string_object().ok()?;
+        for pair in field("cgroups")?.array().ok()? {
+            let mut pair = pair.array().ok()?;
+            let (Some(ino), Some(path), None) = (pair.next(), pair.next(), pair.next()) else {
+                return None;
+            };
             st.cgroups
-                .push((pair[1].str()?.to_string(), pair[0].u64()?));
+                .push((path.str().ok()?.to_string(), ino.u64().ok()?));
         }
-        Ok(st)
+        Some(st)
     }
 
     /// Write the state into the claim file, each time with one `write` at its end, so a
@@ -292,7 +293,7 @@ impl State {
             .iter()
             .rposition(|&b| b == b'\n')
             .map_or(0, |i| i + 1);
-        State::from_json(&text[start..end]).ok()
+        State::from_json(&text[start..end])
     }
 
     /// The status, derived from the kernel (see the module's words).
@@ -303,7 +304,13 @@ impl State {
         if crate::cgroup::is_frozen(&self.cgroups) {
             return Status::Paused;
         }
-        if rustix::fs::statat(entry.fd, entry.file("start"), AtFlags::SYMLINK_NOFOLLOW).is_ok() {
+        if rustix::fs::statat(
+            entry.fd,
+            entry.file("start").as_str(),
+            AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .is_ok()
+        {
             Status::Created
         } else {
             Status::Running
@@ -391,8 +398,8 @@ pub fn replace(
 /// Remove `id`'s files (only those crab-can puts there), the claim last: the ID is free
 /// only once nothing of it is left.
 pub fn remove(entry: Entry<'_>) {
-    for f in ["config.json", "start"] {
-        let _ = rustix::fs::unlinkat(entry.fd, entry.file(f), AtFlags::empty());
+    for &f in &["config.json", "start"] {
+        let _ = rustix::fs::unlinkat(entry.fd, entry.file(f).as_str(), AtFlags::empty());
     }
     if let Some(tmp) = long_gate_name(&entry) {
         let _ = rustix::fs::unlinkat(entry.fd, tmp, AtFlags::empty());
@@ -428,12 +435,11 @@ pub fn list(root: &OwnedFd) -> Vec<String> {
             }
             if let Ok(name) = e.file_name().to_str() {
                 if check_id(name).is_ok() {
-                    ids.push(name.to_string());
+                    crate::cgroup::insert_sorted(&mut ids, name.to_string());
                 }
             }
         }
     }
-    ids.sort_unstable();
     ids
 }
 

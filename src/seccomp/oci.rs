@@ -79,12 +79,15 @@ pub fn compile(arch: &Arch, spec: &At<'_>, warn: &mut dyn FnMut(&str)) -> Result
         }
     }
 
-    let mut plans: Vec<Plan> = (0..=arch.max_nr).map(|_| Plan::Default).collect();
+    let mut plans: Vec<Plan> = Vec::new();
+    for _ in 0..=arch.max_nr {
+        plans.push(Plan::Default);
+    }
     // The highest number the profile names.
     let mut top = None;
     let mut conditional = 0;
-    let syscalls = spec.get("syscalls")?.map(|s| s.array()).transpose()?;
-    for entry in syscalls.into_iter().flatten() {
+    let mut syscalls = spec.get("syscalls")?.map(|s| s.array()).transpose()?;
+    while let Some(entry) = syscalls.as_mut().and_then(Iterator::next) {
         let names = need(&entry, "names")?.array()?;
         let ret = action(&need(&entry, "action")?, entry.get("errnoRet")?)?;
         let cmps = match entry.get("args")? {
@@ -210,10 +213,7 @@ fn comparisons(args: &At<'_>) -> Result<Vec<Cmp>> {
             i => return Err(index.error(format_args!("{i} is not an argument (0 to 5)"))),
         };
         let value = need(&a, "value")?.u64()?;
-        let two = match a.get("valueTwo")? {
-            Some(v) => v.u64()?,
-            None => 0,
-        };
+        let two = a.u64_or("valueTwo", 0)?;
         let op = need(&a, "op")?;
         let op = match op.str()? {
             "SCMP_CMP_NE" => Op::Ne,
