@@ -35,12 +35,12 @@ pub fn rootless() -> bool {
     if crate::userns::rootless() {
         return true;
     }
-    let initial = crate::sys::read_text("/proc/self/uid_map").is_some_and(|m| {
-        m.split_ascii_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"]
-    });
-    !initial
-        && std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|d| !d.is_empty())
+    // The environment first: root with neither reads no file.
+    std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|d| !d.is_empty())
         && std::env::var_os("USER").is_none_or(|u| u != "root")
+        && crate::sys::read_text("/proc/self/uid_map").is_some_and(|m| {
+            m.split_ascii_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"]
+        })
 }
 
 /// The first words that mean runc's command line (besides `run` with a bundle).
