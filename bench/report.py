@@ -267,6 +267,35 @@ if mem:
     w("Go's runc shows as one process (its threads share one address space); runc's `runc init` "
       "has exec'd into the workload by then. The workload row is busybox `sleep`, for scale.\n")
 
+# ------------------------------------------------------------------ rootless
+RL = {k: pairs(f"rootless-{k}") for k in ("bwrap", "unshare")}
+RL_RATIO = {}
+if any(RL.values()):
+    w("## Rootless: crab-can against bwrap and the `unshare -r` floor, as ratios\n")
+    w("As an unprivileged user (`crabbench`, made with `useradd -m`, so with a subordinate "
+      "range that crab-can maps through newuidmap/newgidmap), on a copy of the image it owns "
+      "(`bench/rootless.sh`), in alternating pairs; the ratio is crab-can's time / the peer's "
+      "per pair, then the median (< 1.00 = crab-can faster).\n")
+    w("| comparison | crab-can median ms | peer median ms | ratio (median per pair) | p25 .. p75 | pairs |")
+    w("|---|---:|---:|---:|---:|---:|")
+    desc = {
+        "bwrap": "`crab-can run IMG /bin/true` vs `bwrap --unshare-all --die-with-parent --bind IMG / "
+                 "--proc /proc --dev /dev /bin/true`",
+        "unshare": "`crab-can run IMG /bin/true` vs `unshare -r --fork --pid --mount --uts --ipc --net "
+                   "--root IMG /bin/true`",
+    }
+    for k, d in desc.items():
+        r = RL.get(k)
+        if r is None:
+            continue
+        if not r.get("ok"):
+            w(f"| {d} | FAILED | `{r.get('error', '')}` | | | |")
+            continue
+        RL_RATIO[k] = r["median_ratio"]
+        w(f"| {d} | {r['median_a_ms']:.2f} | {r['median_b_ms']:.2f} | **{r['median_ratio']:.3f}** "
+          f"| {r['ratio_p25']:.3f} .. {r['ratio_p75']:.3f} | {r['pairs']} |")
+    w("")
+
 # ------------------------------------------------------------------ targets
 T = []
 def target(name, value, ok):
@@ -323,6 +352,14 @@ if r is not None:
                ratio <= 1.0)
     else:
         target("`exec NAME true` at or below `nsenter`", f"FAILED: {r.get('error', '')}", False)
+RL_MAX = 1.1
+if any(RL.values()):
+    rb, ru = RL_RATIO.get("bwrap"), RL_RATIO.get("unshare")
+    err = "; ".join(f"{k}: FAILED: {r.get('error', '')}" for k, r in RL.items() if r and not r.get("ok"))
+    target(f"rootless: below bwrap, at most {RL_MAX:g} × the unshare -r floor (alternating pairs)",
+           (f"{rb:.3f} × bwrap" if rb is not None else "bwrap –") + ", "
+           + (f"{ru:.3f} × unshare -r" if ru is not None else "unshare -r –") + (f" ({err})" if err else ""),
+           (rb < 1.0 and ru <= RL_MAX) if rb is not None and ru is not None else (False if err else None))
 cr = next((r for r in sz if r["key"] == "crab-can"), None)
 if cr:
     b = int(cr["bin_bytes"])
@@ -380,7 +417,7 @@ json.dump({"latency": [{"key": d["key"], "label": d["label"], "ok": d["ok"],
                         "error": d["error"]} for d in lat.values()],
            "wrapper_ms": wrap * 1e3 if wrap is not None else None,
            "pairs": {k: ({kk: vv for kk, vv in v.items() if not kk.startswith("times_")} if v else None)
-                     for k, v in OCI.items()},
+                     for k, v in {**OCI, **{f"rootless-{k}": v for k, v in RL.items()}}.items()},
            "targets": [{"target": t[0], "measured": t[1], "verdict": t[2].strip("*")} for t in T]},
           open(P("summary.json"), "w"), indent=2)
 print(text)

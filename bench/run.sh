@@ -4,7 +4,8 @@
 # crun), all on the same busybox image; crab-can's OCI command line (run, and
 # create+start+delete) against runc and crun on one bundle; and podman and containerd (ctr)
 # end to end with crab-can against runc as their runtime. Public tools only: hyperfine, /usr/bin/time,
-# /proc/<pid>/status, strace. Run as root:  make bench   (or bench/run.sh)
+# /proc/<pid>/status, strace. Rootless rows as an unprivileged user (crabbench, made with
+# useradd -m if missing). Run as root:  make bench   (or bench/run.sh)
 #
 # Knobs (environment): CRAB_CAN (binary, default ./crab-can), BENCH_RUNS (200),
 # BENCH_WARMUP (20), BENCH_SEQ (100), BENCH_PAR (20), BENCH_TP_REPS (3), BENCH_MEM_REPS (3),
@@ -43,7 +44,7 @@ case $ROOT in *[[:space:]]*) die "the repository path must not contain spaces: $
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 need=()
 for p in hyperfine bubblewrap runc crun strace time busybox-static file util-linux \
-         podman conmon containerd; do
+         podman conmon containerd uidmap; do
   have "$p" || need+=("$p")
 done
 command -v python3 >/dev/null || need+=(python3)
@@ -328,6 +329,18 @@ fi
 fail_json() { # FILE MESSAGE: a pairs result that could not be measured
   python3 -c 'import json, sys; json.dump({"ok": False, "error": sys.argv[2]}, open(sys.argv[1], "w"))' "$1" "$2"
 }
+
+# ---------------------------------------------------------------- rootless, in pairs
+# As an unprivileged user (crabbench, made with useradd -m if missing), rootless
+# `crab-can run IMG /bin/true` against bwrap and against the `unshare -r` floor, each in
+# alternating pairs (bench/rootless.sh: the image, binary and pairs.py copied to a
+# directory the user owns).
+say "bench: rootless (user crabbench): crab-can against bwrap and unshare -r, $RUNS alternating pairs each"
+for peer in bwrap unshare; do
+  settle
+  fgrun "$B/rootless.sh" "$CRAB" "$IMG" "$peer" "$RUNS" "$OUT/pairs-rootless-$peer.json" \
+    || say "  rootless $peer pairs FAILED"
+done
 
 # ---------------------------------------------------------------- OCI mode, in pairs
 # crab-can's runc-compatible command line against runc (and crun) on the same bundle, each

@@ -8,8 +8,9 @@ have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok ins
 # their aarch64 table against. podman, runc, python3: crab-can inside another engine's
 # container (tests/portability.rs). containerd (with ctr and its shims), docker.io (dockerd
 # and Debian's docker client, /usr/bin/docker), podman and conmon, tmux: real engines driving
-# runc and crab-can (tests/engines.rs). uidmap: newuidmap and newgidmap, which map a
-# user's /etc/subuid and /etc/subgid range into a rootless container (tests/rootless.rs).
+# runc and crab-can (tests/engines.rs). uidmap (newuidmap, newgidmap; podman only
+# recommends it): a user's /etc/subuid and /etc/subgid range in a rootless container
+# (tests/rootless.rs) and rootless podman's user namespace (tests/engines.rs).
 for p in busybox-static file tmux gcc libc6-dev cpio qemu-system-x86 iproute2 procps bsdutils strace \
   linux-libc-dev-arm64-cross podman conmon runc python3 containerd docker.io uidmap; do
   have "$p" || need+=("$p")

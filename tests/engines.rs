@@ -1739,3 +1739,276 @@ fn docker_exec() {
         },
     );
 }
+
+// ---- rootless podman ----------------------------------------------------------------------
+
+/// The unprivileged user rootless podman runs as. Made with `useradd -m` when missing (and
+/// kept): that also gives it a range in /etc/subuid and /etc/subgid, which podman maps into
+/// its user namespace with newuidmap and newgidmap. It is this test's alone: after `podman
+/// rm` the test checks that no process of it is left.
+const PODMAN_USER: &str = "crabpod";
+
+/// `(uid, gid)` of `PODMAN_USER`, made if missing.
+fn podman_user() -> (u32, u32) {
+    let id = |flag: &str| -> Option<u32> {
+        let o = Command::new("id").args([flag, PODMAN_USER]).output().ok()?;
+        o.status
+            .success()
+            .then(|| String::from_utf8_lossy(&o.stdout).trim().parse().ok())?
+    };
+    if id("-u").is_none() {
+        let r = run(cmd("useradd", &["-m", PODMAN_USER]), 30);
+        expect_code(&r, 0, "useradd -m");
+    }
+    let (u, g) = (id("-u"), id("-g"));
+    (
+        u.unwrap_or_else(|| panic!("cannot make the user {PODMAN_USER}")),
+        g.unwrap(),
+    )
+}
+
+/// The processes (zombies aside) whose real uid is `uid`.
+fn live_procs_of(uid: u32) -> Vec<i32> {
+    common::procs()
+        .into_iter()
+        .map(|p| p.pid)
+        .filter(|&p| alive(p))
+        .filter(|&p| {
+            let st = std::fs::read_to_string(format!("/proc/{p}/status")).unwrap_or_default();
+            status_line(&st, "Uid").split_whitespace().next() == Some(&uid.to_string())
+        })
+        .collect()
+}
+
+/// Podman as `PODMAN_USER`, rootless: storage, run, temporary, config and
+/// `$XDG_RUNTIME_DIR` directories of its own in the sandbox, owned by the user; the busybox
+/// tar imported. Each runtime is a copy in the sandbox the user can execute (the test's
+/// binary may be under a directory other users cannot enter), still named as its runtime
+/// (podman tells runtimes by the file's name).
+///
+/// The cgroup manager is cgroupfs. `--cgroups disabled` is refused for every runtime but
+/// crun and krun (podman's `runtime_supports_nocgroups`, by the runtime's file name: "not
+/// compatible with NoCgroups"), and the systemd manager needs a systemd user session. On
+/// this host's hybrid cgroups (v1 controllers) rootless podman with cgroupfs makes no
+/// cgroup and gives the runtime a config without `cgroupsPath` or limits: runc and crab-can
+/// then make none either.
+struct RootlessPodman {
+    sb: Sandbox,
+    uid: u32,
+    gid: u32,
+    rts: Vec<Runtime>,
+}
+
+impl RootlessPodman {
+    fn start(tag: &str, rts: &[Runtime]) -> RootlessPodman {
+        let (uid, gid) = podman_user();
+        let sb = Sandbox::new(tag);
+        let bin = sb.mkdir("bin");
+        for d in ["root", "run", "tmp", "xdg", "home", "config", "bin"] {
+            let p = sb.mkdir(d);
+            std::os::unix::fs::chown(&p, Some(uid), Some(gid)).unwrap();
+        }
+        // podman wants $XDG_RUNTIME_DIR to be its user's alone.
+        std::fs::set_permissions(
+            sb.path("xdg"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .unwrap();
+        let rts = rts
+            .iter()
+            .map(|rt| {
+                let copy = bin.join(rt.path.file_name().unwrap());
+                std::fs::copy(&rt.path, &copy).unwrap();
+                std::fs::set_permissions(
+                    &copy,
+                    std::os::unix::fs::PermissionsExt::from_mode(0o755),
+                )
+                .unwrap();
+                Runtime {
+                    name: rt.name,
+                    path: copy,
+                }
+            })
+            .collect();
+        let tar = sb.path("bb.tar");
+        std::fs::copy(&images().tar, &tar).unwrap();
+        std::fs::set_permissions(&tar, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+            .unwrap();
+        let p = RootlessPodman { sb, uid, gid, rts };
+        let r = run(p.podman(None, &["import", s(&tar), PODMAN_IMAGE]), 60);
+        expect_code(&r, 0, "rootless podman import");
+        p
+    }
+
+    /// `podman GLOBALS [--runtime RT] ARGS...` as the user, with only its environment, not
+    /// started.
+    fn podman(&self, rt: Option<&Runtime>, args: &[&str]) -> Command {
+        use std::os::unix::process::CommandExt;
+        let mut c = cmd(find_tool("podman").unwrap(), &[]);
+        c.uid(self.uid).gid(self.gid).current_dir(&self.sb.dir);
+        c.env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
+            .env("USER", PODMAN_USER)
+            .env("LOGNAME", PODMAN_USER)
+            .env("HOME", self.sb.path("home"))
+            .env("XDG_RUNTIME_DIR", self.sb.path("xdg"))
+            .env("XDG_CONFIG_HOME", self.sb.path("config"))
+            .env("XDG_DATA_HOME", self.sb.path("home"));
+        c.arg("--root")
+            .arg(self.sb.path("root"))
+            .arg("--runroot")
+            .arg(self.sb.path("run"))
+            .arg("--tmpdir")
+            .arg(self.sb.path("tmp"))
+            .args([
+                "--storage-driver",
+                "overlay",
+                "--cgroup-manager",
+                "cgroupfs",
+                "--events-backend",
+                "file",
+            ]);
+        if let Some(rt) = rt {
+            c.arg("--runtime").arg(&rt.path);
+        }
+        c.args(args);
+        c
+    }
+
+    /// `podman --runtime RT ARGS...`, bounded to 60 s.
+    fn p(&self, rt: &Runtime, args: &[&str]) -> Run {
+        run(self.podman(Some(rt), args), 60)
+    }
+
+    /// `podman --runtime RT run OPTS... IMAGE ARGV...` with no network (no slirp4netns or
+    /// pasta here) and the file limits this host allows, bounded to 60 s.
+    fn run(&self, rt: &Runtime, opts: &[&str], argv: &[&str]) -> Run {
+        let mut c = self.podman(Some(rt), &["run", "--network", "none"]);
+        c.args([
+            "--ulimit",
+            "nofile=1024:1024",
+            "--ulimit",
+            "nproc=1024:1024",
+        ])
+        .args(opts)
+        .arg(PODMAN_IMAGE)
+        .args(argv);
+        run(c, 60)
+    }
+
+    /// The pid of podman's pause process (it holds the user namespace podman made for the
+    /// user, between commands).
+    fn pause_pid(&self) -> Option<i32> {
+        std::fs::read_to_string(self.sb.path("tmp/pause.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// What the runtime left in its state directory under `$XDG_RUNTIME_DIR` (`runc`,
+    /// `crab-can-oci`).
+    fn runtime_state(&self, rt: &Runtime) -> Vec<String> {
+        let dir = self.sb.path(match rt.name {
+            "runc" => "xdg/runc",
+            _ => "xdg/crab-can-oci",
+        });
+        std::fs::read_dir(dir)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for RootlessPodman {
+    fn drop(&mut self) {
+        // Nothing here may panic: this also runs while a failed test unwinds.
+        for rt in &self.rts {
+            let _ = try_run(self.podman(Some(rt), &["rm", "-a", "-f", "-t", "0"]), 60);
+        }
+        let _ = try_run(self.podman(None, &["rmi", "-a", "-f"]), 60);
+        // The pause process, then the sandbox (dropped next) kills what names it.
+        if let Some(pid) = self.pause_pid() {
+            if live_procs_of(self.uid).contains(&pid) {
+                common::kill(pid, libc::SIGKILL);
+                poll(5, || !alive(pid));
+            }
+        }
+    }
+}
+
+/// Rootless podman (run by an unprivileged user, in a user namespace of its own made with
+/// newuidmap and newgidmap) driving each runtime: `id -u` is 0 inside, `exit 3` comes back
+/// as 3, a detached `sleep` takes `podman exec`, and after `podman stop` and `rm` nothing of
+/// the user runs (podman's pause process aside) and the runtime's state directory under
+/// `$XDG_RUNTIME_DIR` is empty.
+#[test]
+fn podman_rootless() {
+    let test = "podman_rootless";
+    if !have_tools(
+        test,
+        &["podman", "conmon", "useradd", "newuidmap", "newgidmap"],
+    ) {
+        return;
+    }
+    let rts = runtimes();
+    let p = RootlessPodman::start("podman-rootless", &rts);
+    let rts = p.rts.clone();
+    each_runtime(
+        test,
+        &rts,
+        || p.sb.logs(),
+        |rt| {
+            let r = p.run(rt, &["--rm"], &["id", "-u"]);
+            expect_code(&r, 0, "rootless podman run id -u");
+            assert_eq!(r.stdout, "0\n", "{}", show(&r));
+            let r = p.run(rt, &["--rm"], &["sh", "-c", "exit 3"]);
+            expect_code(&r, 3, "rootless podman run sh -c 'exit 3'");
+            let name = format!("rl-{}", rt.name);
+            let r = p.run(rt, &["-d", "--name", &name], &["sleep", "600"]);
+            expect_code(&r, 0, "rootless podman run -d sleep 600");
+            let main: i32 = p
+                .p(rt, &["inspect", "-f", "{{.State.Pid}}", &name])
+                .stdout
+                .trim()
+                .parse()
+                .expect("a pid");
+            assert!(main > 0 && alive(main), "the container's process {main}");
+            let r = p.p(rt, &["exec", &name, "sh", "-c", "id -u; exit 4"]);
+            expect_code(&r, 4, "rootless podman exec sh -c 'id -u; exit 4'");
+            assert_eq!(r.stdout, "0\n", "{}", show(&r));
+            assert!(
+                !p.runtime_state(rt).is_empty(),
+                "{} keeps no state under $XDG_RUNTIME_DIR while {name} runs",
+                rt.name
+            );
+            expect_code(&p.p(rt, &["stop", "-t", "1", &name]), 0, "podman stop");
+            expect_code(&p.p(rt, &["rm", &name]), 0, "podman rm");
+            let pause = p.pause_pid();
+            let mut left = Vec::new();
+            assert!(
+                poll(10, || {
+                    left = live_procs_of(p.uid);
+                    left.retain(|&q| Some(q) != pause);
+                    left.is_empty()
+                }),
+                "processes of {PODMAN_USER} left after podman stop and rm: {:?}",
+                left.iter()
+                    .map(|&q| format!("{q} {}", common::comm(q)))
+                    .collect::<Vec<_>>()
+            );
+            let state = p.runtime_state(rt);
+            assert!(
+                state.is_empty(),
+                "{} state left under $XDG_RUNTIME_DIR: {state:?}",
+                rt.name
+            );
+            let r = p.p(rt, &["ps", "-a", "-q"]);
+            expect_code(&r, 0, "podman ps -a");
+            assert_eq!(r.stdout, "", "podman ps -a still lists containers");
+        },
+    );
+}

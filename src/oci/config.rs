@@ -204,6 +204,28 @@ fn build(at: &At<'_>, bundle: &str, opts: &Options<'_>) -> Result<(Plan, String)
             "linux.namespaces: a mount namespace of the container's own is required (crab-can never pivots the host's root)",
         ));
     }
+    // Root of a user namespace that is not the host's (rootless podman runs its runtime
+    // so, see `super::rootless`) with a config that asks for no user namespace: there the
+    // kernel refuses mknod, and mounts proc and sysfs only while a full view of them is
+    // visible (before `pivot_root`), which is how crab-can builds a root in a user
+    // namespace of the container's own. So the container gets one, nested in crab-can's,
+    // with every id of crab-can's mapped to itself: the same ids, the same powers, and the
+    // namespaces made with it are its. Not when a namespace is joined by path (it belongs
+    // to crab-can's user namespace, which the nested one's root cannot enter).
+    let nested = seen & libc::CLONE_NEWUSER as u64 == 0
+        && join.is_empty()
+        && super::rootless()
+        && !crate::userns::rootless();
+    let nested_maps = match nested {
+        true => Some([
+            identity_map("/proc/self/uid_map")?,
+            identity_map("/proc/self/gid_map")?,
+        ]),
+        false => None,
+    };
+    if nested {
+        namespaces |= libc::CLONE_NEWUSER as u64;
+    }
 
     // The root.
     let root_at = need(at, "root")?;
@@ -244,7 +266,7 @@ fn build(at: &At<'_>, bundle: &str, opts: &Options<'_>) -> Result<(Plan, String)
     };
     // Rootless (as runc): no cgroup at all unless a limit is asked for, which needs cgroup
     // v2 delegation; device rules are the user namespace's business (mknod is refused).
-    let rootless = crate::userns::rootless();
+    let rootless = super::rootless();
     if rootless {
         limits.devices = None;
         if limits.any() {
@@ -328,12 +350,15 @@ fn build(at: &At<'_>, bundle: &str, opts: &Options<'_>) -> Result<(Plan, String)
         parents: plan::parents(&process.cwd.to_string_lossy()),
     });
 
-    id_maps(
-        get_linux("uidMappings")?,
-        get_linux("gidMappings")?,
-        namespaces,
-        &mut extra,
-    )?;
+    match nested_maps {
+        Some(lines) => extra.id_maps = Some(crate::userns::from_lines(lines)),
+        None => id_maps(
+            get_linux("uidMappings")?,
+            get_linux("gidMappings")?,
+            namespaces,
+            &mut extra,
+        )?,
+    }
     if let Some(t) = get_linux("timeOffsets")? {
         if seen & libc::CLONE_NEWTIME as u64 == 0 {
             return Err(t.error("needs a time namespace"));
@@ -1157,6 +1182,21 @@ fn check_sysctl(s: &At<'_>, key: &str, namespaces: u64, extra: &Extras) -> Resul
             "sysctl '{key}' is not namespaced for this container (or its namespace is not the container's own)"
         )))
     }
+}
+
+/// Every id of crab-can's user namespace (`/proc/self/uid_map` or `gid_map`) mapped to
+/// itself, as a nested namespace's map.
+fn identity_map(file: &str) -> Result<String> {
+    let text = crate::sys::read_text(file)
+        .ok_or_else(|| Error::msg(format_args!("cannot read {file}")))?;
+    let mut out = String::new();
+    for l in text.lines() {
+        let f: Vec<&str> = l.split_ascii_whitespace().collect();
+        if let [inside, _, count] = f[..] {
+            out.push_str(&format!("{inside} {inside} {count}\n"));
+        }
+    }
+    Ok(out)
 }
 
 #[inline(never)]

@@ -25,6 +25,24 @@ use rustix::io::Errno;
 use state::{Entry, State, Status};
 use std::ffi::OsString;
 
+/// Whether this runtime runs rootless, as runc decides it (`shouldHonorXDGRuntimeDir`,
+/// which also picks its cgroupfs manager): not as root; or as root of a user namespace
+/// other than the host's, with `$XDG_RUNTIME_DIR` set and `$USER` not `root`. Rootless
+/// podman runs its runtime so: uid 0 of the user namespace it made for its user, whose
+/// `/run` and cgroup tree still belong to the host's root. Then the state is under
+/// `$XDG_RUNTIME_DIR` and there is no cgroup unless a limit is asked for.
+pub fn rootless() -> bool {
+    if crate::userns::rootless() {
+        return true;
+    }
+    // The environment first: root with neither reads no file.
+    std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|d| !d.is_empty())
+        && std::env::var_os("USER").is_none_or(|u| u != "root")
+        && crate::sys::read_text("/proc/self/uid_map").is_some_and(|m| {
+            m.split_ascii_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"]
+        })
+}
+
 /// The first words that mean runc's command line (besides `run` with a bundle).
 pub fn is_oci(first: &str) -> bool {
     const WORDS: &[&str] = &[

@@ -26,10 +26,10 @@ use rustix::io::Errno;
 /// The default `--root`, kept apart from the docker-like mode's `/run/crab-can`.
 pub const DEFAULT_ROOT: &str = "/run/crab-can-oci";
 
-/// The default `--root` for this caller: [`DEFAULT_ROOT`], or rootless (as runc does)
-/// `$XDG_RUNTIME_DIR/crab-can-oci`.
+/// The default `--root` for this caller: [`DEFAULT_ROOT`], or rootless ([`super::rootless`],
+/// as runc does) `$XDG_RUNTIME_DIR/crab-can-oci`.
 pub fn default_root() -> String {
-    match (crate::userns::rootless(), std::env::var("XDG_RUNTIME_DIR")) {
+    match (super::rootless(), std::env::var("XDG_RUNTIME_DIR")) {
         (true, Ok(dir)) if dir.starts_with('/') => format!("{dir}/crab-can-oci"),
         _ => DEFAULT_ROOT.to_string(),
     }
