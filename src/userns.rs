@@ -128,59 +128,59 @@ fn find_on_path(prog: &str) -> Option<CString> {
 /// the helpers, or directly, `setgroups` first set to `deny` when crab-can is not root (the
 /// kernel takes an unprivileged `gid_map` only then).
 pub fn write_maps(pid: i32, maps: &IdMaps, write: &dyn Fn(&str, &str) -> Result<()>) -> Result<()> {
-    match &maps.helper {
-        Some(helpers) => {
-            for (prog, lines) in helpers.iter().zip(&maps.lines) {
-                run_helper(prog, pid, lines)?;
-            }
-            Ok(())
+    let Some(helpers) = &maps.helper else {
+        if rootless() {
+            write("setgroups", "deny")?;
         }
-        None => {
-            if rootless() {
-                write("setgroups", "deny")?;
-            }
-            write("uid_map", &maps.lines[0])?;
-            write("gid_map", &maps.lines[1])
+        write("uid_map", &maps.lines[0])?;
+        return write("gid_map", &maps.lines[1]);
+    };
+    // Both helpers at once: each is a setuid program's start (milliseconds).
+    let mut started = [0, 0];
+    for (i, (prog, lines)) in helpers.iter().zip(&maps.lines).enumerate() {
+        started[i] = start_helper(prog, pid, lines)?;
+    }
+    for (child, prog) in started.into_iter().zip(helpers) {
+        let st = rustix::process::waitpid(
+            rustix::process::Pid::from_raw(child),
+            rustix::process::WaitOptions::empty(),
+        );
+        let code = match st {
+            Ok(Some((_, st))) => st.exit_status().unwrap_or(-1),
+            _ => -1,
+        };
+        if code != 0 {
+            return Err(Error::msg(format_args!(
+                "{} failed for the container (exit status {code})",
+                prog.to_string_lossy()
+            )));
         }
     }
+    Ok(())
 }
 
-/// `newuidmap PID INSIDE OUTSIDE COUNT...` (or newgidmap), waited for.
-fn run_helper(prog: &CString, pid: i32, lines: &str) -> Result<()> {
-    let display = prog.to_string_lossy();
+/// Start `newuidmap PID INSIDE OUTSIDE COUNT...` (or newgidmap); its pid.
+fn start_helper(prog: &CString, pid: i32, lines: &str) -> Result<i32> {
     let mut args = vec![
         prog.clone(),
         CString::new(pid.to_string()).unwrap_or_default(),
     ];
-    args.extend(
-        lines
-            .split_ascii_whitespace()
-            .filter_map(|w| CString::new(w).ok()),
-    );
-    let argv: Vec<*const libc::c_char> = args
-        .iter()
-        .map(|a| a.as_ptr())
-        .chain(std::iter::once(std::ptr::null()))
-        .collect();
+    for w in lines.split_ascii_whitespace() {
+        args.push(CString::new(w).unwrap_or_default());
+    }
+    let mut argv: Vec<*const libc::c_char> = Vec::with_capacity(args.len() + 1);
+    for a in &args {
+        argv.push(a.as_ptr());
+    }
+    argv.push(std::ptr::null());
     let envp = [std::ptr::null()];
-    let fail = |e: Errno| Error::sys_msg(format_args!("cannot run {display}"), e);
-    let child = crate::sys::fork().map_err(fail)?;
+    let child = crate::sys::fork()
+        .map_err(|e| Error::sys_msg(format_args!("cannot run {}", prog.to_string_lossy()), e))?;
     if child == 0 {
         let e = crate::sys::execve(prog, &argv, &envp);
         crate::sys::exit(if e == Errno::NOENT { 127 } else { 126 });
     }
-    match rustix::process::waitpid(
-        rustix::process::Pid::from_raw(child),
-        rustix::process::WaitOptions::empty(),
-    ) {
-        Ok(Some((_, st))) if st.exit_status() == Some(0) => Ok(()),
-        Ok(Some((_, st))) => Err(Error::msg(format_args!(
-            "{display} failed for the container (exit status {})",
-            st.exit_status().unwrap_or(-1)
-        ))),
-        Ok(None) => Err(fail(Errno::CHILD)),
-        Err(e) => Err(fail(e)),
-    }
+    Ok(child)
 }
 
 /// The one line for a clone with CLONE_NEWUSER that the kernel refused (`e`), or for the
