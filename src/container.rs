@@ -437,7 +437,11 @@ pub fn wait(ct: &mut Container<'_>) -> Result<Outcome> {
         let (rec, dirs) = record.get_or_insert_with(|| running(ct));
         let mut fds = vec![ct.pidfd.as_fd()];
         fds.extend(dirs.iter().map(|d| d.as_fd()));
-        state::answer(l, rec, &fds);
+        let owner_only = match ct.ns_sock {
+            Some(_) => crate::init::NS_FILES.len(),
+            None => 0,
+        };
+        state::answer(l, rec, &fds, owner_only);
     };
     relay_serving(
         ct.pidfd.as_fd(),

@@ -428,19 +428,41 @@ fn peer_uid(sock: BorrowedFd<'_>) -> Option<u32> {
         .map(|c| c.uid.as_raw())
 }
 
-/// Server side: take one connection from the name socket and, when the caller is root,
-/// send it the record and the fds, then close it. The server never acts for a client.
-pub fn answer(listener: BorrowedFd<'_>, record: &[u8], fds: &[BorrowedFd<'_>]) {
+/// Server side: take one connection from the name socket and, when the caller is root or
+/// (rootless) this container's owner, send it the record and the fds, then close it. The
+/// server never acts for a client. The last `owner_only` fds (a rootless init's root and
+/// namespaces) go to the owner only; root enters through the pidfd.
+///
+/// A caller must be in crab-can's own PID namespace: a process of a container shares the
+/// host's network namespace (and so its abstract names) under `--net host`, and runs as
+/// root, or (rootless) as the owner, seen from here; it must learn nothing of the others.
+/// Where crab-can cannot look (a rootless run asked by root) the caller is root's own.
+pub fn answer(listener: BorrowedFd<'_>, record: &[u8], fds: &[BorrowedFd<'_>], owner_only: usize) {
     use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags, SocketFlags};
     let Ok(conn) = rustix::net::accept_with(listener, SocketFlags::CLOEXEC | SocketFlags::NONBLOCK)
     else {
         return;
     };
-    // Root, or the rootless user who owns this container.
-    if !matches!(peer_uid(conn.as_fd()), Some(u) if u == 0 || u == rustix::process::geteuid().as_raw())
-    {
+    let Ok(peer) = rustix::net::sockopt::socket_peercred(&conn) else {
+        return;
+    };
+    let (uid, me) = (peer.uid.as_raw(), rustix::process::geteuid().as_raw());
+    let ns = |p: &str| {
+        rustix::fs::stat(format!("/proc/{p}/ns/pid").as_str()).map(|s| (s.st_dev, s.st_ino))
+    };
+    let same_pid_ns = match (ns("self"), ns(&peer.pid.as_raw_nonzero().to_string())) {
+        (Err(_), _) => true,
+        (Ok(a), Ok(b)) => a == b,
+        (Ok(_), Err(_)) => uid == 0 && me != 0,
+    };
+    if !(uid == 0 || uid == me) || !same_pid_ns {
         return;
     }
+    let n = match uid == me {
+        true => fds.len(),
+        false => fds.len().saturating_sub(owner_only),
+    };
+    let fds = &fds[..n];
     let mut space =
         [std::mem::MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
     let mut control = SendAncillaryBuffer::new(&mut space);

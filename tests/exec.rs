@@ -1107,6 +1107,35 @@ fn squatted_name_is_refused() {
     assert!(wait_for(5, || !name_bound(&evil)));
 }
 
+// Under `--net host` a container shares the host's network namespace, so its processes
+// can reach every `@crab-can/` name; they run as root seen from the run (as the owner,
+// rootless). The run answers only callers of its own PID namespace: the container learns
+// nothing of the others (no record: their environment; no fds: their init, their cgroups).
+#[test]
+fn a_container_on_the_hosts_network_learns_nothing_of_the_others() {
+    let c = Ctr::start("secret", &["-e", "SECRET=hunter2"], &["sleep", "1000"]);
+    // The same question from the host gets the record and the init's pidfd.
+    let r = run_command(command_for(probe(), &["ask", c.n()]));
+    let l = r.stdout.trim().to_string();
+    assert!(
+        l.starts_with("ask: bytes=") && !l.starts_with("ask: bytes=0 ") && !l.ends_with("fds=0"),
+        "from the host: {}",
+        show(&r)
+    );
+    let r = run_in(image(), &["--net", "host"], &["/bin/probe", "ask", c.n()]);
+    assert_eq!(r.stdout.trim(), "ask: bytes=0 fds=0", "{}", show(&r));
+    let r = run_in(
+        image(),
+        &["--net", "host", "-u", "1000"],
+        &["/bin/probe", "ask", c.n()],
+    );
+    assert!(
+        r.stdout.trim() == "ask: bytes=0 fds=0",
+        "as a non-root user inside: {}",
+        show(&r)
+    );
+}
+
 // A rootless run's name `@crab-can/uUID/NAME` is held by the user's own crab-can, which
 // the user controls: it could hand root the pidfd of any process (pidfd_open checks
 // nothing). Root accepts only an init that runs as UID: a pidfd of root's own process is

@@ -1134,6 +1134,28 @@ fn owner_and_root_exec_into_the_users_container_another_user_cannot() {
     }
 }
 
+// Rootless, a process of a `--net host` container runs as the owner seen from the host and
+// reaches the owner's names: the run answers only callers of its own PID namespace, so
+// one of the user's containers learns nothing of another (its environment, its init's
+// pidfd, its root and namespaces).
+#[test]
+fn a_users_container_on_the_hosts_network_learns_nothing_of_the_others() {
+    let _g = rootless::shared();
+    let u = user();
+    let img = u.fresh_image("asknet");
+    let c = UserCtr::start(u, Uidmap::Off, &img, "rlask", &["sleep", "7603"]);
+    let n = c.name.as_str();
+    let r = u.run(
+        Uidmap::Off,
+        &["--net", "host"],
+        &["/bin/probe", "ask", &format!("u{}/{n}", u.uid)],
+    );
+    assert_eq!(r.stdout.trim(), "ask: bytes=0 fds=0", "{}", show(&r));
+    // The owner's own `ps` on the host still sees it.
+    let r = u.crab(Uidmap::Off, &["ps"]);
+    assert!(r.stdout.contains(n), "{}", show(&r));
+}
+
 // Contract: "ps lists the running containers"; "kill sends a signal (default TERM ...) to
 // NAME's command, as a signal to crab-can run would"; "Only the user who started a
 // container, and root, can ... kill it". Root's ps shows the user's as uUID/NAME, another

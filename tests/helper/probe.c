@@ -59,6 +59,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -983,6 +984,35 @@ static int do_af_vsock(int argc, char **argv)
 	return do_socket(argc, AF_VSOCK, SOCK_STREAM);
 }
 
+/* probe ask NAME: connect to the abstract SEQPACKET socket @crab-can/NAME as `exec`, `ps`
+ * and `kill` do, and print what came back: "ask: bytes=N fds=M" (0 and 0 when the holder
+ * closed the connection without a word). */
+static int do_ask(int argc, char **argv)
+{
+	if (argc != 1)
+		return usage_of("NAME");
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	int len = snprintf(a.sun_path + 1, sizeof a.sun_path - 1, "crab-can/%s", argv[0]);
+	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return fail_step("socket", errno);
+	if (connect(s, (struct sockaddr *)&a, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + len)) < 0)
+		return fail_errno(errno);
+	static char buf[65536];
+	char control[CMSG_SPACE(16 * sizeof(int))];
+	struct iovec iov = {.iov_base = buf, .iov_len = sizeof buf};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
+	ssize_t n = recvmsg(s, &m, MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return fail_errno(errno);
+	int fds = 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+			fds += (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+	printf("ask: bytes=%zd fds=%d\n", n, fds);
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
@@ -1030,6 +1060,7 @@ static const struct {
 	{"settime", do_settime, ""},
 	{"iopl", do_iopl, ""},
 	{"quotactl", do_quotactl, ""},
+	{"ask", do_ask, "NAME"},
 };
 
 static void usage(void)
