@@ -126,7 +126,8 @@ pub fn create_with<'p>(
     let (sync_r, sync_w) = pipe()?;
     let (err_r, err_w) = pipe()?;
     let tty_pair = terminal_pair(&plan.process)?;
-    let ns_pair = match c.extra.id_maps.is_some() && crate::userns::rootless() {
+    // Only a docker-like run (no OCI gate) answers `exec` with them.
+    let ns_pair = match gate.is_none() && c.extra.id_maps.is_some() && crate::userns::rootless() {
         true => Some(socket_pair()?),
         false => None,
     };
