@@ -1134,6 +1134,103 @@ fn owner_and_root_exec_into_the_users_container_another_user_cannot() {
     }
 }
 
+// Issue "Rootless", OCI mode: `spec --rootless` writes a config with a user namespace, and
+// create, start, state, exec, kill and delete work as an ordinary user, with the state under
+// $XDG_RUNTIME_DIR (as runc); no cgroup is made; delete leaves nothing.
+#[test]
+fn oci_lifecycle_as_the_user() {
+    let _g = rootless::shared();
+    let u = user();
+    let bundle = u.fresh_dir("ocibundle");
+    let xdg = u.fresh_dir("ocixdg");
+    let rootfs = u.fresh_image("ocirootfs");
+    let bin = u.bin();
+    let cmd = |args: &[&str]| {
+        let mut a = vec![
+            format!("XDG_RUNTIME_DIR={}", xdg.display()),
+            bin.display().to_string(),
+        ];
+        a.extend(args.iter().map(|s| s.to_string()));
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        u.command_of(Uidmap::Off, "/usr/bin/env", &a)
+    };
+    let oci = |args: &[&str]| run_command(cmd(args));
+    // The container's stdio is create's: not the test's pipes, which it would hold open.
+    let quiet = |args: &[&str]| {
+        cmd(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap()
+            .code()
+    };
+    let b = bundle.to_str().unwrap();
+    let r = oci(&["spec", "-b", b, "--rootless"]);
+    assert_eq!(r.exit_code(), 0, "spec --rootless: {}", show(&r));
+    let cfg = bundle.join("config.json");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    assert!(
+        text.contains("\"type\": \"user\""),
+        "no user namespace: {text}"
+    );
+    let text = text
+        .replacen(
+            "\"path\": \"rootfs\"",
+            &format!("\"path\": \"{}\"", rootfs.display()),
+            1,
+        )
+        .replacen("\"terminal\": true", "\"terminal\": false", 1)
+        .replacen("\"sh\"", "\"sleep\", \"7604\"", 1);
+    std::fs::write(&cfg, text).unwrap();
+    let id = name("rloci");
+    assert_eq!(quiet(&["create", "-b", b, &id]), Some(0), "create");
+    let state = xdg.join("crab-can-oci");
+    assert!(
+        state.join(&id).exists(),
+        "no state under $XDG_RUNTIME_DIR: {state:?}"
+    );
+    assert!(
+        oci(&["state", &id])
+            .stdout
+            .contains("\"status\":\"created\"")
+    );
+    assert_eq!(oci(&["start", &id]).exit_code(), 0);
+    assert!(wait_for(10, || oci(&["state", &id])
+        .stdout
+        .contains("\"status\":\"running\"")));
+    let r = oci(&["exec", &id, "id", "-u"]);
+    assert_eq!(
+        (r.exit_code(), r.stdout.trim()),
+        (0, "0"),
+        "exec: {}",
+        show(&r)
+    );
+    let cgroups: Vec<std::path::PathBuf> = rootless::dirs_under(Path::new("/sys/fs/cgroup"), 3)
+        .into_iter()
+        .filter(|d| d.to_string_lossy().contains(&id))
+        .collect();
+    assert!(
+        cgroups.is_empty(),
+        "cgroups of a rootless OCI container: {cgroups:?}"
+    );
+    assert_eq!(oci(&["kill", &id, "KILL"]).exit_code(), 0);
+    assert!(wait_for(10, || oci(&["state", &id])
+        .stdout
+        .contains("\"status\":\"stopped\"")));
+    let r = oci(&["delete", &id]);
+    assert_eq!(r.exit_code(), 0, "delete: {}", show(&r));
+    let left: Vec<_> = std::fs::read_dir(&state)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(
+        left.is_empty(),
+        "left under $XDG_RUNTIME_DIR/crab-can-oci: {left:?}"
+    );
+    assert_eq!(oci(&["state", &id]).exit_code(), 1);
+}
+
 // Rootless, a process of a `--net host` container runs as the owner seen from the host and
 // reaches the owner's names: the run answers only callers of its own PID namespace, so
 // one of the user's containers learns nothing of another (its environment, its init's
