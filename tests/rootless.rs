@@ -1183,6 +1183,14 @@ fn oci_lifecycle_as_the_user() {
         .replacen("\"sh\"", "\"sleep\", \"7604\"", 1);
     std::fs::write(&cfg, text).unwrap();
     let id = name("rloci");
+    // Whatever fails below, the container goes (a created one waits at its gate for ever).
+    struct Gone<'a>(&'a dyn Fn(&[&str]) -> Option<i32>, &'a str);
+    impl Drop for Gone<'_> {
+        fn drop(&mut self) {
+            (self.0)(&["delete", "--force", self.1]);
+        }
+    }
+    let _gone = Gone(&quiet, &id);
     assert_eq!(quiet(&["create", "-b", b, &id]), Some(0), "create");
     let state = xdg.join("crab-can-oci");
     assert!(
