@@ -101,7 +101,7 @@ pub fn child_namespaces(init: i32) -> Option<Vec<OwnedFd>> {
     let ppid = |pid: &str| {
         let text = sys::read_text(&format!("/proc/{pid}/stat"))?;
         let after = &text[sys::split_last(&text, b')')?.0.len() + 1..];
-        after.split_whitespace().nth(1)?.parse::<i32>().ok()
+        crate::user::parse_u32(after.split_whitespace().nth(1)?).map(|p| p as i32)
     };
     let proc = rustix::fs::open(
         c"/proc",

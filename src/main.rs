@@ -41,7 +41,12 @@ fn main() {
         let code = error::print(&error::Error::sys("cannot block signals", e));
         std::process::exit(i32::from(code));
     }
-    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let mut args: Vec<std::ffi::OsString> = Vec::new();
+    let mut all = std::env::args_os();
+    all.next();
+    for a in all {
+        args.push(a);
+    }
     // runc's command line (an engine driving crab-can) or the docker-like one.
     let first = args.first().and_then(|a| a.to_str()).unwrap_or("");
     if oci::is_oci(first) || (first == "run" && oci::is_oci_run(&args)) || oci::is_oci_form(&args) {

@@ -311,10 +311,11 @@ fn close_listed_fds(keep: &dyn Fn(RawFd) -> bool) -> Result<(), Errno> {
             let entry = entry?;
             let Some(fd) = std::str::from_utf8(entry.file_name().to_bytes())
                 .ok()
-                .and_then(|n| n.parse::<RawFd>().ok())
+                .and_then(crate::user::parse_u32)
             else {
                 continue;
             };
+            let fd = fd as RawFd;
             if fd != dir.as_raw_fd() && !keep(fd) {
                 close(fd);
                 closed = true;
