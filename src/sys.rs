@@ -756,3 +756,35 @@ mod arena_tests {
         }
     }
 }
+
+/// The C entry point, in place of std's runtime start: what that start does that crab-can
+/// relies on, done here. A closed stdin, stdout or stderr is opened on /dev/null (nothing
+/// crab-can opens may become fd 0, 1 or 2), and SIGPIPE is ignored (a write to a closed
+/// pipe fails with EPIPE instead of killing crab-can); then `main` gets the arguments
+/// after the program's name.
+#[cfg(not(test))]
+#[unsafe(no_mangle)]
+extern "C" fn main(argc: libc::c_int, argv: *const *const c_char) -> libc::c_int {
+    for fd in 0..3 {
+        // SAFETY: F_GETFD only reads the flags of an fd number, open or not.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1
+            && errno() == libc::EBADF
+            // SAFETY: a valid C string; the new fd is the lowest free one, `fd` itself.
+            && unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR, 0) } == -1
+        {
+            std::process::abort();
+        }
+    }
+    // SAFETY: ignoring a signal has no preconditions.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    let mut args = Vec::new();
+    for i in 1..argc.max(1) as usize {
+        // SAFETY: the kernel's argv: argc pointers to NUL-terminated strings that live as
+        // long as the process.
+        let a = unsafe { CStr::from_ptr(*argv.add(i)) };
+        args.push(std::os::unix::ffi::OsStringExt::from_vec(
+            a.to_bytes().to_vec(),
+        ));
+    }
+    crate::main(args)
+}
