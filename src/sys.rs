@@ -253,7 +253,7 @@ pub fn trim_end_byte(s: &str, b: u8) -> &str {
 /// Let `fd` survive `execve` (clear FD_CLOEXEC); a number that is not open is left alone.
 pub fn keep_on_exec(fd: RawFd) {
     // SAFETY: F_SETFD on any number only changes that fd's flags, or fails with EBADF.
-    unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+    unsafe { libc::syscall(libc::SYS_fcntl, fd, libc::F_SETFD, 0) };
 }
 
 /// Close every fd above 2 except those in `keep` (in any order).
@@ -767,10 +767,10 @@ mod arena_tests {
 extern "C" fn main(argc: libc::c_int, argv: *const *const c_char) -> libc::c_int {
     for fd in 0..3 {
         // SAFETY: F_GETFD only reads the flags of an fd number, open or not.
-        if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1
+        if unsafe { libc::syscall(libc::SYS_fcntl, fd, libc::F_GETFD) } == -1
             && errno() == libc::EBADF
             // SAFETY: a valid C string; the new fd is the lowest free one, `fd` itself.
-            && unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR, 0) } == -1
+            && unsafe { libc::syscall(libc::SYS_openat, libc::AT_FDCWD, c"/dev/null".as_ptr(), libc::O_RDWR) } == -1
         {
             std::process::abort();
         }
