@@ -131,7 +131,7 @@ fn own_prefix(name: &str) -> String {
 /// when it is not root and names its own).
 fn holder(name: &str) -> u32 {
     match name.split_once('/') {
-        Some((u, _)) => u[1..].parse().unwrap_or(u32::MAX),
+        Some((u, _)) => crate::user::parse_u32(&u[1..]).unwrap_or(u32::MAX),
         None => rustix::process::geteuid().as_raw(),
     }
 }

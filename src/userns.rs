@@ -90,7 +90,7 @@ fn user_name(uid: u32) -> Option<String> {
     text.lines().find_map(|l| {
         let mut f = l.split(':');
         let name = f.next()?;
-        (f.nth(1)?.parse::<u32>().ok()? == uid).then(|| name.to_string())
+        (crate::user::parse_u32(f.nth(1)?)? == uid).then(|| name.to_string())
     })
 }
 
