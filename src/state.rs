@@ -252,11 +252,11 @@ impl NameLock {
     /// before any of them exists (no inode yet), then again once each exists. The file is
     /// complete before anything it lists is made: each version is written whole with one
     /// `pwrite` (a later version only grows), so a kill leaves the old version or the new.
-    pub fn record<'a>(
-        &mut self,
-        dirs: impl IntoIterator<Item = (&'a str, Option<u64>)>,
-    ) -> Result<()> {
-        let text: String = dirs.into_iter().map(|(p, i)| record_line(p, i)).collect();
+    pub fn record(&mut self, dirs: &[(&str, Option<u64>)]) -> Result<()> {
+        let mut text = String::new();
+        for &(p, i) in dirs {
+            text += &record_line(p, i);
+        }
         let file = state_file(&self.name);
         let cannot = |e| {
             Error::sys(
