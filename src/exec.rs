@@ -194,12 +194,12 @@ pub fn start(t: &Target, p: &ProcessPlan, preserve: u32, orphan: bool) -> Result
     };
     // The container's namespaces that are not crab-can's own already, told apart before it
     // joins any (then its /proc/self is no longer its own).
-    let ns: Vec<&OwnedFd> =
-        t.ns.iter()
-            .zip(&init::NS_FILES[1..])
-            .filter(|(fd, path)| !is_own(fd.as_fd(), path))
-            .map(|(fd, _)| fd)
-            .collect();
+    let mut ns: Vec<&OwnedFd> = Vec::new();
+    for (fd, path) in t.ns.iter().zip(&init::NS_FILES[1..]) {
+        if !is_own(fd.as_fd(), path) {
+            ns.push(fd);
+        }
+    }
     let cgroup_ns = cgroup_ns.as_ref().or_else(|| {
         t.ns.last()
             .filter(|c| ns.last().is_some_and(|l| l.as_raw_fd() == c.as_raw_fd()))
@@ -211,10 +211,16 @@ pub fn start(t: &Target, p: &ProcessPlan, preserve: u32, orphan: bool) -> Result
     let tty_pair = container::terminal_pair(p)?;
     let tty_child = tty_pair.as_ref().map(|(_, c)| c.as_fd());
     let mut keep = vec![sync_r.as_raw_fd(), err_w.as_raw_fd(), t.pidfd.as_raw_fd()];
-    keep.extend(cgroup_ns.map(|c| c.as_raw_fd()));
-    keep.extend(tty_child.map(|c| c.as_raw_fd()));
+    if let Some(c) = cgroup_ns {
+        keep.push(c.as_raw_fd());
+    }
+    if let Some(c) = tty_child {
+        keep.push(c.as_raw_fd());
+    }
     let own = keep.clone();
-    keep.extend(3..3 + preserve as i32);
+    for fd in 3..3 + preserve as i32 {
+        keep.push(fd);
+    }
     let v2 = t.cgroups.iter().map(|d| d.as_fd()).find(|d| is_v2(*d));
     let me = rustix::process::getpid().as_raw_nonzero().get();
     for dir in t.cgroups.iter().filter(|d| !is_v2(d.as_fd())) {
