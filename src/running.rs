@@ -55,7 +55,13 @@ fn exec_in(spec: &ExecSpec, r: Running, mut fds: Vec<OwnedFd>) -> Result<u8> {
         name: spec.name.clone(),
         pid: r.pid,
         pidfd,
-        cgroups: fds.collect(),
+        cgroups: {
+            let mut rest = Vec::new();
+            for fd in fds {
+                rest.push(fd);
+            }
+            rest
+        },
         pids: r
             .limits
             .split(' ')
