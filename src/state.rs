@@ -386,10 +386,11 @@ impl Running {
             out += &n.to_string();
             out.push('\0');
         }
-        for f in [&self.image, &self.command, &self.limits, &self.cwd]
-            .into_iter()
-            .chain(&self.env)
-        {
+        for f in [&self.image, &self.command, &self.limits, &self.cwd] {
+            out += f;
+            out.push('\0');
+        }
+        for f in &self.env {
             out += f;
             out.push('\0');
         }
@@ -404,6 +405,11 @@ impl Running {
         let (pid, started, uid, gid, caps, seccomp) =
             (num()?, num()?, num()?, num()?, num()?, num()?);
         let mut s = || f.next().map(str::to_string);
+        let (image, command, limits, cwd) = (s()?, s()?, s()?, s()?);
+        let mut env = Vec::new();
+        for e in f {
+            env.push(e.to_string());
+        }
         Some(Running {
             pid: pid as i32,
             started,
@@ -412,11 +418,11 @@ impl Running {
             caps,
             seccomp: seccomp & 1 == 1,
             rootless: seccomp & 2 != 0,
-            image: s()?,
-            command: s()?,
-            limits: s()?,
-            cwd: s()?,
-            env: f.map(str::to_string).collect(),
+            image,
+            command,
+            limits,
+            cwd,
+            env,
         })
     }
 }
