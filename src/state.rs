@@ -567,9 +567,18 @@ pub fn names() -> Result<Vec<String>> {
     let mut out: Vec<String> = Vec::new();
     // "Num RefCount Protocol Flags Type St Inode Path": flags 00010000 is a listener,
     // type 0005 SEQPACKET.
-    for line in text.lines().skip(1) {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        if f.len() < 8 || f[3] != "00010000" || f[4] != "0005" {
+    let mut lines = text.lines();
+    lines.next();
+    for line in lines {
+        // The first 8 words, and how many there are.
+        let (mut f, mut len) = ([""; 8], 0);
+        for w in line.split_whitespace() {
+            if len < 8 {
+                f[len] = w;
+            }
+            len += 1;
+        }
+        if len < 8 || f[3] != "00010000" || f[4] != "0005" {
             continue;
         }
         // A rootless user sees its own (`uUID/` taken off); root sees every one.

@@ -68,10 +68,19 @@ fn own_ids() -> [u32; 2] {
 /// they name more than its own ids, which only `newuidmap` and `newgidmap` (found on
 /// PATH) may write.
 pub fn from_lines(lines: [String; 2]) -> IdMaps {
-    let own_only = lines.iter().zip(own_ids()).all(|(l, id)| {
-        let f: Vec<&str> = l.split_ascii_whitespace().collect();
-        f.len() == 3 && f[1] == id.to_string() && f[2] == "1"
-    });
+    let mut own_only = true;
+    for (l, id) in lines.iter().zip(own_ids()) {
+        let mut f = l.split_ascii_whitespace();
+        let id = id.to_string();
+        if !(f.next().is_some()
+            && f.next() == Some(id.as_str())
+            && f.next() == Some("1")
+            && f.next().is_none())
+        {
+            own_only = false;
+            break;
+        }
+    }
     let helper = match (
         rootless() && !own_only,
         find_on_path("newuidmap"),
@@ -114,14 +123,18 @@ fn sub_range(file: &str, uid: u32, name: Option<&str>) -> Option<(u64, u64)> {
 /// An executable `prog` in a directory of `$PATH` (the usual one when unset).
 fn find_on_path(prog: &str) -> Option<CString> {
     let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/sbin:/usr/bin:/sbin:/bin".into());
-    path.split(':')
-        .filter(|d| d.starts_with('/'))
-        .find_map(|d| {
-            let full = CString::new(format!("{d}/{prog}")).ok()?;
-            rustix::fs::access(&*full, rustix::fs::Access::EXEC_OK)
-                .ok()
-                .map(|()| full)
-        })
+    for d in path.split(':') {
+        if !d.starts_with('/') {
+            continue;
+        }
+        let Ok(full) = CString::new(format!("{d}/{prog}")) else {
+            continue;
+        };
+        if rustix::fs::access(&*full, rustix::fs::Access::EXEC_OK).is_ok() {
+            return Some(full);
+        }
+    }
+    None
 }
 
 /// Write the init's maps (pid `pid`, still dumpable and waiting for its sync byte): through
