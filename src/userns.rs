@@ -36,7 +36,8 @@ impl IdMaps {
 /// range.
 pub fn caller_maps() -> IdMaps {
     let own = own_ids();
-    let mut lines = own.map(|id| format!("0 {id} 1\n"));
+    let own_lines = || own.map(|id| format!("0 {id} 1\n"));
+    let mut lines = own_lines();
     let name = user_name(own[0]);
     if let [Some(u), Some(g)] = [
         sub_range("/etc/subuid", own[0], name.as_deref()),
@@ -49,7 +50,7 @@ pub fn caller_maps() -> IdMaps {
         if maps.helper.is_some() {
             return maps;
         }
-        lines = own.map(|id| format!("0 {id} 1\n"));
+        lines = own_lines();
     }
     IdMaps {
         lines,
@@ -165,16 +166,16 @@ fn run_helper(prog: &CString, pid: i32, lines: &str) -> Result<()> {
         prog.clone(),
         CString::new(pid.to_string()).unwrap_or_default(),
     ];
-    args.extend(
-        lines
-            .split_ascii_whitespace()
-            .filter_map(|w| CString::new(w).ok()),
-    );
-    let argv: Vec<*const libc::c_char> = args
-        .iter()
-        .map(|a| a.as_ptr())
-        .chain(std::iter::once(std::ptr::null()))
-        .collect();
+    for w in lines.split_ascii_whitespace() {
+        if let Ok(c) = CString::new(w) {
+            args.push(c);
+        }
+    }
+    let mut argv: Vec<*const libc::c_char> = Vec::new();
+    for a in &args {
+        argv.push(a.as_ptr());
+    }
+    argv.push(std::ptr::null());
     let envp = [std::ptr::null()];
     let fail = |e: Errno| Error::sys_msg(format_args!("cannot run {display}"), e);
     let child = crate::sys::fork().map_err(fail)?;
