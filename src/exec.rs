@@ -225,7 +225,10 @@ pub fn start(t: &Target, p: &ProcessPlan, preserve: u32, orphan: bool) -> Result
     let me = rustix::process::getpid().as_raw_nonzero().get();
     for dir in t.cgroups.iter().filter(|d| !is_v2(d.as_fd())) {
         move_into(dir.as_fd(), me).map_err(|e| {
-            Error::sys(format!("cannot move into container {}'s cgroup", t.name), e)
+            Error::sys_msg(
+                format_args!("cannot move into container {}'s cgroup", t.name),
+                e,
+            )
         })?;
     }
 
@@ -238,9 +241,9 @@ pub fn start(t: &Target, p: &ProcessPlan, preserve: u32, orphan: bool) -> Result
             .try_for_each(|fd| join_fd(fd)),
     };
     joined.map_err(|e| match e {
-        Errno::SRCH => Error::new(format!("container {} is not running", t.name)),
-        e => Error::sys(
-            format!("cannot join the namespaces of container {}", t.name),
+        Errno::SRCH => Error::msg(format_args!("container {} is not running", t.name)),
+        e => Error::sys_msg(
+            format_args!("cannot join the namespaces of container {}", t.name),
             e,
         ),
     })?;
@@ -283,11 +286,11 @@ pub fn start(t: &Target, p: &ProcessPlan, preserve: u32, orphan: bool) -> Result
         }) => (pid, pidfd, in_cgroup),
         Err(Errno::AGAIN) => return Err(pids_full(t)),
         Err(Errno::NOMEM) => {
-            return Err(Error::new(format!("container {} has stopped", t.name)));
+            return Err(Error::msg(format_args!("container {} has stopped", t.name)));
         }
         Err(e) => {
-            return Err(Error::sys(
-                format!("cannot start a process in container {}", t.name),
+            return Err(Error::sys_msg(
+                format_args!("cannot start a process in container {}", t.name),
                 e,
             ));
         }
@@ -312,8 +315,8 @@ pub fn start(t: &Target, p: &ProcessPlan, preserve: u32, orphan: bool) -> Result
     if let (Some(dir), false) = (v2, in_cgroup) {
         if let Err(e) = move_into(dir, pid) {
             let _ = rustix::process::pidfd_send_signal(&pidfd, rustix::process::Signal::KILL);
-            return Err(Error::sys(
-                format!("cannot move the process into container {}'s cgroup", t.name),
+            return Err(Error::sys_msg(
+                format_args!("cannot move the process into container {}'s cgroup", t.name),
                 e,
             ));
         }
@@ -351,7 +354,7 @@ pub fn failure(t: &Target, p: &ProcessPlan, f: Failure) -> Error {
 
 fn pids_full(t: &Target) -> Error {
     let limit = t.pids.map_or_else(String::new, |n| format!(" ({n})"));
-    Error::new(format!(
+    Error::msg(format_args!(
         "cannot start in container {}: its --pids limit{limit} is reached",
         t.name
     ))

@@ -187,14 +187,16 @@ pub fn lock(name: &str) -> Result<NameLock> {
             Ok(None) if attempt < 10 => std::thread::sleep(std::time::Duration::from_millis(5)),
             Ok(None) => break,
             Err(e) => {
-                return Err(Error::sys(
-                    format!("cannot take the container name '{name}'"),
+                return Err(Error::sys_msg(
+                    format_args!("cannot take the container name '{name}'"),
                     e,
                 ));
             }
         }
     }
-    Err(Error::new(format!("container {name} is already running")))
+    Err(Error::msg(format_args!(
+        "container {name} is already running"
+    )))
 }
 
 fn state_file(name: &str) -> String {
@@ -259,8 +261,8 @@ impl NameLock {
         }
         let file = state_file(&self.name);
         let cannot = |e| {
-            Error::sys(
-                format!(
+            Error::sys_msg(
+                format_args!(
                     "cannot record the container's cgroups in {file} (needed to remove them after a crash)"
                 ),
                 e,
@@ -469,26 +471,31 @@ pub fn ask(name: &str) -> Result<Option<(Running, Vec<OwnedFd>)>> {
     match rustix::net::connect(&sock, &addr) {
         Ok(()) => {}
         Err(Errno::CONNREFUSED) | Err(Errno::NOENT) => return Ok(None),
-        Err(e) => return Err(Error::sys(format!("cannot reach container {name}"), e)),
+        Err(e) => {
+            return Err(Error::sys_msg(
+                format_args!("cannot reach container {name}"),
+                e,
+            ));
+        }
     }
     // The listener's credentials, known before it accepts: never trust a name another
     // user bound (it could hand us fds into namespaces of its own).
     match peer_uid(sock.as_fd()) {
         Some(uid) if uid == holder(name) => {}
         Some(uid) => {
-            return Err(Error::new(format!(
+            return Err(Error::msg(format_args!(
                 "@crab-can/{name} is held by uid {uid}, not by crab-can"
             )));
         }
         None => {
-            return Err(Error::new(format!(
+            return Err(Error::msg(format_args!(
                 "cannot check who holds @crab-can/{name}"
             )));
         }
     }
     let mut buf = vec![0u8; MAX_RECORD];
     let (n, fds) = receive_fds(sock.as_fd(), &mut buf);
-    let n = n.map_err(|e| Error::sys(format!("cannot hear from container {name}"), e))?;
+    let n = n.map_err(|e| Error::sys_msg(format_args!("cannot hear from container {name}"), e))?;
     // A container that is ending closes the connection without a word.
     if n == 0 || fds.is_empty() {
         return Ok(None);
@@ -497,13 +504,13 @@ pub fn ask(name: &str) -> Result<Option<(Running, Vec<OwnedFd>)>> {
     // process, or root would be led into namespaces the user does not own.
     let uid = holder(name);
     if uid != 0 && !runs_as(fds[0].as_fd(), uid) {
-        return Err(Error::new(format!(
+        return Err(Error::msg(format_args!(
             "container {name} handed over a process that is not uid {uid}'s"
         )));
     }
     match Running::decode(&buf[..n]) {
         Some(r) => Ok(Some((r, fds))),
-        None => Err(Error::new(format!(
+        None => Err(Error::msg(format_args!(
             "container {name} sent a record crab-can cannot read"
         ))),
     }
