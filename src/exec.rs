@@ -117,22 +117,26 @@ pub fn child_namespaces(init: i32) -> Option<Vec<OwnedFd>> {
         if ppid(pid) != Some(init) {
             continue;
         }
-        let fds: Option<Vec<OwnedFd>> = crate::init::NS_FILES
-            .iter()
-            .map(|f| {
-                let f = f
-                    .to_str()
-                    .ok()?
-                    .strip_prefix("/proc/self")
-                    .unwrap_or("/root");
+        // Each file, or None from the first that cannot be opened on.
+        let mut fds = Some(Vec::new());
+        for f in crate::init::NS_FILES {
+            let fd = f.to_str().ok().and_then(|f| {
+                let f = f.strip_prefix("/proc/self").unwrap_or("/root");
                 rustix::fs::open(
                     format!("/proc/{pid}{f}").as_str(),
                     OFlags::RDONLY | OFlags::CLOEXEC,
                     Mode::empty(),
                 )
                 .ok()
-            })
-            .collect();
+            });
+            match (&mut fds, fd) {
+                (Some(v), Some(fd)) => v.push(fd),
+                _ => {
+                    fds = None;
+                    break;
+                }
+            }
+        }
         if ppid(pid) == Some(init) {
             return fds;
         }
