@@ -500,12 +500,14 @@ fn parse_env(v: OsString) -> Result<(OsString, Option<OsString>)> {
 
 fn parse_volume(v: &str) -> Result<Volume> {
     let bad = |why: &str| invalid("--volume", v, why);
-    let parts: Vec<&str> = v.split(':').collect();
-    let (src, dst, read_only) = match parts.as_slice() {
-        [s, d] => (*s, *d, false),
-        [s, d, "ro"] => (*s, *d, true),
-        [s, d, "rw"] => (*s, *d, false),
-        [_, _, o] => return Err(bad(&format!("unknown mode '{o}' (use 'ro' or 'rw')"))),
+    let mut parts = v.split(':');
+    let (src, dst, read_only) = match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(s), Some(d), None, _) => (s, d, false),
+        (Some(s), Some(d), Some("ro"), None) => (s, d, true),
+        (Some(s), Some(d), Some("rw"), None) => (s, d, false),
+        (Some(_), Some(_), Some(o), None) => {
+            return Err(bad(&format!("unknown mode '{o}' (use 'ro' or 'rw')")));
+        }
         _ => return Err(bad("expected SRC:DST or SRC:DST:ro")),
     };
     if !src.starts_with('/') {
