@@ -783,14 +783,11 @@ pub fn exec_process(
             (user.uid, user.gid)
         }
     };
-    let mut env: Vec<(OsString, OsString)> = r
-        .env
-        .iter()
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (k.into(), v.into())
-        })
-        .collect();
+    let mut env: Vec<(OsString, OsString)> = Vec::new();
+    for kv in &r.env {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        env.push((k.into(), v.into()));
+    }
     for (k, v) in &spec.env {
         let Some(v) = v.clone().or_else(|| std::env::var_os(k)) else {
             continue;

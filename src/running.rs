@@ -62,10 +62,16 @@ fn exec_in(spec: &ExecSpec, r: Running, mut fds: Vec<OwnedFd>) -> Result<u8> {
             }
             rest
         },
-        pids: r
-            .limits
-            .split(' ')
-            .find_map(|w| w.strip_prefix("pids=")?.parse().ok()),
+        pids: {
+            let mut pids = None;
+            for w in r.limits.split(' ') {
+                if let Some(Ok(n)) = w.strip_prefix("pids=").map(str::parse) {
+                    pids = Some(n);
+                    break;
+                }
+            }
+            pids
+        },
         ns,
     };
     let started = exec::start(&target, &p, 0, spec.detach)?;
