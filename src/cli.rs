@@ -227,7 +227,9 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command> {
             Value(v) => {
                 image = Some(v);
                 // Options stop at IMAGE: the rest is the command, passed through untouched.
-                s.command.extend(p.raw_args().map_err(lexerr)?);
+                for a in p.raw_args().map_err(lexerr)? {
+                    s.command.push(a);
+                }
                 break;
             }
             a => match find(&a, RUN_OPTS) {
@@ -326,7 +328,9 @@ fn parse_exec(p: &mut lexopt::Parser) -> Result<Command> {
             Value(v) => {
                 s.name = v.to_string_lossy().into_owned();
                 check_ref(&s.name)?;
-                s.command.extend(p.raw_args().map_err(lexerr)?);
+                for a in p.raw_args().map_err(lexerr)? {
+                    s.command.push(a);
+                }
                 break;
             }
             a => match find(&a, EXEC_OPTS) {
