@@ -176,8 +176,38 @@ pub fn sigprocmask(how: i32, set: &libc::sigset_t) -> Result<(), Errno> {
 /// Reset a signal's disposition to the default (SIGPIPE is ignored by Rust's runtime, and
 /// an ignored signal would otherwise stay ignored across execve).
 pub fn default_signal(sig: i32) {
-    // SAFETY: SIG_DFL is always a valid disposition.
-    unsafe { libc::signal(sig, libc::SIG_DFL) };
+    set_disposition(sig, libc::SIG_DFL);
+}
+
+/// The kernel's `struct sigaction` (x86_64 and aarch64 alike).
+#[repr(C)]
+struct KernelSigaction {
+    handler: libc::sighandler_t,
+    flags: libc::c_ulong,
+    restorer: usize,
+    mask: u64,
+}
+
+/// `signal(sig, handler)` for SIG_DFL or SIG_IGN as one `rt_sigaction` (as musl's, with
+/// SA_RESTART and an empty mask; no handler runs, so no restorer is needed).
+fn set_disposition(sig: i32, handler: libc::sighandler_t) {
+    let sa = KernelSigaction {
+        handler,
+        flags: libc::SA_RESTART as libc::c_ulong,
+        restorer: 0,
+        mask: 0,
+    };
+    // SAFETY: `sa` is a valid kernel sigaction for the call; no old action is asked for;
+    // the kernel's sigset is 8 bytes.
+    unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigaction,
+            sig,
+            &sa as *const KernelSigaction,
+            std::ptr::null_mut::<KernelSigaction>(),
+            8usize,
+        )
+    };
 }
 
 /// A close-on-exec signalfd for `set` (which must already be blocked).
@@ -775,8 +805,7 @@ extern "C" fn main(argc: libc::c_int, argv: *const *const c_char) -> libc::c_int
             std::process::abort();
         }
     }
-    // SAFETY: ignoring a signal has no preconditions.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    set_disposition(libc::SIGPIPE, libc::SIG_IGN);
     let mut args = Vec::new();
     for i in 1..argc.max(1) as usize {
         // SAFETY: the kernel's argv: argc pointers to NUL-terminated strings that live as
