@@ -817,3 +817,49 @@ extern "C" fn main(argc: libc::c_int, argv: *const *const c_char) -> libc::c_int
     }
     crate::main(args)
 }
+
+/// A terminal's settings, as rustix reads them: TCGETS2, or TCGETS where the kernel (or a
+/// seccomp profile) refuses that.
+pub fn tc_get(fd: BorrowedFd<'_>) -> Result<libc::termios2, Errno> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: all-zero bytes are a valid termios2 (plain integers).
+    let mut t: libc::termios2 = unsafe { std::mem::zeroed() };
+    for req in [libc::TCGETS2, libc::TCGETS] {
+        // SAFETY: the ioctl writes at most a termios2 (TCGETS: its first part) into `t`.
+        let r = check(unsafe {
+            libc::syscall(
+                libc::SYS_ioctl,
+                fd.as_raw_fd(),
+                req as libc::c_ulong,
+                &mut t as *mut libc::termios2,
+            )
+        });
+        match r {
+            Err(Errno::NOTTY | Errno::ACCESS) if req == libc::TCGETS2 => {}
+            r => return r.map(|_| t),
+        }
+    }
+    Ok(t)
+}
+
+/// Set a terminal's settings at once, as rustix's `tcsetattr(.., Now, ..)`: TCSETS2, or
+/// TCSETS where the kernel (or a seccomp profile) refuses that.
+pub fn tc_set(fd: BorrowedFd<'_>, t: &libc::termios2) -> Result<(), Errno> {
+    use std::os::fd::AsRawFd;
+    for req in [libc::TCSETS2, libc::TCSETS] {
+        // SAFETY: the ioctl only reads a termios2 (TCSETS: its first part) from `t`.
+        let r = check(unsafe {
+            libc::syscall(
+                libc::SYS_ioctl,
+                fd.as_raw_fd(),
+                req as libc::c_ulong,
+                t as *const libc::termios2,
+            )
+        });
+        match r {
+            Err(Errno::NOTTY | Errno::ACCESS) if req == libc::TCSETS2 => {}
+            r => return r.map(drop),
+        }
+    }
+    Ok(())
+}
