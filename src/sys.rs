@@ -731,62 +731,6 @@ pub fn read_text(path: &str) -> Option<String> {
     String::from_utf8(read_small(rustix::fs::CWD, path, 1 << 20)?).ok()
 }
 
-#[cfg(test)]
-mod arena_tests {
-    use super::*;
-    use std::alloc::{GlobalAlloc, Layout};
-
-    #[test]
-    fn arena_blocks() {
-        let a = Arena::new();
-        let l = |n, al| Layout::from_size_align(n, al).unwrap();
-        // SAFETY: each block is used within its layout and freed with it, once.
-        unsafe {
-            // Aligned, in order, not overlapping.
-            let p = a.alloc(l(3, 1));
-            let q = a.alloc(l(8, 8));
-            assert_eq!(q as usize % 8, 0);
-            assert!(q as usize >= p as usize + 3);
-            q.write_bytes(0xab, 8);
-            // The newest block grows and shrinks in place; freeing it gives its room back.
-            let q2 = a.realloc(q, l(8, 8), 100);
-            assert_eq!(q2, q);
-            assert_eq!(*q2.add(7), 0xab);
-            a.dealloc(q2, l(100, 8));
-            assert_eq!(a.alloc(l(8, 8)), q);
-            // An older block moves when it grows, with its bytes.
-            p.write_bytes(7, 3);
-            let p2 = a.realloc(p, l(3, 1), 50);
-            assert_ne!(p2, p);
-            assert_eq!(std::slice::from_raw_parts(p2, 3), [7, 7, 7]);
-            // A big block is a mapping of its own; it keeps its bytes as it grows.
-            let b = a.alloc(l(BIG, 16));
-            assert_eq!(b as usize % PAGE, 0);
-            b.add(BIG - 1).write(9);
-            let b2 = a.realloc(b, l(BIG, 16), 1 << 20);
-            assert_eq!(*b2.add(BIG - 1), 9);
-            b2.add((1 << 20) - 1).write(1);
-            b2.write(5);
-            // Back below the threshold: copied into a chunk.
-            let s = a.realloc(b2, l(1 << 20, 16), 100);
-            assert_eq!(*s, 5);
-            a.dealloc(s, l(100, 16));
-            // A new chunk when the current one is full.
-            let c = a.alloc(l(BIG - 1, 1));
-            let d = a.alloc(l(BIG - 1, 1));
-            let e = a.alloc(l(BIG - 1, 1));
-            let f = a.alloc(l(BIG - 1, 1));
-            let g = a.alloc(l(BIG - 1, 1));
-            for x in [c, d, e, f, g] {
-                assert!(!x.is_null());
-                x.write_bytes(1, BIG - 1);
-            }
-            // No alignment beyond a page.
-            assert!(a.alloc(l(8, PAGE * 2)).is_null());
-        }
-    }
-}
-
 /// The C entry point, in place of std's runtime start: what that start does that crab-can
 /// relies on, done here. A closed stdin, stdout or stderr is opened on /dev/null (nothing
 /// crab-can opens may become fd 0, 1 or 2), and SIGPIPE is ignored (a write to a closed
@@ -862,4 +806,60 @@ pub fn tc_set(fd: BorrowedFd<'_>, t: &libc::termios2) -> Result<(), Errno> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod arena_tests {
+    use super::*;
+    use std::alloc::{GlobalAlloc, Layout};
+
+    #[test]
+    fn arena_blocks() {
+        let a = Arena::new();
+        let l = |n, al| Layout::from_size_align(n, al).unwrap();
+        // SAFETY: each block is used within its layout and freed with it, once.
+        unsafe {
+            // Aligned, in order, not overlapping.
+            let p = a.alloc(l(3, 1));
+            let q = a.alloc(l(8, 8));
+            assert_eq!(q as usize % 8, 0);
+            assert!(q as usize >= p as usize + 3);
+            q.write_bytes(0xab, 8);
+            // The newest block grows and shrinks in place; freeing it gives its room back.
+            let q2 = a.realloc(q, l(8, 8), 100);
+            assert_eq!(q2, q);
+            assert_eq!(*q2.add(7), 0xab);
+            a.dealloc(q2, l(100, 8));
+            assert_eq!(a.alloc(l(8, 8)), q);
+            // An older block moves when it grows, with its bytes.
+            p.write_bytes(7, 3);
+            let p2 = a.realloc(p, l(3, 1), 50);
+            assert_ne!(p2, p);
+            assert_eq!(std::slice::from_raw_parts(p2, 3), [7, 7, 7]);
+            // A big block is a mapping of its own; it keeps its bytes as it grows.
+            let b = a.alloc(l(BIG, 16));
+            assert_eq!(b as usize % PAGE, 0);
+            b.add(BIG - 1).write(9);
+            let b2 = a.realloc(b, l(BIG, 16), 1 << 20);
+            assert_eq!(*b2.add(BIG - 1), 9);
+            b2.add((1 << 20) - 1).write(1);
+            b2.write(5);
+            // Back below the threshold: copied into a chunk.
+            let s = a.realloc(b2, l(1 << 20, 16), 100);
+            assert_eq!(*s, 5);
+            a.dealloc(s, l(100, 16));
+            // A new chunk when the current one is full.
+            let c = a.alloc(l(BIG - 1, 1));
+            let d = a.alloc(l(BIG - 1, 1));
+            let e = a.alloc(l(BIG - 1, 1));
+            let f = a.alloc(l(BIG - 1, 1));
+            let g = a.alloc(l(BIG - 1, 1));
+            for x in [c, d, e, f, g] {
+                assert!(!x.is_null());
+                x.write_bytes(1, BIG - 1);
+            }
+            // No alignment beyond a page.
+            assert!(a.alloc(l(8, PAGE * 2)).is_null());
+        }
+    }
 }
