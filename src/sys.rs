@@ -739,14 +739,47 @@ pub fn read_text(path: &str) -> Option<String> {
 #[cfg(not(test))]
 #[unsafe(no_mangle)]
 extern "C" fn main(argc: libc::c_int, argv: *const *const c_char) -> libc::c_int {
-    for fd in 0..3 {
-        // SAFETY: F_GETFD only reads the flags of an fd number, open or not.
-        if unsafe { libc::syscall(libc::SYS_fcntl, fd, libc::F_GETFD) } == -1
-            && errno() == libc::EBADF
-            // SAFETY: a valid C string; the new fd is the lowest free one, `fd` itself.
-            && unsafe { libc::syscall(libc::SYS_openat, libc::AT_FDCWD, c"/dev/null".as_ptr(), libc::O_RDWR) } == -1
+    // As std's start: one poll of fds 0-2 (fcntl on each where poll cannot run).
+    let mut fds = [0, 1, 2].map(|fd| libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    });
+    let null = || {
+        // SAFETY: a valid C string; the new fd is the lowest free one, the closed one.
+        if unsafe {
+            libc::syscall(
+                libc::SYS_openat,
+                libc::AT_FDCWD,
+                c"/dev/null".as_ptr(),
+                libc::O_RDWR,
+            )
+        } == -1
         {
             std::process::abort();
+        }
+    };
+    // SAFETY: `fds` is an array of 3 pollfds.
+    while unsafe { libc::poll(fds.as_mut_ptr(), 3, 0) } == -1 {
+        match errno() {
+            libc::EINTR => continue,
+            libc::EINVAL | libc::EAGAIN | libc::ENOMEM => {
+                for fd in 0..3 {
+                    // SAFETY: F_GETFD only reads the flags of an fd number, open or not.
+                    if unsafe { libc::syscall(libc::SYS_fcntl, fd, libc::F_GETFD) } == -1
+                        && errno() == libc::EBADF
+                    {
+                        null();
+                    }
+                }
+                break;
+            }
+            _ => std::process::abort(),
+        }
+    }
+    for p in fds {
+        if p.revents & libc::POLLNVAL != 0 {
+            null();
         }
     }
     set_disposition(libc::SIGPIPE, libc::SIG_IGN);
