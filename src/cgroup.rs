@@ -2141,7 +2141,10 @@ pub fn remove_unconfirmed(path: &str) {
 pub fn online_cpus() -> u64 {
     let s = crate::sys::read_text("/sys/devices/system/cpu/online").unwrap_or_default();
     let mut n: u64 = 0;
-    for range in s.trim().split(',').filter(|r| !r.is_empty()) {
+    for range in s.trim().split(',') {
+        if range.is_empty() {
+            continue;
+        }
         let (a, b) = range.split_once('-').unwrap_or((range, range));
         if let (Ok(a), Ok(b)) = (a.parse::<u64>(), b.parse::<u64>()) {
             n += b.saturating_sub(a) + 1;

@@ -227,7 +227,9 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command> {
             Value(v) => {
                 image = Some(v);
                 // Options stop at IMAGE: the rest is the command, passed through untouched.
-                s.command.extend(p.raw_args().map_err(lexerr)?);
+                for a in p.raw_args().map_err(lexerr)? {
+                    s.command.push(a);
+                }
                 break;
             }
             a => match find(&a, RUN_OPTS) {
@@ -326,7 +328,9 @@ fn parse_exec(p: &mut lexopt::Parser) -> Result<Command> {
             Value(v) => {
                 s.name = v.to_string_lossy().into_owned();
                 check_ref(&s.name)?;
-                s.command.extend(p.raw_args().map_err(lexerr)?);
+                for a in p.raw_args().map_err(lexerr)? {
+                    s.command.push(a);
+                }
                 break;
             }
             a => match find(&a, EXEC_OPTS) {
@@ -500,12 +504,14 @@ fn parse_env(v: OsString) -> Result<(OsString, Option<OsString>)> {
 
 fn parse_volume(v: &str) -> Result<Volume> {
     let bad = |why: &str| invalid("--volume", v, why);
-    let parts: Vec<&str> = v.split(':').collect();
-    let (src, dst, read_only) = match parts.as_slice() {
-        [s, d] => (*s, *d, false),
-        [s, d, "ro"] => (*s, *d, true),
-        [s, d, "rw"] => (*s, *d, false),
-        [_, _, o] => return Err(bad(&format!("unknown mode '{o}' (use 'ro' or 'rw')"))),
+    let mut parts = v.split(':');
+    let (src, dst, read_only) = match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(s), Some(d), None, _) => (s, d, false),
+        (Some(s), Some(d), Some("ro"), None) => (s, d, true),
+        (Some(s), Some(d), Some("rw"), None) => (s, d, false),
+        (Some(_), Some(_), Some(o), None) => {
+            return Err(bad(&format!("unknown mode '{o}' (use 'ro' or 'rw')")));
+        }
         _ => return Err(bad("expected SRC:DST or SRC:DST:ro")),
     };
     if !src.starts_with('/') {

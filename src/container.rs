@@ -54,7 +54,7 @@ pub trait Record {
 
 impl Record for state::NameLock {
     fn cgroups(&mut self, dirs: &[(&str, Option<u64>)]) -> Result<()> {
-        self.record(dirs.iter().copied())
+        self.record(dirs)
     }
     fn init(&mut self, _pid: i32, _cgroup: Option<&Cgroup>) -> Result<()> {
         Ok(())
@@ -106,14 +106,22 @@ pub fn create_with<'p>(
             // Rootless: nothing is recorded (the state directory is root's); the next run
             // of the name removes what a killed one left in its delegated cgroup.
             let record = !placement.is_delegated();
-            let paths: Vec<String> = placement.paths().collect();
-            let intent: Vec<(&str, Option<u64>)> =
-                paths.iter().map(|p| (p.as_str(), None)).collect();
+            let mut paths: Vec<String> = Vec::new();
+            for p in placement.paths() {
+                paths.push(p);
+            }
+            let mut intent: Vec<(&str, Option<u64>)> = Vec::new();
+            for p in &paths {
+                intent.push((p.as_str(), None));
+            }
             if record {
                 rec.cgroups(&intent)?;
             }
             let cg = Cgroup::create(placement, &cp.limits)?;
-            let made: Vec<(&str, Option<u64>)> = cg.dirs().map(|(p, i)| (p, Some(i))).collect();
+            let mut made: Vec<(&str, Option<u64>)> = Vec::new();
+            for (p, i) in cg.dirs() {
+                made.push((p, Some(i)));
+            }
             if record {
                 rec.cgroups(&made)?;
             }
@@ -148,17 +156,30 @@ pub fn create_with<'p>(
     // Everything the child keeps open, worked out (and allocated) before the clone.
     let tty_child = tty_pair.as_ref().map(|(_, child)| child.as_fd());
     let mut after_root = vec![sync_r.as_raw_fd(), err_w.as_raw_fd()];
-    after_root.extend(tty_child.map(|t| t.as_raw_fd()));
-    after_root.extend(gate.map(|g| g.fd().as_raw_fd()));
+    if let Some(t) = tty_child {
+        after_root.push(t.as_raw_fd());
+    }
+    if let Some(g) = gate {
+        after_root.push(g.fd().as_raw_fd());
+    }
     let mut keep = after_root.clone();
     keep.push(c.root.image.as_raw_fd());
-    keep.extend(c.extra.join.iter().map(|(_, fd)| fd.as_raw_fd()));
-    keep.extend(c.mounts.iter().filter_map(|op| match op {
-        crate::rootfs::MountOp::Volume(v) => v.tree.get().map(|t| t.as_raw_fd()),
-        _ => None,
-    }));
-    keep.extend(cgroup_trees.iter().map(|(_, fd)| fd.as_raw_fd()));
-    keep.extend(ns_pair.as_ref().map(|(_, child)| child.as_raw_fd()));
+    for (_, fd) in &c.extra.join {
+        keep.push(fd.as_raw_fd());
+    }
+    for op in &c.mounts {
+        if let crate::rootfs::MountOp::Volume(v) = op
+            && let Some(t) = v.tree.get()
+        {
+            keep.push(t.as_raw_fd());
+        }
+    }
+    for (_, fd) in &cgroup_trees {
+        keep.push(fd.as_raw_fd());
+    }
+    if let Some((_, child)) = &ns_pair {
+        keep.push(child.as_raw_fd());
+    }
     let child_fds = ChildFds {
         ns_sock: ns_pair.as_ref().map(|(_, child)| child.as_fd()),
         sync: sync_r.as_fd(),
@@ -437,7 +458,9 @@ pub fn wait(ct: &mut Container<'_>) -> Result<Outcome> {
     let mut serve = |l: BorrowedFd<'_>| {
         let (rec, dirs) = record.get_or_insert_with(|| running(ct));
         let mut fds = vec![ct.pidfd.as_fd()];
-        fds.extend(dirs.iter().map(|d| d.as_fd()));
+        for d in dirs.iter() {
+            fds.push(d.as_fd());
+        }
         let owner_only = match ct.ns_sock {
             Some(_) => crate::init::NS_FILES.len(),
             None => 0,
@@ -475,24 +498,26 @@ fn running(ct: &Container<'_>) -> (Vec<u8>, Vec<OwnedFd>) {
         env: p.envp.strings(),
         rootless: ct.ns_sock.is_some(),
     };
-    let mut dirs = ct.cgroup.as_ref().map_or_else(Vec::new, |cg| {
-        cg.dirs()
-            .filter_map(|(path, _)| {
-                rustix::fs::open(
-                    path,
-                    rustix::fs::OFlags::PATH
-                        | rustix::fs::OFlags::DIRECTORY
-                        | rustix::fs::OFlags::CLOEXEC,
-                    rustix::fs::Mode::empty(),
-                )
-                .ok()
-            })
-            .collect()
-    });
+    let mut dirs = Vec::new();
+    if let Some(cg) = &ct.cgroup {
+        for (path, _) in cg.dirs() {
+            if let Ok(fd) = rustix::fs::open(
+                path,
+                rustix::fs::OFlags::PATH
+                    | rustix::fs::OFlags::DIRECTORY
+                    | rustix::fs::OFlags::CLOEXEC,
+                rustix::fs::Mode::empty(),
+            ) {
+                dirs.push(fd);
+            }
+        }
+    }
     // Rootless: the init's root and namespaces, last (sent by then: it sends them before
     // its command can run, or it failed and closed the socket).
     if let Some(sock) = &ct.ns_sock {
-        dirs.extend(state::receive_fds(sock.as_fd(), &mut [0u8; 1]).1);
+        for fd in state::receive_fds(sock.as_fd(), &mut [0u8; 1]).1 {
+            dirs.push(fd);
+        }
     }
     (r.encode(), dirs)
 }

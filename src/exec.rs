@@ -101,7 +101,7 @@ pub fn child_namespaces(init: i32) -> Option<Vec<OwnedFd>> {
     let ppid = |pid: &str| {
         let text = sys::read_text(&format!("/proc/{pid}/stat"))?;
         let after = &text[sys::split_last(&text, b')')?.0.len() + 1..];
-        after.split_whitespace().nth(1)?.parse::<i32>().ok()
+        crate::user::parse_u32(after.split_whitespace().nth(1)?).map(|p| p as i32)
     };
     let proc = rustix::fs::open(
         c"/proc",
@@ -117,22 +117,26 @@ pub fn child_namespaces(init: i32) -> Option<Vec<OwnedFd>> {
         if ppid(pid) != Some(init) {
             continue;
         }
-        let fds: Option<Vec<OwnedFd>> = crate::init::NS_FILES
-            .iter()
-            .map(|f| {
-                let f = f
-                    .to_str()
-                    .ok()?
-                    .strip_prefix("/proc/self")
-                    .unwrap_or("/root");
+        // Each file, or None from the first that cannot be opened on.
+        let mut fds = Some(Vec::new());
+        for f in crate::init::NS_FILES {
+            let fd = f.to_str().ok().and_then(|f| {
+                let f = f.strip_prefix("/proc/self").unwrap_or("/root");
                 rustix::fs::open(
                     format!("/proc/{pid}{f}").as_str(),
                     OFlags::RDONLY | OFlags::CLOEXEC,
                     Mode::empty(),
                 )
                 .ok()
-            })
-            .collect();
+            });
+            match (&mut fds, fd) {
+                (Some(v), Some(fd)) => v.push(fd),
+                _ => {
+                    fds = None;
+                    break;
+                }
+            }
+        }
         if ppid(pid) == Some(init) {
             return fds;
         }
@@ -194,12 +198,12 @@ pub fn start(t: &Target, p: &ProcessPlan, preserve: u32, orphan: bool) -> Result
     };
     // The container's namespaces that are not crab-can's own already, told apart before it
     // joins any (then its /proc/self is no longer its own).
-    let ns: Vec<&OwnedFd> =
-        t.ns.iter()
-            .zip(&init::NS_FILES[1..])
-            .filter(|(fd, path)| !is_own(fd.as_fd(), path))
-            .map(|(fd, _)| fd)
-            .collect();
+    let mut ns: Vec<&OwnedFd> = Vec::new();
+    for (fd, path) in t.ns.iter().zip(&init::NS_FILES[1..]) {
+        if !is_own(fd.as_fd(), path) {
+            ns.push(fd);
+        }
+    }
     let cgroup_ns = cgroup_ns.as_ref().or_else(|| {
         t.ns.last()
             .filter(|c| ns.last().is_some_and(|l| l.as_raw_fd() == c.as_raw_fd()))
@@ -211,15 +215,24 @@ pub fn start(t: &Target, p: &ProcessPlan, preserve: u32, orphan: bool) -> Result
     let tty_pair = container::terminal_pair(p)?;
     let tty_child = tty_pair.as_ref().map(|(_, c)| c.as_fd());
     let mut keep = vec![sync_r.as_raw_fd(), err_w.as_raw_fd(), t.pidfd.as_raw_fd()];
-    keep.extend(cgroup_ns.map(|c| c.as_raw_fd()));
-    keep.extend(tty_child.map(|c| c.as_raw_fd()));
+    if let Some(c) = cgroup_ns {
+        keep.push(c.as_raw_fd());
+    }
+    if let Some(c) = tty_child {
+        keep.push(c.as_raw_fd());
+    }
     let own = keep.clone();
-    keep.extend(3..3 + preserve as i32);
+    for fd in 3..3 + preserve as i32 {
+        keep.push(fd);
+    }
     let v2 = t.cgroups.iter().map(|d| d.as_fd()).find(|d| is_v2(*d));
     let me = rustix::process::getpid().as_raw_nonzero().get();
     for dir in t.cgroups.iter().filter(|d| !is_v2(d.as_fd())) {
         move_into(dir.as_fd(), me).map_err(|e| {
-            Error::sys(format!("cannot move into container {}'s cgroup", t.name), e)
+            Error::sys_msg(
+                format_args!("cannot move into container {}'s cgroup", t.name),
+                e,
+            )
         })?;
     }
 
@@ -232,9 +245,9 @@ pub fn start(t: &Target, p: &ProcessPlan, preserve: u32, orphan: bool) -> Result
             .try_for_each(|fd| join_fd(fd)),
     };
     joined.map_err(|e| match e {
-        Errno::SRCH => Error::new(format!("container {} is not running", t.name)),
-        e => Error::sys(
-            format!("cannot join the namespaces of container {}", t.name),
+        Errno::SRCH => Error::msg(format_args!("container {} is not running", t.name)),
+        e => Error::sys_msg(
+            format_args!("cannot join the namespaces of container {}", t.name),
             e,
         ),
     })?;
@@ -277,11 +290,11 @@ pub fn start(t: &Target, p: &ProcessPlan, preserve: u32, orphan: bool) -> Result
         }) => (pid, pidfd, in_cgroup),
         Err(Errno::AGAIN) => return Err(pids_full(t)),
         Err(Errno::NOMEM) => {
-            return Err(Error::new(format!("container {} has stopped", t.name)));
+            return Err(Error::msg(format_args!("container {} has stopped", t.name)));
         }
         Err(e) => {
-            return Err(Error::sys(
-                format!("cannot start a process in container {}", t.name),
+            return Err(Error::sys_msg(
+                format_args!("cannot start a process in container {}", t.name),
                 e,
             ));
         }
@@ -306,8 +319,8 @@ pub fn start(t: &Target, p: &ProcessPlan, preserve: u32, orphan: bool) -> Result
     if let (Some(dir), false) = (v2, in_cgroup) {
         if let Err(e) = move_into(dir, pid) {
             let _ = rustix::process::pidfd_send_signal(&pidfd, rustix::process::Signal::KILL);
-            return Err(Error::sys(
-                format!("cannot move the process into container {}'s cgroup", t.name),
+            return Err(Error::sys_msg(
+                format_args!("cannot move the process into container {}'s cgroup", t.name),
                 e,
             ));
         }
@@ -345,7 +358,7 @@ pub fn failure(t: &Target, p: &ProcessPlan, f: Failure) -> Error {
 
 fn pids_full(t: &Target) -> Error {
     let limit = t.pids.map_or_else(String::new, |n| format!(" ({n})"));
-    Error::new(format!(
+    Error::msg(format_args!(
         "cannot start in container {}: its --pids limit{limit} is reached",
         t.name
     ))

@@ -131,13 +131,15 @@ pub fn host_traces() -> Option<[(usize, usize); 2]> {
     let stat = sys::read_text("/proc/self/stat")?;
     let after_comm = &stat[sys::split_last(&stat, b')')?.0.len() + 1..];
     // Field 3 (state) is the first after the command name; fields 48-51 follow.
-    let f: Vec<usize> = after_comm
-        .split_whitespace()
-        .skip(45)
-        .take(4)
-        .map(|v| v.parse::<u64>().ok().map(|n| n as usize))
-        .collect::<Option<_>>()?;
-    (f.len() == 4 && f[0] <= f[1] && f[2] <= f[3]).then(|| [(f[0], f[1]), (f[2], f[3])])
+    let mut words = after_comm.split_whitespace();
+    for _ in 0..45 {
+        words.next()?;
+    }
+    let mut f = [0usize; 4];
+    for n in &mut f {
+        *n = words.next()?.parse::<u64>().ok()? as usize;
+    }
+    (f[0] <= f[1] && f[2] <= f[3]).then(|| [(f[0], f[1]), (f[2], f[3])])
 }
 
 pub fn report(err: BorrowedFd<'_>, f: Failure) {

@@ -4,6 +4,8 @@
 //! result of a run into an exit status and at most one line on stderr. The modules are
 //! named after the kernel concepts they drive; see README.md.
 #![deny(unsafe_code)]
+// The C entry point is sys::main: std's runtime start and cleanup are not linked.
+#![cfg_attr(not(test), no_main)]
 
 // The OCI parts (Placement::oci, signal_all, ...) are used once the OCI commands land.
 mod cgroup;
@@ -33,19 +35,20 @@ mod userns;
 #[global_allocator]
 static ALLOCATOR: sys::Arena = sys::Arena::new();
 
-fn main() {
+/// The program, from the arguments after its own name (sys::main collects them).
+#[cfg_attr(test, allow(dead_code))]
+fn main(args: Vec<std::ffi::OsString>) -> ! {
     // First of all: the signals crab-can handles wait in a queue from here on (a run reads
     // them through a signalfd and passes them on to the command once it runs), so even a
     // signal in crab-can's first microseconds never kills it halfway through.
     if let Err(e) = signal::block() {
         let code = error::print(&error::Error::sys("cannot block signals", e));
-        std::process::exit(i32::from(code));
+        sys::exit(i32::from(code));
     }
-    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     // runc's command line (an engine driving crab-can) or the docker-like one.
     let first = args.first().and_then(|a| a.to_str()).unwrap_or("");
     if oci::is_oci(first) || (first == "run" && oci::is_oci_run(&args)) || oci::is_oci_form(&args) {
-        std::process::exit(i32::from(oci::main(args)));
+        sys::exit(i32::from(oci::main(args)));
     }
     let code = match cli::parse(args) {
         Ok(cli::Command::Help) => {
@@ -69,5 +72,5 @@ fn main() {
         }
         Err(e) => error::print(&e),
     };
-    std::process::exit(i32::from(code));
+    sys::exit(i32::from(code));
 }

@@ -33,7 +33,10 @@ pub struct CStrings {
 
 impl CStrings {
     pub fn new(items: Vec<CString>) -> CStrings {
-        let mut ptrs: Vec<*const c_char> = items.iter().map(|s| s.as_ptr()).collect();
+        let mut ptrs: Vec<*const c_char> = Vec::new();
+        for s in &items {
+            ptrs.push(s.as_ptr());
+        }
         ptrs.push(std::ptr::null());
         CStrings {
             _owned: items,
@@ -57,10 +60,11 @@ impl CStrings {
 
     /// The strings, as text.
     pub fn strings(&self) -> Vec<String> {
-        self._owned
-            .iter()
-            .map(|s| s.to_string_lossy().into_owned())
-            .collect()
+        let mut out = Vec::new();
+        for s in &self._owned {
+            out.push(s.to_string_lossy().into_owned());
+        }
+        out
     }
 }
 
@@ -148,21 +152,31 @@ pub struct Terminal {
 pub fn parents(path: &str) -> Vec<CString> {
     let mut out = Vec::new();
     let mut acc = String::new();
-    let comps: Vec<&str> = path
-        .split('/')
-        .filter(|c| !c.is_empty() && *c != ".")
-        .collect();
-    for c in comps.iter().take(comps.len().saturating_sub(1)) {
-        acc.push('/');
-        acc.push_str(c);
-        out.push(cstring(acc.as_bytes()));
+    // Each component, once the next one is known not to be the last.
+    let mut prev: Option<&str> = None;
+    for c in path.split('/') {
+        if c.is_empty() || c == "." {
+            continue;
+        }
+        if let Some(p) = prev {
+            acc.push('/');
+            acc.push_str(p);
+            out.push(cstring(acc.as_bytes()));
+        }
+        prev = Some(c);
     }
     out
 }
 
 pub fn cstring(b: &[u8]) -> CString {
     // Every input was checked for NUL bytes by the command line; strip any that slipped by.
-    CString::new(b.iter().copied().filter(|&c| c != 0).collect::<Vec<u8>>()).unwrap_or_default()
+    let mut v = Vec::with_capacity(b.len() + 1);
+    for &c in b {
+        if c != 0 {
+            v.push(c);
+        }
+    }
+    CString::new(v).unwrap_or_default()
 }
 
 /// The largest `/etc/passwd` or `/etc/group` read from IMAGE. The files are IMAGE's, so
@@ -263,24 +277,30 @@ pub fn exec_candidates(cmd: &[u8], path: &[u8]) -> Vec<CString> {
     if cmd.contains(&b'/') {
         return vec![cstring(cmd)];
     }
-    path.split(|&c| c == b':')
-        .map(|dir| {
-            let dir: &[u8] = if dir.is_empty() { b"." } else { dir };
-            let mut p = dir.to_vec();
-            if !p.ends_with(b"/") {
-                p.push(b'/');
-            }
-            p.extend_from_slice(cmd);
-            cstring(&p)
-        })
-        .collect()
+    let mut out = Vec::new();
+    for dir in path.split(|&c| c == b':') {
+        let dir: &[u8] = if dir.is_empty() { b"." } else { dir };
+        let mut p = dir.to_vec();
+        if !p.ends_with(b"/") {
+            p.push(b'/');
+        }
+        p.extend_from_slice(cmd);
+        out.push(cstring(&p));
+    }
+    out
 }
 
 fn random_name() -> Result<String> {
     let mut b = [0u8; 6];
     rustix::rand::getrandom(&mut b, rustix::rand::GetRandomFlags::empty())
         .map_err(|e| Error::sys("cannot read random bytes for the container name", e))?;
-    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+    let mut name = String::new();
+    for x in b {
+        for d in [x >> 4, x & 15] {
+            name.push(char::from(b"0123456789abcdef"[usize::from(d)]));
+        }
+    }
+    Ok(name)
 }
 
 /// A host path to bind inside: a detached copy of its mount tree made here (as root), or
@@ -763,14 +783,11 @@ pub fn exec_process(
             (user.uid, user.gid)
         }
     };
-    let mut env: Vec<(OsString, OsString)> = r
-        .env
-        .iter()
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (k.into(), v.into())
-        })
-        .collect();
+    let mut env: Vec<(OsString, OsString)> = Vec::new();
+    for kv in &r.env {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        env.push((k.into(), v.into()));
+    }
     for (k, v) in &spec.env {
         let Some(v) = v.clone().or_else(|| std::env::var_os(k)) else {
             continue;

@@ -10,7 +10,7 @@ use crate::{exec, json, oci, plan, sys};
 use rustix::fd::{AsFd, OwnedFd};
 
 fn unknown(name: &str) -> Error {
-    Error::new(format!("no container named {name}"))
+    Error::msg(format_args!("no container named {name}"))
 }
 
 /// `exec`: run a command in the running container NAME; the exit status as for `run`.
@@ -49,17 +49,29 @@ fn exec_in(spec: &ExecSpec, r: Running, mut fds: Vec<OwnedFd>) -> Result<u8> {
             display: spec.name.clone(),
         }),
     }
-    .ok_or_else(|| Error::new(format!("container {} is not running", spec.name)))?;
+    .ok_or_else(|| Error::msg(format_args!("container {} is not running", spec.name)))?;
     let p = plan::exec_process(&r, spec, &root)?;
     let target = exec::Target {
         name: spec.name.clone(),
         pid: r.pid,
         pidfd,
-        cgroups: fds.collect(),
-        pids: r
-            .limits
-            .split(' ')
-            .find_map(|w| w.strip_prefix("pids=")?.parse().ok()),
+        cgroups: {
+            let mut rest = Vec::new();
+            for fd in fds {
+                rest.push(fd);
+            }
+            rest
+        },
+        pids: {
+            let mut pids = None;
+            for w in r.limits.split(' ') {
+                if let Some(Ok(n)) = w.strip_prefix("pids=").map(str::parse) {
+                    pids = Some(n);
+                    break;
+                }
+            }
+            pids
+        },
         ns,
     };
     let started = exec::start(&target, &p, 0, spec.detach)?;
@@ -78,7 +90,7 @@ pub fn kill(name: &str, sig: i32) -> Result<u8> {
     };
     let pidfd = fds.first().ok_or_else(|| unknown(name))?;
     sys::pidfd_signal(pidfd.as_fd(), sig)
-        .map_err(|e| Error::sys(format!("cannot signal container {name}"), e))?;
+        .map_err(|e| Error::sys_msg(format_args!("cannot signal container {name}"), e))?;
     Ok(0)
 }
 

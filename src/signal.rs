@@ -88,9 +88,9 @@ pub fn parse(s: &str) -> crate::error::Result<i32> {
         let n = if rest.is_empty() {
             0
         } else {
-            rest.strip_prefix(if sign > 0 { '+' } else { '-' })?
-                .parse()
-                .ok()?
+            // At most 30 fits in the range; larger (or huge) numbers are refused below.
+            crate::user::parse_u32(rest.strip_prefix(if sign > 0 { '+' } else { '-' })?)?.min(99)
+                as i32
         };
         let v = base + sign * n;
         (34..=64).contains(&v).then_some(v)

@@ -131,7 +131,7 @@ fn own_prefix(name: &str) -> String {
 /// when it is not root and names its own).
 fn holder(name: &str) -> u32 {
     match name.split_once('/') {
-        Some((u, _)) => u[1..].parse().unwrap_or(u32::MAX),
+        Some((u, _)) => crate::user::parse_u32(&u[1..]).unwrap_or(u32::MAX),
         None => rustix::process::geteuid().as_raw(),
     }
 }
@@ -187,14 +187,16 @@ pub fn lock(name: &str) -> Result<NameLock> {
             Ok(None) if attempt < 10 => std::thread::sleep(std::time::Duration::from_millis(5)),
             Ok(None) => break,
             Err(e) => {
-                return Err(Error::sys(
-                    format!("cannot take the container name '{name}'"),
+                return Err(Error::sys_msg(
+                    format_args!("cannot take the container name '{name}'"),
                     e,
                 ));
             }
         }
     }
-    Err(Error::new(format!("container {name} is already running")))
+    Err(Error::msg(format_args!(
+        "container {name} is already running"
+    )))
 }
 
 fn state_file(name: &str) -> String {
@@ -252,15 +254,15 @@ impl NameLock {
     /// before any of them exists (no inode yet), then again once each exists. The file is
     /// complete before anything it lists is made: each version is written whole with one
     /// `pwrite` (a later version only grows), so a kill leaves the old version or the new.
-    pub fn record<'a>(
-        &mut self,
-        dirs: impl IntoIterator<Item = (&'a str, Option<u64>)>,
-    ) -> Result<()> {
-        let text: String = dirs.into_iter().map(|(p, i)| record_line(p, i)).collect();
+    pub fn record(&mut self, dirs: &[(&str, Option<u64>)]) -> Result<()> {
+        let mut text = String::new();
+        for &(p, i) in dirs {
+            text += &record_line(p, i);
+        }
         let file = state_file(&self.name);
         let cannot = |e| {
-            Error::sys(
-                format!(
+            Error::sys_msg(
+                format_args!(
                     "cannot record the container's cgroups in {file} (needed to remove them after a crash)"
                 ),
                 e,
@@ -386,10 +388,11 @@ impl Running {
             out += &n.to_string();
             out.push('\0');
         }
-        for f in [&self.image, &self.command, &self.limits, &self.cwd]
-            .into_iter()
-            .chain(&self.env)
-        {
+        for f in [&self.image, &self.command, &self.limits, &self.cwd] {
+            out += f;
+            out.push('\0');
+        }
+        for f in &self.env {
             out += f;
             out.push('\0');
         }
@@ -404,6 +407,11 @@ impl Running {
         let (pid, started, uid, gid, caps, seccomp) =
             (num()?, num()?, num()?, num()?, num()?, num()?);
         let mut s = || f.next().map(str::to_string);
+        let (image, command, limits, cwd) = (s()?, s()?, s()?, s()?);
+        let mut env = Vec::new();
+        for e in f {
+            env.push(e.to_string());
+        }
         Some(Running {
             pid: pid as i32,
             started,
@@ -412,11 +420,11 @@ impl Running {
             caps,
             seccomp: seccomp & 1 == 1,
             rootless: seccomp & 2 != 0,
-            image: s()?,
-            command: s()?,
-            limits: s()?,
-            cwd: s()?,
-            env: f.map(str::to_string).collect(),
+            image,
+            command,
+            limits,
+            cwd,
+            env,
         })
     }
 }
@@ -485,26 +493,31 @@ pub fn ask(name: &str) -> Result<Option<(Running, Vec<OwnedFd>)>> {
     match rustix::net::connect(&sock, &addr) {
         Ok(()) => {}
         Err(Errno::CONNREFUSED) | Err(Errno::NOENT) => return Ok(None),
-        Err(e) => return Err(Error::sys(format!("cannot reach container {name}"), e)),
+        Err(e) => {
+            return Err(Error::sys_msg(
+                format_args!("cannot reach container {name}"),
+                e,
+            ));
+        }
     }
     // The listener's credentials, known before it accepts: never trust a name another
     // user bound (it could hand us fds into namespaces of its own).
     match peer_uid(sock.as_fd()) {
         Some(uid) if uid == holder(name) => {}
         Some(uid) => {
-            return Err(Error::new(format!(
+            return Err(Error::msg(format_args!(
                 "@crab-can/{name} is held by uid {uid}, not by crab-can"
             )));
         }
         None => {
-            return Err(Error::new(format!(
+            return Err(Error::msg(format_args!(
                 "cannot check who holds @crab-can/{name}"
             )));
         }
     }
     let mut buf = vec![0u8; MAX_RECORD];
     let (n, fds) = receive_fds(sock.as_fd(), &mut buf);
-    let n = n.map_err(|e| Error::sys(format!("cannot hear from container {name}"), e))?;
+    let n = n.map_err(|e| Error::sys_msg(format_args!("cannot hear from container {name}"), e))?;
     // A container that is ending closes the connection without a word.
     if n == 0 || fds.is_empty() {
         return Ok(None);
@@ -513,13 +526,13 @@ pub fn ask(name: &str) -> Result<Option<(Running, Vec<OwnedFd>)>> {
     // process, or root would be led into namespaces the user does not own.
     let uid = holder(name);
     if uid != 0 && !runs_as(fds[0].as_fd(), uid) {
-        return Err(Error::new(format!(
+        return Err(Error::msg(format_args!(
             "container {name} handed over a process that is not uid {uid}'s"
         )));
     }
     match Running::decode(&buf[..n]) {
         Some(r) => Ok(Some((r, fds))),
-        None => Err(Error::new(format!(
+        None => Err(Error::msg(format_args!(
             "container {name} sent a record crab-can cannot read"
         ))),
     }
@@ -583,9 +596,18 @@ pub fn names() -> Result<Vec<String>> {
     let mut out: Vec<String> = Vec::new();
     // "Num RefCount Protocol Flags Type St Inode Path": flags 00010000 is a listener,
     // type 0005 SEQPACKET.
-    for line in text.lines().skip(1) {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        if f.len() < 8 || f[3] != "00010000" || f[4] != "0005" {
+    let mut lines = text.lines();
+    lines.next();
+    for line in lines {
+        // The first 8 words, and how many there are.
+        let (mut f, mut len) = ([""; 8], 0);
+        for w in line.split_whitespace() {
+            if len < 8 {
+                f[len] = w;
+            }
+            len += 1;
+        }
+        if len < 8 || f[3] != "00010000" || f[4] != "0005" {
             continue;
         }
         // A rootless user sees its own (`uUID/` taken off); root sees every one.

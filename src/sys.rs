@@ -176,8 +176,38 @@ pub fn sigprocmask(how: i32, set: &libc::sigset_t) -> Result<(), Errno> {
 /// Reset a signal's disposition to the default (SIGPIPE is ignored by Rust's runtime, and
 /// an ignored signal would otherwise stay ignored across execve).
 pub fn default_signal(sig: i32) {
-    // SAFETY: SIG_DFL is always a valid disposition.
-    unsafe { libc::signal(sig, libc::SIG_DFL) };
+    set_disposition(sig, libc::SIG_DFL);
+}
+
+/// The kernel's `struct sigaction` (x86_64 and aarch64 alike).
+#[repr(C)]
+struct KernelSigaction {
+    handler: libc::sighandler_t,
+    flags: libc::c_ulong,
+    restorer: usize,
+    mask: u64,
+}
+
+/// `signal(sig, handler)` for SIG_DFL or SIG_IGN as one `rt_sigaction` (as musl's, with
+/// SA_RESTART and an empty mask; no handler runs, so no restorer is needed).
+fn set_disposition(sig: i32, handler: libc::sighandler_t) {
+    let sa = KernelSigaction {
+        handler,
+        flags: libc::SA_RESTART as libc::c_ulong,
+        restorer: 0,
+        mask: 0,
+    };
+    // SAFETY: `sa` is a valid kernel sigaction for the call; no old action is asked for;
+    // the kernel's sigset is 8 bytes.
+    unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigaction,
+            sig,
+            &sa as *const KernelSigaction,
+            std::ptr::null_mut::<KernelSigaction>(),
+            8usize,
+        )
+    };
 }
 
 /// A close-on-exec signalfd for `set` (which must already be blocked).
@@ -253,7 +283,7 @@ pub fn trim_end_byte(s: &str, b: u8) -> &str {
 /// Let `fd` survive `execve` (clear FD_CLOEXEC); a number that is not open is left alone.
 pub fn keep_on_exec(fd: RawFd) {
     // SAFETY: F_SETFD on any number only changes that fd's flags, or fails with EBADF.
-    unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+    unsafe { libc::syscall(libc::SYS_fcntl, fd, libc::F_SETFD, 0) };
 }
 
 /// Close every fd above 2 except those in `keep` (in any order).
@@ -311,10 +341,11 @@ fn close_listed_fds(keep: &dyn Fn(RawFd) -> bool) -> Result<(), Errno> {
             let entry = entry?;
             let Some(fd) = std::str::from_utf8(entry.file_name().to_bytes())
                 .ok()
-                .and_then(|n| n.parse::<RawFd>().ok())
+                .and_then(crate::user::parse_u32)
             else {
                 continue;
             };
+            let fd = fd as RawFd;
             if fd != dir.as_raw_fd() && !keep(fd) {
                 close(fd);
                 closed = true;
@@ -698,6 +729,116 @@ pub fn write_all(fd: BorrowedFd<'_>, mut buf: &[u8]) -> Result<(), Errno> {
 /// A small text file by path ([`read_small`], up to 1 MiB, UTF-8).
 pub fn read_text(path: &str) -> Option<String> {
     String::from_utf8(read_small(rustix::fs::CWD, path, 1 << 20)?).ok()
+}
+
+/// The C entry point, in place of std's runtime start: what that start does that crab-can
+/// relies on, done here. A closed stdin, stdout or stderr is opened on /dev/null (nothing
+/// crab-can opens may become fd 0, 1 or 2), and SIGPIPE is ignored (a write to a closed
+/// pipe fails with EPIPE instead of killing crab-can); then `main` gets the arguments
+/// after the program's name.
+#[cfg(not(test))]
+#[unsafe(no_mangle)]
+extern "C" fn main(argc: libc::c_int, argv: *const *const c_char) -> libc::c_int {
+    // As std's start: one poll of fds 0-2 (fcntl on each where poll cannot run).
+    let mut fds = [0, 1, 2].map(|fd| libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    });
+    let null = || {
+        // SAFETY: a valid C string; the new fd is the lowest free one, the closed one.
+        if unsafe {
+            libc::syscall(
+                libc::SYS_openat,
+                libc::AT_FDCWD,
+                c"/dev/null".as_ptr(),
+                libc::O_RDWR,
+            )
+        } == -1
+        {
+            std::process::abort();
+        }
+    };
+    // SAFETY: `fds` is an array of 3 pollfds.
+    while unsafe { libc::poll(fds.as_mut_ptr(), 3, 0) } == -1 {
+        match errno() {
+            libc::EINTR => continue,
+            libc::EINVAL | libc::EAGAIN | libc::ENOMEM => {
+                for fd in 0..3 {
+                    // SAFETY: F_GETFD only reads the flags of an fd number, open or not.
+                    if unsafe { libc::syscall(libc::SYS_fcntl, fd, libc::F_GETFD) } == -1
+                        && errno() == libc::EBADF
+                    {
+                        null();
+                    }
+                }
+                break;
+            }
+            _ => std::process::abort(),
+        }
+    }
+    for p in fds {
+        if p.revents & libc::POLLNVAL != 0 {
+            null();
+        }
+    }
+    set_disposition(libc::SIGPIPE, libc::SIG_IGN);
+    let mut args = Vec::new();
+    for i in 1..argc.max(1) as usize {
+        // SAFETY: the kernel's argv: argc pointers to NUL-terminated strings that live as
+        // long as the process.
+        let a = unsafe { CStr::from_ptr(*argv.add(i)) };
+        args.push(std::os::unix::ffi::OsStringExt::from_vec(
+            a.to_bytes().to_vec(),
+        ));
+    }
+    crate::main(args)
+}
+
+/// A terminal's settings, as rustix reads them: TCGETS2, or TCGETS where the kernel (or a
+/// seccomp profile) refuses that.
+pub fn tc_get(fd: BorrowedFd<'_>) -> Result<libc::termios2, Errno> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: all-zero bytes are a valid termios2 (plain integers).
+    let mut t: libc::termios2 = unsafe { std::mem::zeroed() };
+    for req in [libc::TCGETS2, libc::TCGETS] {
+        // SAFETY: the ioctl writes at most a termios2 (TCGETS: its first part) into `t`.
+        let r = check(unsafe {
+            libc::syscall(
+                libc::SYS_ioctl,
+                fd.as_raw_fd(),
+                req as libc::c_ulong,
+                &mut t as *mut libc::termios2,
+            )
+        });
+        match r {
+            Err(Errno::NOTTY | Errno::ACCESS) if req == libc::TCGETS2 => {}
+            r => return r.map(|_| t),
+        }
+    }
+    Ok(t)
+}
+
+/// Set a terminal's settings at once, as rustix's `tcsetattr(.., Now, ..)`: TCSETS2, or
+/// TCSETS where the kernel (or a seccomp profile) refuses that.
+pub fn tc_set(fd: BorrowedFd<'_>, t: &libc::termios2) -> Result<(), Errno> {
+    use std::os::fd::AsRawFd;
+    for req in [libc::TCSETS2, libc::TCSETS] {
+        // SAFETY: the ioctl only reads a termios2 (TCSETS: its first part) from `t`.
+        let r = check(unsafe {
+            libc::syscall(
+                libc::SYS_ioctl,
+                fd.as_raw_fd(),
+                req as libc::c_ulong,
+                t as *const libc::termios2,
+            )
+        });
+        match r {
+            Err(Errno::NOTTY | Errno::ACCESS) if req == libc::TCSETS2 => {}
+            r => return r.map(drop),
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::io::Errno;
-use rustix::termios::{OptionalActions, Termios, Winsize};
+use rustix::termios::Winsize;
 use std::mem::MaybeUninit;
 
 /// Whether crab-can should give the command a pseudo-terminal.
@@ -127,24 +127,37 @@ pub fn receive_master(sock: BorrowedFd<'_>) -> Result<Option<OwnedFd>, Errno> {
 
 /// The caller's terminal in raw mode; its settings come back when this is dropped.
 pub struct RawMode {
-    saved: Termios,
+    saved: libc::termios2,
 }
 
 impl RawMode {
     pub fn enter() -> Result<RawMode, Errno> {
         let stdin = rustix::stdio::stdin();
-        let saved = rustix::termios::tcgetattr(stdin)?;
-        let mut raw = saved.clone();
-        raw.make_raw();
-        rustix::termios::tcsetattr(stdin, OptionalActions::Now, &raw)?;
+        let saved = crate::sys::tc_get(stdin)?;
+        // cfmakeraw's changes.
+        let mut raw = saved;
+        raw.c_iflag &= !(libc::IGNBRK
+            | libc::BRKINT
+            | libc::PARMRK
+            | libc::ISTRIP
+            | libc::INLCR
+            | libc::IGNCR
+            | libc::ICRNL
+            | libc::IXON);
+        raw.c_oflag &= !libc::OPOST;
+        raw.c_lflag &= !(libc::ECHO | libc::ECHONL | libc::ICANON | libc::ISIG | libc::IEXTEN);
+        raw.c_cflag &= !(libc::CSIZE | libc::PARENB);
+        raw.c_cflag |= libc::CS8;
+        raw.c_cc[libc::VMIN] = 1;
+        raw.c_cc[libc::VTIME] = 0;
+        crate::sys::tc_set(stdin, &raw)?;
         Ok(RawMode { saved })
     }
 }
 
 impl Drop for RawMode {
     fn drop(&mut self) {
-        let _ =
-            rustix::termios::tcsetattr(rustix::stdio::stdin(), OptionalActions::Now, &self.saved);
+        let _ = crate::sys::tc_set(rustix::stdio::stdin(), &self.saved);
     }
 }
 

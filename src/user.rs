@@ -207,10 +207,11 @@ pub fn resolve(
         Some((u, g)) => (u, Some(g)),
         None => (spec, None),
     };
-    let bad = |why: String| Error::msg(format_args!("invalid --user '{spec}': {why}"));
+    let bad =
+        |why: std::fmt::Arguments<'_>| Error::msg(format_args!("invalid --user '{spec}': {why}"));
     let numeric_uid = u.bytes().all(|c| c.is_ascii_digit());
     let (uid, entry) = if numeric_uid {
-        let uid = id(u).ok_or_else(|| bad(format!("'{u}' is not a valid uid")))?;
+        let uid = id(u).ok_or_else(|| bad(format_args!("'{u}' is not a valid uid")))?;
         // The entry gives the primary group and the home: read passwd only for those.
         let entry = if need_home || g.is_none() {
             find_passwd(passwd()?, &|e| e.uid == uid)?
@@ -220,9 +221,9 @@ pub fn resolve(
         (uid, entry)
     } else {
         let e = find_passwd(passwd()?, &|e| e.name == u)?
-            .ok_or_else(|| bad(format!("no user '{u}' in the image's /etc/passwd")))?;
+            .ok_or_else(|| bad(format_args!("no user '{u}' in the image's /etc/passwd")))?;
         if e.uid == u32::MAX {
-            return Err(bad(format!(
+            return Err(bad(format_args!(
                 "user '{u}' has uid 4294967295, which is not an id"
             )));
         }
@@ -231,12 +232,12 @@ pub fn resolve(
     let gid = match g {
         None => entry.as_ref().map_or(uid, |e| e.gid),
         Some(g) if g.bytes().all(|c| c.is_ascii_digit()) => {
-            id(g).ok_or_else(|| bad(format!("'{g}' is not a valid gid")))?
+            id(g).ok_or_else(|| bad(format_args!("'{g}' is not a valid gid")))?
         }
         Some(g) => find(group()?, "/etc/group", 3, |f| {
             (f[0] == g).then(|| id(f[2])).flatten()
         })?
-        .ok_or_else(|| bad(format!("no group '{g}' in the image's /etc/group")))?,
+        .ok_or_else(|| bad(format_args!("no group '{g}' in the image's /etc/group")))?,
     };
     let home = entry
         .map(|e| e.home)

@@ -36,7 +36,8 @@ impl IdMaps {
 /// range.
 pub fn caller_maps() -> IdMaps {
     let own = own_ids();
-    let mut lines = own.map(|id| format!("0 {id} 1\n"));
+    let own_lines = || own.map(|id| format!("0 {id} 1\n"));
+    let mut lines = own_lines();
     let name = user_name(own[0]);
     if let [Some(u), Some(g)] = [
         sub_range("/etc/subuid", own[0], name.as_deref()),
@@ -49,7 +50,7 @@ pub fn caller_maps() -> IdMaps {
         if maps.helper.is_some() {
             return maps;
         }
-        lines = own.map(|id| format!("0 {id} 1\n"));
+        lines = own_lines();
     }
     IdMaps {
         lines,
@@ -68,10 +69,19 @@ fn own_ids() -> [u32; 2] {
 /// they name more than its own ids, which only `newuidmap` and `newgidmap` (found on
 /// PATH) may write.
 pub fn from_lines(lines: [String; 2]) -> IdMaps {
-    let own_only = lines.iter().zip(own_ids()).all(|(l, id)| {
-        let f: Vec<&str> = l.split_ascii_whitespace().collect();
-        f.len() == 3 && f[1] == id.to_string() && f[2] == "1"
-    });
+    let mut own_only = true;
+    for (l, id) in lines.iter().zip(own_ids()) {
+        let mut f = l.split_ascii_whitespace();
+        let id = id.to_string();
+        if !(f.next().is_some()
+            && f.next() == Some(id.as_str())
+            && f.next() == Some("1")
+            && f.next().is_none())
+        {
+            own_only = false;
+            break;
+        }
+    }
     let helper = match (
         rootless() && !own_only,
         find_on_path("newuidmap"),
@@ -90,7 +100,7 @@ fn user_name(uid: u32) -> Option<String> {
     text.lines().find_map(|l| {
         let mut f = l.split(':');
         let name = f.next()?;
-        (f.nth(1)?.parse::<u32>().ok()? == uid).then(|| name.to_string())
+        (crate::user::parse_u32(f.nth(1)?)? == uid).then(|| name.to_string())
     })
 }
 
@@ -114,14 +124,18 @@ fn sub_range(file: &str, uid: u32, name: Option<&str>) -> Option<(u64, u64)> {
 /// An executable `prog` in a directory of `$PATH` (the usual one when unset).
 fn find_on_path(prog: &str) -> Option<CString> {
     let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/sbin:/usr/bin:/sbin:/bin".into());
-    path.split(':')
-        .filter(|d| d.starts_with('/'))
-        .find_map(|d| {
-            let full = CString::new(format!("{d}/{prog}")).ok()?;
-            rustix::fs::access(&*full, rustix::fs::Access::EXEC_OK)
-                .ok()
-                .map(|()| full)
-        })
+    for d in path.split(':') {
+        if !d.starts_with('/') {
+            continue;
+        }
+        let Ok(full) = CString::new(format!("{d}/{prog}")) else {
+            continue;
+        };
+        if rustix::fs::access(&*full, rustix::fs::Access::EXEC_OK).is_ok() {
+            return Some(full);
+        }
+    }
+    None
 }
 
 /// Write the init's maps (pid `pid`, still dumpable and waiting for its sync byte): through
@@ -166,9 +180,11 @@ fn start_helper(prog: &CString, pid: i32, lines: &str) -> Result<i32> {
         CString::new(pid.to_string()).unwrap_or_default(),
     ];
     for w in lines.split_ascii_whitespace() {
-        args.push(CString::new(w).unwrap_or_default());
+        if let Ok(c) = CString::new(w) {
+            args.push(c);
+        }
     }
-    let mut argv: Vec<*const libc::c_char> = Vec::with_capacity(args.len() + 1);
+    let mut argv: Vec<*const libc::c_char> = Vec::new();
     for a in &args {
         argv.push(a.as_ptr());
     }
