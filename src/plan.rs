@@ -237,7 +237,7 @@ fn file_kind(kind: rustix::fs::FileType) -> &'static str {
 /// Whether the environment's HOME comes from `-e` (so IMAGE's passwd is not needed for it).
 fn home_from_env(env: &[(OsString, Option<OsString>)]) -> bool {
     env.iter()
-        .any(|(k, v)| k == "HOME" && (v.is_some() || std::env::var_os("HOME").is_some()))
+        .any(|(k, v)| k == "HOME" && (v.is_some() || crate::sys::var_os("HOME").is_some()))
 }
 
 /// The environment block: the contract's base set, then every `-e` replacing by name.
@@ -609,9 +609,9 @@ pub fn from_cli(spec: &Spec) -> Result<Plan> {
     let env = environment(
         &hostname,
         &user.home,
-        std::env::var_os("TERM"),
+        crate::sys::var_os("TERM"),
         &spec.env,
-        |k| std::env::var_os(k),
+        crate::sys::var_os,
     );
     let (envp, path) = env_block(&env);
     let argv = argv_of(&spec.command);
@@ -789,7 +789,7 @@ pub fn exec_process(
         env.push((k.into(), v.into()));
     }
     for (k, v) in &spec.env {
-        let Some(v) = v.clone().or_else(|| std::env::var_os(k)) else {
+        let Some(v) = v.clone().or_else(|| crate::sys::var_os(k)) else {
             continue;
         };
         match env.iter_mut().find(|(ok, _)| ok == k) {

@@ -136,6 +136,44 @@ pub fn read_only_tree(path: &CStr) -> Result<(), Errno> {
     check(r).map(drop)
 }
 
+// SAFETY: musl's `environ`, the process's environment as the kernel gave it (crab-can never
+// changes it).
+unsafe extern "C" {
+    static environ: *const *const c_char;
+}
+
+/// The process's environment, `KEY=VALUE` each, read in place: no lock and no copy
+/// (crab-can has one thread and never changes its environment).
+pub fn environment() -> impl Iterator<Item = &'static [u8]> {
+    // SAFETY: reading the pointer musl set up before `main`.
+    let mut p = unsafe { environ };
+    std::iter::from_fn(move || {
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: `environ` is a null-terminated array of C strings that live as long as
+        // the process (nothing frees or changes them).
+        let s = unsafe { *p };
+        if s.is_null() {
+            return None;
+        }
+        // SAFETY: as above; the next slot exists since this one was not the terminator.
+        p = unsafe { p.add(1) };
+        // SAFETY: `s` is a valid C string of the environment.
+        Some(unsafe { CStr::from_ptr(s) }.to_bytes())
+    })
+}
+
+/// The value of environment variable `name` (as `std::env::var_os`).
+pub fn var_os<K: AsRef<std::ffi::OsStr> + ?Sized>(name: &K) -> Option<std::ffi::OsString> {
+    use std::os::unix::ffi::OsStrExt;
+    var_bytes(name.as_ref().as_bytes()).map(|v| std::ffi::OsStr::from_bytes(v).to_os_string())
+}
+
+fn var_bytes(name: &[u8]) -> Option<&'static [u8]> {
+    environment().find_map(|kv| kv.strip_prefix(name)?.strip_prefix(b"="))
+}
+
 /// A plain fork for the init (a raw clone with SIGCHLD: no libc atfork machinery, which
 /// is not safe after our own raw clone). Returns 0 in the child, the pid in the parent.
 pub fn fork() -> Result<i32, Errno> {

@@ -123,7 +123,9 @@ fn sub_range(file: &str, uid: u32, name: Option<&str>) -> Option<(u64, u64)> {
 
 /// An executable `prog` in a directory of `$PATH` (the usual one when unset).
 fn find_on_path(prog: &str) -> Option<CString> {
-    let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/sbin:/usr/bin:/sbin:/bin".into());
+    let path = crate::sys::var_os("PATH")
+        .and_then(|p| p.into_string().ok())
+        .unwrap_or_else(|| "/usr/sbin:/usr/bin:/sbin:/bin".into());
     for d in path.split(':') {
         if !d.starts_with('/') {
             continue;

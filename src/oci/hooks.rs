@@ -219,17 +219,13 @@ fn spawn_and_wait(
     cwd: BorrowedFd<'_>,
     enter: Option<(BorrowedFd<'_>, bool)>,
 ) -> Result<()> {
-    use std::os::unix::ffi::OsStrExt;
     // Everything the child needs, made before the fork: it must not allocate.
     let own_env: Vec<CString>;
     let env = match &hook.env {
         Some(env) => env,
         None => {
             let mut all = Vec::new();
-            for (k, v) in std::env::vars_os() {
-                let mut kv = k.as_bytes().to_vec();
-                kv.push(b'=');
-                kv.extend_from_slice(v.as_bytes());
+            for kv in crate::sys::environment() {
                 if let Ok(c) = CString::new(kv) {
                     all.push(c);
                 }

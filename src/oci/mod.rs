@@ -36,8 +36,8 @@ pub fn rootless() -> bool {
         return true;
     }
     // The environment first: root with neither reads no file.
-    std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|d| !d.is_empty())
-        && std::env::var_os("USER").is_none_or(|u| u != "root")
+    crate::sys::var_os("XDG_RUNTIME_DIR").is_some_and(|d| !d.is_empty())
+        && crate::sys::var_os("USER").is_none_or(|u| u != "root")
         && crate::sys::read_text("/proc/self/uid_map").is_some_and(|m| {
             m.split_ascii_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"]
         })
@@ -888,7 +888,7 @@ pub fn exec_by_name(spec: &crate::cli::ExecSpec) -> Option<Result<u8>> {
         f.args.push(a.to_string_lossy().into_owned());
     }
     for (k, v) in &spec.env {
-        if let Some(v) = v.clone().or_else(|| std::env::var_os(k)) {
+        if let Some(v) = v.clone().or_else(|| crate::sys::var_os(k)) {
             f.env
                 .push(format!("{}={}", k.to_string_lossy(), v.to_string_lossy()));
         }

@@ -29,8 +29,11 @@ pub const DEFAULT_ROOT: &str = "/run/crab-can-oci";
 /// The default `--root` for this caller: [`DEFAULT_ROOT`], or rootless ([`super::rootless`],
 /// as runc does) `$XDG_RUNTIME_DIR/crab-can-oci`.
 pub fn default_root() -> String {
-    match (super::rootless(), std::env::var("XDG_RUNTIME_DIR")) {
-        (true, Ok(dir)) if dir.starts_with('/') => format!("{dir}/crab-can-oci"),
+    match (
+        super::rootless(),
+        crate::sys::var_os("XDG_RUNTIME_DIR").and_then(|d| d.into_string().ok()),
+    ) {
+        (true, Some(dir)) if dir.starts_with('/') => format!("{dir}/crab-can-oci"),
         _ => DEFAULT_ROOT.to_string(),
     }
 }
