@@ -32,30 +32,31 @@ impl IdMaps {
 }
 
 /// The docker-like front end's maps: container root is the caller; with a range for the
-/// caller in both subordinate files (and the helpers on PATH), container ids 1.. are that
+/// caller in both subordinate files and the helpers on PATH, container ids 1.. are that
 /// range.
 pub fn caller_maps() -> IdMaps {
     let own = own_ids();
-    let own_lines = || own.map(|id| format!("0 {id} 1\n"));
-    let mut lines = own_lines();
+    let mut lines = own.map(|id| format!("0 {id} 1\n"));
     let name = user_name(own[0]);
-    if let [Some(u), Some(g)] = [
+    let ranges = [
         sub_range("/etc/subuid", own[0], name.as_deref()),
         sub_range("/etc/subgid", own[0], name.as_deref()),
-    ] {
-        for (l, (start, count)) in lines.iter_mut().zip([u, g]) {
+    ];
+    let helper = match ranges {
+        [Some(_), Some(_)] => helpers(),
+        _ => None,
+    };
+    if helper.is_some() {
+        for (l, (start, count)) in lines.iter_mut().zip(ranges.into_iter().flatten()) {
             l.push_str(&format!("1 {start} {count}\n"));
         }
-        let maps = from_lines(lines.clone());
-        if maps.helper.is_some() {
-            return maps;
-        }
-        lines = own_lines();
     }
-    IdMaps {
-        lines,
-        helper: None,
-    }
+    IdMaps { lines, helper }
+}
+
+/// `newuidmap` and `newgidmap`, both found on PATH.
+fn helpers() -> Option<[CString; 2]> {
+    Some([find_on_path("newuidmap")?, find_on_path("newgidmap")?])
 }
 
 fn own_ids() -> [u32; 2] {
@@ -82,13 +83,9 @@ pub fn from_lines(lines: [String; 2]) -> IdMaps {
             break;
         }
     }
-    let helper = match (
-        rootless() && !own_only,
-        find_on_path("newuidmap"),
-        find_on_path("newgidmap"),
-    ) {
-        (true, Some(u), Some(g)) => Some([u, g]),
-        _ => None,
+    let helper = match rootless() && !own_only {
+        true => helpers(),
+        false => None,
     };
     IdMaps { lines, helper }
 }
