@@ -129,9 +129,8 @@ fn signalfd() -> Result<rustix::fd::OwnedFd, Errno> {
 /// overwrites them before the container can look at PID 1. None without /proc.
 pub fn host_traces() -> Option<[(usize, usize); 2]> {
     let stat = sys::read_text("/proc/self/stat")?;
-    let after_comm = &stat[sys::split_last(&stat, b')')?.0.len() + 1..];
     // Field 3 (state) is the first after the command name; fields 48-51 follow.
-    let mut words = after_comm.split_whitespace();
+    let mut words = sys::stat_fields(&stat)?;
     for _ in 0..45 {
         words.next()?;
     }

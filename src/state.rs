@@ -68,8 +68,7 @@ fn host_net_ns() -> Option<(&'static str, rustix::fs::Stat)> {
     let mut buf = [0u8; 128];
     let n = rustix::io::read(&fd, &mut buf).ok()?;
     let text = std::str::from_utf8(&buf[..n]).ok()?;
-    let after_comm = &text[crate::sys::split_last(text, b')')?.0.len() + 1..];
-    if after_comm.split_whitespace().nth(1) != Some("0") {
+    if crate::sys::stat_fields(text)?.nth(1) != Some("0") {
         return None;
     }
     rustix::fs::statat(

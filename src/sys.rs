@@ -313,6 +313,12 @@ pub fn split_last(s: &str, b: u8) -> Option<(&str, &str)> {
     Some((&s[..i], &s[i + 1..]))
 }
 
+/// The fields of a `/proc/PID/stat` text after the command name (field 3, the state,
+/// first): the name is in parentheses and may hold spaces and parentheses itself.
+pub fn stat_fields(text: &str) -> Option<std::str::SplitWhitespace<'_>> {
+    Some(split_last(text, b')')?.1.split_whitespace())
+}
+
 /// `s` without the bytes `b` (ASCII) at its end.
 pub fn trim_end_byte(s: &str, b: u8) -> &str {
     &s[..s.bytes().rposition(|c| c != b).map_or(0, |i| i + 1)]

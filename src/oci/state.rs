@@ -371,8 +371,7 @@ impl State {
 pub fn proc_start(pid: i32) -> Option<(u8, u64)> {
     let text = crate::sys::read_small(rustix::fs::CWD, &format!("/proc/{pid}/stat"), 4096)?;
     let text = std::str::from_utf8(&text).ok()?;
-    let after = &text[crate::sys::split_last(text, b')')?.0.len() + 1..];
-    let mut f = after.split_whitespace();
+    let mut f = crate::sys::stat_fields(text)?;
     let state = f.next()?.bytes().next()?;
     let start = f.nth(18)?.parse().ok()?;
     Some((state, start))
