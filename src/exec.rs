@@ -42,11 +42,6 @@ fn is_own(fd: BorrowedFd<'_>, path: &std::ffi::CStr) -> bool {
     }
 }
 
-/// Join namespace `fd`.
-fn join_fd(fd: &OwnedFd) -> std::result::Result<(), Errno> {
-    rustix::thread::move_into_link_name_space(fd.as_fd(), None)
-}
-
 /// A process started in a container.
 pub struct Started {
     pub pid: i32,
@@ -100,8 +95,7 @@ pub fn child_namespaces(init: i32) -> Option<Vec<OwnedFd>> {
     use rustix::fs::{Mode, OFlags};
     let ppid = |pid: &str| {
         let text = sys::read_text(&format!("/proc/{pid}/stat"))?;
-        let after = &text[sys::split_last(&text, b')')?.0.len() + 1..];
-        crate::user::parse_u32(after.split_whitespace().nth(1)?).map(|p| p as i32)
+        crate::user::parse_u32(sys::stat_fields(&text)?.nth(1)?).map(|p| p as i32)
     };
     let proc = rustix::fs::open(
         c"/proc",
@@ -117,26 +111,27 @@ pub fn child_namespaces(init: i32) -> Option<Vec<OwnedFd>> {
         if ppid(pid) != Some(init) {
             continue;
         }
-        // Each file, or None from the first that cannot be opened on.
-        let mut fds = Some(Vec::new());
-        for f in crate::init::NS_FILES {
-            let fd = f.to_str().ok().and_then(|f| {
-                let f = f.strip_prefix("/proc/self").unwrap_or("/root");
-                rustix::fs::open(
-                    format!("/proc/{pid}{f}").as_str(),
-                    OFlags::RDONLY | OFlags::CLOEXEC,
-                    Mode::empty(),
-                )
-                .ok()
-            });
-            match (&mut fds, fd) {
-                (Some(v), Some(fd)) => v.push(fd),
-                _ => {
-                    fds = None;
-                    break;
-                }
+        // Each file, or None when one cannot be opened.
+        let open_all = || {
+            let mut fds = Vec::new();
+            for f in crate::init::NS_FILES {
+                let f = f
+                    .to_str()
+                    .ok()?
+                    .strip_prefix("/proc/self")
+                    .unwrap_or("/root");
+                fds.push(
+                    rustix::fs::open(
+                        format!("/proc/{pid}{f}").as_str(),
+                        OFlags::RDONLY | OFlags::CLOEXEC,
+                        Mode::empty(),
+                    )
+                    .ok()?,
+                );
             }
-        }
+            Some(fds)
+        };
+        let fds = open_all();
         if ppid(pid) == Some(init) {
             return fds;
         }
@@ -185,9 +180,21 @@ pub fn start(t: &Target, p: &ProcessPlan, preserve: u32, orphan: bool) -> Result
     // (and from inside its user namespace, one owned by the host's could not be).
     // Opened here, joined by the child: once crab-can is in the container's user namespace
     // it may no longer reach the non-dumpable init's namespaces through the pidfd.
-    let cgroup_ns = match (t.ns.last(), same_ns(t.pid, "cgroup")) {
-        (Some(_), _) | (None, true) => None,
-        (None, false) => Some(
+    // The container's namespaces that are not crab-can's own already, told apart before it
+    // joins any (then its /proc/self is no longer its own): the six it joins here, and the
+    // cgroup one, which the child joins.
+    let mut ns: Vec<BorrowedFd<'_>> = Vec::new();
+    for (fd, path) in t.ns.iter().zip(&init::NS_FILES[1..]) {
+        if !is_own(fd.as_fd(), path) {
+            ns.push(fd.as_fd());
+        }
+    }
+    let by_fd_cgroup = match t.ns.last() {
+        Some(c) if ns.last().map(|l| l.as_raw_fd()) == Some(c.as_raw_fd()) => ns.pop(),
+        _ => None,
+    };
+    let opened = match t.ns.is_empty() && !same_ns(t.pid, "cgroup") {
+        true => Some(
             rustix::fs::open(
                 format!("/proc/{}/ns/cgroup", t.pid).as_str(),
                 rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
@@ -195,19 +202,9 @@ pub fn start(t: &Target, p: &ProcessPlan, preserve: u32, orphan: bool) -> Result
             )
             .map_err(|e| Error::sys("cannot join the container's cgroup namespace", e))?,
         ),
+        false => None,
     };
-    // The container's namespaces that are not crab-can's own already, told apart before it
-    // joins any (then its /proc/self is no longer its own).
-    let mut ns: Vec<&OwnedFd> = Vec::new();
-    for (fd, path) in t.ns.iter().zip(&init::NS_FILES[1..]) {
-        if !is_own(fd.as_fd(), path) {
-            ns.push(fd);
-        }
-    }
-    let cgroup_ns = cgroup_ns.as_ref().or_else(|| {
-        t.ns.last()
-            .filter(|c| ns.last().is_some_and(|l| l.as_raw_fd() == c.as_raw_fd()))
-    });
+    let cgroup_ns = by_fd_cgroup.or(opened.as_ref().map(|f| f.as_fd()));
     let sigfd =
         sys::signalfd(&signal::handled()).map_err(|e| Error::sys("cannot create a signalfd", e))?;
     let (sync_r, sync_w) = container::pipe()?;
@@ -241,8 +238,7 @@ pub fn start(t: &Target, p: &ProcessPlan, preserve: u32, orphan: bool) -> Result
         true => rustix::thread::move_into_thread_name_spaces(t.pidfd.as_fd(), flags),
         false => ns
             .iter()
-            .filter(|fd| Some(fd.as_raw_fd()) != cgroup_ns.map(|c| c.as_raw_fd()))
-            .try_for_each(|fd| join_fd(fd)),
+            .try_for_each(|fd| rustix::thread::move_into_link_name_space(*fd, None)),
     };
     joined.map_err(|e| match e {
         Errno::SRCH => Error::msg(format_args!("container {} is not running", t.name)),
@@ -263,7 +259,9 @@ pub fn start(t: &Target, p: &ProcessPlan, preserve: u32, orphan: bool) -> Result
             if !matches!(rustix::io::read(&sync_r, &mut b), Ok(1)) {
                 sys::exit(crate::error::EXIT_RUNTIME as i32);
             }
-            let joined = cgroup_ns.map_or(Ok(()), join_fd);
+            let joined = cgroup_ns.map_or(Ok(()), |c| {
+                rustix::thread::move_into_link_name_space(c, None)
+            });
             sys::close(t.pidfd.as_raw_fd());
             if let Err(e) = joined {
                 init::report(err_w.as_fd(), Failure::of(crate::error::Step::CgroupNs)(e));
