@@ -515,7 +515,7 @@ fn running(ct: &Container<'_>) -> (Vec<u8>, Vec<OwnedFd>) {
     // Rootless: the init's root and namespaces, last (sent by then: it sends them before
     // its command can run, or it failed and closed the socket).
     if let Some(sock) = &ct.ns_sock {
-        for fd in state::receive_fds(sock.as_fd(), &mut [0u8; 1]).1 {
+        for fd in sys::receive_fds(sock.as_fd(), &mut [0u8; 1]).1 {
             dirs.push(fd);
         }
     }

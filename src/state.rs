@@ -369,7 +369,6 @@ pub struct Running {
 }
 
 /// The most fds a record carries: the init's pidfd and one per cgroup hierarchy.
-const MAX_FDS: usize = 16;
 /// The largest record (the command's environment is the bulk of it).
 const MAX_RECORD: usize = 64 << 10;
 
@@ -445,7 +444,7 @@ fn peer_uid(sock: BorrowedFd<'_>) -> Option<u32> {
 /// root, or (rootless) as the owner, seen from here; it must learn nothing of the others.
 /// Where crab-can cannot look (a rootless run asked by root) the caller is root's own.
 pub fn answer(listener: BorrowedFd<'_>, record: &[u8], fds: &[BorrowedFd<'_>], owner_only: usize) {
-    use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags, SocketFlags};
+    use rustix::net::SocketFlags;
     let Ok(conn) = rustix::net::accept_with(listener, SocketFlags::CLOEXEC | SocketFlags::NONBLOCK)
     else {
         return;
@@ -469,19 +468,7 @@ pub fn answer(listener: BorrowedFd<'_>, record: &[u8], fds: &[BorrowedFd<'_>], o
         true => fds.len(),
         false => fds.len().saturating_sub(owner_only),
     };
-    let fds = &fds[..n];
-    let mut space =
-        [std::mem::MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
-    let mut control = SendAncillaryBuffer::new(&mut space);
-    control.push(SendAncillaryMessage::ScmRights(
-        &fds[..fds.len().min(MAX_FDS)],
-    ));
-    let _ = rustix::net::sendmsg(
-        &conn,
-        &[std::io::IoSlice::new(record)],
-        &mut control,
-        SendFlags::NOSIGNAL,
-    );
+    let _ = crate::sys::send_fds(conn.as_fd(), record, &fds[..n]);
 }
 
 /// Client side: ask the container NAME. None when no container holds the name; an error
@@ -515,7 +502,7 @@ pub fn ask(name: &str) -> Result<Option<(Running, Vec<OwnedFd>)>> {
         }
     }
     let mut buf = vec![0u8; MAX_RECORD];
-    let (n, fds) = receive_fds(sock.as_fd(), &mut buf);
+    let (n, fds) = crate::sys::receive_fds(sock.as_fd(), &mut buf);
     let n = n.map_err(|e| Error::sys_msg(format_args!("cannot hear from container {name}"), e))?;
     // A container that is ending closes the connection without a word.
     if n == 0 || fds.is_empty() {
@@ -555,31 +542,6 @@ fn runs_as(pidfd: BorrowedFd<'_>, uid: u32) -> bool {
     ids.len() > 1
         && ids[..2].iter().all(|i| *i == want)
         && crate::sys::pidfd_signal(pidfd, 0).is_ok()
-}
-
-/// One message of a SEQPACKET socket into `buf`, with the fds it carries.
-pub fn receive_fds(
-    sock: BorrowedFd<'_>,
-    buf: &mut [u8],
-) -> (std::result::Result<usize, Errno>, Vec<OwnedFd>) {
-    use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
-    let mut space =
-        [std::mem::MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
-    let mut control = RecvAncillaryBuffer::new(&mut space);
-    let mut iov = [std::io::IoSliceMut::new(buf)];
-    let n = loop {
-        match rustix::net::recvmsg(sock, &mut iov, &mut control, RecvFlags::CMSG_CLOEXEC) {
-            Err(Errno::INTR) => continue,
-            r => break r.map(|m| m.bytes),
-        }
-    };
-    let mut fds = Vec::new();
-    for m in control.drain() {
-        if let RecvAncillaryMessage::ScmRights(r) = m {
-            fds.extend(r);
-        }
-    }
-    (n, fds)
 }
 
 /// The names of the running containers: the listening `@crab-can/` SEQPACKET sockets of

@@ -174,6 +174,50 @@ fn var_bytes(name: &[u8]) -> Option<&'static [u8]> {
     environment().find_map(|kv| kv.strip_prefix(name)?.strip_prefix(b"="))
 }
 
+/// The most fds one message of [`send_fds`] carries.
+pub const MAX_FDS: usize = 16;
+
+/// Send `payload` on the unix socket `sock` with `fds` (SCM_RIGHTS), in one message. No
+/// allocation: children use it.
+pub fn send_fds(sock: BorrowedFd<'_>, payload: &[u8], fds: &[BorrowedFd<'_>]) -> Result<(), Errno> {
+    use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
+    let mut space =
+        [std::mem::MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    control.push(SendAncillaryMessage::ScmRights(
+        &fds[..fds.len().min(MAX_FDS)],
+    ));
+    rustix::net::sendmsg(
+        sock,
+        &[std::io::IoSlice::new(payload)],
+        &mut control,
+        SendFlags::NOSIGNAL,
+    )
+    .map(drop)
+}
+
+/// One message of a SEQPACKET socket into `buf`, with the fds it carries.
+pub fn receive_fds(sock: BorrowedFd<'_>, buf: &mut [u8]) -> (Result<usize, Errno>, Vec<OwnedFd>) {
+    use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+    let mut space =
+        [std::mem::MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let mut iov = [std::io::IoSliceMut::new(buf)];
+    let n = loop {
+        match rustix::net::recvmsg(sock, &mut iov, &mut control, RecvFlags::CMSG_CLOEXEC) {
+            Err(Errno::INTR) => continue,
+            r => break r.map(|m| m.bytes),
+        }
+    };
+    let mut fds = Vec::new();
+    for m in control.drain() {
+        if let RecvAncillaryMessage::ScmRights(r) = m {
+            fds.extend(r);
+        }
+    }
+    (n, fds)
+}
+
 /// A plain fork for the init (a raw clone with SIGCHLD: no libc atfork machinery, which
 /// is not safe after our own raw clone). Returns 0 in the child, the pid in the parent.
 pub fn fork() -> Result<i32, Errno> {

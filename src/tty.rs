@@ -8,7 +8,6 @@
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::io::Errno;
 use rustix::termios::Winsize;
-use std::mem::MaybeUninit;
 
 /// Whether crab-can should give the command a pseudo-terminal.
 pub fn wanted(no_tty: bool) -> bool {
@@ -57,19 +56,9 @@ fn open_pair(size: Option<Winsize>, uid: u32) -> Result<(OwnedFd, OwnedFd), Errn
     Ok((master, slave))
 }
 
-/// Send `fd` over the unix socket `sock` (SCM_RIGHTS) with a one-byte payload.
+/// Send the master `fd` on the unix socket `sock`.
 pub fn send_master(sock: BorrowedFd<'_>, fd: BorrowedFd<'_>) -> Result<(), Errno> {
-    let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
-    let mut control = rustix::net::SendAncillaryBuffer::new(&mut space);
-    let fds = [fd];
-    control.push(rustix::net::SendAncillaryMessage::ScmRights(&fds));
-    rustix::net::sendmsg(
-        sock,
-        &[std::io::IoSlice::new(b"T")],
-        &mut control,
-        rustix::net::SendFlags::empty(),
-    )?;
-    Ok(())
+    crate::sys::send_fds(sock, b"T", &[fd])
 }
 
 /// OCI: the init opens the pseudo-terminal before the start gate (the engine must hold
@@ -102,27 +91,8 @@ pub fn adopt(slave: BorrowedFd<'_>) -> Result<(), Errno> {
 
 /// Parent side: receive the master from the socket (None if the child closed it first).
 pub fn receive_master(sock: BorrowedFd<'_>) -> Result<Option<OwnedFd>, Errno> {
-    let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
-    let mut control = rustix::net::RecvAncillaryBuffer::new(&mut space);
-    let mut byte = [0u8; 1];
-    let mut iov = [std::io::IoSliceMut::new(&mut byte)];
-    let msg = rustix::net::recvmsg(
-        sock,
-        &mut iov,
-        &mut control,
-        rustix::net::RecvFlags::CMSG_CLOEXEC,
-    )?;
-    if msg.bytes == 0 {
-        return Ok(None);
-    }
-    for m in control.drain() {
-        if let rustix::net::RecvAncillaryMessage::ScmRights(mut fds) = m {
-            if let Some(fd) = fds.next() {
-                return Ok(Some(fd));
-            }
-        }
-    }
-    Ok(None)
+    let (n, fds) = crate::sys::receive_fds(sock, &mut [0u8; 1]);
+    n.map(|_| fds.into_iter().next())
 }
 
 /// The caller's terminal in raw mode; its settings come back when this is dropped.
