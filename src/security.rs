@@ -116,18 +116,31 @@ pub fn held_capabilities() -> u64 {
     rustix::thread::capabilities(None).map_or(0, |c| c.permitted.bits())
 }
 
-/// Reduce the calling process to `p`, then load `seccomp`. The last thing before execve:
-/// bounding set, groups, gid, uid, the other capability sets, ambient, no_new_privs,
-/// seccomp. A failure's `item` is the capability's number where one is involved.
-pub fn lock_down(p: &Privileges, seccomp: Option<&Filter>) -> std::result::Result<(), Failure> {
-    let cap_fail = |step, cap: u32| {
-        move |errno| Failure {
-            step,
-            item: cap as u16,
-            arg: 0,
-            errno,
-        }
-    };
+/// The part of [`lock_down`] that may come before the command's root is ready (see
+/// `init::fork_early`): the bounding set, no_new_privs if `p` asks for it, and `seccomp`.
+/// What [`switch_user`] does then goes through the filter, which allows all of it; and
+/// without no_new_privs the capabilities still held let the kernel take the filter.
+pub fn confine(p: &Privileges, seccomp: Option<&Filter>) -> std::result::Result<(), Failure> {
+    drop_bounding(p)?;
+    if p.no_new_privs {
+        rustix::thread::set_no_new_privs(true).map_err(Failure::of(Step::NoNewPrivs))?;
+    }
+    match seccomp {
+        Some(f) => f.install().map_err(Failure::of(Step::Seccomp)),
+        None => Ok(()),
+    }
+}
+
+fn cap_fail(step: Step, cap: u32) -> impl FnOnce(Errno) -> Failure {
+    move |errno| Failure {
+        step,
+        item: cap as u16,
+        arg: 0,
+        errno,
+    }
+}
+
+fn drop_bounding(p: &Privileges) -> std::result::Result<(), Failure> {
     for cap in 0..64u32 {
         if p.caps.bounding & (1 << cap) == 0 {
             match rustix::thread::remove_capability_from_bounding_set(
@@ -139,12 +152,32 @@ pub fn lock_down(p: &Privileges, seccomp: Option<&Filter>) -> std::result::Resul
             }
         }
     }
+    Ok(())
+}
+
+/// Reduce the calling process to `p`, then load `seccomp`. The last thing before execve:
+/// bounding set, groups, gid, uid, the other capability sets, ambient, no_new_privs,
+/// seccomp. A failure's `item` is the capability's number where one is involved.
+pub fn lock_down(p: &Privileges, seccomp: Option<&Filter>) -> std::result::Result<(), Failure> {
+    drop_bounding(p)?;
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while it is held
     // (an OCI config may ask for that; the docker-like front end never does).
     let seccomp_first = !p.no_new_privs;
     if let (true, Some(f)) = (seccomp_first, seccomp) {
         f.install().map_err(Failure::of(Step::Seccomp))?;
     }
+    switch_user(p)?;
+    if p.no_new_privs {
+        rustix::thread::set_no_new_privs(true).map_err(Failure::of(Step::NoNewPrivs))?;
+    }
+    if let (false, Some(f)) = (seccomp_first, seccomp) {
+        f.install().map_err(Failure::of(Step::Seccomp))?;
+    }
+    Ok(())
+}
+
+/// Groups, gid, uid, then the capability sets and the ambient ones of `p`.
+pub fn switch_user(p: &Privileges) -> std::result::Result<(), Failure> {
     // A non-root user who keeps capabilities (an OCI config may give them) must not lose
     // them with the uid switch.
     if p.uid != 0 && p.caps.permitted != 0 {
@@ -180,12 +213,6 @@ pub fn lock_down(p: &Privileges, seccomp: Option<&Filter>) -> std::result::Resul
             true,
         )
         .map_err(cap_fail(Step::Ambient, cap))?;
-    }
-    if p.no_new_privs {
-        rustix::thread::set_no_new_privs(true).map_err(Failure::of(Step::NoNewPrivs))?;
-    }
-    if let (false, Some(f)) = (seccomp_first, seccomp) {
-        f.install().map_err(Failure::of(Step::Seccomp))?;
     }
     Ok(())
 }
