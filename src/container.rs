@@ -134,6 +134,11 @@ pub fn create_with<'p>(
     let (sync_r, sync_w) = pipe()?;
     let (err_r, err_w) = pipe()?;
     let tty_pair = terminal_pair(&plan.process)?;
+    // A docker-like run without a terminal forks its command early (`init::fork_early`).
+    let early = match gate.is_none() && tty_pair.is_none() {
+        true => Some(pipe()?),
+        false => None,
+    };
     // Only a docker-like run (no OCI gate) answers `exec` with them.
     let ns_pair = match gate.is_none() && c.extra.id_maps.is_some() && crate::userns::rootless() {
         true => Some(socket_pair()?),
@@ -162,6 +167,9 @@ pub fn create_with<'p>(
     if let Some(g) = gate {
         after_root.push(g.fd().as_raw_fd());
     }
+    if let Some((_, go)) = &early {
+        after_root.push(go.as_raw_fd());
+    }
     let mut keep = after_root.clone();
     keep.push(c.root.image.as_raw_fd());
     for (_, fd) in &c.extra.join {
@@ -177,8 +185,11 @@ pub fn create_with<'p>(
     for (_, fd) in &cgroup_trees {
         keep.push(fd.as_raw_fd());
     }
-    if let Some((_, child)) = &ns_pair {
-        keep.push(child.as_raw_fd());
+    for fd in [ns_pair.as_ref().map(|p| &p.1), early.as_ref().map(|p| &p.0)]
+        .into_iter()
+        .flatten()
+    {
+        keep.push(fd.as_raw_fd());
     }
     let child_fds = ChildFds {
         ns_sock: ns_pair.as_ref().map(|(_, child)| child.as_fd()),
@@ -190,6 +201,7 @@ pub fn create_with<'p>(
         host_traces: init::host_traces(),
         gate,
         cgroup_trees: &cgroup_trees,
+        early: early.as_ref().map(|(r, w)| (r.as_fd(), w.as_fd())),
     };
 
     // The mount and cgroup namespaces are made by the child itself (init::setup).
@@ -200,8 +212,7 @@ pub fn create_with<'p>(
         None => init::run(plan, &child_fds),
     };
     drop(child_fds);
-    drop(sync_r);
-    drop(err_w);
+    drop((sync_r, err_w, early));
     let tty_sock = tty_pair.map(|(parent, _child)| parent);
     let ns_sock = ns_pair.map(|(parent, _child)| parent);
 
@@ -512,8 +523,9 @@ fn running(ct: &Container<'_>) -> (Vec<u8>, Vec<OwnedFd>) {
             }
         }
     }
-    // Rootless: the init's root and namespaces, last (sent by then: it sends them before
-    // its command can run, or it failed and closed the socket).
+    // Rootless: the init's root and namespaces, last (sent by then: the init, or its
+    // command forked early, sends them before the command can run, or it failed and
+    // closed the socket).
     if let Some(sock) = &ct.ns_sock {
         for fd in sys::receive_fds(sock.as_fd(), &mut [0u8; 1]).1 {
             dirs.push(fd);

@@ -279,7 +279,7 @@ pub fn start(t: &Target, p: &ProcessPlan, preserve: u32, orphan: bool) -> Result
                     }
                 }
             }
-            init::command(p, err_w.as_fd(), tty_child, None, false)
+            init::command(p, err_w.as_fd(), tty_child, None, false, None)
         }
         Ok(sys::Forked::Parent {
             pid,

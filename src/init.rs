@@ -5,7 +5,9 @@
 //! then the init proper: it forks the command into its own session, forwards the
 //! parent's signals to the command's process group, reaps every orphan, and when the
 //! command ends kills what is left and exits with the command's status (128+N for
-//! signal N).
+//! signal N). A docker-like run without a terminal forks the command during setup
+//! instead, as soon as the mount namespace exists ([`fork_early`]): it brings `lo` up
+//! and loads its filter on another CPU while the init builds the root.
 //!
 //! This code runs after a raw clone: single-threaded, no allocation, no panics, and it
 //! leaves only through `sys::exit`. A failure is sent to the parent as a [`Failure`].
@@ -45,6 +47,10 @@ pub struct ChildFds<'a> {
     /// still dumpable. Once it is not, only they let its owner `exec` into it (the kernel
     /// checks a non-dumpable process's namespaces against the initial user namespace).
     pub ns_sock: Option<BorrowedFd<'a>>,
+    /// A docker-like run without a terminal: the pipe (read end, write end) on which the
+    /// command, forked as soon as the mount namespace exists ([`fork_early`]), waits for
+    /// its root.
+    pub early: Option<(BorrowedFd<'a>, BorrowedFd<'a>)>,
 }
 
 /// What a rootless init sends on [`ChildFds::ns_sock`], in this order (the root first).
@@ -59,30 +65,24 @@ pub const NS_FILES: [&std::ffi::CStr; 8] = [
     c"/proc/self/ns/cgroup",
 ];
 
-/// Send [`NS_FILES`] on `sock`, opened here, without allocating.
-fn send_namespaces(sock: BorrowedFd<'_>) -> Result<(), Errno> {
+/// Open `paths` (of [`NS_FILES`]) into `slots`, without allocating.
+fn open_namespaces(slots: &mut [Option<OwnedFd>], paths: &[&std::ffi::CStr]) -> Result<(), Errno> {
     use rustix::fs::{Mode, OFlags};
-    use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
-    let mut fds = [None, None, None, None, None, None, None, None];
-    for (slot, path) in fds.iter_mut().zip(NS_FILES) {
+    for (slot, path) in slots.iter_mut().zip(paths) {
         *slot = Some(rustix::fs::open(
-            path,
+            *path,
             OFlags::RDONLY | OFlags::CLOEXEC,
             Mode::empty(),
         )?);
     }
+    Ok(())
+}
+
+/// Send [`NS_FILES`], opened into `fds`, on `sock`.
+fn send_namespaces(sock: BorrowedFd<'_>, fds: &[Option<OwnedFd>; 8]) -> Result<(), Errno> {
     let borrowed: [BorrowedFd<'_>; 8] =
         std::array::from_fn(|i| fds[i].as_ref().map_or(sock, |f| f.as_fd()));
-    let mut space = [std::mem::MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(8))];
-    let mut control = SendAncillaryBuffer::new(&mut space);
-    control.push(SendAncillaryMessage::ScmRights(&borrowed));
-    rustix::net::sendmsg(
-        sock,
-        &[std::io::IoSlice::new(b"n")],
-        &mut control,
-        SendFlags::NOSIGNAL,
-    )
-    .map(drop)
+    sys::send_fds(sock, b"n", &borrowed)
 }
 
 /// What the sync pipe's bytes mean after "go": start the command (docker-like `run`), or
@@ -117,6 +117,8 @@ struct Gate {
     slave: Option<rustix::fd::OwnedFd>,
     /// The signals, read at the gate already.
     sigfd: Option<rustix::fd::OwnedFd>,
+    /// The command forked early ([`fork_early`]), waiting for its root.
+    cmd: Option<i32>,
 }
 
 fn signalfd() -> Result<rustix::fd::OwnedFd, Errno> {
@@ -170,13 +172,28 @@ pub fn run(plan: &Plan, fds: &ChildFds<'_>) -> ! {
     // OCI: the caller of `create` is gone; `start` hears how the exec went.
     let err = gate.conn.as_ref().map_or(fds.error, |c| c.as_fd());
     let no_pid_ns = plan.container.namespaces & libc::CLONE_NEWPID as u64 == 0;
-    let cmd = match sys::fork() {
-        Ok(0) => command(&plan.process, err, fds.tty, gate.slave.as_ref(), no_pid_ns),
-        Ok(pid) => pid,
-        Err(e) => {
-            report(err, Failure::of(Step::Fork)(e));
-            sys::exit(EXIT_RUNTIME as i32);
+    let cmd = match (gate.cmd, fds.early) {
+        // The root is built: let the command go on.
+        (Some(pid), Some((_, go))) => {
+            sys::write_once(go, &[1]);
+            sys::close(go.as_raw_fd());
+            pid
         }
+        _ => match sys::fork() {
+            Ok(0) => command(
+                &plan.process,
+                err,
+                fds.tty,
+                gate.slave.as_ref(),
+                no_pid_ns,
+                None,
+            ),
+            Ok(pid) => pid,
+            Err(e) => {
+                report(err, Failure::of(Step::Fork)(e));
+                sys::exit(EXIT_RUNTIME as i32);
+            }
+        },
     };
     // The command holds the error pipe until its execve; once we close ours, the parent
     // sees end-of-file exactly when the command is running.
@@ -240,17 +257,36 @@ fn setup(plan: &Plan, fds: &ChildFds<'_>) -> Result<Gate, Failure> {
                 .map_err(Failure::of(Step::Hostname))?;
         }
     }
-    if c.namespaces & libc::CLONE_NEWNET as u64 != 0 {
+    // A command forked early brings `lo` up itself.
+    if c.namespaces & libc::CLONE_NEWNET as u64 != 0 && fds.early.is_none() {
         net::loopback_up()?;
     }
-    rootfs::enter(
-        &c.root,
+    rootfs::new_namespace(&c.root)?;
+    let mut cmd = fork_early(plan, fds)?;
+    let chrooted = rootfs::enter(
         &c.mounts,
         c.namespaces & libc::CLONE_NEWUSER as u64 != 0,
         fds.cgroup_trees,
     )?;
-    if let Some(sock) = fds.ns_sock {
-        send_namespaces(sock).map_err(Failure::of(Step::NotDumpable))?;
+    // The initramfs way moved the init's root only: the command forked early would start
+    // in the initramfs. It goes (it has done nothing that lasts but bring `lo` up), and
+    // the command is forked later, from the new root.
+    if let Some(pid) = cmd
+        .take_if(|_| chrooted)
+        .and_then(rustix::process::Pid::from_raw)
+    {
+        let _ = rustix::process::kill_process(pid, Signal::KILL);
+        let _ = rustix::process::waitpid(Some(pid), WaitOptions::empty());
+        if c.namespaces & libc::CLONE_NEWNET as u64 != 0 {
+            net::loopback_up()?;
+        }
+    }
+    // (A command forked early sends them.)
+    if let (Some(sock), None) = (fds.ns_sock, cmd) {
+        let mut ns = [const { None }; 8];
+        open_namespaces(&mut ns, &NS_FILES)
+            .and_then(|()| send_namespaces(sock, &ns))
+            .map_err(Failure::of(Step::NotDumpable))?;
     }
     // The handles of the host's side (IMAGE, the volumes' trees) have done their work.
     sys::close_fds_except(&fds.after_root);
@@ -264,7 +300,10 @@ fn setup(plan: &Plan, fds: &ChildFds<'_>) -> Result<Gate, Failure> {
             ..f
         })?;
         sys::close(fds.sync.as_raw_fd());
-        return Ok(Gate::default());
+        return Ok(Gate {
+            cmd,
+            ..Gate::default()
+        });
     };
     let mut gate = Gate::default();
     if let (Some(sock), Some(t)) = (fds.tty, &plan.process.terminal) {
@@ -281,6 +320,76 @@ fn setup(plan: &Plan, fds: &ChildFds<'_>) -> Result<Gate, Failure> {
     gate.conn = Some(wait_at_gate(fds, start_gate, sigfd.as_fd())?);
     gate.sigfd = Some(sigfd);
     Ok(gate)
+}
+
+/// A docker-like run without a terminal: fork the command as soon as the container's
+/// mount namespace exists, so that it loads its seccomp filter (the kernel compiles it:
+/// the dearest step of the command's start) on another CPU while the init builds the
+/// root. `pivot_root` moves its root along with the init's; it waits on the `early` pipe,
+/// holding nothing else, and goes on once the root is built and the run starts.
+fn fork_early(plan: &Plan, fds: &ChildFds<'_>) -> Result<Option<i32>, Failure> {
+    let Some((go, _)) = fds.early else {
+        return Ok(None);
+    };
+    match sys::fork() {
+        Ok(0) => {
+            let ns_sock = fds.ns_sock.unwrap_or(go);
+            sys::close_fds_except(&[fds.error.as_raw_fd(), go.as_raw_fd(), ns_sock.as_raw_fd()]);
+            let ns = plan.container.namespaces;
+            // `lo` comes up here too, off the init's way.
+            if ns & libc::CLONE_NEWNET as u64 != 0
+                && let Err(f) = net::loopback_up()
+            {
+                report(fds.error, f);
+                sys::exit(EXIT_RUNTIME as i32);
+            }
+            let no_pid_ns = ns & libc::CLONE_NEWPID as u64 == 0;
+            let early = Early {
+                go,
+                ns_sock: fds.ns_sock,
+            };
+            command(&plan.process, fds.error, None, None, no_pid_ns, Some(early))
+        }
+        Ok(pid) => {
+            sys::close(go.as_raw_fd());
+            Ok(Some(pid))
+        }
+        Err(e) => Err(Failure::of(Step::Fork)(e)),
+    }
+}
+
+/// What a command forked early ([`fork_early`]) holds: the pipe on which it waits for its
+/// root, and (rootless) where it sends the container's root and namespaces, as the init
+/// does otherwise; it opens the namespaces while it waits (its own, the same).
+pub struct Early<'a> {
+    go: BorrowedFd<'a>,
+    ns_sock: Option<BorrowedFd<'a>>,
+}
+
+/// A command forked early: its namespaces (rootless: opened now, its own are the init's),
+/// the bounding set and the filter while the init builds the root; then, once the root is
+/// built, the root, and all of them sent.
+fn wait_for_root(e: &Early<'_>, p: &ProcessPlan) -> Result<(), Failure> {
+    let mut ns = [const { None }; 8];
+    let sent = |ns: &mut [Option<OwnedFd>; 8], root: bool| -> Result<(), Failure> {
+        let Some(sock) = e.ns_sock else {
+            return Ok(());
+        };
+        let (from, to) = if root { (0, 1) } else { (1, 8) };
+        open_namespaces(&mut ns[from..to], &NS_FILES[from..to])
+            .and_then(|()| {
+                if root {
+                    send_namespaces(sock, ns)
+                } else {
+                    Ok(())
+                }
+            })
+            .map_err(Failure::of(Step::NotDumpable))
+    };
+    sent(&mut ns, false)?;
+    security::confine(&p.privileges, p.seccomp.as_ref())?;
+    read_sync(e.go)?;
+    sent(&mut ns, true)
 }
 
 /// Write `value` to the file at `path` (a sysctl under /proc/sys), in one write.
@@ -400,6 +509,7 @@ pub fn command(
     tty_sock: Option<BorrowedFd<'_>>,
     slave: Option<&rustix::fd::OwnedFd>,
     die_with_init: bool,
+    early: Option<Early<'_>>,
 ) -> ! {
     let fail = |f: Failure| -> ! {
         report(err, f);
@@ -431,6 +541,14 @@ pub fn command(
             fail(Failure::of(Step::Lsm)(e));
         }
     }
+    if let Some(e) = &early {
+        match wait_for_root(e, p) {
+            Ok(()) => {}
+            // End of file: the init failed, and says why.
+            Err(f) if f.step == Step::ParentGone => sys::exit(EXIT_RUNTIME as i32),
+            Err(f) => fail(f),
+        }
+    }
     // The init stays in "/"; the command starts in its working directory.
     if let Err(e) = rustix::process::chdir(&*p.cwd) {
         fail(Failure::of(Step::Chdir)(e));
@@ -440,7 +558,11 @@ pub fn command(
             fail(Failure::at(Step::Rlimit, i)(e));
         }
     }
-    if let Err(f) = security::lock_down(&p.privileges, p.seccomp.as_ref()) {
+    let locked = match early {
+        Some(_) => security::switch_user(&p.privileges),
+        None => security::lock_down(&p.privileges, p.seccomp.as_ref()),
+    };
+    if let Err(f) = locked {
         fail(f);
     }
     let f = Failure::of(Step::Exec)(exec_first(p));
