@@ -1938,6 +1938,18 @@ fn nothing_left_after_runs_and_a_sigkill() {
         let n = tag("missing");
         assert_eq!(u.run(m, &["--name", &n], &["no-such-cmd"]).exit_code(), 127);
         names.push(n);
+        // The init fails after it forked the command (which waits for its root): the
+        // working directory cannot be made under a file.
+        let n = tag("workdir");
+        let r = u.run(m, &["--name", &n, "-w", "/etc/passwd/x"], &["true"]);
+        assert_eq!(r.exit_code(), 125, "{m:?}: {}", show(&r));
+        assert!(
+            r.stderr
+                .contains("cannot create working directory '/etc/passwd/x'"),
+            "{m:?}: {}",
+            show(&r)
+        );
+        names.push(n);
         if m == Uidmap::Off {
             let n = tag("unmapped");
             assert_eq!(
