@@ -335,11 +335,14 @@ fail_json() { # FILE MESSAGE: a pairs result that could not be measured
 # `crab-can run IMG /bin/true` against bwrap and against the `unshare -r` floor, each in
 # alternating pairs (bench/rootless.sh: the image, binary and pairs.py copied to a
 # directory the user owns).
-say "bench: rootless (user crabbench): crab-can against bwrap and unshare -r, $RUNS alternating pairs each"
-for peer in bwrap unshare; do
+# Twice: crab-can mapping the one id (as bwrap and `unshare -r` do: the like-for-like rows),
+# and mapping the user's subordinate range through newuidmap/newgidmap (what a user with a
+# range gets), also against `unshare --map-auto`, which maps the same through the same helpers.
+say "bench: rootless (user crabbench): crab-can against bwrap and unshare, $RUNS alternating pairs each"
+for row in one:bwrap one:unshare range:bwrap range:unshare range:unshare-auto; do
   settle
-  fgrun "$B/rootless.sh" "$CRAB" "$IMG" "$peer" "$RUNS" "$OUT/pairs-rootless-$peer.json" \
-    || say "  rootless $peer pairs FAILED"
+  fgrun "$B/rootless.sh" "$CRAB" "$IMG" "${row%%:*}" "${row#*:}" "$RUNS" \
+    "$OUT/pairs-rootless-${row%%:*}-${row#*:}.json" || say "  rootless $row pairs FAILED"
 done
 
 # ---------------------------------------------------------------- OCI mode, in pairs
