@@ -6,8 +6,8 @@
 //! parent's signals to the command's process group, reaps every orphan, and when the
 //! command ends kills what is left and exits with the command's status (128+N for
 //! signal N). A docker-like run without a terminal forks the command during setup
-//! instead, as soon as the mount namespace exists ([`fork_early`]): it brings `lo` up
-//! and loads its filter on another CPU while the init builds the root.
+//! instead, as soon as the root is entered ([`fork_early`]): it brings `lo` up and loads
+//! its filter on another CPU while the init mounts the rest.
 //!
 //! This code runs after a raw clone: single-threaded, no allocation, no panics, and it
 //! leaves only through `sys::exit`. A failure is sent to the parent as a [`Failure`].
@@ -261,26 +261,10 @@ fn setup(plan: &Plan, fds: &ChildFds<'_>) -> Result<Gate, Failure> {
     if c.namespaces & libc::CLONE_NEWNET as u64 != 0 && fds.early.is_none() {
         net::loopback_up()?;
     }
-    rootfs::new_namespace(&c.root)?;
-    let mut cmd = fork_early(plan, fds)?;
-    let chrooted = rootfs::enter(
-        &c.mounts,
-        c.namespaces & libc::CLONE_NEWUSER as u64 != 0,
-        fds.cgroup_trees,
-    )?;
-    // The initramfs way moved the init's root only: the command forked early would start
-    // in the initramfs. It goes (it has done nothing that lasts but bring `lo` up), and
-    // the command is forked later, from the new root.
-    if let Some(pid) = cmd
-        .take_if(|_| chrooted)
-        .and_then(rustix::process::Pid::from_raw)
-    {
-        let _ = rustix::process::kill_process(pid, Signal::KILL);
-        let _ = rustix::process::waitpid(Some(pid), WaitOptions::empty());
-        if c.namespaces & libc::CLONE_NEWNET as u64 != 0 {
-            net::loopback_up()?;
-        }
-    }
+    let userns = c.namespaces & libc::CLONE_NEWUSER as u64 != 0;
+    rootfs::enter(&c.root, &c.mounts, userns)?;
+    let cmd = fork_early(plan, fds)?;
+    rootfs::replay(&c.mounts, userns, fds.cgroup_trees)?;
     // (A command forked early sends them.)
     if let (Some(sock), None) = (fds.ns_sock, cmd) {
         let mut ns = [const { None }; 8];
@@ -322,11 +306,11 @@ fn setup(plan: &Plan, fds: &ChildFds<'_>) -> Result<Gate, Failure> {
     Ok(gate)
 }
 
-/// A docker-like run without a terminal: fork the command as soon as the container's
-/// mount namespace exists, so that it loads its seccomp filter (the kernel compiles it:
-/// the dearest step of the command's start) on another CPU while the init builds the
-/// root. `pivot_root` moves its root along with the init's; it waits on the `early` pipe,
-/// holding nothing else, and goes on once the root is built and the run starts.
+/// A docker-like run without a terminal: fork the command as soon as the container's root
+/// is entered, so that it brings `lo` up and loads its seccomp filter (the kernel compiles
+/// it: the dearest step of the command's start) on another CPU while the init mounts the
+/// rest. It waits on the `early` pipe, holding nothing else, and goes on once the mounts
+/// are made and the run starts.
 fn fork_early(plan: &Plan, fds: &ChildFds<'_>) -> Result<Option<i32>, Failure> {
     let Some((go, _)) = fds.early else {
         return Ok(None);
@@ -335,6 +319,8 @@ fn fork_early(plan: &Plan, fds: &ChildFds<'_>) -> Result<Option<i32>, Failure> {
         Ok(0) => {
             let ns_sock = fds.ns_sock.unwrap_or(go);
             sys::close_fds_except(&[fds.error.as_raw_fd(), go.as_raw_fd(), ns_sock.as_raw_fd()]);
+            // The umask the init has once its mounts are made.
+            rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
             let ns = plan.container.namespaces;
             // `lo` comes up here too, off the init's way.
             if ns & libc::CLONE_NEWNET as u64 != 0

@@ -188,15 +188,13 @@ pub fn mount_flags_of(st: &rustix::fs::StatVfs) -> u32 {
     f
 }
 
-/// Build the container's root and enter it, then replay `ops`. Runs in the child, in the
-/// mount namespace of [`new_namespace`]. True when the root was entered the initramfs way
-/// (`chroot`, which unlike `pivot_root` moves the calling process only).
-pub fn enter(
+/// Replay `ops` in the root [`enter`] entered (those it made before `pivot_root` aside).
+/// Runs in the child.
+pub fn replay(
     ops: &[MountOp],
     userns: bool,
     cgroup_trees: &[(String, OwnedFd)],
-) -> std::result::Result<bool, Failure> {
-    let chrooted = enter_image(if userns { ops } else { &[] })?;
+) -> std::result::Result<(), Failure> {
     let mut walk = Walk {
         cgroup_trees,
         ..Walk::default()
@@ -207,7 +205,7 @@ pub fn enter(
         }
     }
     rustix::process::umask(Mode::from_raw_mode(0o022));
-    Ok(chrooted)
+    Ok(())
 }
 
 /// A proc or sysfs mount: in a user namespace the kernel mounts these only while a full
@@ -224,8 +222,10 @@ fn kernel_view(op: &MountOp) -> Option<&CStr> {
     }
 }
 
-/// The step before [`enter`]: IMAGE's handle as the working directory, and a mount
-/// namespace of the container's own, private (nothing mounted in it propagates back).
+/// Build the container's root in a mount namespace of its own, private (nothing mounted in
+/// it propagates back), and enter it; in a user namespace, make `ops`' proc, sysfs and
+/// `/dev` first (see [`kernel_view`]). Runs in the child; the umask is 0 until
+/// [`replay`] ends.
 ///
 /// IMAGE is entered through the handle the parent checked, never by its path: the child
 /// `fchdir`s to it and then unshares the mount namespace, which moves its working
@@ -233,7 +233,7 @@ fn kernel_view(op: &MountOp) -> Option<&CStr> {
 /// (`open_tree`, with everything mounted below it) is attached over it and entered by its
 /// fd, and that is what `pivot_root` makes the root. Swapping IMAGE's path for a symlink to
 /// `/` at any moment after the check changes nothing.
-pub fn new_namespace(root: &Root) -> std::result::Result<(), Failure> {
+pub fn enter(root: &Root, ops: &[MountOp], userns: bool) -> std::result::Result<(), Failure> {
     rustix::process::fchdir(&root.image).map_err(Failure::of(Step::EnterImage))?;
     crate::sys::unshare_namespaces(rustix::thread::UnshareFlags::NEWNS)
         .map_err(Failure::of(Step::MountNs))?;
@@ -241,11 +241,12 @@ pub fn new_namespace(root: &Root) -> std::result::Result<(), Failure> {
         c"/",
         MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
     )
-    .map_err(Failure::of(Step::MakePrivate))
+    .map_err(Failure::of(Step::MakePrivate))?;
+    enter_image(if userns { ops } else { &[] })
 }
 
 #[inline(never)]
-fn enter_image(early: &[MountOp]) -> std::result::Result<bool, Failure> {
+fn enter_image(early: &[MountOp]) -> std::result::Result<(), Failure> {
     use rustix::mount::{MoveMountFlags, OpenTreeFlags};
     rustix::process::umask(Mode::empty());
     let tree = rustix::mount::open_tree(
@@ -300,13 +301,12 @@ fn enter_image(early: &[MountOp]) -> std::result::Result<bool, Failure> {
                 .map_err(Failure::at(Step::Mount, i))?;
         }
     }
-    let chrooted = match rustix::process::pivot_root(c".", c".") {
+    match rustix::process::pivot_root(c".", c".") {
         Ok(()) => {
             // The old root now sits on top of the new one: detach it and everything under
             // it, so no path leads back to the host.
             rustix::mount::unmount(c".", UnmountFlags::DETACH)
                 .map_err(Failure::of(Step::DetachOldRoot))?;
-            false
         }
         // The current root is the kernel's rootfs (an initramfs), which cannot be pivoted
         // away. Move IMAGE over it and chroot: IMAGE then sits on the root of the
@@ -314,12 +314,10 @@ fn enter_image(early: &[MountOp]) -> std::result::Result<bool, Failure> {
         Err(Errno::INVAL) => {
             rustix::mount::mount_move(c".", c"/").map_err(Failure::of(Step::InitramfsRoot))?;
             rustix::process::chroot(c".").map_err(Failure::of(Step::InitramfsRoot))?;
-            true
         }
         Err(e) => return Err(Failure::of(Step::PivotRoot)(e)),
-    };
-    rustix::process::chdir(c"/").map_err(Failure::of(Step::EnterRoot))?;
-    Ok(chrooted)
+    }
+    rustix::process::chdir(c"/").map_err(Failure::of(Step::EnterRoot))
 }
 
 /// What replaying the list remembers from one operation to the next.
