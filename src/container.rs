@@ -527,9 +527,7 @@ fn running(ct: &Container<'_>) -> (Vec<u8>, Vec<OwnedFd>) {
     // command forked early, sends them before the command can run, or it failed and
     // closed the socket).
     if let Some(sock) = &ct.ns_sock {
-        for fd in sys::receive_fds(sock.as_fd(), &mut [0u8; 1]).1 {
-            dirs.push(fd);
-        }
+        dirs.append(&mut sys::receive_fds(sock.as_fd(), &mut [0u8; 1]).1);
     }
     (r.encode(), dirs)
 }

@@ -6,8 +6,8 @@
 //! parent's signals to the command's process group, reaps every orphan, and when the
 //! command ends kills what is left and exits with the command's status (128+N for
 //! signal N). A docker-like run without a terminal forks the command during setup
-//! instead, as soon as the root is entered ([`fork_early`]): it brings `lo` up and loads
-//! its filter on another CPU while the init mounts the rest.
+//! instead ([`fork_early`]): it brings `lo` up and loads its filter on another CPU while
+//! the init builds the root.
 //!
 //! This code runs after a raw clone: single-threaded, no allocation, no panics, and it
 //! leaves only through `sys::exit`. A failure is sent to the parent as a [`Failure`].
@@ -262,8 +262,29 @@ fn setup(plan: &Plan, fds: &ChildFds<'_>) -> Result<Gate, Failure> {
         net::loopback_up()?;
     }
     let userns = c.namespaces & libc::CLONE_NEWUSER as u64 != 0;
-    rootfs::enter(&c.root, &c.mounts, userns)?;
-    let cmd = fork_early(plan, fds)?;
+    rootfs::own_namespace(&c.root)?;
+    // The command forked early: before `pivot_root`, which moves its root along with the
+    // init's (so it works while the init mounts the kernel's views and copies IMAGE); after
+    // it where `/` may be an initramfs, whose `chroot` moves the init alone. Should that
+    // way be taken all the same (`/` a plain directory under a chroot), the command goes
+    // (it has done nothing that lasts but bring `lo` up) and is forked again, from the
+    // new root.
+    let mut cmd = match rootfs::may_be_rootfs() {
+        false => fork_early(plan, fds)?,
+        true => None,
+    };
+    if rootfs::enter(&c.mounts, userns)?
+        && let Some(pid) = cmd.take().and_then(rustix::process::Pid::from_raw)
+    {
+        let _ = rustix::process::kill_process(pid, Signal::KILL);
+        let _ = rustix::process::waitpid(Some(pid), WaitOptions::empty());
+    }
+    if cmd.is_none() {
+        cmd = fork_early(plan, fds)?;
+    }
+    if let Some((go, _)) = fds.early {
+        sys::close(go.as_raw_fd());
+    }
     rootfs::replay(&c.mounts, userns, fds.cgroup_trees)?;
     // (A command forked early sends them.)
     if let (Some(sock), None) = (fds.ns_sock, cmd) {
@@ -306,11 +327,11 @@ fn setup(plan: &Plan, fds: &ChildFds<'_>) -> Result<Gate, Failure> {
     Ok(gate)
 }
 
-/// A docker-like run without a terminal: fork the command as soon as the container's root
-/// is entered, so that it brings `lo` up and loads its seccomp filter (the kernel compiles
-/// it: the dearest step of the command's start) on another CPU while the init mounts the
-/// rest. It waits on the `early` pipe, holding nothing else, and goes on once the mounts
-/// are made and the run starts.
+/// A docker-like run without a terminal: fork the command while the init builds the root,
+/// so that it brings `lo` up and loads its seccomp filter (the kernel compiles it: the
+/// dearest step of the command's start) on another CPU meanwhile. It waits on the `early`
+/// pipe, holding nothing else, and goes on once the mounts are made and the run starts.
+#[inline(never)]
 fn fork_early(plan: &Plan, fds: &ChildFds<'_>) -> Result<Option<i32>, Failure> {
     let Some((go, _)) = fds.early else {
         return Ok(None);
@@ -322,24 +343,15 @@ fn fork_early(plan: &Plan, fds: &ChildFds<'_>) -> Result<Option<i32>, Failure> {
             // The umask the init has once its mounts are made.
             rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
             let ns = plan.container.namespaces;
-            // `lo` comes up here too, off the init's way.
-            if ns & libc::CLONE_NEWNET as u64 != 0
-                && let Err(f) = net::loopback_up()
-            {
-                report(fds.error, f);
-                sys::exit(EXIT_RUNTIME as i32);
-            }
             let no_pid_ns = ns & libc::CLONE_NEWPID as u64 == 0;
             let early = Early {
                 go,
                 ns_sock: fds.ns_sock,
+                lo: ns & libc::CLONE_NEWNET as u64 != 0,
             };
             command(&plan.process, fds.error, None, None, no_pid_ns, Some(early))
         }
-        Ok(pid) => {
-            sys::close(go.as_raw_fd());
-            Ok(Some(pid))
-        }
+        Ok(pid) => Ok(Some(pid)),
         Err(e) => Err(Failure::of(Step::Fork)(e)),
     }
 }
@@ -350,11 +362,13 @@ fn fork_early(plan: &Plan, fds: &ChildFds<'_>) -> Result<Option<i32>, Failure> {
 pub struct Early<'a> {
     go: BorrowedFd<'a>,
     ns_sock: Option<BorrowedFd<'a>>,
+    /// `lo` to bring up (off the init's way).
+    lo: bool,
 }
 
-/// A command forked early: its namespaces (rootless: opened now, its own are the init's),
-/// the bounding set and the filter while the init builds the root; then, once the root is
-/// built, the root, and all of them sent.
+/// A command forked early (its filter loaded, `lo` up): its namespaces (rootless: opened
+/// now, its own are the init's) and the bounding set while the init builds the root; then,
+/// once the root is built, the root, and all of them sent.
 fn wait_for_root(e: &Early<'_>, p: &ProcessPlan) -> Result<(), Failure> {
     let mut ns = [const { None }; 8];
     let sent = |ns: &mut [Option<OwnedFd>; 8], root: bool| -> Result<(), Failure> {
@@ -373,7 +387,7 @@ fn wait_for_root(e: &Early<'_>, p: &ProcessPlan) -> Result<(), Failure> {
             .map_err(Failure::of(Step::NotDumpable))
     };
     sent(&mut ns, false)?;
-    security::confine(&p.privileges, p.seccomp.as_ref())?;
+    security::drop_bounding(&p.privileges)?;
     read_sync(e.go)?;
     sent(&mut ns, true)
 }
@@ -501,6 +515,15 @@ pub fn command(
         report(err, f);
         sys::exit(f.exit_code() as i32)
     };
+    // Forked early: the filter first, then `lo`: the longest system calls, done while the
+    // init copies IMAGE, before it unmounts the host's root (which waits until this CPU is
+    // out of the kernel).
+    if let Some(e) = &early {
+        let lo = || if e.lo { net::loopback_up() } else { Ok(()) };
+        if let Err(f) = security::confine(&p.privileges, p.seccomp.as_ref()).and_then(|()| lo()) {
+            fail(f);
+        }
+    }
     if let Err(e) = rustix::process::setsid() {
         fail(Failure::of(Step::Session)(e));
     }

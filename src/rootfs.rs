@@ -222,18 +222,16 @@ fn kernel_view(op: &MountOp) -> Option<&CStr> {
     }
 }
 
-/// Build the container's root in a mount namespace of its own, private (nothing mounted in
-/// it propagates back), and enter it; in a user namespace, make `ops`' proc, sysfs and
-/// `/dev` first (see [`kernel_view`]). Runs in the child; the umask is 0 until
-/// [`replay`] ends.
+/// IMAGE's handle as the working directory, in a mount namespace of the container's own,
+/// private (nothing mounted in it propagates back): the first half of building the root.
 ///
 /// IMAGE is entered through the handle the parent checked, never by its path: the child
 /// `fchdir`s to it and then unshares the mount namespace, which moves its working
 /// directory to this namespace's copy of the same mount. A copy of that directory
 /// (`open_tree`, with everything mounted below it) is attached over it and entered by its
-/// fd, and that is what `pivot_root` makes the root. Swapping IMAGE's path for a symlink to
-/// `/` at any moment after the check changes nothing.
-pub fn enter(root: &Root, ops: &[MountOp], userns: bool) -> std::result::Result<(), Failure> {
+/// fd, and that is what `pivot_root` makes the root ([`enter`]). Swapping IMAGE's path for
+/// a symlink to `/` at any moment after the check changes nothing.
+pub fn own_namespace(root: &Root) -> std::result::Result<(), Failure> {
     rustix::process::fchdir(&root.image).map_err(Failure::of(Step::EnterImage))?;
     crate::sys::unshare_namespaces(rustix::thread::UnshareFlags::NEWNS)
         .map_err(Failure::of(Step::MountNs))?;
@@ -241,12 +239,30 @@ pub fn enter(root: &Root, ops: &[MountOp], userns: bool) -> std::result::Result<
         c"/",
         MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
     )
-    .map_err(Failure::of(Step::MakePrivate))?;
+    .map_err(Failure::of(Step::MakePrivate))
+}
+
+/// The second half: IMAGE copied over itself and made the root (in a user namespace,
+/// `ops`' proc, sysfs and `/dev` made first, see [`kernel_view`]). True when it was
+/// entered the initramfs way: `chroot`, which unlike `pivot_root` moves the calling
+/// process only. The umask is 0 until [`replay`] ends.
+pub fn enter(ops: &[MountOp], userns: bool) -> std::result::Result<bool, Failure> {
     enter_image(if userns { ops } else { &[] })
 }
 
+/// Whether `/` may be the kernel's rootfs (an initramfs: ramfs or tmpfs), which
+/// `pivot_root` refuses, so that [`enter`] would take the initramfs way.
+#[allow(clippy::unnecessary_cast)] // f_type is an i64 on x86_64, a u64 on aarch64
+pub fn may_be_rootfs() -> bool {
+    const RAMFS_MAGIC: i64 = 0x8584_58f6;
+    const TMPFS_MAGIC: i64 = 0x0102_1994;
+    rustix::fs::statfs(c"/").map_or(true, |s| {
+        matches!(s.f_type as i64, RAMFS_MAGIC | TMPFS_MAGIC)
+    })
+}
+
 #[inline(never)]
-fn enter_image(early: &[MountOp]) -> std::result::Result<(), Failure> {
+fn enter_image(early: &[MountOp]) -> std::result::Result<bool, Failure> {
     use rustix::mount::{MoveMountFlags, OpenTreeFlags};
     rustix::process::umask(Mode::empty());
     let tree = rustix::mount::open_tree(
@@ -301,12 +317,13 @@ fn enter_image(early: &[MountOp]) -> std::result::Result<(), Failure> {
                 .map_err(Failure::at(Step::Mount, i))?;
         }
     }
-    match rustix::process::pivot_root(c".", c".") {
+    let chrooted = match rustix::process::pivot_root(c".", c".") {
         Ok(()) => {
             // The old root now sits on top of the new one: detach it and everything under
             // it, so no path leads back to the host.
             rustix::mount::unmount(c".", UnmountFlags::DETACH)
                 .map_err(Failure::of(Step::DetachOldRoot))?;
+            false
         }
         // The current root is the kernel's rootfs (an initramfs), which cannot be pivoted
         // away. Move IMAGE over it and chroot: IMAGE then sits on the root of the
@@ -314,10 +331,12 @@ fn enter_image(early: &[MountOp]) -> std::result::Result<(), Failure> {
         Err(Errno::INVAL) => {
             rustix::mount::mount_move(c".", c"/").map_err(Failure::of(Step::InitramfsRoot))?;
             rustix::process::chroot(c".").map_err(Failure::of(Step::InitramfsRoot))?;
+            true
         }
         Err(e) => return Err(Failure::of(Step::PivotRoot)(e)),
-    }
-    rustix::process::chdir(c"/").map_err(Failure::of(Step::EnterRoot))
+    };
+    rustix::process::chdir(c"/").map_err(Failure::of(Step::EnterRoot))?;
+    Ok(chrooted)
 }
 
 /// What replaying the list remembers from one operation to the next.

@@ -117,11 +117,10 @@ pub fn held_capabilities() -> u64 {
 }
 
 /// The part of [`lock_down`] that may come before the command's root is ready (see
-/// `init::fork_early`): the bounding set, no_new_privs if `p` asks for it, and `seccomp`.
-/// What [`switch_user`] does then goes through the filter, which allows all of it; and
-/// without no_new_privs the capabilities still held let the kernel take the filter.
+/// `init::fork_early`): no_new_privs if `p` asks for it, and `seccomp`. What
+/// [`drop_bounding`] and [`switch_user`] do then goes through the filter, which allows all
+/// of it; and without no_new_privs the capabilities still held let the kernel take it.
 pub fn confine(p: &Privileges, seccomp: Option<&Filter>) -> std::result::Result<(), Failure> {
-    drop_bounding(p)?;
     if p.no_new_privs {
         rustix::thread::set_no_new_privs(true).map_err(Failure::of(Step::NoNewPrivs))?;
     }
@@ -140,7 +139,8 @@ fn cap_fail(step: Step, cap: u32) -> impl FnOnce(Errno) -> Failure {
     }
 }
 
-fn drop_bounding(p: &Privileges) -> std::result::Result<(), Failure> {
+/// Drop from the bounding set every capability `p` does not keep there.
+pub fn drop_bounding(p: &Privileges) -> std::result::Result<(), Failure> {
     for cap in 0..64u32 {
         if p.caps.bounding & (1 << cap) == 0 {
             match rustix::thread::remove_capability_from_bounding_set(

@@ -212,7 +212,9 @@ pub fn receive_fds(sock: BorrowedFd<'_>, buf: &mut [u8]) -> (Result<usize, Errno
     let mut fds = Vec::new();
     for m in control.drain() {
         if let RecvAncillaryMessage::ScmRights(r) = m {
-            fds.extend(r);
+            for fd in r {
+                fds.push(fd);
+            }
         }
     }
     (n, fds)
