@@ -162,18 +162,10 @@ pub fn lock_down(p: &Privileges, seccomp: Option<&Filter>) -> std::result::Resul
     drop_bounding(p)?;
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while it is held
     // (an OCI config may ask for that; the docker-like front end never does).
-    let seccomp_first = !p.no_new_privs;
-    if let (true, Some(f)) = (seccomp_first, seccomp) {
-        f.install().map_err(Failure::of(Step::Seccomp))?;
+    match p.no_new_privs {
+        true => switch_user(p).and_then(|()| confine(p, seccomp)),
+        false => confine(p, seccomp).and_then(|()| switch_user(p)),
     }
-    switch_user(p)?;
-    if p.no_new_privs {
-        rustix::thread::set_no_new_privs(true).map_err(Failure::of(Step::NoNewPrivs))?;
-    }
-    if let (false, Some(f)) = (seccomp_first, seccomp) {
-        f.install().map_err(Failure::of(Step::Seccomp))?;
-    }
-    Ok(())
 }
 
 /// Groups, gid, uid, then the capability sets and the ambient ones of `p`.
