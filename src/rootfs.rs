@@ -242,14 +242,6 @@ pub fn own_namespace(root: &Root) -> std::result::Result<(), Failure> {
     .map_err(Failure::of(Step::MakePrivate))
 }
 
-/// The second half: IMAGE copied over itself and made the root (in a user namespace,
-/// `ops`' proc, sysfs and `/dev` made first, see [`kernel_view`]). True when it was
-/// entered the initramfs way: `chroot`, which unlike `pivot_root` moves the calling
-/// process only. The umask is 0 until [`replay`] ends.
-pub fn enter(ops: &[MountOp], userns: bool) -> std::result::Result<bool, Failure> {
-    enter_image(if userns { ops } else { &[] })
-}
-
 /// Whether `/` may be the kernel's rootfs (an initramfs: ramfs or tmpfs), which
 /// `pivot_root` refuses, so that [`enter`] would take the initramfs way.
 #[allow(clippy::unnecessary_cast)] // f_type is an i64 on x86_64, a u64 on aarch64
@@ -261,8 +253,13 @@ pub fn may_be_rootfs() -> bool {
     })
 }
 
+/// The second half: IMAGE copied over itself and made the root (in a user namespace,
+/// `ops`' proc, sysfs and `/dev` made first, see [`kernel_view`]). True when it was
+/// entered the initramfs way: `chroot`, which unlike `pivot_root` moves the calling
+/// process only. The umask is 0 until [`replay`] ends.
 #[inline(never)]
-fn enter_image(early: &[MountOp]) -> std::result::Result<bool, Failure> {
+pub fn enter(ops: &[MountOp], userns: bool) -> std::result::Result<bool, Failure> {
+    let early = if userns { ops } else { &[] };
     use rustix::mount::{MoveMountFlags, OpenTreeFlags};
     rustix::process::umask(Mode::empty());
     let tree = rustix::mount::open_tree(
