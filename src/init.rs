@@ -65,24 +65,25 @@ pub const NS_FILES: [&std::ffi::CStr; 8] = [
     c"/proc/self/ns/cgroup",
 ];
 
-/// Open `paths` (of [`NS_FILES`]) into `slots`, without allocating.
-fn open_namespaces(slots: &mut [Option<OwnedFd>], paths: &[&std::ffi::CStr]) -> Result<(), Errno> {
+/// Open [`NS_FILES`] from `first` on into the slots of `ns` still empty, without
+/// allocating.
+fn open_namespaces(ns: &mut [Option<OwnedFd>; 8], first: usize) -> Result<(), Failure> {
     use rustix::fs::{Mode, OFlags};
-    for (slot, path) in slots.iter_mut().zip(paths) {
-        *slot = Some(rustix::fs::open(
-            *path,
-            OFlags::RDONLY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )?);
+    for i in first..8 {
+        if ns[i].is_none() {
+            let fd = rustix::fs::open(NS_FILES[i], OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty());
+            ns[i] = Some(fd.map_err(Failure::of(Step::NotDumpable))?);
+        }
     }
     Ok(())
 }
 
-/// Send [`NS_FILES`], opened into `fds`, on `sock`.
-fn send_namespaces(sock: BorrowedFd<'_>, fds: &[Option<OwnedFd>; 8]) -> Result<(), Errno> {
+/// Open what is left of [`NS_FILES`] into `ns` and send them all on `sock`.
+fn send_namespaces(sock: BorrowedFd<'_>, ns: &mut [Option<OwnedFd>; 8]) -> Result<(), Failure> {
+    open_namespaces(ns, 0)?;
     let borrowed: [BorrowedFd<'_>; 8] =
-        std::array::from_fn(|i| fds[i].as_ref().map_or(sock, |f| f.as_fd()));
-    sys::send_fds(sock, b"n", &borrowed)
+        std::array::from_fn(|i| ns[i].as_ref().map_or(sock, |f| f.as_fd()));
+    sys::send_fds(sock, b"n", &borrowed).map_err(Failure::of(Step::NotDumpable))
 }
 
 /// What the sync pipe's bytes mean after "go": start the command (docker-like `run`), or
@@ -288,10 +289,7 @@ fn setup(plan: &Plan, fds: &ChildFds<'_>) -> Result<Gate, Failure> {
     rootfs::replay(&c.mounts, userns, fds.cgroup_trees)?;
     // (A command forked early sends them.)
     if let (Some(sock), None) = (fds.ns_sock, cmd) {
-        let mut ns = [const { None }; 8];
-        open_namespaces(&mut ns, &NS_FILES)
-            .and_then(|()| send_namespaces(sock, &ns))
-            .map_err(Failure::of(Step::NotDumpable))?;
+        send_namespaces(sock, &mut [const { None }; 8])?;
     }
     // The handles of the host's side (IMAGE, the volumes' trees) have done their work.
     sys::close_fds_except(&fds.after_root);
@@ -371,25 +369,16 @@ pub struct Early<'a> {
 /// once the root is built, the root, and all of them sent.
 fn wait_for_root(e: &Early<'_>, p: &ProcessPlan) -> Result<(), Failure> {
     let mut ns = [const { None }; 8];
-    let sent = |ns: &mut [Option<OwnedFd>; 8], root: bool| -> Result<(), Failure> {
-        let Some(sock) = e.ns_sock else {
-            return Ok(());
-        };
-        let (from, to) = if root { (0, 1) } else { (1, 8) };
-        open_namespaces(&mut ns[from..to], &NS_FILES[from..to])
-            .and_then(|()| {
-                if root {
-                    send_namespaces(sock, ns)
-                } else {
-                    Ok(())
-                }
-            })
-            .map_err(Failure::of(Step::NotDumpable))
-    };
-    sent(&mut ns, false)?;
+    if e.ns_sock.is_some() {
+        // All but the root, which is not this one yet.
+        open_namespaces(&mut ns, 1)?;
+    }
     security::drop_bounding(&p.privileges)?;
     read_sync(e.go)?;
-    sent(&mut ns, true)
+    match e.ns_sock {
+        Some(sock) => send_namespaces(sock, &mut ns),
+        None => Ok(()),
+    }
 }
 
 /// Write `value` to the file at `path` (a sysctl under /proc/sys), in one write.
