@@ -846,7 +846,8 @@ extern "C" fn main(argc: libc::c_int, argv: *const *const c_char) -> libc::c_int
             )
         } == -1
         {
-            std::process::abort();
+            // SAFETY: abort has no preconditions (std's start aborts here too).
+            unsafe { libc::abort() };
         }
     };
     // SAFETY: `fds` is an array of 3 pollfds.
@@ -864,7 +865,8 @@ extern "C" fn main(argc: libc::c_int, argv: *const *const c_char) -> libc::c_int
                 }
                 break;
             }
-            _ => std::process::abort(),
+            // SAFETY: as above.
+            _ => unsafe { libc::abort() },
         }
     }
     for p in fds {
@@ -888,47 +890,39 @@ extern "C" fn main(argc: libc::c_int, argv: *const *const c_char) -> libc::c_int
 /// A terminal's settings, as rustix reads them: TCGETS2, or TCGETS where the kernel (or a
 /// seccomp profile) refuses that.
 pub fn tc_get(fd: BorrowedFd<'_>) -> Result<libc::termios2, Errno> {
-    use std::os::fd::AsRawFd;
     // SAFETY: all-zero bytes are a valid termios2 (plain integers).
     let mut t: libc::termios2 = unsafe { std::mem::zeroed() };
-    for req in [libc::TCGETS2, libc::TCGETS] {
-        // SAFETY: the ioctl writes at most a termios2 (TCGETS: its first part) into `t`.
-        let r = check(unsafe {
-            libc::syscall(
-                libc::SYS_ioctl,
-                fd.as_raw_fd(),
-                req as libc::c_ulong,
-                &mut t as *mut libc::termios2,
-            )
-        });
-        match r {
-            Err(Errno::NOTTY | Errno::ACCESS) if req == libc::TCGETS2 => {}
-            r => return r.map(|_| t),
-        }
-    }
-    Ok(t)
+    termios_ioctl(fd, [libc::TCGETS2, libc::TCGETS], &mut t).map(|()| t)
 }
 
 /// Set a terminal's settings at once, as rustix's `tcsetattr(.., Now, ..)`: TCSETS2, or
 /// TCSETS where the kernel (or a seccomp profile) refuses that.
 pub fn tc_set(fd: BorrowedFd<'_>, t: &libc::termios2) -> Result<(), Errno> {
+    termios_ioctl(
+        fd,
+        [libc::TCSETS2, libc::TCSETS],
+        std::ptr::from_ref(t).cast_mut(),
+    )
+}
+
+/// The first request of `reqs` the terminal takes (the second after ENOTTY or EACCES),
+/// on `t`: written by a get, only read by a set.
+fn termios_ioctl(
+    fd: BorrowedFd<'_>,
+    reqs: [libc::Ioctl; 2],
+    t: *mut libc::termios2,
+) -> Result<(), Errno> {
     use std::os::fd::AsRawFd;
-    for req in [libc::TCSETS2, libc::TCSETS] {
-        // SAFETY: the ioctl only reads a termios2 (TCSETS: its first part) from `t`.
-        let r = check(unsafe {
-            libc::syscall(
-                libc::SYS_ioctl,
-                fd.as_raw_fd(),
-                req as libc::c_ulong,
-                t as *const libc::termios2,
-            )
-        });
-        match r {
-            Err(Errno::NOTTY | Errno::ACCESS) if req == libc::TCSETS2 => {}
-            r => return r.map(drop),
-        }
+    let call = |req: libc::Ioctl| {
+        // SAFETY: `t` points to a termios2; the ioctls read or write at most one (TCGETS
+        // and TCSETS: its first part).
+        let r = unsafe { libc::syscall(libc::SYS_ioctl, fd.as_raw_fd(), req as libc::c_ulong, t) };
+        check(r)
+    };
+    match call(reqs[0]) {
+        Err(Errno::NOTTY | Errno::ACCESS) => call(reqs[1]).map(drop),
+        r => r.map(drop),
     }
-    Ok(())
 }
 
 #[cfg(test)]
