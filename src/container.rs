@@ -106,23 +106,23 @@ pub fn create_with<'p>(
             // Rootless: nothing is recorded (the state directory is root's); the next run
             // of the name removes what a killed one left in its delegated cgroup.
             let record = !placement.is_delegated();
-            let mut paths: Vec<String> = Vec::new();
-            for p in placement.paths() {
-                paths.push(p);
-            }
-            let mut intent: Vec<(&str, Option<u64>)> = Vec::new();
-            for p in &paths {
-                intent.push((p.as_str(), None));
-            }
             if record {
+                let mut paths: Vec<String> = Vec::new();
+                for p in placement.paths() {
+                    paths.push(p);
+                }
+                let mut intent: Vec<(&str, Option<u64>)> = Vec::new();
+                for p in &paths {
+                    intent.push((p.as_str(), None));
+                }
                 rec.cgroups(&intent)?;
             }
             let cg = Cgroup::create(placement, &cp.limits)?;
-            let mut made: Vec<(&str, Option<u64>)> = Vec::new();
-            for (p, i) in cg.dirs() {
-                made.push((p, Some(i)));
-            }
             if record {
+                let mut made: Vec<(&str, Option<u64>)> = Vec::new();
+                for (p, i) in cg.dirs() {
+                    made.push((p, Some(i)));
+                }
                 rec.cgroups(&made)?;
             }
             Some(cg)
