@@ -34,11 +34,11 @@ pub struct Target {
     pub ns: Vec<OwnedFd>,
 }
 
-/// Whether namespace file `fd` is crab-can's own namespace of its kind (`path`).
-fn is_own(fd: BorrowedFd<'_>, path: &std::ffi::CStr) -> bool {
+/// Namespace file `fd`, unless it is crab-can's own namespace of its kind (`path`).
+fn foreign<'a>(fd: &'a OwnedFd, path: &std::ffi::CStr) -> Option<BorrowedFd<'a>> {
     match (rustix::fs::fstat(fd), rustix::fs::stat(path)) {
-        (Ok(a), Ok(b)) => (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino),
-        _ => false,
+        (Ok(a), Ok(b)) if (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino) => None,
+        _ => Some(fd.as_fd()),
     }
 }
 
@@ -183,16 +183,16 @@ pub fn start(t: &Target, p: &ProcessPlan, preserve: u32, orphan: bool) -> Result
     // The container's namespaces that are not crab-can's own already, told apart before it
     // joins any (then its /proc/self is no longer its own): the six it joins here, and the
     // cgroup one, which the child joins.
+    let (by_fd_cgroup, joined_here) = match t.ns.split_last() {
+        Some((cgroup, rest)) => (foreign(cgroup, init::NS_FILES[7]), rest),
+        None => (None, &t.ns[..]),
+    };
     let mut ns: Vec<BorrowedFd<'_>> = Vec::new();
-    for (fd, path) in t.ns.iter().zip(&init::NS_FILES[1..]) {
-        if !is_own(fd.as_fd(), path) {
-            ns.push(fd.as_fd());
+    for (fd, path) in joined_here.iter().zip(&init::NS_FILES[1..]) {
+        if let Some(fd) = foreign(fd, path) {
+            ns.push(fd);
         }
     }
-    let by_fd_cgroup = match t.ns.last() {
-        Some(c) if ns.last().map(|l| l.as_raw_fd()) == Some(c.as_raw_fd()) => ns.pop(),
-        _ => None,
-    };
     let opened = match t.ns.is_empty() && !same_ns(t.pid, "cgroup") {
         true => Some(
             rustix::fs::open(
