@@ -453,6 +453,29 @@ fn containerd_configured_runtime() {
 
 const PODMAN_IMAGE: &str = "localhost/crab-can-bb:1";
 
+/// podman's global options for a private store in `sb` (root or rootless alike), then
+/// `--runtime RT` and `args`.
+fn podman_args(c: &mut Command, sb: &Sandbox, rt: Option<&Runtime>, args: &[&str]) {
+    c.arg("--root")
+        .arg(sb.path("root"))
+        .arg("--runroot")
+        .arg(sb.path("run"))
+        .arg("--tmpdir")
+        .arg(sb.path("tmp"))
+        .args([
+            "--storage-driver",
+            "overlay",
+            "--cgroup-manager",
+            "cgroupfs",
+            "--events-backend",
+            "file",
+        ]);
+    if let Some(rt) = rt {
+        c.arg("--runtime").arg(&rt.path);
+    }
+    c.args(args);
+}
+
 /// A private podman: storage, run and temporary directories in its sandbox, cgroupfs with
 /// the sandbox as every container's cgroup parent, events to a file, and the busybox tar
 /// imported.
@@ -483,24 +506,7 @@ impl Podman {
         let mut c = cmd("podman", &[]);
         // (conmon leaves a file `oom` in its working directory after an OOM kill)
         c.current_dir(&self.sb.dir);
-        c.arg("--root")
-            .arg(self.sb.path("root"))
-            .arg("--runroot")
-            .arg(self.sb.path("run"))
-            .arg("--tmpdir")
-            .arg(self.sb.path("tmp"))
-            .args([
-                "--storage-driver",
-                "overlay",
-                "--cgroup-manager",
-                "cgroupfs",
-                "--events-backend",
-                "file",
-            ]);
-        if let Some(rt) = rt {
-            c.arg("--runtime").arg(&rt.path);
-        }
-        c.args(args);
+        podman_args(&mut c, &self.sb, rt, args);
         c
     }
 
@@ -1854,24 +1860,7 @@ impl RootlessPodman {
             .env("XDG_RUNTIME_DIR", self.sb.path("xdg"))
             .env("XDG_CONFIG_HOME", self.sb.path("config"))
             .env("XDG_DATA_HOME", self.sb.path("home"));
-        c.arg("--root")
-            .arg(self.sb.path("root"))
-            .arg("--runroot")
-            .arg(self.sb.path("run"))
-            .arg("--tmpdir")
-            .arg(self.sb.path("tmp"))
-            .args([
-                "--storage-driver",
-                "overlay",
-                "--cgroup-manager",
-                "cgroupfs",
-                "--events-backend",
-                "file",
-            ]);
-        if let Some(rt) = rt {
-            c.arg("--runtime").arg(&rt.path);
-        }
-        c.args(args);
+        podman_args(&mut c, &self.sb, rt, args);
         c
     }
 
