@@ -31,41 +31,6 @@ fn host_procs_running(argv: &[&str]) -> Vec<i32> {
         .collect()
 }
 
-fn host_ns(kind: &str) -> String {
-    std::fs::read_link(format!("/proc/self/ns/{kind}"))
-        .unwrap()
-        .to_string_lossy()
-        .into_owned()
-}
-
-/// One line of mountinfo: (major:minor, root, mount point, mount options, fstype, super options).
-struct Mnt {
-    dev: String,
-    root: String,
-    point: String,
-    opts: String,
-    fstype: String,
-    sopts: String,
-}
-
-fn parse_mountinfo(text: &str) -> Vec<Mnt> {
-    text.lines()
-        .filter_map(|l| {
-            let (a, b) = l.split_once(" - ")?;
-            let f: Vec<&str> = a.split(' ').collect();
-            let g: Vec<&str> = b.split(' ').collect();
-            Some(Mnt {
-                dev: f.get(2)?.to_string(),
-                root: f.get(3)?.to_string(),
-                point: f.get(4)?.to_string(),
-                opts: f.get(5)?.to_string(),
-                fstype: g.first()?.to_string(),
-                sopts: g.get(2).unwrap_or(&"").to_string(),
-            })
-        })
-        .collect()
-}
-
 // ---- PID 1, process tree ---------------------------------------------------------------
 
 // Contract: "It runs as PID 1's child in a new PID namespace: `ps` inside shows only the
@@ -102,13 +67,7 @@ fn pid1_is_init_and_command_is_its_child() {
     let ns = out.lines().find_map(|l| l.strip_prefix("ns=")).unwrap();
     assert_ne!(ns, host_ns("pid"), "same PID namespace as the host");
     // ps: a header, then exactly init, the shell, and ps itself.
-    let rows: Vec<Vec<&str>> = out
-        .lines()
-        .skip_while(|l| !l.trim_start().starts_with("PID"))
-        .skip(1)
-        .take_while(|l| *l != "end")
-        .map(|l| l.split_whitespace().collect())
-        .collect();
+    let rows = ps_rows(&out);
     assert_eq!(rows.len(), 3, "ps should list exactly 3 processes: {out}");
     assert_eq!(rows[0], ["1", "0", "crab-can"], "{out}");
     assert_eq!(rows[1], ["2", "1", "sh"], "{out}");
@@ -323,14 +282,6 @@ fn dev_holds_exactly_the_contract_entries() {
 }
 
 // ---- network ---------------------------------------------------------------------------
-
-fn proc_net_dev_names(text: &str) -> BTreeSet<String> {
-    text.lines()
-        .skip(2)
-        .filter_map(|l| l.split(':').next())
-        .map(|s| s.trim().to_string())
-        .collect()
-}
 
 // Contract: "--net none (default): a private network namespace whose loopback lo is up".
 #[test]

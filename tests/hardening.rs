@@ -34,10 +34,6 @@ fn probe_in(opts: &[&str], args: &[&str]) -> Run {
     run_in(image(), opts, &cmd)
 }
 
-fn line1(r: &Run) -> &str {
-    r.stdout.lines().next().unwrap_or("")
-}
-
 /// The probe made its attempt and it failed with one of `errnos` (exit 1, line 1
 /// `SUB: ERRNO (...)`).
 #[track_caller]

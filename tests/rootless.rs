@@ -54,18 +54,6 @@ fn fields(out: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn host_ns(kind: &str) -> String {
-    std::fs::read_link(format!("/proc/self/ns/{kind}"))
-        .unwrap()
-        .to_string_lossy()
-        .into_owned()
-}
-
-/// The first line of stdout.
-fn line1(r: &Run) -> &str {
-    r.stdout.lines().next().unwrap_or("")
-}
-
 /// Assert a command's own outcome printed nothing of crab-can's on stderr.
 #[track_caller]
 fn no_crab_line(r: &Run) {
@@ -86,29 +74,6 @@ fn assert_refused_line(line: &str, sub: &str, errnos: &[&str], r: &Run) {
         "probe {sub} should fail with one of {errnos:?}, got {line:?}; {}",
         show(r)
     );
-}
-
-/// One line of mountinfo: (major:minor, mount point, mount options, fstype).
-struct Mnt {
-    dev: String,
-    point: String,
-    opts: String,
-    fstype: String,
-}
-
-fn parse_mountinfo(text: &str) -> Vec<Mnt> {
-    text.lines()
-        .filter_map(|l| {
-            let (a, b) = l.split_once(" - ")?;
-            let f: Vec<&str> = a.split(' ').collect();
-            Some(Mnt {
-                dev: f.get(2)?.to_string(),
-                point: f.get(4)?.to_string(),
-                opts: f.get(5)?.to_string(),
-                fstype: b.split(' ').next()?.to_string(),
-            })
-        })
-        .collect()
 }
 
 /// The last mount at `point` (the one that shows) in a mountinfo text.
@@ -280,13 +245,7 @@ fn pid1_is_init_and_the_command_is_pid_2() {
             out.contains("PPid:\t1\n"),
             "{m:?}: the command's parent: {out}"
         );
-        let rows: Vec<Vec<&str>> = out
-            .lines()
-            .skip_while(|l| !l.trim_start().starts_with("PID"))
-            .skip(1)
-            .take_while(|l| *l != "end")
-            .map(|l| l.split_whitespace().collect())
-            .collect();
+        let rows = ps_rows(&out);
         assert_eq!(rows.len(), 3, "{m:?}: ps should list 3 processes: {out}");
         assert_eq!(rows[0], ["1", "0", "crab-can"], "{m:?}: {out}");
         assert_eq!(rows[1], ["2", "1", "sh"], "{m:?}: {out}");
@@ -343,14 +302,6 @@ fn hostname_option_sets_the_hostname() {
         before,
         "the host's hostname changed"
     );
-}
-
-fn proc_net_dev_names(text: &str) -> BTreeSet<String> {
-    text.lines()
-        .skip(2)
-        .filter_map(|l| l.split(':').next())
-        .map(|s| s.trim().to_string())
-        .collect()
 }
 
 // Contract: "--net none (default): a private network namespace whose loopback lo is up".

@@ -760,3 +760,64 @@ pub fn leak_fd(c: &mut std::process::Command, fd: i32) {
         });
     }
 }
+
+/// The link of crab-can's (the test's) own namespace of `kind`, as `net:[4026531840]`.
+pub fn host_ns(kind: &str) -> String {
+    std::fs::read_link(format!("/proc/self/ns/{kind}"))
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The interface names of a `/proc/net/dev` text.
+pub fn proc_net_dev_names(text: &str) -> std::collections::BTreeSet<String> {
+    text.lines()
+        .skip(2)
+        .filter_map(|l| l.split(':').next())
+        .map(|s| s.trim().to_string())
+        .collect()
+}
+
+/// The first line of stdout.
+pub fn line1(r: &Run) -> &str {
+    r.stdout.lines().next().unwrap_or("")
+}
+
+/// The rows of `ps` (fields split on whitespace) in `out`, between its header line and a
+/// line `end`.
+pub fn ps_rows(out: &str) -> Vec<Vec<&str>> {
+    out.lines()
+        .skip_while(|l| !l.trim_start().starts_with("PID"))
+        .skip(1)
+        .take_while(|l| *l != "end")
+        .map(|l| l.split_whitespace().collect())
+        .collect()
+}
+
+/// One line of mountinfo: (major:minor, root, mount point, mount options, fstype, super options).
+pub struct Mnt {
+    pub dev: String,
+    pub root: String,
+    pub point: String,
+    pub opts: String,
+    pub fstype: String,
+    pub sopts: String,
+}
+
+pub fn parse_mountinfo(text: &str) -> Vec<Mnt> {
+    text.lines()
+        .filter_map(|l| {
+            let (a, b) = l.split_once(" - ")?;
+            let f: Vec<&str> = a.split(' ').collect();
+            let g: Vec<&str> = b.split(' ').collect();
+            Some(Mnt {
+                dev: f.get(2)?.to_string(),
+                root: f.get(3)?.to_string(),
+                point: f.get(4)?.to_string(),
+                opts: f.get(5)?.to_string(),
+                fstype: g.first()?.to_string(),
+                sopts: g.get(2).unwrap_or(&"").to_string(),
+            })
+        })
+        .collect()
+}
