@@ -2490,17 +2490,42 @@ mod tests {
         assert_eq!(Amount::Of(5).v1(), "5");
     }
 
+    /// A shell of the test's own: its pid, and the pipes to its stdin and from its stdout.
+    struct Shell {
+        pid: rustix::process::Pid,
+        stdin: Option<OwnedFd>,
+        stdout: OwnedFd,
+        reaped: bool,
+    }
+
+    impl Shell {
+        /// Whether it has ended (and is reaped), without waiting.
+        fn ended(&mut self) -> bool {
+            use rustix::process::WaitOptions;
+            if !self.reaped {
+                self.reaped = rustix::process::waitpid(Some(self.pid), WaitOptions::NOHANG)
+                    .map_or(true, |r| r.is_some());
+            }
+            self.reaped
+        }
+    }
+
     /// What a failed assertion would leave: the test's processes and directories.
     struct Leftovers {
         leaves: Vec<String>,
-        children: Vec<std::process::Child>,
+        children: Vec<Shell>,
     }
 
     impl Drop for Leftovers {
         fn drop(&mut self) {
             for c in &mut self.children {
-                let _ = c.kill();
-                let _ = c.wait();
+                if !c.reaped {
+                    let _ = rustix::process::kill_process(c.pid, rustix::process::Signal::KILL);
+                    let _ = rustix::process::waitpid(
+                        Some(c.pid),
+                        rustix::process::WaitOptions::empty(),
+                    );
+                }
             }
             for leaf in &self.leaves {
                 let _ = rustix::fs::unlinkat(
@@ -2522,40 +2547,47 @@ mod tests {
     /// A shell of the test's own, moved into the container's cgroups, that reports what
     /// the device rules let it open once told to go on, then sleeps.
     fn spawn_into(cg: &Cgroup, left: &mut Leftovers) -> (i32, usize) {
-        use std::process::{Command, Stdio};
-        let child = Command::new("/bin/sh")
-            .args([
-                "-c",
-                "read x; head -c1 /dev/zero >/dev/null && echo zero-ok; \
+        use rustix::pipe::{PipeFlags, pipe_with};
+        let script = c"read x; head -c1 /dev/zero >/dev/null && echo zero-ok; \
                  if { true </dev/kmsg; } 2>/dev/null; then echo kmsg-open; else echo kmsg-denied; fi; \
-                 exec sleep 30",
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let pid = child.id() as i32;
-        cg.join(pid, false).unwrap();
-        left.children.push(child);
-        (pid, left.children.len() - 1)
+                 exec sleep 30";
+        let (in_r, in_w) = pipe_with(PipeFlags::CLOEXEC).unwrap();
+        let (out_r, out_w) = pipe_with(PipeFlags::CLOEXEC).unwrap();
+        let pid = crate::sys::testing::spawn_sh(
+            script,
+            [in_r.as_fd(), out_w.as_fd(), rustix::stdio::stderr()],
+        );
+        drop((in_r, out_w));
+        cg.join(pid.as_raw_nonzero().get(), false).unwrap();
+        left.children.push(Shell {
+            pid,
+            stdin: Some(in_w),
+            stdout: out_r,
+            reaped: false,
+        });
+        (pid.as_raw_nonzero().get(), left.children.len() - 1)
     }
 
     fn go_on(left: &mut Leftovers, i: usize) -> String {
-        use std::io::{BufRead, Write};
         let c = &mut left.children[i];
-        c.stdin.take().unwrap().write_all(b"\n").unwrap();
-        let mut out = std::io::BufReader::new(c.stdout.take().unwrap());
-        let mut text = String::new();
-        for _ in 0..2 {
-            out.read_line(&mut text).unwrap();
+        let stdin = c.stdin.take().unwrap();
+        assert_eq!(rustix::io::write(&stdin, b"\n"), Ok(1));
+        drop(stdin);
+        let mut text = Vec::new();
+        let mut buf = [0u8; 64];
+        while text.iter().filter(|&&b| b == b'\n').count() < 2 {
+            match rustix::io::read(&c.stdout, &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => text.extend_from_slice(&buf[..n]),
+            }
         }
-        text
+        String::from_utf8(text).unwrap()
     }
 
     fn died(left: &mut Leftovers, i: usize) -> bool {
         let c = &mut left.children[i];
         for _ in 0..300 {
-            if c.try_wait().unwrap().is_some() {
+            if c.ended() {
                 return true;
             }
             std::thread::sleep(std::time::Duration::from_millis(10));
@@ -2574,7 +2606,7 @@ mod tests {
             return;
         }
         let v2 = layout == Layout::V2;
-        let id = std::process::id();
+        let id = crate::sys::testing::pid();
         let path = format!("/crab-can-unit-{id}/c1");
         let limits = Limits {
             memory: Some(Amount::Of(64 << 20)),
@@ -2708,7 +2740,7 @@ mod tests {
         // Never through a directory that is not the recorded one.
         signal_all(&wrong, libc::SIGKILL).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(50));
-        assert!(left.children[a].try_wait().unwrap().is_none());
+        assert!(!left.children[a].ended());
         // Another signal: to every process (the shell is sleep by now).
         signal_all(&dirs, libc::SIGTERM).unwrap();
         assert!(died(&mut left, a));

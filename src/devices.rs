@@ -597,7 +597,6 @@ mod tests {
     // layout), and skip with a note otherwise.
 
     use std::os::fd::AsFd;
-    use std::process::{Command, Stdio};
 
     /// A cgroup of the test's own, removed on drop (its processes have exited by then).
     struct Scratch(String);
@@ -615,7 +614,7 @@ mod tests {
                 eprintln!("skipped: needs root and {root}");
                 return None;
             }
-            let path = format!("{root}/crab-can-{test}-{}", std::process::id());
+            let path = format!("{root}/crab-can-{test}-{}", crate::sys::testing::pid());
             std::fs::create_dir(&path).unwrap();
             Some(Scratch(path))
         }
@@ -627,14 +626,28 @@ mod tests {
         /// Run `cmd` with sh in this cgroup; (exit status, stderr).
         fn run(&self, cmd: &str) -> (i32, String) {
             let script = format!("echo $$ > {}/cgroup.procs || exit 99; exec {cmd}", self.0);
-            let out = Command::new("/bin/sh")
-                .args(["-c", &script])
-                .stdin(Stdio::null())
-                .output()
+            let script = std::ffi::CString::new(script).unwrap();
+            let null = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/null")
                 .unwrap();
-            let code = out.status.code().unwrap_or(-1);
+            let (err_r, err_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
+            let pid =
+                crate::sys::testing::spawn_sh(&script, [null.as_fd(), null.as_fd(), err_w.as_fd()]);
+            drop(err_w);
+            let mut stderr = Vec::new();
+            let mut buf = [0u8; 256];
+            while let Ok(n @ 1..) = rustix::io::read(&err_r, &mut buf) {
+                stderr.extend_from_slice(&buf[..n]);
+            }
+            let (_, st) =
+                rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty())
+                    .unwrap()
+                    .unwrap();
+            let code = st.exit_status().unwrap_or(-1);
             assert_ne!(code, 99, "cannot move into {}", self.0);
-            (code, String::from_utf8_lossy(&out.stderr).into_owned())
+            (code, String::from_utf8_lossy(&stderr).into_owned())
         }
     }
 
@@ -655,7 +668,8 @@ mod tests {
 
     impl Nodes {
         fn new(test: &str) -> Nodes {
-            let d = std::env::temp_dir().join(format!("crab-can-{test}-{}", std::process::id()));
+            let d = std::env::temp_dir()
+                .join(format!("crab-can-{test}-{}", crate::sys::testing::pid()));
             let _ = std::fs::remove_dir_all(&d);
             std::fs::create_dir(&d).unwrap();
             Nodes(d)

@@ -925,6 +925,71 @@ fn termios_ioctl(
     }
 }
 
+/// Raw system calls for the unit tests that load a seccomp filter for real and check the
+/// kernel's answers (so that `unsafe` stays in this file).
+#[cfg(test)]
+pub mod testing {
+    /// A system call with up to six arguments: its value, or the errno it failed with.
+    /// Test use only: an argument that is an address must point at memory the caller owns
+    /// and that is large enough for what the call writes.
+    pub fn syscall(nr: libc::c_long, args: &[usize]) -> Result<usize, i32> {
+        let mut a = [0usize; 6];
+        a[..args.len()].copy_from_slice(args);
+        // SAFETY: see above; the callers pass numbers, null pointers or their own buffers.
+        let r = unsafe { libc::syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]) };
+        match r {
+            -1 => Err(super::errno()),
+            r => Ok(r as usize),
+        }
+    }
+
+    /// `/bin/sh -c SCRIPT` with these as its stdin, stdout and stderr (the tests' child
+    /// processes). The child only moves descriptors and execs,
+    /// which is safe after a fork in the test harness's threads.
+    pub fn spawn_sh(
+        script: &std::ffi::CStr,
+        stdio: [rustix::fd::BorrowedFd<'_>; 3],
+    ) -> rustix::process::Pid {
+        let argv = [
+            c"/bin/sh".as_ptr(),
+            c"-c".as_ptr(),
+            script.as_ptr(),
+            std::ptr::null(),
+        ];
+        let envp = [
+            c"PATH=/usr/sbin:/usr/bin:/sbin:/bin".as_ptr(),
+            std::ptr::null(),
+        ];
+        let pid = super::fork().expect("fork");
+        if pid == 0 {
+            if rustix::stdio::dup2_stdin(stdio[0]).is_err()
+                || rustix::stdio::dup2_stdout(stdio[1]).is_err()
+                || rustix::stdio::dup2_stderr(stdio[2]).is_err()
+            {
+                super::exit(126);
+            }
+            super::execve(c"/bin/sh", &argv, &envp);
+            super::exit(127);
+        }
+        rustix::process::Pid::from_raw(pid).expect("a pid")
+    }
+
+    /// This process's pid, for the names of the tests' scratch files.
+    pub fn pid() -> i32 {
+        rustix::process::getpid().as_raw_nonzero().get()
+    }
+
+    /// i386 `getpid` through `int 0x80` (x86_64's 32-bit entry).
+    #[cfg(target_arch = "x86_64")]
+    pub fn int80_getpid() {
+        // SAFETY: i386 getpid touches no memory; the registers it clobbers are declared.
+        unsafe {
+            std::arch::asm!("int 0x80", inlateout("eax") 20 => _, out("r8") _, out("r9") _,
+                out("r10") _, out("r11") _, options(nostack));
+        }
+    }
+}
+
 #[cfg(test)]
 mod arena_tests {
     use super::*;

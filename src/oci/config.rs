@@ -1270,7 +1270,10 @@ mod tests {
     }
 
     fn bundle(tag: &str, config: &str) -> Scratch {
-        let d = std::env::temp_dir().join(format!("crab-can-config-{tag}-{}", std::process::id()));
+        let d = std::env::temp_dir().join(format!(
+            "crab-can-config-{tag}-{}",
+            crate::sys::testing::pid()
+        ));
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(d.join("rootfs/etc")).unwrap();
         std::fs::write(

@@ -445,8 +445,10 @@ mod tests {
 
     impl Bundle {
         fn new(name: &str) -> Bundle {
-            let dir =
-                std::env::temp_dir().join(format!("crab-can-hooks-{}-{name}", std::process::id()));
+            let dir = std::env::temp_dir().join(format!(
+                "crab-can-hooks-{}-{name}",
+                crate::sys::testing::pid()
+            ));
             let _ = std::fs::remove_dir_all(&dir);
             std::fs::create_dir(&dir).unwrap();
             let fd = rustix::fs::openat(

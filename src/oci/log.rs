@@ -220,8 +220,10 @@ mod tests {
     }
 
     fn read_log(format: &str, msgs: &[&str]) -> String {
-        let dir =
-            std::env::temp_dir().join(format!("crab-can-log-{}-{format}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!(
+            "crab-can-log-{}-{format}",
+            crate::sys::testing::pid()
+        ));
         let _ = std::fs::remove_file(&dir);
         let log = Log::open(dir.to_str(), format).unwrap();
         for m in msgs {

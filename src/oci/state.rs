@@ -450,7 +450,7 @@ mod tests {
     use super::*;
 
     fn root() -> (String, OwnedFd) {
-        let path = format!("/tmp/crab-can-state-unit-{}", std::process::id());
+        let path = format!("/tmp/crab-can-state-unit-{}", crate::sys::testing::pid());
         let _ = std::fs::remove_dir_all(&path);
         let fd = open_root(&path).unwrap();
         (path, fd)
@@ -496,7 +496,7 @@ mod tests {
     /// (or is made meanwhile) is no error; anything else in the way is.
     #[test]
     fn roots_with_missing_parents() {
-        let base = format!("/tmp/crab-can-mkdir-unit-{}", std::process::id());
+        let base = format!("/tmp/crab-can-mkdir-unit-{}", crate::sys::testing::pid());
         let _ = std::fs::remove_dir_all(&base);
         let deep = format!("{base}//a/b/./c/");
         open_root(&deep).unwrap();

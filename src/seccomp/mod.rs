@@ -30,11 +30,9 @@ mod arch;
 mod bpf;
 mod oci;
 #[cfg(test)]
-#[allow(unsafe_code)] // the tests fork and make raw calls to watch the filter work
 mod oci_tests;
 mod profile;
 #[cfg(test)]
-#[allow(unsafe_code)] // the tests fork and make raw calls to watch the filter work
 mod tests;
 
 use crate::json::At;

@@ -5,7 +5,7 @@
 use super::Filter;
 use super::arch::{AARCH64, Arch, NATIVE, X86_64};
 use super::bpf::{RET_LOG, RET_TRACE, RET_TRAP, ret_errno};
-use super::tests::{ALLOW, ARCHES, ENOSYS, EPERM, KILL, errno, in_child, require_root, run_arch};
+use super::tests::{ALLOW, ARCHES, ENOSYS, EPERM, KILL, fails, in_child, require_root, run_arch};
 use crate::json::{At, parse};
 
 const KILL_THREAD: u32 = 0;
@@ -877,28 +877,32 @@ fn real_filters_in_children() {
     let f = native(&text);
     assert_eq!(f.flags, 2);
     let status = in_child(&f, || {
+        use crate::sys::testing::syscall;
         let mut buf = [0u8; 64];
-        // SAFETY: plain system calls with valid arguments.
-        unsafe {
-            if !libc::getcwd(buf.as_mut_ptr().cast(), buf.len()).is_null() || errno() != 42 {
-                return 1;
-            }
-            let ppid = libc::getppid() as libc::c_long;
-            for (i, op) in OPS.iter().enumerate() {
-                for arg in EDGES {
-                    let got = libc::syscall(libc::SYS_getppid, 2, i, arg);
-                    let want = if holds(op, arg, 0x1_0000_0005, 5) {
-                        -1
-                    } else {
-                        ppid
-                    };
-                    if got != want || (want == -1 && errno() != 100 + i as i32) {
-                        return 10 + i as i32;
-                    }
-                    // The rule needs all three arguments.
-                    if libc::syscall(libc::SYS_getppid, 3, i, arg) != ppid {
-                        return 20;
-                    }
+        if !fails(
+            libc::SYS_getcwd,
+            &[buf.as_mut_ptr() as usize, buf.len()],
+            42,
+        ) {
+            return 1;
+        }
+        let Ok(ppid) = syscall(libc::SYS_getppid, &[]) else {
+            return 2;
+        };
+        for (i, op) in OPS.iter().enumerate() {
+            for arg in EDGES {
+                let got = syscall(libc::SYS_getppid, &[2, i, arg as usize]);
+                let want = if holds(op, arg, 0x1_0000_0005, 5) {
+                    Err(100 + i as i32)
+                } else {
+                    Ok(ppid)
+                };
+                if got != want {
+                    return 10 + i as i32;
+                }
+                // The rule needs all three arguments.
+                if syscall(libc::SYS_getppid, &[3, i, arg as usize]) != Ok(ppid) {
+                    return 20;
                 }
             }
         }
@@ -914,26 +918,18 @@ fn real_filters_in_children() {
             {"names": ["uname"], "action": "SCMP_ACT_ERRNO", "errnoRet": 95}]}"#,
     );
     let status = in_child(&f, || {
-        // SAFETY: plain system calls; the buffers are valid.
-        unsafe {
-            if libc::getpid() <= 0 {
-                return 1;
-            }
-            let mut u: libc::utsname = std::mem::zeroed();
-            if libc::uname(&mut u) != -1 || errno() != 95 {
-                return 2;
-            }
-            if libc::syscall(libc::SYS_getuid) != -1 || errno() != libc::EPERM {
-                return 3;
-            }
-            if libc::syscall(999) != -1 || errno() != libc::ENOSYS {
-                return 4;
-            }
-            if libc::syscall(libc::SYS_clone3, 0, 0) != -1 || errno() != libc::ENOSYS {
-                return 5;
-            }
+        let mut u = [0u8; std::mem::size_of::<libc::utsname>()];
+        let checks = [
+            crate::sys::testing::syscall(libc::SYS_getpid, &[]).is_ok(),
+            fails(libc::SYS_uname, &[u.as_mut_ptr() as usize], 95),
+            fails(libc::SYS_getuid, &[], libc::EPERM),
+            fails(999, &[], libc::ENOSYS),
+            fails(libc::SYS_clone3, &[0, 0], libc::ENOSYS),
+        ];
+        match checks.iter().position(|ok| !ok) {
+            Some(i) => i as i32 + 1,
+            None => 0,
         }
-        0
     });
     assert_eq!(exited(status), 0, "check {} failed", exited(status));
 
@@ -949,8 +945,7 @@ fn real_filters_in_children() {
                 "syscalls": [{{"names": ["getppid"], "action": "{act}"}}]}}"#
         ));
         let status = in_child(&f, || {
-            // SAFETY: a plain system call.
-            unsafe { libc::getppid() };
+            let _ = crate::sys::testing::syscall(libc::SYS_getppid, &[]);
             0
         });
         assert!(

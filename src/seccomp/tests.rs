@@ -772,37 +772,38 @@ fn tables_match_kernel_headers() {
 /// Loads the filter for real in a forked child and checks what the kernel answers.
 /// Returns the child's wait status.
 pub(super) fn in_child(f: &Filter, body: fn() -> i32) -> i32 {
-    // SAFETY: the child only makes raw system calls and leaves with _exit.
-    unsafe {
-        let pid = libc::fork();
-        assert!(pid >= 0, "fork failed");
-        if pid == 0 {
-            let no_core = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            libc::setrlimit(libc::RLIMIT_CORE, &no_core);
-            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
-                libc::_exit(90);
-            }
-            if f.install().is_err() {
-                libc::_exit(91);
-            }
-            libc::_exit(body());
+    use rustix::process::{Resource, Rlimit, WaitOptions};
+    let pid = crate::sys::fork().expect("fork");
+    if pid == 0 {
+        // The child makes system calls only, and leaves with _exit.
+        let no_core = Rlimit {
+            current: Some(0),
+            maximum: Some(0),
+        };
+        let _ = rustix::process::setrlimit(Resource::Core, no_core);
+        if rustix::thread::set_no_new_privs(true).is_err() {
+            crate::sys::exit(90);
         }
-        let mut status = 0;
-        assert_eq!(libc::waitpid(pid, &mut status, 0), pid);
-        status
+        if f.install().is_err() {
+            crate::sys::exit(91);
+        }
+        crate::sys::exit(body());
     }
+    let pid = rustix::process::Pid::from_raw(pid).expect("a pid");
+    let (_, st) = rustix::process::waitpid(Some(pid), WaitOptions::empty())
+        .expect("waitpid")
+        .expect("a status");
+    st.as_raw()
 }
-pub(super) fn errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+
+/// Whether system call `nr` with `args` failed with `errno`.
+pub(super) fn fails(nr: libc::c_long, args: &[usize], errno: i32) -> bool {
+    crate::sys::testing::syscall(nr, args) == Err(errno)
 }
+
 pub(super) fn require_root() {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() == 0 };
     assert!(
-        root,
+        rustix::process::geteuid().is_root(),
         "this test loads the filter for real and needs root (make test runs as root)"
     );
 }
@@ -812,39 +813,37 @@ fn real_filter_in_a_child() {
     require_root();
     let f = Filter::default_profile(DOCKER_CAPS);
     let status = in_child(&f, || {
-        // SAFETY: plain system calls with valid arguments.
-        unsafe {
-            if libc::unshare(libc::CLONE_NEWUTS) != -1 || errno() != libc::EPERM {
-                return 1;
-            }
-            if libc::syscall(999) != -1 || errno() != libc::ENOSYS {
-                return 2;
-            }
-            if libc::syscall(libc::SYS_clone3, 0, 0) != -1 || errno() != libc::ENOSYS {
-                return 3;
-            }
-            if libc::socket(libc::AF_VSOCK, libc::SOCK_STREAM, 0) != -1 || errno() != libc::EPERM {
-                return 4;
-            }
-            if libc::mount(
-                c"none".as_ptr(),
-                c"/".as_ptr(),
-                std::ptr::null(),
-                libc::MS_REMOUNT,
-                std::ptr::null(),
-            ) != -1
-                || errno() != libc::EPERM
-            {
-                return 5;
-            }
-            if libc::getpid() <= 0 {
-                return 6;
-            }
-            if libc::personality(0xffff_ffff) == -1 {
-                return 7;
-            }
+        let checks = [
+            fails(
+                libc::SYS_unshare,
+                &[libc::CLONE_NEWUTS as usize],
+                libc::EPERM,
+            ),
+            fails(999, &[], libc::ENOSYS),
+            fails(libc::SYS_clone3, &[0, 0], libc::ENOSYS),
+            fails(
+                libc::SYS_socket,
+                &[libc::AF_VSOCK as usize, libc::SOCK_STREAM as usize, 0],
+                libc::EPERM,
+            ),
+            fails(
+                libc::SYS_mount,
+                &[
+                    c"none".as_ptr() as usize,
+                    c"/".as_ptr() as usize,
+                    0,
+                    libc::MS_REMOUNT as usize,
+                    0,
+                ],
+                libc::EPERM,
+            ),
+            rustix::process::getpid().as_raw_nonzero().get() > 0,
+            crate::sys::testing::syscall(libc::SYS_personality, &[0xffff_ffff]).is_ok(),
+        ];
+        match checks.iter().position(|ok| !ok) {
+            Some(i) => i as i32 + 1,
+            None => 0,
         }
-        0
     });
     assert!(libc::WIFEXITED(status), "child died: status {status:#x}");
     assert_eq!(
@@ -857,11 +856,10 @@ fn real_filter_in_a_child() {
     // With CAP_SYS_ADMIN in the mask, unshare gets through to the kernel (root has it).
     let admin = Filter::default_profile(DOCKER_CAPS | cap(CAP_SYS_ADMIN));
     let status = in_child(&admin, || {
-        // SAFETY: plain system call; the new UTS namespace dies with the child.
-        if unsafe { libc::unshare(libc::CLONE_NEWUTS) } == 0 {
-            0
-        } else {
-            1
+        // The new UTS namespace dies with the child.
+        match crate::sys::testing::syscall(libc::SYS_unshare, &[libc::CLONE_NEWUTS as usize]) {
+            Ok(_) => 0,
+            Err(_) => 1,
         }
     });
     assert_eq!(
@@ -879,8 +877,8 @@ fn real_x32_and_i386_calls_are_killed() {
     let f = Filter::default_profile(DOCKER_CAPS);
     let status = in_child(&f, || {
         let x32 = X86_64.abi_from.unwrap_or_default() as libc::c_long;
-        // SAFETY: a raw system call; the filter kills the process before it runs.
-        unsafe { libc::syscall(x32 | libc::SYS_getpid) };
+        // The filter kills the process before the call runs.
+        let _ = crate::sys::testing::syscall(x32 | libc::SYS_getpid, &[]);
         0
     });
     assert!(
@@ -888,11 +886,7 @@ fn real_x32_and_i386_calls_are_killed() {
         "x32: {status:#x}"
     );
     let status = in_child(&f, || {
-        // SAFETY: i386 getpid through int 0x80; it touches no memory.
-        unsafe {
-            std::arch::asm!("int 0x80", inlateout("eax") 20 => _, out("r8") _, out("r9") _,
-                out("r10") _, out("r11") _, options(nostack));
-        }
+        crate::sys::testing::int80_getpid();
         0
     });
     // A kernel without IA-32 emulation answers int 0x80 with SIGSEGV before any filter
