@@ -4,6 +4,8 @@
 //! result of a run into an exit status and at most one line on stderr. The modules are
 //! named after the kernel concepts they drive; see README.md.
 #![deny(unsafe_code)]
+// A panic is never how crab-can fails: outside the tests, no unwrap or expect.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 // The C entry point is sys::main: std's runtime start and cleanup are not linked.
 #![cfg_attr(not(test), no_main)]
 

@@ -67,7 +67,7 @@ fn pid1_is_init_and_command_is_its_child() {
     let ns = out.lines().find_map(|l| l.strip_prefix("ns=")).unwrap();
     assert_ne!(ns, host_ns("pid"), "same PID namespace as the host");
     // ps: a header, then exactly init, the shell, and ps itself.
-    let rows = ps_rows(&out);
+    let rows = ps_rows(out);
     assert_eq!(rows.len(), 3, "ps should list exactly 3 processes: {out}");
     assert_eq!(rows[0], ["1", "0", "crab-can"], "{out}");
     assert_eq!(rows[1], ["2", "1", "sh"], "{out}");

@@ -245,7 +245,7 @@ fn pid1_is_init_and_the_command_is_pid_2() {
             out.contains("PPid:\t1\n"),
             "{m:?}: the command's parent: {out}"
         );
-        let rows = ps_rows(&out);
+        let rows = ps_rows(out);
         assert_eq!(rows.len(), 3, "{m:?}: ps should list 3 processes: {out}");
         assert_eq!(rows[0], ["1", "0", "crab-can"], "{m:?}: {out}");
         assert_eq!(rows[1], ["2", "1", "sh"], "{m:?}: {out}");
