@@ -10,7 +10,7 @@ SMALL_DIR   := target/small
 # Both architectures link with the toolchain's rust-lld, which packs the segments without
 # padding to a page and folds identical functions (--icf=all); LLVM's machine outliner
 # shares repeated instruction sequences (README, "Size").
-SIZE_FLAGS  := -C linker=rust-lld -C linker-flavor=ld.lld -C link-arg=-znoseparate-code -C link-arg=-znorelro \
+SIZE_FLAGS  := -C llvm-args=--inline-threshold=0 -C linker=rust-lld -C linker-flavor=ld.lld -C link-arg=-znoseparate-code -C link-arg=-znorelro \
                -C link-arg=--icf=all -C llvm-args=-enable-machine-outliner=always
 SMALL_FLAGS := -C target-feature=+crt-static -C relocation-model=static -Zunstable-options -Cpanic=immediate-abort \
                -C force-unwind-tables=no $(SIZE_FLAGS)

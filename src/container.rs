@@ -14,7 +14,7 @@ use rustix::event::{PollFd, PollFlags};
 use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use rustix::io::Errno;
 use rustix::pipe::PipeFlags;
-use rustix::process::{Signal, WaitId, WaitIdOptions};
+use rustix::process::{Pid, Signal, WaitId, WaitIdOptions, WaitOptions};
 
 /// A created container: everything the parent holds for it.
 pub struct Container<'p> {
@@ -31,6 +31,8 @@ pub struct Container<'p> {
     tty_sock: Option<OwnedFd>,
     /// Rootless: where the init sends its root and namespaces (`init::NS_FILES`).
     ns_sock: Option<OwnedFd>,
+    /// The network namespace's helper ([`crate::net::helper`]), until it is reaped.
+    helper: Option<i32>,
     /// CLOCK_BOOTTIME seconds at its creation.
     started: u64,
 }
@@ -139,6 +141,11 @@ pub fn create_with<'p>(
         true => Some(pipe()?),
         false => None,
     };
+    // A docker-like run's network namespace is made beside the root ([`crate::net`]).
+    let net_pair = match gate.is_none() && c.namespaces & libc::CLONE_NEWNET as u64 != 0 {
+        true => Some(socket_pair()?),
+        false => None,
+    };
     // Only a docker-like run (no OCI gate) answers `exec` with them.
     let ns_pair = match gate.is_none() && c.extra.id_maps.is_some() && crate::userns::rootless() {
         true => Some(socket_pair()?),
@@ -185,9 +192,13 @@ pub fn create_with<'p>(
     for (_, fd) in &cgroup_trees {
         keep.push(fd.as_raw_fd());
     }
-    for fd in [ns_pair.as_ref().map(|p| &p.1), early.as_ref().map(|p| &p.0)]
-        .into_iter()
-        .flatten()
+    for fd in [
+        ns_pair.as_ref().map(|p| &p.1),
+        early.as_ref().map(|p| &p.0),
+        net_pair.as_ref().map(|p| &p.1),
+    ]
+    .into_iter()
+    .flatten()
     {
         keep.push(fd.as_raw_fd());
     }
@@ -198,14 +209,19 @@ pub fn create_with<'p>(
         tty: tty_child,
         keep,
         after_root,
-        host_traces: init::host_traces(),
+        host_traces: sys::host_traces(),
         gate,
         cgroup_trees: &cgroup_trees,
         early: early.as_ref().map(|(r, w)| (r.as_fd(), w.as_fd())),
+        net: net_pair.as_ref().map(|(_, child)| child.as_fd()),
     };
 
-    // The mount and cgroup namespaces are made by the child itself (init::setup).
-    let flags = c.namespaces & !((libc::CLONE_NEWNS | libc::CLONE_NEWCGROUP) as u64);
+    // The mount and cgroup namespaces are made by the child itself (init::setup), the
+    // network namespace by a helper, when there is one.
+    let mut flags = c.namespaces & !((libc::CLONE_NEWNS | libc::CLONE_NEWCGROUP) as u64);
+    if net_pair.is_some() {
+        flags &= !(libc::CLONE_NEWNET as u64);
+    }
     let into = cgroup.as_ref().and_then(|cg| cg.clone_fd());
     let (pid, pidfd, in_cgroup) = match clone_init(plan, flags, into, &child_fds)? {
         Some(forked) => forked,
@@ -240,6 +256,18 @@ pub fn create_with<'p>(
         let _ = wait_init(pidfd.as_fd());
         return Err(e);
     }
+    // The init is on its way: now the network namespace's helper, the longest step (forked
+    // before the init has its maps and its go, it would take their CPU). Should the fork
+    // fail, the init sees the socket close and says so.
+    let userns = flags & libc::CLONE_NEWUSER as u64 != 0;
+    let parent_pid = rustix::process::getpid().as_raw_nonzero().get();
+    let helper = net_pair.and_then(|(ours, theirs)| {
+        drop(theirs);
+        match sys::fork() {
+            Ok(0) => crate::net::helper(userns.then(|| pidfd.as_fd()), ours.as_fd(), parent_pid),
+            forked => forked.ok(),
+        }
+    });
     Ok(Container {
         plan,
         lock: None,
@@ -251,6 +279,7 @@ pub fn create_with<'p>(
         err_r,
         tty_sock,
         ns_sock,
+        helper,
         started: sys::clock_time(libc::CLOCK_BOOTTIME).0 as u64,
     })
 }
@@ -453,6 +482,17 @@ pub fn start(ct: &mut Container<'_>) {
     if let Some(gate) = ct.gate.take() {
         sys::write_once(gate.as_fd(), &[init::SYNC_START]);
     }
+    // Done by now, or about to be: the init waits for its namespace before it starts.
+    if let Some(h) = ct.helper.take() {
+        reap(h);
+    }
+}
+
+/// Wait for our child `pid` to end.
+fn reap(pid: i32) {
+    if let Some(pid) = Pid::from_raw(pid) {
+        while let Err(Errno::INTR) = rustix::process::waitpid(Some(pid), WaitOptions::empty()) {}
+    }
 }
 
 /// Wait for the init to exit, forwarding signals and relaying the terminal; the name
@@ -490,6 +530,7 @@ pub fn wait(ct: &mut Container<'_>) -> Result<Outcome> {
 
 /// What `exec`, `ps` and `kill` learn of this container: its record and its cgroup
 /// directories.
+#[inline(never)]
 fn running(ct: &Container<'_>) -> (Vec<u8>, Vec<OwnedFd>) {
     let (p, c) = (&ct.plan.process, &ct.plan.container);
     let r = state::Running {

@@ -160,7 +160,7 @@ macro_rules! steps {
 
 steps! {
     // The container's init, in order: its parent, its namespaces, its root.
-    ParentGone, DeathSignal, JoinNs, CgroupNs, Hostname, Loopback, EnterImage, MountNs, MakePrivate,
+    ParentGone, DeathSignal, JoinNs, CgroupNs, Hostname, NetNs, Loopback, EnterImage, MountNs, MakePrivate,
     CopyImage, PivotRoot, DetachOldRoot, InitramfsRoot, EnterRoot,
     // One per kind of mount operation; `arg` is the operation's index in the plan's list.
     Mount, Dev, DevNode, Symlink, MaskFile, MaskDir, ReadOnly, Volume, VolumeReadOnly,

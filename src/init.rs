@@ -1,13 +1,13 @@
 //! The container's first process, PID 1 of its PID namespace, from birth to exit.
 //!
 //! Setup (it waits for the parent's go, then enters its cgroup namespace, sets the
-//! hostname, brings up `lo`, builds the root filesystem, and waits at the start gate),
-//! then the init proper: it forks the command into its own session, forwards the
-//! parent's signals to the command's process group, reaps every orphan, and when the
-//! command ends kills what is left and exits with the command's status (128+N for
-//! signal N). A docker-like run without a terminal forks the command during setup
-//! instead ([`fork_early`]): it brings `lo` up and loads its filter on another CPU while
-//! the init builds the root.
+//! hostname, brings up `lo` or joins the network namespace a helper made
+//! ([`crate::net`]), builds the root filesystem, and waits at the start gate), then the
+//! init proper: it forks the command into its own session, forwards the parent's signals
+//! to the command's process group, reaps every orphan, and when the command ends kills
+//! what is left and exits with the command's status (128+N for signal N). A docker-like
+//! run without a terminal forks the command during setup instead ([`fork_early`]): it
+//! loads its filter on another CPU while the init builds the root.
 //!
 //! This code runs after a raw clone: single-threaded, no allocation, no panics, and it
 //! leaves only through `sys::exit`. A failure is sent to the parent as a [`Failure`].
@@ -35,8 +35,8 @@ pub struct ChildFds<'a> {
     pub keep: Vec<RawFd>,
     /// What the init keeps after the root is built (sync, error, terminal).
     pub after_root: Vec<RawFd>,
-    /// The caller's command line and environment in this memory ([`host_traces`]).
-    pub host_traces: Option<[(usize, usize); 2]>,
+    /// The caller's command line and environment in this memory ([`sys::host_traces`]).
+    pub host_traces: Option<(usize, usize)>,
     /// OCI: the start gate (see [`StartGate`]); the pseudo-terminal is made before it.
     /// None: the gate is the sync pipe.
     pub gate: Option<StartGate<'a>>,
@@ -51,6 +51,9 @@ pub struct ChildFds<'a> {
     /// command, forked as soon as the mount namespace exists ([`fork_early`]), waits for
     /// its root.
     pub early: Option<(BorrowedFd<'a>, BorrowedFd<'a>)>,
+    /// Where the network namespace comes from when a helper makes it ([`net::helper`]);
+    /// None when the clone made it (or there is none).
+    pub net: Option<BorrowedFd<'a>>,
 }
 
 /// What a rootless init sends on [`ChildFds::ns_sock`], in this order (the root first).
@@ -124,24 +127,6 @@ struct Gate {
 
 fn signalfd() -> Result<rustix::fd::OwnedFd, Errno> {
     sys::signalfd(&signal::catchable())
-}
-
-/// Where the caller's traces are in crab-can's memory: its command line (host paths, `-e`
-/// values) and its environment, as the kernel shows them in /proc/PID/cmdline and
-/// /proc/PID/environ (fields 48 to 51 of /proc/self/stat). The init, a copy of crab-can,
-/// overwrites them before the container can look at PID 1. None without /proc.
-pub fn host_traces() -> Option<[(usize, usize); 2]> {
-    let stat = sys::read_text("/proc/self/stat")?;
-    // Field 3 (state) is the first after the command name; fields 48-51 follow.
-    let mut words = sys::stat_fields(&stat)?;
-    for _ in 0..45 {
-        words.next()?;
-    }
-    let mut f = [0usize; 4];
-    for n in &mut f {
-        *n = words.next()?.parse::<u64>().ok()? as usize;
-    }
-    (f[0] <= f[1] && f[2] <= f[3]).then(|| [(f[0], f[1]), (f[2], f[3])])
 }
 
 pub fn report(err: BorrowedFd<'_>, f: Failure) {
@@ -219,6 +204,7 @@ fn read_sync(sync: BorrowedFd<'_>) -> Result<(), Failure> {
 }
 
 /// The container half: from birth to the start gate.
+#[inline(never)]
 fn setup(plan: &Plan, fds: &ChildFds<'_>) -> Result<Gate, Failure> {
     let c = &plan.container;
     // Die with crab-can. If it already died before this line, the sync pipe below reads
@@ -228,8 +214,8 @@ fn setup(plan: &Plan, fds: &ChildFds<'_>) -> Result<Gate, Failure> {
     // Nothing of the caller's but 0-2 stays open in the init, and nothing of its command
     // line or environment stays readable at /proc/1/cmdline and /proc/1/environ.
     sys::close_fds_except(&fds.keep);
-    if let Some(r) = &fds.host_traces {
-        sys::scrub_ranges(r, b"crab-can-init");
+    if let Some(r) = fds.host_traces {
+        sys::scrub(r, b"crab-can-init");
     }
     read_sync(fds.sync)?;
     // In a user namespace of its own, become its root (the parent has written the maps).
@@ -258,35 +244,52 @@ fn setup(plan: &Plan, fds: &ChildFds<'_>) -> Result<Gate, Failure> {
                 .map_err(Failure::of(Step::Hostname))?;
         }
     }
-    // A command forked early brings `lo` up itself.
-    if c.namespaces & libc::CLONE_NEWNET as u64 != 0 && fds.early.is_none() {
+    // (A helper that makes the namespace brings it up.)
+    if c.namespaces & libc::CLONE_NEWNET as u64 != 0 && fds.net.is_none() {
         net::loopback_up()?;
     }
+    // A helper's network namespace: joined before sysfs is mounted, else once the root is
+    // built.
+    let joined = std::cell::Cell::new(fds.net.is_none());
+    let join_net = || match fds.net {
+        Some(sock) if !joined.get() => net::join(sock).map(|()| joined.set(true)),
+        _ => Ok(()),
+    };
+    // What a command forked now must join itself (its filter may refuse it `setns`: it
+    // joins first).
+    let cmd_net = || fds.net.filter(|_| !joined.get());
     let userns = c.namespaces & libc::CLONE_NEWUSER as u64 != 0;
     rootfs::own_namespace(&c.root)?;
     // The command forked early: before `pivot_root`, which moves its root along with the
     // init's (so it works while the init mounts the kernel's views and copies IMAGE); after
     // it where `/` may be an initramfs, whose `chroot` moves the init alone. Should that
     // way be taken all the same (`/` a plain directory under a chroot), the command goes
-    // (it has done nothing that lasts but bring `lo` up) and is forked again, from the
-    // new root.
+    // (it has done nothing that lasts) and is forked again, from the new root.
     let mut cmd = match rootfs::may_be_rootfs() {
-        false => fork_early(plan, fds)?,
+        false => fork_early(plan, fds, cmd_net())?,
         true => None,
     };
-    if rootfs::enter(&c.mounts, userns)?
+    let entered = rootfs::enter(&c.mounts, userns)?;
+    if entered.chrooted
         && let Some(pid) = cmd.take().and_then(rustix::process::Pid::from_raw)
     {
         let _ = rustix::process::kill_process(pid, Signal::KILL);
         let _ = rustix::process::waitpid(Some(pid), WaitOptions::empty());
     }
     if cmd.is_none() {
-        cmd = fork_early(plan, fds)?;
+        cmd = fork_early(plan, fds, cmd_net())?;
     }
     if let Some((go, _)) = fds.early {
         sys::close(go.as_raw_fd());
     }
-    rootfs::replay(&c.mounts, userns, fds.cgroup_trees)?;
+    rootfs::replay(
+        &c.mounts,
+        userns,
+        fds.cgroup_trees,
+        entered.old_root,
+        &join_net,
+    )?;
+    join_net()?;
     // (A command forked early sends them.)
     if let (Some(sock), None) = (fds.ns_sock, cmd) {
         send_namespaces(sock, &mut [const { None }; 8])?;
@@ -326,26 +329,35 @@ fn setup(plan: &Plan, fds: &ChildFds<'_>) -> Result<Gate, Failure> {
 }
 
 /// A docker-like run without a terminal: fork the command while the init builds the root,
-/// so that it brings `lo` up and loads its seccomp filter (the kernel compiles it: the
-/// dearest step of the command's start) on another CPU meanwhile. It waits on the `early`
+/// so that it loads its seccomp filter (the kernel compiles it: the dearest step of the
+/// command's start) on another CPU meanwhile, once in the network namespace (`net`: the
+/// helper's, which it joins itself when the init has not yet). It waits on the `early`
 /// pipe, holding nothing else, and goes on once the mounts are made and the run starts.
 #[inline(never)]
-fn fork_early(plan: &Plan, fds: &ChildFds<'_>) -> Result<Option<i32>, Failure> {
+fn fork_early<'a>(
+    plan: &Plan,
+    fds: &ChildFds<'a>,
+    net: Option<BorrowedFd<'a>>,
+) -> Result<Option<i32>, Failure> {
     let Some((go, _)) = fds.early else {
         return Ok(None);
     };
     match sys::fork() {
         Ok(0) => {
             let ns_sock = fds.ns_sock.unwrap_or(go);
-            sys::close_fds_except(&[fds.error.as_raw_fd(), go.as_raw_fd(), ns_sock.as_raw_fd()]);
+            sys::close_fds_except(&[
+                fds.error.as_raw_fd(),
+                go.as_raw_fd(),
+                ns_sock.as_raw_fd(),
+                net.unwrap_or(go).as_raw_fd(),
+            ]);
             // The umask the init has once its mounts are made.
             rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
-            let ns = plan.container.namespaces;
-            let no_pid_ns = ns & libc::CLONE_NEWPID as u64 == 0;
+            let no_pid_ns = plan.container.namespaces & libc::CLONE_NEWPID as u64 == 0;
             let early = Early {
                 go,
                 ns_sock: fds.ns_sock,
-                lo: ns & libc::CLONE_NEWNET as u64 != 0,
+                net,
             };
             command(&plan.process, fds.error, None, None, no_pid_ns, Some(early))
         }
@@ -360,11 +372,12 @@ fn fork_early(plan: &Plan, fds: &ChildFds<'_>) -> Result<Option<i32>, Failure> {
 pub struct Early<'a> {
     go: BorrowedFd<'a>,
     ns_sock: Option<BorrowedFd<'a>>,
-    /// `lo` to bring up (off the init's way).
-    lo: bool,
+    /// The network namespace to join first ([`ChildFds::net`]), when the init had not
+    /// joined it before the fork.
+    net: Option<BorrowedFd<'a>>,
 }
 
-/// A command forked early (its filter loaded, `lo` up): its namespaces (rootless: opened
+/// A command forked early (its filter loaded): its namespaces (rootless: opened
 /// now, its own are the init's) and the bounding set while the init builds the root; then,
 /// once the root is built, the root, and all of them sent.
 fn wait_for_root(e: &Early<'_>, p: &ProcessPlan) -> Result<(), Failure> {
@@ -504,13 +517,16 @@ pub fn command(
         report(err, f);
         sys::exit(f.exit_code() as i32)
     };
-    // Forked early: the filter first, then `lo`: the longest system calls, done while the
-    // init copies IMAGE, before it unmounts the host's root (which waits until this CPU is
-    // out of the kernel).
+    // Forked early: the filter first, the longest system call, done while the init builds
+    // the root; before it, the helper's network namespace, when the init had not joined it
+    // yet (the filter may refuse `setns`).
     if let Some(e) = &early {
-        let lo = || if e.lo { net::loopback_up() } else { Ok(()) };
-        if let Err(f) = security::confine(&p.privileges, p.seccomp.as_ref()).and_then(|()| lo()) {
+        let net = || e.net.map_or(Ok(()), net::join);
+        if let Err(f) = net().and_then(|()| security::confine(&p.privileges, p.seccomp.as_ref())) {
             fail(f);
+        }
+        if let Some(s) = e.net {
+            sys::close(s.as_raw_fd());
         }
     }
     if let Err(e) = rustix::process::setsid() {

@@ -444,14 +444,10 @@ pub const MASKED_FILES: [&str; 6] = [
     "/proc/sched_debug",
 ];
 
-/// Kernel directories hidden behind an empty read-only tmpfs.
-pub const MASKED_DIRS: [&str; 5] = [
-    "/proc/acpi",
-    "/proc/asound",
-    "/proc/scsi",
-    "/sys/firmware",
-    "/sys/devices/virtual/powercap",
-];
+/// Kernel directories hidden behind an empty read-only tmpfs: those of `/proc`, then those
+/// of `/sys`.
+pub const MASKED_DIRS: [&str; 3] = ["/proc/acpi", "/proc/asound", "/proc/scsi"];
+pub const MASKED_SYS_DIRS: [&str; 2] = ["/sys/firmware", "/sys/devices/virtual/powercap"];
 
 /// Kernel paths that stay visible but read-only.
 pub const READONLY_PATHS: [&str; 5] = [
@@ -472,9 +468,9 @@ fn fs(fstype: &str, target: &str, flags: u32, data: Option<&str>, make_target: b
     }
 }
 
-/// The docker-like mount list: a fresh `/proc`, a read-only `/sys`, the small `/dev` with
-/// its own devpts, shm and mqueue, the masks and read-only kernel paths, the volumes, the
-/// working directory, and last the root's own flags.
+/// The docker-like mount list: a fresh `/proc`, the small `/dev` with its own devpts, shm
+/// and mqueue, the masks and read-only paths of `/proc`, a read-only `/sys` and its masks,
+/// the volumes, the working directory, and last the root's own flags.
 /// `gid5`: devpts gives new terminals group 5 (tty), which must be mapped (rootless).
 /// `host_sys`: the host's `/sys`, bound read-only instead of a sysfs of the container's own
 /// (rootless with the host's network: the kernel mounts a sysfs only for the owner of the
@@ -488,16 +484,6 @@ pub fn docker_mounts(
 ) -> Vec<MountOp> {
     let mut ops = vec![
         fs("proc", "/proc", NOSUID | NODEV | NOEXEC, None, false),
-        match host_sys {
-            Some(v) => MountOp::Volume(v),
-            None => fs(
-                "sysfs",
-                "/sys",
-                NOSUID | NODEV | NOEXEC | RDONLY,
-                None,
-                false,
-            ),
-        },
         MountOp::Dev {
             data: cstring(b"mode=755,size=65536k"),
             nodes: DEVICES
@@ -550,6 +536,20 @@ pub fn docker_mounts(
             .iter()
             .map(|p| MountOp::ReadOnly { path: path(p) }),
     );
+    // /sys late: its network namespace may still be in the making ([`crate::net`]).
+    ops.push(match host_sys {
+        Some(v) => MountOp::Volume(v),
+        None => fs(
+            "sysfs",
+            "/sys",
+            NOSUID | NODEV | NOEXEC | RDONLY,
+            None,
+            false,
+        ),
+    });
+    for p in MASKED_SYS_DIRS {
+        ops.push(MountOp::MaskDir { path: path(p) });
+    }
     ops.extend(volumes.into_iter().map(MountOp::Volume));
     ops.push(MountOp::Workdir {
         path: cstring(workdir.as_bytes()),
@@ -880,6 +880,7 @@ pub fn failure_error(plan: &Plan, f: &Failure) -> Error {
             "cannot set the hostname '{}'",
             String::from_utf8_lossy(&c.hostname)
         ),
+        Step::NetNs => "cannot create the network namespace".into(),
         Step::Loopback => "cannot bring up the loopback interface".into(),
         Step::EnterImage => format!("cannot enter IMAGE '{image}'"),
         Step::MountNs => "cannot create the mount namespace".into(),
@@ -1041,7 +1042,6 @@ mod tests {
         let got: Vec<String> = ops.iter().map(kind).collect();
         let want = [
             "proc /proc",
-            "sysfs /sys",
             "dev 6",
             "devpts /dev/pts",
             "tmpfs /dev/shm",
@@ -1060,13 +1060,14 @@ mod tests {
             "maskdir /proc/acpi",
             "maskdir /proc/asound",
             "maskdir /proc/scsi",
-            "maskdir /sys/firmware",
-            "maskdir /sys/devices/virtual/powercap",
             "ro /proc/bus",
             "ro /proc/fs",
             "ro /proc/irq",
             "ro /proc/sys",
             "ro /proc/sysrq-trigger",
+            "sysfs /sys",
+            "maskdir /sys/firmware",
+            "maskdir /sys/devices/virtual/powercap",
             "workdir /work/dir",
         ];
         assert_eq!(&got[..want.len()], want);
@@ -1093,7 +1094,7 @@ mod tests {
                 assert_ne!(flags & NOSUID, 0, "{} must be nosuid", kind(op));
             }
         }
-        let MountOp::Dev { nodes, data } = &ops[2] else {
+        let MountOp::Dev { nodes, data } = &ops[1] else {
             panic!("no /dev")
         };
         assert_eq!(data.to_bytes(), b"mode=755,size=65536k");
@@ -1240,9 +1241,9 @@ mod tests {
             .clone()
         };
         assert_eq!(at(Step::Mount, 0, 0), "cannot mount proc on /proc");
-        assert_eq!(at(Step::DevNode, 2, 1), "cannot create device /dev/zero");
+        assert_eq!(at(Step::DevNode, 1, 1), "cannot create device /dev/zero");
         assert_eq!(
-            at(Step::MaskDir, 20, 0),
+            at(Step::MaskDir, 25, 0),
             "cannot mask kernel path /sys/firmware"
         );
         assert_eq!(

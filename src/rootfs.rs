@@ -188,30 +188,58 @@ pub fn mount_flags_of(st: &rustix::fs::StatVfs) -> u32 {
     f
 }
 
-/// Replay `ops` in the root [`enter`] entered (those it made before `pivot_root` aside).
+/// Replay `ops` in the root [`enter`] entered (those it made before `pivot_root` aside);
+/// `before_sysfs` runs before a sysfs is mounted (the network namespace it shows must be
+/// joined by then), and with `old_root` the old root is detached after the last one.
 /// Runs in the child.
+#[inline(never)]
 pub fn replay(
     ops: &[MountOp],
     userns: bool,
     cgroup_trees: &[(String, OwnedFd)],
+    mut old_root: bool,
+    before_sysfs: &dyn Fn() -> std::result::Result<(), Failure>,
 ) -> std::result::Result<(), Failure> {
     let mut walk = Walk {
         cgroup_trees,
         ..Walk::default()
     };
+    let last_sysfs = ops.iter().rposition(is_sysfs);
     for (i, op) in ops.iter().enumerate() {
-        if !(userns && (kernel_view(op).is_some() || matches!(op, MountOp::Dev { .. }))) {
-            walk.apply(i, op)?;
+        if is_sysfs(op) {
+            before_sysfs()?;
         }
+        match op {
+            // In a user namespace sysfs is mounted while the host's root is still in sight,
+            // which then goes; proc and `/dev` were made before `pivot_root`.
+            MountOp::Fs { target, .. } if userns && is_sysfs(op) => {
+                kernel_mount(i, target, op)?;
+                if old_root && Some(i) == last_sysfs {
+                    detach_old_root()?;
+                    old_root = false;
+                }
+            }
+            MountOp::Dev { .. } if userns => {}
+            _ if userns && kernel_view(op).is_some() => {}
+            _ => walk.apply(i, op)?,
+        }
+    }
+    if old_root {
+        detach_old_root()?;
     }
     rustix::process::umask(Mode::from_raw_mode(0o022));
     Ok(())
 }
 
+/// A sysfs mount, which shows the network namespace it is mounted in.
+fn is_sysfs(op: &MountOp) -> bool {
+    matches!(op, MountOp::Fs { fstype, .. } if fstype.to_bytes() == b"sysfs")
+}
+
 /// A proc or sysfs mount: in a user namespace the kernel mounts these only while a full
-/// view of the same kind is visible in the mount namespace (the host's, before
-/// `pivot_root`), so they are made first there. Returns the target without its leading
-/// `/` (relative to the new root, entered by its fd).
+/// view of the same kind is visible in the mount namespace (the host's), so proc is made
+/// before `pivot_root` there, and sysfs before the old root is detached. Returns the
+/// target without its leading `/` (relative to the new root, entered by its fd).
 fn kernel_view(op: &MountOp) -> Option<&CStr> {
     match op {
         MountOp::Fs { fstype, target, .. } if matches!(fstype.to_bytes(), b"proc" | b"sysfs") => {
@@ -254,11 +282,11 @@ pub fn may_be_rootfs() -> bool {
 }
 
 /// The second half: IMAGE copied over itself and made the root (in a user namespace,
-/// `ops`' proc, sysfs and `/dev` made first, see [`kernel_view`]). True when it was
-/// entered the initramfs way: `chroot`, which unlike `pivot_root` moves the calling
-/// process only. The umask is 0 until [`replay`] ends.
+/// `ops`' proc and `/dev` made first, and the old root left for [`replay`] to detach
+/// once it has mounted sysfs, see [`kernel_view`]). The umask is 0 until [`replay`]
+/// ends.
 #[inline(never)]
-pub fn enter(ops: &[MountOp], userns: bool) -> std::result::Result<bool, Failure> {
+pub fn enter(ops: &[MountOp], userns: bool) -> std::result::Result<Entered, Failure> {
     let early = if userns { ops } else { &[] };
     use rustix::mount::{MoveMountFlags, OpenTreeFlags};
     rustix::process::umask(Mode::empty());
@@ -296,31 +324,22 @@ pub fn enter(ops: &[MountOp], userns: bool) -> std::result::Result<bool, Failure
             }
             _ => {}
         }
-        if let (
-            Some(rel),
-            MountOp::Fs {
-                fstype,
-                flags: f,
-                data,
-                ..
-            },
-        ) = (kernel_view(op), op)
-        {
-            match rustix::fs::mkdirat(rustix::fs::CWD, rel, Mode::from_raw_mode(0o755)) {
-                Ok(()) | Err(Errno::EXIST) => {}
-                Err(e) => return Err(Failure::at(Step::Mount, i)(e)),
-            }
-            rustix::mount::mount(&**fstype, rel, &**fstype, flags(*f), data.as_deref())
-                .map_err(Failure::at(Step::Mount, i))?;
+        if let Some(rel) = kernel_view(op).filter(|_| !is_sysfs(op)) {
+            kernel_mount(i, rel, op)?;
         }
     }
-    let chrooted = match rustix::process::pivot_root(c".", c".") {
+    let entered = match rustix::process::pivot_root(c".", c".") {
+        // The old root now sits on top of the new one (paths from the root, which is the
+        // new one, do not go through it): detach it and everything under it, so no path
+        // leads back to the host. In a user namespace, once sysfs is mounted: the kernel
+        // mounts one only while the host's is in sight ([`kernel_view`]).
+        Ok(()) if userns && ops.iter().any(is_sysfs) => Entered {
+            chrooted: false,
+            old_root: true,
+        },
         Ok(()) => {
-            // The old root now sits on top of the new one: detach it and everything under
-            // it, so no path leads back to the host.
-            rustix::mount::unmount(c".", UnmountFlags::DETACH)
-                .map_err(Failure::of(Step::DetachOldRoot))?;
-            false
+            detach_old_root()?;
+            Entered::default()
         }
         // The current root is the kernel's rootfs (an initramfs), which cannot be pivoted
         // away. Move IMAGE over it and chroot: IMAGE then sits on the root of the
@@ -328,12 +347,50 @@ pub fn enter(ops: &[MountOp], userns: bool) -> std::result::Result<bool, Failure
         Err(Errno::INVAL) => {
             rustix::mount::mount_move(c".", c"/").map_err(Failure::of(Step::InitramfsRoot))?;
             rustix::process::chroot(c".").map_err(Failure::of(Step::InitramfsRoot))?;
-            true
+            Entered {
+                chrooted: true,
+                old_root: false,
+            }
         }
         Err(e) => return Err(Failure::of(Step::PivotRoot)(e)),
     };
     rustix::process::chdir(c"/").map_err(Failure::of(Step::EnterRoot))?;
-    Ok(chrooted)
+    Ok(entered)
+}
+
+/// How [`enter`] entered the root.
+#[derive(Default)]
+pub struct Entered {
+    /// The initramfs way: `chroot`, which moves the calling process only.
+    pub chrooted: bool,
+    /// The host's root still sits on top of the new one, until [`replay`] has mounted
+    /// sysfs.
+    pub old_root: bool,
+}
+
+/// Detach the old root, on top of the new one after `pivot_root`, with all below it.
+fn detach_old_root() -> std::result::Result<(), Failure> {
+    rustix::process::chdir(c"/").map_err(Failure::of(Step::DetachOldRoot))?;
+    rustix::mount::unmount(c".", UnmountFlags::DETACH).map_err(Failure::of(Step::DetachOldRoot))
+}
+
+/// Mount proc or sysfs ([`kernel_view`]) at `path`, made when IMAGE lacks it.
+fn kernel_mount(i: usize, path: &CStr, op: &MountOp) -> std::result::Result<(), Failure> {
+    let MountOp::Fs {
+        fstype,
+        flags: f,
+        data,
+        ..
+    } = op
+    else {
+        return Ok(());
+    };
+    match rustix::fs::mkdirat(rustix::fs::CWD, path, Mode::from_raw_mode(0o755)) {
+        Ok(()) | Err(Errno::EXIST) => {}
+        Err(e) => return Err(Failure::at(Step::Mount, i)(e)),
+    }
+    rustix::mount::mount(&**fstype, path, &**fstype, flags(*f), data.as_deref())
+        .map_err(Failure::at(Step::Mount, i))
 }
 
 /// What replaying the list remembers from one operation to the next.

@@ -49,6 +49,11 @@ fn unix_socket() -> std::result::Result<OwnedFd, Errno> {
 /// kernel's `kthreadd` (a kernel thread, always in the initial namespaces). None without
 /// /proc, or when neither can be seen (then crab-can's own namespace is all it can use).
 fn host_net_ns() -> Option<(&'static str, rustix::fs::Stat)> {
+    // Only root may look into PID 1's or kthreadd's namespaces (and join them); anyone else
+    // is refused both, and uses its own.
+    if !rustix::process::geteuid().is_root() {
+        return None;
+    }
     if let Ok(st) = rustix::fs::statat(
         rustix::fs::CWD,
         "/proc/1/ns/net",
@@ -203,6 +208,7 @@ fn state_file(name: &str) -> String {
 }
 
 /// One line of a state file: `INO PATH`, with `-` for an inode not known yet.
+#[inline(never)]
 fn record_line(path: &str, ino: Option<u64>) -> String {
     match ino {
         Some(i) => format!("{i} {path}\n"),
@@ -526,6 +532,7 @@ pub fn ask(name: &str) -> Result<Option<(Running, Vec<OwnedFd>)>> {
 
 /// Whether the process of `pidfd` runs as `uid` (real and effective, in the host's view),
 /// and is still the same process once that was read.
+#[inline(never)]
 fn runs_as(pidfd: BorrowedFd<'_>, uid: u32) -> bool {
     use rustix::fd::AsRawFd;
     let field = |path: String, key: &str| {

@@ -196,8 +196,28 @@ pub fn send_fds(sock: BorrowedFd<'_>, payload: &[u8], fds: &[BorrowedFd<'_>]) ->
     .map(drop)
 }
 
+/// One message of a SEQPACKET socket into `buf`, with the first fd it carries (any other
+/// is closed). No allocation: children use it.
+pub fn receive_fd(sock: BorrowedFd<'_>, buf: &mut [u8]) -> Result<(usize, Option<OwnedFd>), Errno> {
+    let mut fd = [None];
+    let n = receive_into(sock, buf, &mut fd)?;
+    let [fd] = fd;
+    Ok((n, fd))
+}
+
 /// One message of a SEQPACKET socket into `buf`, with the fds it carries.
 pub fn receive_fds(sock: BorrowedFd<'_>, buf: &mut [u8]) -> (Result<usize, Errno>, Vec<OwnedFd>) {
+    let mut fds = [const { None }; MAX_FDS];
+    let n = receive_into(sock, buf, &mut fds);
+    (n, fds.into_iter().flatten().collect())
+}
+
+/// One message into `buf`, its fds into the slots of `fds` (those beyond them closed).
+fn receive_into(
+    sock: BorrowedFd<'_>,
+    buf: &mut [u8],
+    fds: &mut [Option<OwnedFd>],
+) -> Result<usize, Errno> {
     use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
     let mut space =
         [std::mem::MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
@@ -206,18 +226,20 @@ pub fn receive_fds(sock: BorrowedFd<'_>, buf: &mut [u8]) -> (Result<usize, Errno
     let n = loop {
         match rustix::net::recvmsg(sock, &mut iov, &mut control, RecvFlags::CMSG_CLOEXEC) {
             Err(Errno::INTR) => continue,
-            r => break r.map(|m| m.bytes),
+            r => break r?.bytes,
         }
     };
-    let mut fds = Vec::new();
+    let mut slots = fds.iter_mut();
     for m in control.drain() {
         if let RecvAncillaryMessage::ScmRights(r) = m {
             for fd in r {
-                fds.push(fd);
+                if let Some(slot) = slots.next() {
+                    *slot = Some(fd);
+                }
             }
         }
     }
-    (n, fds)
+    Ok(n)
 }
 
 /// A plain fork for the init (a raw clone with SIGCHLD: no libc atfork machinery, which
@@ -478,24 +500,18 @@ pub fn seccomp_set_mode_filter(prog: &[libc::sock_filter], flags: u32) -> Result
 }
 
 /// Overwrite bytes `[start, end)` of this process's own memory: the argument and
-/// environment strings the kernel shows in /proc/PID/cmdline and /proc/PID/environ,
-/// `ranges` as that kernel reported them for this process (see `init::host_traces`).
-/// `name` goes at the start of the first range (it must be shorter than that range).
-pub fn scrub_ranges(ranges: &[(usize, usize)], name: &[u8]) {
-    for (i, &(start, end)) in ranges.iter().enumerate() {
-        if end <= start {
-            continue;
-        }
-        let len = end - start;
-        // SAFETY: the kernel reported [start, end) as this process's argument or environment
-        // area, which stays mapped and writable (it is on the initial stack) for the
-        // process's life; the copies of argv and the environment that Rust's std and the
-        // plan hold live elsewhere, and nothing reads these bytes again.
-        unsafe {
-            std::ptr::write_bytes(start as *mut u8, 0, len);
-            if i == 0 && name.len() < len {
-                std::ptr::copy_nonoverlapping(name.as_ptr(), start as *mut u8, name.len());
-            }
+/// environment strings the kernel shows in /proc/PID/cmdline and /proc/PID/environ, as
+/// [`host_traces`] has them. `name` goes at the start (it must be shorter).
+pub fn scrub((start, end): (usize, usize), name: &[u8]) {
+    let len = end.saturating_sub(start);
+    // SAFETY: [start, end) is where the kernel laid out this process's argument and
+    // environment strings, which stay mapped and writable (on the initial stack) for the
+    // process's life; the copies of argv and the environment that Rust's std and the plan
+    // hold live elsewhere, and nothing reads these bytes again.
+    unsafe {
+        std::ptr::write_bytes(start as *mut u8, 0, len);
+        if name.len() < len {
+            std::ptr::copy_nonoverlapping(name.as_ptr(), start as *mut u8, name.len());
         }
     }
 }
@@ -532,6 +548,15 @@ pub fn ioctl_set_if_flags(sock: BorrowedFd<'_>, name: &[u8], flags: i16) -> Resu
     // SAFETY: SIOCSIFFLAGS reads a valid ifreq from the pointer we pass.
     let r = unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS as _, &req) };
     check(r as libc::c_long).map(drop)
+}
+
+/// The network namespace of a socket (SIOCGSKNS), as an fd for `setns`: no /proc needed.
+pub fn socket_netns(sock: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
+    use rustix::fd::AsRawFd;
+    // SAFETY: SIOCGSKNS takes no argument and returns a new fd, which we then own.
+    let fd = check(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGSKNS as _) } as libc::c_long)?;
+    // SAFETY: a new fd of ours, owned by nothing else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
 /// SIGKILL every process this process may signal (from PID 1 of a PID namespace: every
@@ -876,15 +901,58 @@ extern "C" fn main(argc: libc::c_int, argv: *const *const c_char) -> libc::c_int
     }
     set_disposition(libc::SIGPIPE, libc::SIG_IGN);
     let mut args = Vec::new();
-    for i in 1..argc.max(1) as usize {
+    // The strings' area: the kernel laid out the argument strings and then the
+    // environment's one after the other; it runs from the first to the end of the last.
+    let mut area = (0, 0);
+    let mut note = |p: *const c_char, s: &CStr| {
+        if area.0 == 0 {
+            area.0 = p as usize;
+        }
+        area.1 = p as usize + s.to_bytes_with_nul().len();
+    };
+    for i in 0..argc.max(0) as usize {
         // SAFETY: the kernel's argv: argc pointers to NUL-terminated strings that live as
         // long as the process.
-        let a = unsafe { CStr::from_ptr(*argv.add(i)) };
-        args.push(std::os::unix::ffi::OsStringExt::from_vec(
-            a.to_bytes().to_vec(),
-        ));
+        let (p, a) = unsafe { (*argv.add(i), CStr::from_ptr(*argv.add(i))) };
+        note(p, a);
+        if i > 0 {
+            args.push(std::os::unix::ffi::OsStringExt::from_vec(
+                a.to_bytes().to_vec(),
+            ));
+        }
     }
+    // SAFETY: as above: argv[argc] is null, and the null-terminated envp follows it.
+    let mut envp = unsafe { argv.add(argc.max(0) as usize + 1) };
+    loop {
+        // SAFETY: each envp entry up to the null one is a NUL-terminated string of the
+        // kernel's.
+        let p = unsafe { *envp };
+        if p.is_null() {
+            break;
+        }
+        // SAFETY: as above.
+        note(p, unsafe { CStr::from_ptr(p) });
+        // SAFETY: not past the terminating null.
+        envp = unsafe { envp.add(1) };
+    }
+    TRACES[0].store(area.0, std::sync::atomic::Ordering::Relaxed);
+    TRACES[1].store(area.1, std::sync::atomic::Ordering::Relaxed);
     crate::main(args)
+}
+
+/// Where the caller's command line and environment are in this process's memory, as
+/// the kernel laid them out at exec (/proc/PID/cmdline and /proc/PID/environ show these
+/// bytes): set once at the start.
+static TRACES: [std::sync::atomic::AtomicUsize; 2] =
+    [const { std::sync::atomic::AtomicUsize::new(0) }; 2];
+
+/// The caller's traces in crab-can's memory: its command line (host paths, `-e` values)
+/// and its environment, one after the other. The init, a copy of crab-can, overwrites them
+/// ([`scrub`]) before the container can look at PID 1.
+pub fn host_traces() -> Option<(usize, usize)> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let (a, b) = (TRACES[0].load(Relaxed), TRACES[1].load(Relaxed));
+    (b > a).then_some((a, b))
 }
 
 /// A terminal's settings, as rustix reads them: TCGETS2, or TCGETS where the kernel (or a

@@ -91,8 +91,7 @@ pub fn adopt(slave: BorrowedFd<'_>) -> Result<(), Errno> {
 
 /// Parent side: receive the master from the socket (None if the child closed it first).
 pub fn receive_master(sock: BorrowedFd<'_>) -> Result<Option<OwnedFd>, Errno> {
-    let (n, mut fds) = crate::sys::receive_fds(sock, &mut [0u8; 1]);
-    n.map(|_| fds.pop())
+    crate::sys::receive_fd(sock, &mut [0u8; 1]).map(|(_, fd)| fd)
 }
 
 /// The caller's terminal in raw mode; its settings come back when this is dropped.

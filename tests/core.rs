@@ -184,7 +184,7 @@ fn sys_is_read_only() {
     let r = sh(
         &[],
         "probe write /sys/kernel/uevent_seqnum 1; probe write /sys/crab-new x; mkdir /sys/crab-dir; \
-         echo mkdir=$?; grep ' /sys ' /proc/self/mountinfo",
+         echo mkdir=$?; awk '$5 == \"/sys\"' /proc/self/mountinfo",
     );
     let lines: Vec<&str> = r.stdout.lines().collect();
     assert_eq!(
@@ -306,6 +306,36 @@ fn net_none_has_only_lo_up() {
             BTreeSet::from(["lo".to_string()]),
             "{opts:?}: /proc/net/dev"
         );
+    }
+}
+
+// The network namespace is made by a helper beside the root (README "How it works"): the
+// init and the command are both in it, it is not the host's, and once the command runs
+// crab-can's one child is the init (the helper is gone and reaped), with or without the
+// command forked early (a terminal forks it late).
+#[test]
+fn net_helper_leaves_one_namespace_and_no_process() {
+    for opts in [&[][..], &["--net", "none"][..]] {
+        let mut bg = Bg::run(opts, &["sleep", "3001"]);
+        let cmd = bg.wait_desc(&["sleep", "3001"]);
+        let init = bg.init_pid();
+        wait_for(10, || children(bg.pid()) == [init]);
+        assert_eq!(children(bg.pid()), [init], "{opts:?}: crab-can's children");
+        assert_eq!(children(init), [cmd], "{opts:?}: the init's children");
+        let net = |p: i32| {
+            std::fs::read_link(format!("/proc/{p}/ns/net"))
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        };
+        assert_eq!(
+            net(init),
+            net(cmd),
+            "{opts:?}: the init's and the command's"
+        );
+        assert_ne!(net(cmd), host_ns("net"), "{opts:?}: the host's");
+        assert!(kill(cmd, libc::SIGKILL));
+        assert_eq!(bg.wait().exit_code(), 137, "{opts:?}");
     }
 }
 

@@ -339,6 +339,10 @@ fn pty_shell_has_its_own_terminal_of_the_right_size() {
     // ... which is its controlling terminal.
     let o = t.run("( : </dev/tty ) && echo ctty-ok");
     assert_eq!(o.lines, ["ctty-ok"], "{o:?}");
+    // The network namespace the helper made, the command's too though the init forked it
+    // late: only `lo` in sysfs and in /proc/net/dev.
+    let o = t.run("ls /sys/class/net; awk 'NR > 2 { print $1 }' /proc/net/dev");
+    o.expect(0, &["lo", "lo:"], "the container's network namespace");
     // "TERM if the caller had one".
     let o = t.run("echo \"TERM=$TERM\"");
     assert_eq!(o.lines, ["TERM=xterm-256color"], "{o:?}");

@@ -78,6 +78,7 @@ fn opt_name(w: &str) -> &str {
 /// `exec`, `ps` and `kill` are words of both command lines: runc's when their arguments
 /// are in runc's form — `exec` with one of runc's own options, `ps ID`, `kill [--all] ID
 /// SIGNAL` — and the docker-like command's otherwise (CONTRACT.md).
+#[inline(never)]
 pub fn is_oci_form(args: &[OsString]) -> bool {
     const EXEC_OPTS: &[&str] = &[
         "--process",
@@ -230,6 +231,7 @@ fn stray(v: OsString) -> Error {
     lexerr(lexopt::Arg::Value(v).unexpected())
 }
 
+#[inline(never)]
 fn parse_and_run(args: Vec<OsString>, log: &mut log::Log) -> Result<u8> {
     let mut p = lexopt::Parser::from_args(args);
     let mut slots: [Option<String>; 3] = Default::default();
@@ -441,6 +443,7 @@ fn gate_socket(entry: &Entry) -> Result<OwnedFd> {
 
 /// Connect to the start gate through an `O_PATH` fd of the socket itself: no path, however
 /// long the ID, has to fit in the address.
+#[inline(never)]
 fn connect_gate(entry: &Entry) -> std::result::Result<OwnedFd, Errno> {
     use rustix::fs::{Mode, OFlags};
     use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};

@@ -3,7 +3,9 @@
 //! are written by hand as compact JSON from crab-can's own tables (plan.rs, security.rs),
 //! then indented with tabs like `runc spec`.
 
-use crate::plan::{DEFAULT_PATH, DOCKER_CAPS, MASKED_DIRS, MASKED_FILES, READONLY_PATHS};
+use crate::plan::{
+    DEFAULT_PATH, DOCKER_CAPS, MASKED_DIRS, MASKED_FILES, MASKED_SYS_DIRS, READONLY_PATHS,
+};
 use crate::security::CAP_NAMES;
 
 /// The runtime-spec version crab-can implements.
@@ -144,7 +146,7 @@ pub fn default_config(rootless: bool) -> String {
     }
     o.pop();
     put(&mut o, "],\"maskedPaths\":");
-    list(&mut o, "", &[&MASKED_FILES, &MASKED_DIRS]);
+    list(&mut o, "", &[&MASKED_FILES, &MASKED_DIRS, &MASKED_SYS_DIRS]);
     put(&mut o, ",\"readonlyPaths\":");
     list(&mut o, "", &[&READONLY_PATHS]);
     put(&mut o, "}}");

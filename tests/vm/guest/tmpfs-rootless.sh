@@ -141,6 +141,18 @@ expect_status max-userns-0-125 125 probe as "$UID_" "$UID_" "$CRAB" run "$UIMG" 
 expect_match max-userns-0-message '^crab-can: cannot create a user namespace: .*user\.max_user_namespaces = 0' "$RUN_ERR"
 echo "$old" > "$max"
 
+# The network namespace is made by a helper beside the root (README "How it works"): when the
+# kernel refuses it, one line says so, as root and not, and `--net host` needs none.
+max=/proc/sys/user/max_net_namespaces
+old=$(cat "$max")
+echo 0 > "$max"
+expect_status max-netns-0-125 125 probe as "$UID_" "$UID_" "$CRAB" run "$UIMG" true
+expect_match max-netns-0-message '^crab-can: cannot create the network namespace: No space left on device' "$RUN_ERR"
+expect_status max-netns-0-root-125 125 "$CRAB" run "$UIMG" true
+expect_match max-netns-0-root-message '^crab-can: cannot create the network namespace: No space left on device' "$RUN_ERR"
+expect_status max-netns-0-host 0 probe as "$UID_" "$UID_" "$CRAB" run --net host "$UIMG" true
+echo "$old" > "$max"
+
 clone=/proc/sys/kernel/unprivileged_userns_clone
 if [ -e "$clone" ]; then
 	old=$(cat "$clone")
