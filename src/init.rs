@@ -248,16 +248,11 @@ fn setup(plan: &Plan, fds: &ChildFds<'_>) -> Result<Gate, Failure> {
     if c.namespaces & libc::CLONE_NEWNET as u64 != 0 && fds.net.is_none() {
         net::loopback_up()?;
     }
-    // A helper's network namespace: joined before sysfs is mounted, else once the root is
-    // built.
-    let joined = std::cell::Cell::new(fds.net.is_none());
-    let join_net = || match fds.net {
-        Some(sock) if !joined.get() => net::join(sock).map(|()| joined.set(true)),
-        _ => Ok(()),
-    };
-    // What a command forked now must join itself (its filter may refuse it `setns`: it
-    // joins first).
-    let cmd_net = || fds.net.filter(|_| !joined.get());
+    // A helper's network namespace, until the init has joined it: before sysfs is
+    // mounted, else once the root is built. A command forked before that joins it itself
+    // (first: its filter may refuse it `setns`).
+    let pending_net = std::cell::Cell::new(fds.net);
+    let join_net = || pending_net.take().map_or(Ok(()), net::join);
     let userns = c.namespaces & libc::CLONE_NEWUSER as u64 != 0;
     rootfs::own_namespace(&c.root)?;
     // The command forked early: before `pivot_root`, which moves its root along with the
@@ -266,7 +261,7 @@ fn setup(plan: &Plan, fds: &ChildFds<'_>) -> Result<Gate, Failure> {
     // way be taken all the same (`/` a plain directory under a chroot), the command goes
     // (it has done nothing that lasts) and is forked again, from the new root.
     let mut cmd = match rootfs::may_be_rootfs() {
-        false => fork_early(plan, fds, cmd_net())?,
+        false => fork_early(plan, fds, pending_net.get())?,
         true => None,
     };
     let entered = rootfs::enter(&c.mounts, userns)?;
@@ -277,7 +272,7 @@ fn setup(plan: &Plan, fds: &ChildFds<'_>) -> Result<Gate, Failure> {
         let _ = rustix::process::waitpid(Some(pid), WaitOptions::empty());
     }
     if cmd.is_none() {
-        cmd = fork_early(plan, fds, cmd_net())?;
+        cmd = fork_early(plan, fds, pending_net.get())?;
     }
     if let Some((go, _)) = fds.early {
         sys::close(go.as_raw_fd());
@@ -524,9 +519,6 @@ pub fn command(
         let net = || e.net.map_or(Ok(()), net::join);
         if let Err(f) = net().and_then(|()| security::confine(&p.privileges, p.seccomp.as_ref())) {
             fail(f);
-        }
-        if let Some(s) = e.net {
-            sys::close(s.as_raw_fd());
         }
     }
     if let Err(e) = rustix::process::setsid() {

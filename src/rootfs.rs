@@ -190,14 +190,15 @@ pub fn mount_flags_of(st: &rustix::fs::StatVfs) -> u32 {
 
 /// Replay `ops` in the root [`enter`] entered (those it made before `pivot_root` aside);
 /// `before_sysfs` runs before a sysfs is mounted (the network namespace it shows must be
-/// joined by then), and with `old_root` the old root is detached after the last one.
+/// joined by then), and with `old_root` (left by [`enter`] only when `ops` has one) the
+/// old root is detached after the last one.
 /// Runs in the child.
 #[inline(never)]
 pub fn replay(
     ops: &[MountOp],
     userns: bool,
     cgroup_trees: &[(String, OwnedFd)],
-    mut old_root: bool,
+    old_root: bool,
     before_sysfs: &dyn Fn() -> std::result::Result<(), Failure>,
 ) -> std::result::Result<(), Failure> {
     let mut walk = Walk {
@@ -215,17 +216,14 @@ pub fn replay(
             MountOp::Fs { target, .. } if userns && is_sysfs(op) => {
                 kernel_mount(i, target, op)?;
                 if old_root && Some(i) == last_sysfs {
+                    // From the new root, where the operations left the working directory.
+                    rustix::process::chdir(c"/").map_err(Failure::of(Step::DetachOldRoot))?;
                     detach_old_root()?;
-                    old_root = false;
                 }
             }
-            MountOp::Dev { .. } if userns => {}
-            _ if userns && kernel_view(op).is_some() => {}
+            _ if userns && (kernel_view(op).is_some() || matches!(op, MountOp::Dev { .. })) => {}
             _ => walk.apply(i, op)?,
         }
-    }
-    if old_root {
-        detach_old_root()?;
     }
     rustix::process::umask(Mode::from_raw_mode(0o022));
     Ok(())
@@ -368,9 +366,9 @@ pub struct Entered {
     pub old_root: bool,
 }
 
-/// Detach the old root, on top of the new one after `pivot_root`, with all below it.
+/// Detach the old root, on top of the new one (the working directory) after
+/// `pivot_root`, with all below it.
 fn detach_old_root() -> std::result::Result<(), Failure> {
-    rustix::process::chdir(c"/").map_err(Failure::of(Step::DetachOldRoot))?;
     rustix::mount::unmount(c".", UnmountFlags::DETACH).map_err(Failure::of(Step::DetachOldRoot))
 }
 
